@@ -1,0 +1,104 @@
+"""The app factory: `create_app(settings, ...)` builds a Bolt app; importing this has no side effects."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Executor
+
+from slack_bolt import App
+from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
+from slack_bolt.oauth.oauth_settings import OAuthSettings
+from slack_bolt.response import BoltResponse
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+
+from bot import manifest
+from bot.config import Mode, Settings
+from bot.listeners import register_listeners
+from bot.middleware import register as register_middleware
+from bot.services import Services
+from bot.slack_client import make_client
+from db.workspaces import record_install
+
+log = logging.getLogger(__name__)
+
+INSTALL_PATH = "/slack/install"
+REDIRECT_PATH = "/slack/oauth_redirect"
+EVENTS_PATH = "/slack/events"
+
+
+def create_app(
+    settings: Settings,
+    services: Services,
+    *,
+    mode: Mode | None = None,
+    listener_executor: Executor | None = None,
+) -> App:
+    """Build the Bolt app for `mode` (default: what the settings imply) with every listener registered.
+
+    `listener_executor` runs the work Bolt does after acknowledging; the server passes its own so
+    that a graceful shutdown can wait for that work to finish.
+    """
+    mode = mode or settings.resolve_mode()
+    common = {
+        "logger": logging.getLogger("tandem.bolt"),
+        # Acknowledge first, then run the rest of the listener on the executor: Slack's 3 seconds.
+        "process_before_response": False,
+        "listener_executor": listener_executor,
+        "raise_error_for_unhandled_request": False,
+    }
+    if mode is Mode.OAUTH:
+        app = App(
+            signing_secret=settings.slack_signing_secret.get_secret_value(),  # type: ignore[union-attr]
+            client=make_client(settings),
+            oauth_settings=_oauth_settings(settings, services),
+            **common,
+        )
+    else:
+        token = settings.slack_bot_token.get_secret_value()  # type: ignore[union-attr]
+        signing_secret = settings.slack_signing_secret
+        app = App(
+            # The token travels in the client (Bolt reads it from there for single-team auth).
+            # Socket Mode needs no signing secret: requests arrive over an authenticated websocket.
+            signing_secret=signing_secret.get_secret_value() if signing_secret else "",
+            client=make_client(settings, token),
+            request_verification_enabled=mode is not Mode.SOCKET,
+            **common,
+        )
+    register_middleware(app, services)
+    register_listeners(app)
+    return app
+
+
+def _oauth_settings(settings: Settings, services: Services) -> OAuthSettings:
+    engine = services.database.engine
+    client_id = settings.slack_client_id or ""
+
+    def on_success(args: SuccessArgs) -> BoltResponse:
+        installation = args.installation
+        with services.database.begin() as session:
+            record_install(
+                session,
+                installation.team_id or "",
+                name=installation.team_name,
+                enterprise_id=installation.enterprise_id,
+                now=services.clock.now(),
+            )
+        services.on_schedule_change(installation.team_id)
+        return args.default.success(args)
+
+    def on_failure(args: FailureArgs) -> BoltResponse:
+        log.warning("OAuth installation failed: %s", args.reason)
+        return args.default.failure(args)
+
+    return OAuthSettings(
+        client_id=client_id,
+        client_secret=settings.slack_client_secret.get_secret_value(),  # type: ignore[union-attr]
+        scopes=list(manifest.BOT_SCOPES),
+        install_path=INSTALL_PATH,
+        redirect_uri_path=REDIRECT_PATH,
+        installation_store=SQLAlchemyInstallationStore(client_id=client_id, engine=engine, logger=log),
+        installation_store_bot_only=True,
+        state_store=SQLAlchemyOAuthStateStore(expiration_seconds=600, engine=engine, logger=log),
+        callback_options=CallbackOptions(success=on_success, failure=on_failure),
+    )

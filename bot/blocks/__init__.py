@@ -1,0 +1,1 @@
+"""Pure Block Kit builders: plain values in, blocks out. No Slack calls, no database."""

@@ -1,0 +1,219 @@
+"""The `tandem` command: serve, scheduler, db upgrade, manifest, --version."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from bot import __version__
+from bot.config import ConfigError, Mode, Settings, load_settings
+from bot.logging_setup import configure_logging
+from bot.manifest import build_manifest
+
+log = logging.getLogger("tandem")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tandem",
+        description="Tandem: joint marketing and IT check-ins, pulses and shared wins in Slack.",
+    )
+    parser.add_argument("--version", action="version", version=f"tandem {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the Slack app (and, by default, the scheduler)")
+    serve.add_argument(
+        "--no-scheduler", action="store_true", help="leave the scheduler out (run `tandem scheduler`)"
+    )
+    serve.add_argument("--socket-mode", action="store_true", help="connect over Socket Mode instead of HTTP")
+    serve.add_argument("--no-migrate", action="store_true", help="do not apply pending migrations at start")
+    serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    serve.add_argument("--port", type=int, default=None, help="port to listen on (default: PORT, or 3000)")
+    serve.add_argument("--workers", type=int, default=1, help="web worker processes (default 1)")
+    serve.add_argument("--threads", type=int, default=8, help="request threads per worker (default 8)")
+    serve.add_argument("--access-log", action="store_true", help="log every request (path only, no query)")
+
+    sched = sub.add_parser(
+        "scheduler", help="run the scheduler alone (with web workers started --no-scheduler)"
+    )
+    sched.add_argument("--no-migrate", action="store_true", help="do not apply pending migrations at start")
+
+    database = sub.add_parser("db", help="database maintenance")
+    db_sub = database.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_sub.add_parser("upgrade", help="apply pending migrations")
+
+    manifest = sub.add_parser("manifest", help="print the Slack app manifest")
+    manifest.add_argument(
+        "--url", help="public https URL Tandem is served at, e.g. https://tandem.example.com"
+    )
+    manifest.add_argument("--socket-mode", action="store_true", help="a manifest for Socket Mode (no URLs)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        if args.command == "manifest":
+            return _manifest(args, parser)
+        settings = load_settings()
+        configure_logging(settings.log_level, _secrets(settings))
+        if args.command == "db":
+            _migrate(settings)
+            print("Database is up to date.")
+            return 0
+        if args.command == "scheduler":
+            return _scheduler(settings, args)
+        return _serve(settings, args)
+    except ConfigError as exc:
+        print(exc.render(), file=sys.stderr)
+        return 2
+
+
+def _secrets(settings: Settings) -> list[str]:
+    values = [
+        settings.slack_signing_secret,
+        settings.slack_client_secret,
+        settings.slack_bot_token,
+        settings.slack_app_token,
+    ]
+    return [v.get_secret_value() for v in values if v is not None]
+
+
+def _manifest(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if not args.socket_mode and not (args.url or "").startswith("https://"):
+        parser.error("--url must be the https:// address Slack will reach Tandem at (or use --socket-mode)")
+    print(json.dumps(build_manifest(args.url, socket_mode=args.socket_mode), indent=2, ensure_ascii=False))
+    return 0
+
+
+def _migrate(settings: Settings) -> None:
+    from db.migrate import upgrade
+    from db.session import make_engine
+
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine)
+    except Exception as exc:
+        # An unreachable database is an operator problem: one message, not a traceback.
+        raise ConfigError(
+            [f"Could not migrate the database at DATABASE_URL: {_describe_db_error(exc)}"]
+        ) from None
+    finally:
+        engine.dispose()
+
+
+def _describe_db_error(exc: Exception) -> str:
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        return str(exc.orig).strip().splitlines()[0]
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.runtime import Runtime, register_single_workspace
+    from db.clock import SystemClock
+    from db.session import Database
+
+    mode = settings.resolve_mode(socket_mode=args.socket_mode)
+    if args.workers < 1 or args.threads < 1:
+        raise ConfigError(["--workers and --threads must be at least 1."])
+    run_scheduler = not args.no_scheduler
+    if run_scheduler and args.workers > 1 and mode is not Mode.SOCKET:
+        raise ConfigError(
+            [
+                "--workers above 1 needs --no-scheduler: run one `tandem scheduler` process beside the "
+                "web workers (on PostgreSQL), so that only one process schedules."
+            ]
+        )
+    if not args.no_migrate:
+        _migrate(settings)
+    if mode is not Mode.OAUTH:
+        database = Database(settings.database_url)
+        try:
+            team = register_single_workspace(settings, database, SystemClock())
+        finally:
+            database.dispose()
+        log.info("serving workspace %s", team)
+
+    if mode is Mode.SOCKET:
+        return _serve_socket_mode(settings, run_scheduler)
+
+    from bot.server import serve_http
+
+    port = args.port or settings.port
+    log.info(
+        "Tandem %s listening on %s:%d (%s mode, scheduler %s)",
+        __version__,
+        args.host,
+        port,
+        mode,
+        "on" if run_scheduler else "off",
+    )
+    serve_http(
+        lambda: Runtime(settings, mode, with_scheduler=run_scheduler),
+        host=args.host,
+        port=port,
+        workers=args.workers,
+        threads=args.threads,
+        run_scheduler=run_scheduler,
+        access_log=args.access_log,
+        log_level=settings.log_level,
+    )
+    return 0
+
+
+def _wait_for_stop_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, frame: stop.set())
+    stop.wait()
+
+
+def _serve_socket_mode(settings: Settings, run_scheduler: bool) -> int:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from bot.runtime import Runtime
+
+    runtime = Runtime(settings, Mode.SOCKET, with_scheduler=run_scheduler)
+    assert runtime.app is not None and settings.slack_app_token is not None
+    handler = SocketModeHandler(runtime.app, settings.slack_app_token.get_secret_value())
+    handler.connect()
+    runtime.start_scheduler()
+    log.info(
+        "Tandem %s connected over Socket Mode (scheduler %s)", __version__, "on" if run_scheduler else "off"
+    )
+    _wait_for_stop_signal()
+    log.info("stopping")
+    handler.close()
+    runtime.close()
+    return 0
+
+
+def _scheduler(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.runtime import Runtime
+
+    # The scheduler posts on the workspaces' behalf, so it needs the same Slack settings as the app.
+    mode = settings.resolve_mode()
+    if not args.no_migrate:
+        _migrate(settings)
+    runtime = Runtime(settings, mode, with_app=False, with_scheduler=True)
+    runtime.start_scheduler()
+    log.info("Tandem %s scheduler running", __version__)
+    _wait_for_stop_signal()
+    log.info("stopping: letting running jobs finish")
+    runtime.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

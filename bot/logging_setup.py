@@ -1,0 +1,41 @@
+"""Logging for every Tandem process, with a filter that keeps tokens out of the log."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+# Slack tokens (bot, user, app-level, refresh) and anything that looks like one.
+TOKEN_PATTERN = re.compile(r"\b(xox[abeoprs]|xapp)-[A-Za-z0-9-]+")
+
+
+class RedactSecrets(logging.Filter):
+    """A last line of defence: code never logs secrets, and this masks any that slip through."""
+
+    def __init__(self, extra_secrets: list[str] | None = None) -> None:
+        super().__init__()
+        self.extra = [s for s in (extra_secrets or []) if len(s) >= 8]
+
+    def redact(self, text: str) -> str:
+        text = TOKEN_PATTERN.sub(lambda m: m.group(1) + "-[redacted]", text)
+        for secret in self.extra:
+            text = text.replace(secret, "[redacted]")
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = self.redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
+        return True
+
+
+def configure_logging(level: str = "INFO", secrets: list[str] | None = None) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"))
+    handler.addFilter(RedactSecrets(secrets))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())

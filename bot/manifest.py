@@ -1,0 +1,69 @@
+"""The Slack app manifest: the source of truth for commands, events and scopes.
+
+Each scope is here because a feature needs it; the comment says which. Fewer scopes make a
+friendlier install screen and a smaller blast radius if a token leaks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot import ids
+
+BOT_SCOPES: tuple[str, ...] = (
+    "commands",  # the /tandem slash command
+    "chat:write",  # check-ins, answers, confirmations
+)
+
+BOT_EVENTS: tuple[str, ...] = (
+    ids.EVENT_APP_UNINSTALLED,  # no scope needed: drop tokens, stop scheduled work
+    ids.EVENT_TOKENS_REVOKED,
+)
+
+COMMANDS: tuple[dict[str, str], ...] = (
+    {
+        "command": ids.COMMAND,
+        "description": "Joint marketing and IT check-ins, pulses and shared wins",
+        "usage_hint": "help",
+    },
+)
+
+
+def build_manifest(url: str | None, *, socket_mode: bool = False) -> dict[str, Any]:
+    """The manifest for an app served at `url` (https://HOST), or over Socket Mode when `url` is None."""
+    base = (url or "").rstrip("/")
+    events_url = f"{base}/slack/events"
+
+    def with_url(entry: dict[str, Any], key: str = "url") -> dict[str, Any]:
+        return entry if socket_mode else {**entry, key: events_url}
+
+    settings: dict[str, Any] = {
+        "event_subscriptions": with_url({"bot_events": list(BOT_EVENTS)}, "request_url"),
+        "interactivity": with_url({"is_enabled": True}, "request_url"),
+        "org_deploy_enabled": False,
+        "socket_mode_enabled": socket_mode,
+        "token_rotation_enabled": False,
+    }
+    oauth_config: dict[str, Any] = {"scopes": {"bot": list(BOT_SCOPES)}}
+    if not socket_mode:
+        oauth_config["redirect_urls"] = [f"{base}/slack/oauth_redirect"]
+    return {
+        "_metadata": {"major_version": 1, "minor_version": 1},
+        "display_information": {
+            "name": "Tandem",
+            "description": "Keeps marketing and IT leadership working as partners.",
+            "long_description": (
+                "Tandem runs the ritual that keeps a CMO's and a CIO's teams in step: recurring joint "
+                "check-ins in a shared channel, discussion prompts drawn from proven collaboration "
+                "practices, one-click pulse ratings that show how each side sees the other, shared wins "
+                "that credit both functions, and commitments with an owner on each side."
+            ),
+            "background_color": "#2c4a6e",
+        },
+        "features": {
+            "bot_user": {"display_name": "Tandem", "always_online": True},
+            "slash_commands": [with_url(dict(c)) for c in COMMANDS],
+        },
+        "oauth_config": oauth_config,
+        "settings": settings,
+    }

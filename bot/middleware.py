@@ -1,0 +1,44 @@
+"""Global middleware: hand services to listeners, and take each Slack event once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from slack_bolt import App, BoltContext, BoltResponse
+
+from bot.services import Services
+from db.workspaces import claim_event, ensure_workspace
+
+log = logging.getLogger(__name__)
+
+
+def register(app: App, services: Services) -> None:
+    known_teams: set[str] = set()  # per process: the workspace row is created once, not per request
+
+    def inject_services(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:
+        context["tandem"] = services
+        team_id = context.team_id
+        if team_id and team_id not in known_teams:
+            with services.database.begin() as session:
+                ensure_workspace(session, team_id, enterprise_id=context.enterprise_id)
+            known_teams.add(team_id)
+        return next()
+
+    def dedupe_events(body: dict, next: Callable[[], BoltResponse]) -> BoltResponse:
+        # Slack retries an event it thinks we missed (X-Slack-Retry-Num). Claim the event id in the
+        # database before any work, so a retry, or a copy arriving at another worker, is only acked.
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if not event_id:
+            return next()
+        with services.database.begin() as session:
+            first = claim_event(session, event_id, team_id=body.get("team_id"), now=services.clock.now())
+        if not first:
+            log.info("event %s already handled; acknowledging the retry only", event_id)
+            return BoltResponse(status=200, body="")
+        # Events are acknowledged before their listener runs, so Slack only retries one we never
+        # received or answered late: the claim above is what makes that retry a no-op.
+        return next()
+
+    app.use(inject_services)
+    app.use(dedupe_events)

@@ -1,0 +1,96 @@
+"""Everything one Tandem process runs, built in one place and closed in one place."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+from slack_bolt import App
+from slack_sdk.errors import SlackApiError
+
+from bot.app import create_app
+from bot.config import ConfigError, Mode, Settings
+from bot.services import Services
+from bot.slack_client import make_client
+from bot.web import TandemWSGI
+from db.clock import Clock, SystemClock
+from db.session import Database
+from db.workspaces import record_install
+from jobs.scheduler import TandemScheduler
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    """The database, the Bolt app and (optionally) the scheduler of one process."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        mode: Mode,
+        *,
+        with_app: bool = True,
+        with_scheduler: bool = False,
+        clock: Clock | None = None,
+        listener_threads: int = 16,
+    ) -> None:
+        self.settings = settings
+        self.mode = mode
+        self.clock = clock or SystemClock()
+        self.database = Database(settings.database_url)
+        self.scheduler = TandemScheduler(self.database, self.clock) if with_scheduler else None
+        self.services = Services(
+            settings=settings,
+            database=self.database,
+            clock=self.clock,
+            on_schedule_change=self.scheduler.on_change if self.scheduler else (lambda team_id: None),
+        )
+        # Bolt runs each listener's post-ack work here; owning it lets shutdown wait for that work.
+        self.executor = ThreadPoolExecutor(max_workers=listener_threads, thread_name_prefix="tandem-listener")
+        self.app: App | None = None
+        self.wsgi: TandemWSGI | None = None
+        if with_app:
+            self.app = create_app(settings, self.services, mode=mode, listener_executor=self.executor)
+            self.wsgi = TandemWSGI(self.app, self.database)
+
+    def start_scheduler(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.start()
+
+    def close(self) -> None:
+        """Stop the scheduler, finish listener work already acknowledged, release connections."""
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=True)
+        self.executor.shutdown(wait=True)
+        self.database.dispose()
+
+
+def register_single_workspace(settings: Settings, database: Database, clock: Clock) -> str:
+    """Check the bot token with `auth.test` and mark its workspace installed.
+
+    Run once at start in single-workspace modes, so a bad token is one clear message instead of
+    every worker failing to boot, and a workspace that reinstalled with a new token is active again.
+    """
+    token = settings.slack_bot_token.get_secret_value()  # type: ignore[union-attr]
+    try:
+        auth = make_client(settings, token).auth_test()
+    except SlackApiError as exc:
+        raise ConfigError(
+            [
+                f"Slack rejected SLACK_BOT_TOKEN ({exc.response.get('error')}): reinstall the app and copy "
+                "the new bot token from its OAuth & Permissions page."
+            ]
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            [
+                f"Slack's Web API at {settings.api_url} could not be reached ({type(exc).__name__}): check "
+                "the network, or SLACK_API_URL if you route through a proxy."
+            ]
+        ) from None
+    team_id = auth["team_id"]
+    with database.begin() as session:
+        record_install(
+            session, team_id, name=auth.get("team"), enterprise_id=auth.get("enterprise_id"), now=clock.now()
+        )
+    return team_id

@@ -1,0 +1,81 @@
+"""`tandem serve` over HTTP: gunicorn with threaded workers, the scheduler in the (single) worker.
+
+Why gunicorn: it is the most widely deployed production WSGI server, Bolt documents its WSGI adapter
+with it, and it gives us a graceful SIGTERM (stop accepting, finish in-flight requests within the
+graceful timeout) and a master that restarts a crashed worker, both of which Tandem relies on.
+`gthread` workers handle Slack's many small concurrent requests with threads, not processes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+class GunicornServer(BaseApplication):  # type: ignore[misc]
+    """Runs the WSGI app that `build()` makes, building it in each worker after the fork."""
+
+    def __init__(self, build: Callable[[], Runtime], options: dict[str, Any], *, run_scheduler: bool) -> None:
+        self.build = build
+        self.options = options
+        self.run_scheduler = run_scheduler
+        self.runtime: Runtime | None = None
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+        self.cfg.set("post_worker_init", self._post_worker_init)
+        self.cfg.set("worker_exit", self._worker_exit)
+
+    def load(self) -> Any:
+        # Called in the worker process: connections, threads and the scheduler must not cross a fork.
+        self.runtime = self.build()
+        return self.runtime.wsgi
+
+    def _post_worker_init(self, worker: Any) -> None:
+        if self.run_scheduler and self.runtime is not None:
+            self.runtime.start_scheduler()
+
+    def _worker_exit(self, server: Any, worker: Any) -> None:
+        # gunicorn has already let in-flight requests finish; now let acknowledged listener work and
+        # running jobs finish too, so nothing is left half-written.
+        if self.runtime is not None:
+            self.runtime.close()
+
+
+def serve_http(
+    build: Callable[[], Runtime],
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    run_scheduler: bool,
+    access_log: bool,
+    log_level: str,
+) -> None:
+    options: dict[str, Any] = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": threads,
+        # Slack gives up on an interaction after 3 seconds; no request of ours should take 30.
+        "timeout": 30,
+        "graceful_timeout": 30,
+        "keepalive": 5,
+        "loglevel": log_level.lower(),
+        "errorlog": "-",
+        "accesslog": "-" if access_log else None,
+        # The path without the query string: OAuth redirects carry a code that must not be logged.
+        "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms',
+        "proc_name": "tandem",
+    }
+    GunicornServer(build, options, run_scheduler=run_scheduler).run()

@@ -1,0 +1,163 @@
+"""Typed models. Alembic owns every table here, slack_sdk's installation and OAuth-state tables too.
+
+Later features add rituals, occurrences, prompts, pulses and responses, wins and commitments; each
+hangs off `Workspace` (a Slack team) and refers to people through `Person`, so a workspace that
+uninstalls keeps its history and a person can be forgotten in one place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from db.base import Base, utcnow
+
+
+# The tables slack_sdk's SQLAlchemy installation and OAuth-state stores read and write, declared
+# here so that Alembic owns them like every other table and db/ stays free of Slack imports. They
+# are column for column what slack_sdk's `build_*_table` builders make (a test compares them), under
+# the default names the stores use at run time. Their datetimes are naive UTC, as slack_sdk writes them.
+def _token_columns() -> list[Column]:
+    return [
+        Column("bot_token", String(200)),
+        Column("bot_id", String(32)),
+        Column("bot_user_id", String(32)),
+        Column("bot_scopes", String(1000)),
+        Column("bot_refresh_token", String(200)),
+        Column("bot_token_expires_at", DateTime),
+    ]
+
+
+slack_installations = Table(
+    "slack_installations",
+    Base.metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("client_id", String(32), nullable=False),
+    Column("app_id", String(32), nullable=False),
+    Column("enterprise_id", String(32)),
+    Column("enterprise_name", String(200)),
+    Column("enterprise_url", String(200)),
+    Column("team_id", String(32)),
+    Column("team_name", String(200)),
+    *_token_columns(),
+    Column("user_id", String(32), nullable=False),
+    Column("user_token", String(200)),
+    Column("user_scopes", String(1000)),
+    Column("user_refresh_token", String(200)),
+    Column("user_token_expires_at", DateTime),
+    Column("incoming_webhook_url", String(200)),
+    Column("incoming_webhook_channel", String(200)),
+    Column("incoming_webhook_channel_id", String(200)),
+    Column("incoming_webhook_configuration_url", String(200)),
+    Column("is_enterprise_install", Boolean, default=False, nullable=False),
+    Column("token_type", String(32)),
+    Column("installed_at", DateTime, nullable=False, default=func.now()),
+    Index("slack_installations_idx", "client_id", "enterprise_id", "team_id", "user_id", "installed_at"),
+)
+slack_bots = Table(
+    "slack_bots",
+    Base.metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("client_id", String(32), nullable=False),
+    Column("app_id", String(32), nullable=False),
+    Column("enterprise_id", String(32)),
+    Column("enterprise_name", String(200)),
+    Column("team_id", String(32)),
+    Column("team_name", String(200)),
+    *_token_columns(),
+    Column("is_enterprise_install", Boolean, default=False, nullable=False),
+    Column("installed_at", DateTime, nullable=False, default=func.now()),
+    Index("slack_bots_idx", "client_id", "enterprise_id", "team_id", "installed_at"),
+)
+slack_oauth_states = Table(
+    "slack_oauth_states",
+    Base.metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("state", String(200), nullable=False),
+    Column("expire_at", DateTime, nullable=False),
+)
+
+
+class Side(enum.StrEnum):
+    """Which function a person works in. `other` covers sales, finance, the CEO's office..."""
+
+    MARKETING = "marketing"
+    IT = "it"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return {"marketing": "Marketing", "it": "IT", "other": "Other"}[self.value]
+
+
+class Workspace(Base):
+    """A Slack team Tandem is (or was) installed in."""
+
+    __tablename__ = "workspaces"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32), unique=True)
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    name: Mapped[str | None] = mapped_column(String(200))
+    installed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Set by app_uninstalled / tokens_revoked: scheduled work stops, history stays.
+    uninstalled_at: Mapped[dt.datetime | None]
+
+    people: Mapped[list[Person]] = relationship(back_populates="workspace", cascade="all, delete-orphan")
+
+    @property
+    def active(self) -> bool:
+        return self.uninstalled_at is None
+
+
+class Person(Base):
+    """Someone in a workspace Tandem knows about: their side and their timezone."""
+
+    __tablename__ = "people"
+    __table_args__ = (UniqueConstraint("workspace_id", "slack_user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    slack_user_id: Mapped[str] = mapped_column(String(32))
+    # Unknown until the person is named in a ritual, answers "marketing, IT or other?", or sets it.
+    side: Mapped[Side | None] = mapped_column(
+        Enum(
+            Side,
+            name="side",
+            native_enum=False,
+            create_constraint=True,
+            length=16,
+            values_callable=lambda e: [m.value for m in e],
+        )
+    )
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    workspace: Mapped[Workspace] = relationship(back_populates="people")
+
+
+class ProcessedEvent(Base):
+    """Event ids already handled: Slack retries events, and each must take effect once."""
+
+    __tablename__ = "processed_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    team_id: Mapped[str | None] = mapped_column(String(32))
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)

@@ -1,0 +1,74 @@
+"""Workspaces, people and processed events: domain functions that know nothing about Slack."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from db.models import ProcessedEvent, Workspace, slack_bots, slack_installations
+
+
+def _insert(session: Session):  # type: ignore[no-untyped-def]
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def ensure_workspace(session: Session, team_id: str, *, enterprise_id: str | None = None) -> Workspace:
+    """The workspace row for `team_id`, created on first sight (never reactivated here)."""
+    stmt = (
+        _insert(session)(Workspace)
+        .values(team_id=team_id, enterprise_id=enterprise_id, installed_at=dt.datetime.now(dt.UTC))
+        .on_conflict_do_nothing(index_elements=["team_id"])
+    )
+    session.execute(stmt)
+    return session.scalars(select(Workspace).where(Workspace.team_id == team_id)).one()
+
+
+def record_install(
+    session: Session, team_id: str, *, name: str | None, enterprise_id: str | None, now: dt.datetime
+) -> Workspace:
+    """A (re)installation: the workspace is active again from `now`."""
+    workspace = ensure_workspace(session, team_id, enterprise_id=enterprise_id)
+    if name:
+        workspace.name = name
+    if workspace.uninstalled_at is not None:
+        workspace.uninstalled_at = None
+        workspace.installed_at = now
+    return workspace
+
+
+def record_uninstall(session: Session, team_id: str, *, now: dt.datetime) -> Workspace:
+    """Tandem was removed or its tokens revoked: drop the stored tokens, keep the history.
+
+    Deleting the rows slack_sdk's installation store reads is what stops every later API call for
+    this team in OAuth mode; `uninstalled_at` is what stops its scheduled work in every mode.
+    """
+    workspace = ensure_workspace(session, team_id)
+    if workspace.uninstalled_at is None:
+        workspace.uninstalled_at = now
+    session.execute(delete(slack_installations).where(slack_installations.c.team_id == team_id))
+    session.execute(delete(slack_bots).where(slack_bots.c.team_id == team_id))
+    return workspace
+
+
+def claim_event(session: Session, event_id: str, *, team_id: str | None, now: dt.datetime) -> bool:
+    """True the first time `event_id` is seen, False for Slack's retries of it.
+
+    The primary key makes this safe across threads and processes: two deliveries racing each other
+    cannot both insert the row.
+    """
+    stmt = (
+        _insert(session)(ProcessedEvent)
+        .values(event_id=event_id, team_id=team_id, received_at=now)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+    )
+    return session.execute(stmt).rowcount == 1
+
+
+def prune_processed_events(session: Session, *, older_than: dt.datetime) -> int:
+    """Slack stops retrying an event within the hour; a week of ids is ample."""
+    result = session.execute(delete(ProcessedEvent).where(ProcessedEvent.received_at < older_than))
+    return result.rowcount or 0

@@ -1,0 +1,21 @@
+"""Housekeeping: forget processed event ids once Slack can no longer retry them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from sqlalchemy.orm import Session
+
+from db.workspaces import prune_processed_events
+
+log = logging.getLogger(__name__)
+
+EVENT_ID_RETENTION = dt.timedelta(days=7)
+
+
+def run(session: Session, now: dt.datetime) -> int:
+    removed = prune_processed_events(session, older_than=now - EVENT_ID_RETENTION)
+    if removed:
+        log.info("pruned %d processed event ids", removed)
+    return removed
