@@ -14,6 +14,7 @@ from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
 import pytest
+import requests
 from slack_bolt import App, BoltRequest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -71,8 +72,6 @@ def test_records_calls_with_decoded_params_and_token(fake: FakeSlack) -> None:
 def test_get_and_query_params_are_merged(fake: FakeSlack) -> None:
     fake.add_user("U1", name="ann")
     # slack_sdk's urllib client always POSTs; a GET with a query string is what other clients send.
-    import requests
-
     body = requests.get(
         fake.base_url + "users.info?user=U1", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5
     ).json()
@@ -151,7 +150,10 @@ def test_users_info(fake: FakeSlack) -> None:
     expected_offset = datetime.now(ZoneInfo("Europe/London")).utcoffset()
     assert expected_offset is not None
     assert user["tz_offset"] == int(expected_offset.total_seconds())
-    assert user["tz"] == "Europe/London" and user["tz_label"] in ("Greenwich Mean Time", "British Summer Time")
+    assert user["tz"] == "Europe/London" and user["tz_label"] in (
+        "Greenwich Mean Time",
+        "British Summer Time",
+    )
     assert user["is_admin"] is True and user["is_owner"] is False and user["deleted"] is False
     assert user["profile"] == {
         "real_name": "Ann Smith",
@@ -376,7 +378,9 @@ def test_response_url_records_posts(fake: FakeSlack) -> None:
 def test_sign_matches_slack_sdk() -> None:
     body = "token=x&text=hello%20world"
     ts = int(time.time())
-    assert sign(body, SECRET, ts) == SignatureVerifier(SECRET).generate_signature(timestamp=str(ts), body=body)
+    assert sign(body, SECRET, ts) == SignatureVerifier(SECRET).generate_signature(
+        timestamp=str(ts), body=body
+    )
     assert sign(body.encode(), SECRET, ts) == sign(body, SECRET, ts)
 
 
@@ -468,13 +472,14 @@ def test_signed_requests_drive_a_real_bolt_app(fake: FakeSlack) -> None:
         ack(response_action="errors", errors={"b": view["state"]["values"]["b"]["a"]["value"]})
 
     server = _BoltServer(app)
+    reqs = SlackRequests(server.url, SECRET, default_response_url=fake.response_url())
     try:
-        reqs = SlackRequests(server.url, SECRET, default_response_url=fake.response_url())
-
         assert reqs.command("hello").status_code == 200
         assert fake.wait_for("response_url")[0].params["text"] == "got hello"
 
-        delivery = reqs.event({"type": "app_mention", "user": "U_MKT1", "text": "<@U0BOT>", "channel": "C_SHARED"})
+        delivery = reqs.event(
+            {"type": "app_mention", "user": "U_MKT1", "text": "<@U0BOT>", "channel": "C_SHARED"}
+        )
         assert delivery.response.status_code == 200 and delivery.event_id.startswith("Ev")
         posted = fake.wait_for("chat.postMessage")[0]
         assert posted.params["channel"] == "C_SHARED" and posted.params["text"] == "hi <@U_MKT1>"
@@ -482,7 +487,9 @@ def test_signed_requests_drive_a_real_bolt_app(fake: FakeSlack) -> None:
         assert reqs.block_action("approve", value="42").status_code == 200
         fake.wait_for("response_url", lambda c: c.params.get("text") == "approved 42")
 
-        submitted = reqs.view_submission("cb", values={"b": {"a": {"type": "plain_text_input", "value": "bad"}}})
+        submitted = reqs.view_submission(
+            "cb", values={"b": {"a": {"type": "plain_text_input", "value": "bad"}}}
+        )
         assert submitted.json() == {"response_action": "errors", "errors": {"b": "bad"}}
 
         assert reqs.url_verification("c-123").json() == {"challenge": "c-123"}

@@ -1,0 +1,163 @@
+"""The data layer: migrations own the schema, both backends agree, datetimes are UTC, SQLite never locks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+from sqlalchemy import MetaData, inspect, select, text
+
+from db.base import Base
+from db.migrate import pending
+from db.models import Person, Side, Workspace, slack_bots, slack_installations, slack_oauth_states
+from db.session import Database
+from tests.databases import fresh_postgres_database, postgres_server_url
+
+
+def test_models_and_migrations_agree(database: Database) -> None:
+    with database.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+    assert diff == [], f"models and migrations disagree; write a migration: {diff}"
+    assert pending(database.engine) == []
+
+
+def test_slack_store_tables_match_slack_sdk() -> None:
+    theirs = MetaData()
+    expected = {
+        slack_installations: SQLAlchemyInstallationStore.build_installations_table(
+            theirs, "slack_installations"
+        ),
+        slack_bots: SQLAlchemyInstallationStore.build_bots_table(theirs, "slack_bots"),
+        slack_oauth_states: SQLAlchemyOAuthStateStore.build_oauth_states_table(theirs, "slack_oauth_states"),
+    }
+    for ours, sdk in expected.items():
+        assert ours.name == sdk.name
+        assert [(c.name, str(c.type), c.nullable, c.primary_key) for c in ours.columns] == [
+            (c.name, str(c.type), c.nullable, c.primary_key) for c in sdk.columns
+        ]
+
+
+def test_datetimes_are_aware_and_utc(database: Database) -> None:
+    berlin = dt.timezone(dt.timedelta(hours=1))
+    at = dt.datetime(2026, 3, 29, 9, 0, tzinfo=berlin)
+    with database.begin() as session:
+        session.add(Workspace(team_id="T_TZ", installed_at=at))
+    with database.begin() as session:
+        stored = session.scalars(select(Workspace.installed_at)).one()
+    assert stored.tzinfo is not None and stored.utcoffset() == dt.timedelta(0)
+    assert stored == at
+
+    with pytest.raises(Exception, match="naive datetime"), database.begin() as session:
+        session.add(Workspace(team_id="T_NAIVE", installed_at=dt.datetime(2026, 1, 1)))
+
+
+def test_one_person_per_workspace_and_user(database: Database) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    with database.begin() as session:
+        ws = Workspace(team_id="T1")
+        session.add(ws)
+        session.flush()
+        session.add(Person(workspace_id=ws.id, slack_user_id="U1", side=Side.IT))
+    with pytest.raises(IntegrityError), database.begin() as session:
+        session.add(Person(workspace_id=ws.id, slack_user_id="U1", side=Side.MARKETING))
+
+
+def test_sqlite_wal_and_concurrent_writers_never_lock(tmp_path: Path) -> None:
+    from db.migrate import upgrade
+
+    database = Database(f"sqlite:///{tmp_path / 'busy.db'}")
+    upgrade(database.engine)
+    with database.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+    with database.begin() as session:
+        session.add(Workspace(team_id="T1"))
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            for i in range(40):
+                # Read, then write, in one transaction: the pattern that fails without BEGIN IMMEDIATE.
+                with database.begin() as session:
+                    ws = session.scalars(select(Workspace).where(Workspace.team_id == "T1")).one()
+                    session.add(Person(workspace_id=ws.id, slack_user_id=f"U{n}-{i}"))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with database.begin() as session:
+        assert session.scalar(text("SELECT count(*) FROM people")) == 8 * 40
+    database.dispose()
+
+
+def _schema(url: str) -> dict[str, object]:
+    database = Database(url)
+    insp = inspect(database.engine)
+    schema: dict[str, object] = {}
+    for table in sorted(insp.get_table_names()):
+        schema[table] = {
+            "columns": [(c["name"], c["nullable"]) for c in insp.get_columns(table)],
+            "pk": sorted(insp.get_pk_constraint(table)["constrained_columns"]),
+            "fks": sorted(
+                (
+                    fk["name"],
+                    tuple(fk["constrained_columns"]),
+                    fk["referred_table"],
+                    fk["options"].get("ondelete"),
+                )
+                for fk in insp.get_foreign_keys(table)
+            ),
+            "unique": sorted(
+                (u["name"], tuple(u["column_names"])) for u in insp.get_unique_constraints(table)
+            ),
+            "indexes": sorted(
+                (i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                for i in insp.get_indexes(table)
+                if not i.get("duplicates_constraint")
+            ),
+            "checks": sorted(c["name"] for c in insp.get_check_constraints(table)),
+        }
+    database.dispose()
+    return schema
+
+
+def _tandem_db_upgrade(url: str, cwd: Path) -> None:
+    env = {**os.environ, "DATABASE_URL": url}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "db", "upgrade"], cwd=cwd, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "up to date" in result.stdout
+
+
+@pytest.mark.postgres_only
+def test_db_upgrade_gives_the_same_schema_on_sqlite_and_postgresql(tmp_path: Path) -> None:
+    server = postgres_server_url()
+    if not server:
+        pytest.skip("needs TANDEM_TEST_DATABASE_URL (the PostgreSQL run of CI sets it)")
+    sqlite_url = f"sqlite:///{tmp_path / 'schema.db'}"
+    _tandem_db_upgrade(sqlite_url, tmp_path)
+    with fresh_postgres_database(server, prefix="tandem_schema") as pg_url:
+        _tandem_db_upgrade(pg_url, tmp_path)
+        _tandem_db_upgrade(pg_url, tmp_path)  # a second upgrade finds nothing to do
+        pg = _schema(pg_url)
+    lite = _schema(sqlite_url)
+    assert list(lite) == list(pg)
+    for table in lite:
+        assert lite[table] == pg[table], table
+    assert "ck_people_side" in pg["people"]["checks"]  # type: ignore[index]
