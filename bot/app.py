@@ -9,6 +9,7 @@ from slack_bolt import App
 from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_bolt.response import BoltResponse
+from slack_sdk.oauth.installation_store import InstallationStore
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 
@@ -18,6 +19,7 @@ from bot.listeners import register_listeners
 from bot.middleware import register as register_middleware
 from bot.services import Services
 from bot.slack_client import make_client
+from db.session import Database
 from db.workspaces import record_install
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,7 @@ def create_app(
     *,
     mode: Mode | None = None,
     listener_executor: Executor | None = None,
+    installation_store: InstallationStore | None = None,
 ) -> App:
     """Build the Bolt app for `mode` (default: what the settings imply) with every listener registered.
 
@@ -51,7 +54,9 @@ def create_app(
         app = App(
             signing_secret=settings.slack_signing_secret.get_secret_value(),  # type: ignore[union-attr]
             client=make_client(settings),
-            oauth_settings=_oauth_settings(settings, services),
+            oauth_settings=_oauth_settings(
+                settings, services, installation_store or make_installation_store(settings, services.database)
+            ),
             **common,
         )
     else:
@@ -70,7 +75,16 @@ def create_app(
     return app
 
 
-def _oauth_settings(settings: Settings, services: Services) -> OAuthSettings:
+def make_installation_store(settings: Settings, database: Database) -> SQLAlchemyInstallationStore:
+    """slack_sdk's store on Tandem's database (its tables are created by Tandem's migrations)."""
+    return SQLAlchemyInstallationStore(
+        client_id=settings.slack_client_id or "", engine=database.engine, logger=log
+    )
+
+
+def _oauth_settings(
+    settings: Settings, services: Services, installation_store: InstallationStore
+) -> OAuthSettings:
     engine = services.database.engine
     client_id = settings.slack_client_id or ""
 
@@ -97,7 +111,7 @@ def _oauth_settings(settings: Settings, services: Services) -> OAuthSettings:
         scopes=list(manifest.BOT_SCOPES),
         install_path=INSTALL_PATH,
         redirect_uri_path=REDIRECT_PATH,
-        installation_store=SQLAlchemyInstallationStore(client_id=client_id, engine=engine, logger=log),
+        installation_store=installation_store,
         installation_store_bot_only=True,
         state_store=SQLAlchemyOAuthStateStore(expiration_seconds=600, engine=engine, logger=log),
         callback_options=CallbackOptions(success=on_success, failure=on_failure),

@@ -12,7 +12,11 @@ from bot import ids
 
 BOT_SCOPES: tuple[str, ...] = (
     "commands",  # the /tandem slash command
-    "chat:write",  # check-ins, answers, confirmations
+    "chat:write",  # check-ins, answers, confirmations, DMs to a ritual's creator
+    "users:read",  # users.info: a person's timezone (setup default) and whether they are an admin
+    "channels:read",  # conversations.info: can Tandem post in the chosen public channel?
+    "groups:read",  # conversations.info for private channels Tandem was invited to
+    "channels:join",  # join the ritual's public channel itself
 )
 
 BOT_EVENTS: tuple[str, ...] = (

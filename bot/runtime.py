@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import App
 from slack_sdk.errors import SlackApiError
 
-from bot.app import create_app
+from bot.app import create_app, make_installation_store
 from bot.config import ConfigError, Mode, Settings
-from bot.services import Services
+from bot.messenger import SlackMessenger
+from bot.services import CheckinSink, Services
 from bot.slack_client import make_client
 from bot.web import TandemWSGI
 from db.clock import Clock, SystemClock
 from db.session import Database
 from db.workspaces import record_install
+from jobs.outbox import CheckinOutbox
 from jobs.scheduler import TandemScheduler
 
 log = logging.getLogger(__name__)
@@ -38,19 +41,44 @@ class Runtime:
         self.mode = mode
         self.clock = clock or SystemClock()
         self.database = Database(settings.database_url)
-        self.scheduler = TandemScheduler(self.database, self.clock) if with_scheduler else None
+        self.installation_store = (
+            make_installation_store(settings, self.database) if mode is Mode.OAUTH else None
+        )
+        self.messenger = SlackMessenger(settings, mode, self.installation_store)
+        self.scheduler: TandemScheduler | None = None
+        self.outbox: CheckinOutbox | None = None
+        if with_scheduler:
+            self.scheduler = TandemScheduler(
+                self.database,
+                self.clock,
+                self.messenger,
+                grace=dt.timedelta(hours=settings.tandem_missed_grace_hours),
+            )
+            sink: CheckinSink = self.scheduler
+        else:
+            # A web worker without a scheduler still posts `/tandem now` itself.
+            self.outbox = CheckinOutbox(self.database, self.messenger, self.clock.now, threads=2)
+            sink = self.outbox
         self.services = Services(
             settings=settings,
             database=self.database,
             clock=self.clock,
             on_schedule_change=self.scheduler.on_change if self.scheduler else (lambda team_id: None),
+            on_ritual_change=self.scheduler.sync_ritual if self.scheduler else (lambda ritual_id: None),
+            checkins=sink,
         )
         # Bolt runs each listener's post-ack work here; owning it lets shutdown wait for that work.
         self.executor = ThreadPoolExecutor(max_workers=listener_threads, thread_name_prefix="tandem-listener")
         self.app: App | None = None
         self.wsgi: TandemWSGI | None = None
         if with_app:
-            self.app = create_app(settings, self.services, mode=mode, listener_executor=self.executor)
+            self.app = create_app(
+                settings,
+                self.services,
+                mode=mode,
+                listener_executor=self.executor,
+                installation_store=self.installation_store,
+            )
             self.wsgi = TandemWSGI(self.app, self.database)
 
     def start_scheduler(self) -> None:
@@ -62,6 +90,8 @@ class Runtime:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
         self.executor.shutdown(wait=True)
+        if self.outbox is not None:
+            self.outbox.stop()
         self.database.dispose()
 
 

@@ -11,8 +11,10 @@ import datetime as dt
 import enum
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     Column,
+    Date,
     DateTime,
     Enum,
     ForeignKey,
@@ -20,6 +22,7 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    Time,
     UniqueConstraint,
     func,
 )
@@ -161,3 +164,119 @@ class ProcessedEvent(Base):
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     team_id: Mapped[str | None] = mapped_column(String(32))
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+class RitualStatus(enum.StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    DELETED = "deleted"  # hidden and unscheduled; its occurrences stay for reports
+
+
+class OccurrenceStatus(enum.StrEnum):
+    CLAIMED = "claimed"  # taken by a scheduler, being posted
+    POSTED = "posted"
+    SKIPPED = "skipped"  # by /tandem skip, before it was due
+    MISSED = "missed"  # Tandem was down past the grace window
+    FAILED = "failed"  # Slack refused or kept failing; `reason` says why
+
+
+def _str_enum(enum_cls: type[enum.StrEnum], name: str, length: int = 16) -> Enum:
+    # Stored as VARCHAR with a CHECK constraint (not a native PostgreSQL enum), so both backends
+    # hold the same thing and adding a value is a plain migration.
+    return Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=length,
+        values_callable=lambda e: [m.value for m in e],
+    )
+
+
+class Ritual(Base):
+    """A recurring joint check-in in one channel, in its own timezone."""
+
+    __tablename__ = "rituals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    channel_id: Mapped[str] = mapped_column(String(32), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    cadence_kind: Mapped[str] = mapped_column(String(16))
+    weekday: Mapped[int]
+    local_time: Mapped[dt.time] = mapped_column(Time)
+    timezone: Mapped[str] = mapped_column(String(64))
+    interval_weeks: Mapped[int] = mapped_column(default=1)
+    week_of_month: Mapped[int] = mapped_column(default=1)
+    anchor_date: Mapped[dt.date | None] = mapped_column(Date)
+    themes: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: every theme
+    pulse_enabled: Mapped[bool] = mapped_column(default=True)
+    pulse_anonymous: Mapped[bool] = mapped_column(default=True)
+    status: Mapped[RitualStatus] = mapped_column(
+        _str_enum(RitualStatus, "ritual_status"), default=RitualStatus.ACTIVE
+    )
+    paused_reason: Mapped[str | None] = mapped_column(String(300))
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Occurrences are owed from this instant: set on create, resume and schedule edits, so that a
+    # paused stretch or the time before an edit is never "caught up" on restart.
+    schedule_from: Mapped[dt.datetime]
+
+    members: Mapped[list[RitualMember]] = relationship(
+        back_populates="ritual", cascade="all, delete-orphan", order_by="RitualMember.id"
+    )
+
+
+class RitualMember(Base):
+    """Someone in a ritual, on one side of it."""
+
+    __tablename__ = "ritual_members"
+    __table_args__ = (UniqueConstraint("ritual_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ritual_id: Mapped[int] = mapped_column(ForeignKey("rituals.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    side: Mapped[Side] = mapped_column(_str_enum(Side, "member_side"))
+
+    ritual: Mapped[Ritual] = relationship(back_populates="members")
+    person: Mapped[Person] = relationship()
+
+
+class Occurrence(Base):
+    """One check-in of a ritual, claimed under a unique constraint before anything is posted."""
+
+    __tablename__ = "occurrences"
+    __table_args__ = (UniqueConstraint("ritual_id", "scheduled_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ritual_id: Mapped[int] = mapped_column(ForeignKey("rituals.id", ondelete="CASCADE"), index=True)
+    scheduled_at: Mapped[dt.datetime]
+    status: Mapped[OccurrenceStatus] = mapped_column(_str_enum(OccurrenceStatus, "occurrence_status"))
+    reason: Mapped[str | None] = mapped_column(String(300))
+    manual: Mapped[bool] = mapped_column(default=False)  # posted by /tandem now
+    prompt_key: Mapped[str | None] = mapped_column(String(32))
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    claimed_at: Mapped[dt.datetime | None]
+    posted_at: Mapped[dt.datetime | None]
+    # A missed occurrence is mentioned by the next posted check-in, once.
+    reported: Mapped[bool] = mapped_column(default=False)
+
+
+class CustomPrompt(Base):
+    """A workspace's own discussion prompt, mixed into rotation as `ws-<id>`."""
+
+    __tablename__ = "custom_prompts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    theme: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(String(300))
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    removed_at: Mapped[dt.datetime | None]  # kept so old check-ins still show their prompt
+
+    @property
+    def key(self) -> str:
+        return f"ws-{self.id}"

@@ -1,62 +1,205 @@
 """The scheduler: APScheduler 3.11 in a background thread, its jobs derived from the database.
 
-The database is the source of truth. Jobs carry explicit ids, are rebuilt from the tables at start
-and after every change, and never live in an APScheduler job store: job stores cannot be shared by
-two schedulers, and exactly-once delivery comes from rows claimed in the database, not from here.
+The rituals table is the source of truth. Each active ritual has one job, id `checkin:<ritual id>`,
+with a DST-correct trigger in the ritual's timezone; the jobs are rebuilt from the table at start,
+after every change made in this process, and every minute (to see changes other processes made).
+Nothing lives in an APScheduler job store: job stores cannot be shared by two schedulers, and
+exactly-once posting comes from occurrence rows claimed in the database, not from here.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import threading
 from collections.abc import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.orm import Session
 
+from db import occurrences
 from db.clock import Clock
+from db.rituals import cadence_of, schedulable_rituals
 from db.session import Database
 from jobs import housekeeping
+from jobs.cadence import Cadence, build_trigger
+from jobs.checkins import PreparedCheckin, prepare_due
+from jobs.delivery import Messenger
+from jobs.outbox import CheckinOutbox
 
 log = logging.getLogger(__name__)
 
 HOUSEKEEPING_JOB_ID = "housekeeping"
+RESYNC_JOB_ID = "resync"
+CHECKIN_JOB_PREFIX = "checkin:"
+RESYNC_INTERVAL = dt.timedelta(minutes=1)
+
+
+def checkin_job_id(ritual_id: int) -> str:
+    return f"{CHECKIN_JOB_PREFIX}{ritual_id}"
 
 
 class TandemScheduler:
-    """Owns one APScheduler instance and the jobs Tandem derives from its tables."""
+    """Owns one APScheduler instance, the per-channel poster, and the jobs derived from the tables."""
 
-    def __init__(self, database: Database, clock: Clock) -> None:
+    def __init__(
+        self,
+        database: Database,
+        clock: Clock,
+        messenger: Messenger | None = None,
+        *,
+        grace: dt.timedelta = dt.timedelta(hours=2),
+        poster_threads: int = 16,
+        poster_interval: float = 1.0,
+    ) -> None:
         self.database = database
         self.clock = clock
+        self.messenger = messenger
+        self.grace = grace
+        self.outbox = (
+            CheckinOutbox(
+                database,
+                messenger,
+                clock.now,
+                threads=poster_threads,
+                interval=poster_interval,
+                on_paused=lambda team_id: self.sync(),
+            )
+            if messenger is not None
+            else None
+        )
+        self._signatures: dict[str, Cadence] = {}
+        self._sync_lock = threading.Lock()
+        self.ready = threading.Event()  # set once the first sync and catch-up are done
         self.scheduler = BackgroundScheduler(
             timezone="UTC",
-            # Set on purpose (APScheduler's defaults are a 1-second grace and coalescing): a job that
-            # fires late still runs once, and never overlaps itself.
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
+            executors={"default": {"type": "threadpool", "max_workers": 8}},
+            # Set on purpose (APScheduler's defaults are a 1-second grace): a check-in job that
+            # starts late still runs within the grace window, once (coalesced), never overlapping.
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": int(grace.total_seconds()) or 1,
+            },
         )
 
+    # -- lifecycle -------------------------------------------------------------------------------
+
     def start(self) -> None:
+        """Start firing; the first sync and catch-up run in the background so the web app is not held up."""
         self.scheduler.add_job(
             self._unit_of_work(housekeeping.run),
             IntervalTrigger(hours=1),
             id=HOUSEKEEPING_JOB_ID,
-            name="prune processed event ids",
+            name="housekeeping",
+            replace_existing=True,
+        )
+        self.scheduler.add_job(
+            self.sync,
+            IntervalTrigger(seconds=int(RESYNC_INTERVAL.total_seconds())),
+            id=RESYNC_JOB_ID,
+            name="re-derive check-in jobs from the rituals table",
             replace_existing=True,
         )
         self.scheduler.start()
-        log.info("scheduler started with %d jobs", len(self.scheduler.get_jobs()))
+        threading.Thread(target=self._first_run, name="tandem-scheduler-start", daemon=True).start()
+
+    def _first_run(self) -> None:
+        try:
+            with self.database.begin() as session:
+                stale = occurrences.fail_stale_claims(session, now=self.clock.now())
+            if stale:
+                log.warning("%d check-ins were interrupted while posting and are recorded as failed", stale)
+            self.sync()
+            self.catch_up()
+            log.info("scheduler started with %d check-in jobs", len(self._signatures))
+        except Exception:
+            log.exception("scheduler start-up sync failed; the periodic resync will try again")
+        finally:
+            self.ready.set()
 
     def shutdown(self, wait: bool = True) -> None:
-        """Stop firing; with `wait`, let running jobs finish so nothing is left half-written."""
+        """Stop firing; with `wait`, let running jobs and queued posts finish (or give them back)."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=wait)
-            log.info("scheduler stopped")
+        abandoned = self.outbox.stop(timeout=20.0 if wait else 0.0) if self.outbox else 0
+        if abandoned:
+            log.info("%d unsent check-ins given back for the next start", abandoned)
+        log.info("scheduler stopped")
+
+    # -- deriving jobs ---------------------------------------------------------------------------
+
+    def sync(self) -> None:
+        """Make the check-in jobs match the active rituals: add new, replace changed, remove gone."""
+        with self._sync_lock, self.database.begin() as session:
+            wanted = {checkin_job_id(r.id): (r.id, cadence_of(r)) for r in schedulable_rituals(session)}
+            for job_id in [j for j in self._signatures if j not in wanted]:
+                self._remove(job_id)
+            for job_id, (ritual_id, cadence) in wanted.items():
+                if self._signatures.get(job_id) != cadence:
+                    self._add(job_id, ritual_id, cadence)
+
+    def sync_ritual(self, ritual_id: int) -> None:
+        """A ritual changed in this process: update its one job at once."""
+        job_id = checkin_job_id(ritual_id)
+        with self._sync_lock, self.database.begin() as session:
+            found = schedulable_rituals(session, ritual_id)
+            if not found:
+                self._remove(job_id)
+            elif self._signatures.get(job_id) != cadence_of(found[0]):
+                self._add(job_id, ritual_id, cadence_of(found[0]))
 
     def on_change(self, team_id: str | None) -> None:
-        """Something that drives the schedule changed (a ritual, an install): re-derive the jobs."""
-        log.debug("schedule change for team %s", team_id)
+        """A workspace was installed or removed: re-derive every job."""
+        self.sync()
 
-    def _unit_of_work(self, job: Callable[..., object]) -> Callable[[], None]:
+    def _add(self, job_id: str, ritual_id: int, cadence: Cadence) -> None:
+        self.scheduler.add_job(
+            self.fire,
+            build_trigger(cadence),
+            args=[ritual_id],
+            id=job_id,
+            name=f"check-in of ritual {ritual_id}",
+            replace_existing=True,
+        )
+        self._signatures[job_id] = cadence
+
+    def _remove(self, job_id: str) -> None:
+        if self.scheduler.get_job(job_id) is not None:
+            self.scheduler.remove_job(job_id)
+        self._signatures.pop(job_id, None)
+
+    def next_run(self, ritual_id: int) -> dt.datetime | None:
+        job = self.scheduler.get_job(checkin_job_id(ritual_id))
+        return job.next_run_time if job is not None else None
+
+    # -- firing ----------------------------------------------------------------------------------
+
+    def fire(self, ritual_id: int) -> list[PreparedCheckin]:
+        """Claim and queue what this ritual owes now. Safe to call any time, from any process."""
+        try:
+            with self.database.begin() as session:
+                prepared = prepare_due(session, ritual_id, now=self.clock.now(), grace=self.grace)
+        except Exception:
+            log.exception("preparing the check-in of ritual %s failed", ritual_id)
+            return []
+        for checkin in prepared:
+            self.submit(checkin)
+        return prepared
+
+    def submit(self, checkin: PreparedCheckin) -> None:
+        if self.outbox is None:
+            raise RuntimeError("this scheduler has no messenger to post with")
+        self.outbox.submit(checkin)
+
+    def catch_up(self) -> int:
+        """After a restart: post what fell due within the grace window, record older ones as missed."""
+        with self.database.begin() as session:
+            ritual_ids = [r.id for r in schedulable_rituals(session)]
+        return sum(len(self.fire(ritual_id)) for ritual_id in ritual_ids)
+
+    def _unit_of_work(self, job: Callable[[Session, dt.datetime], object]) -> Callable[[], None]:
         def run() -> None:
             # One transaction per job run; an exception is logged and the scheduler goes on.
             try:

@@ -1,0 +1,176 @@
+"""The check-in message a ritual posts in its channel.
+
+Whatever it is fed, the message stays inside Slack's limits: at most 50 blocks, 150 characters of
+header, 3,000 per section, and a total far below the ~13k characters at which Slack answers
+`msg_blocks_too_long`. Long inputs are cut (with "…" or "…and N more"), never rejected, because a
+check-in that fails to post is worse than one that is shortened.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, MarkdownTextObject, SectionBlock
+
+from bot.blocks.rituals import mentions
+from bot.blocks.text import escape, truncate
+
+__all__ = ["AgendaSection", "CheckinContent", "build_checkin"]
+
+_HEADER_MAX = 150
+_PROMPT_MAX = 2000
+_WHY_MAX = 500
+_LINE_MAX = 300
+_SECTION_LINES_MAX = 8
+_AGENDA_SECTIONS_MAX = 8
+# All agenda sections together; with the rest of the message this stays under ~10k characters of JSON.
+_AGENDA_CHARS_MAX = 5000
+_MISSED_SHOWN = 5
+_PEOPLE_SHOWN = 20  # per side
+_FALLBACK_MAX = 1000
+
+
+@dataclass(frozen=True)
+class AgendaSection:
+    """One agenda heading and its lines, e.g. "Open actions". Sections without lines are not shown.
+
+    `title` is plain text. `lines` are plain text and escaped by the builder, unless `mrkdwn` is set:
+    then they are Slack mrkdwn (mentions, links) that the caller has already escaped.
+    """
+
+    title: str
+    lines: tuple[str, ...]
+    mrkdwn: bool = False
+
+
+@dataclass(frozen=True)
+class CheckinContent:
+    """Everything one check-in message shows, as plain values."""
+
+    ritual_name: str
+    local_date: dt.date  # the occurrence's date in the ritual's timezone
+    timezone: str  # the ritual's IANA zone, which `local_date` and `missed` are in
+    prompt_text: str
+    prompt_theme_label: str
+    prompt_why: str
+    missed: tuple[dt.date, ...]  # occurrences that were not posted since the last check-in
+    marketing: tuple[str, ...]  # Slack user ids
+    it: tuple[str, ...]
+    agenda_items: tuple[AgendaSection, ...] = ()
+
+
+def _cut(markup: str, limit: int) -> str:
+    """Cut already-escaped mrkdwn to `limit` characters without leaving half an `&amp;` or `<@U…>`."""
+    if len(markup) <= limit:
+        return markup
+    cut = markup[: limit - 1]
+    amp, lt = cut.rfind("&"), cut.rfind("<")
+    if amp > cut.rfind(";"):
+        cut = cut[:amp]
+    if lt > cut.rfind(">"):
+        cut = cut[:lt]
+    return cut + "…"
+
+
+def _plain(text: str, limit: int) -> str:
+    """User text escaped for mrkdwn, at most `limit` characters after escaping."""
+    return _cut(escape(" ".join(text.split())), limit)
+
+
+def _long_date(day: dt.date) -> str:
+    return f"{day:%A} {day.day} {day:%B}"
+
+
+def _short_date(day: dt.date, *, year: bool) -> str:
+    return f"{day:%a} {day.day} {day:%b}" + (f" {day.year}" if year else "")
+
+
+def _missed_text(missed: tuple[dt.date, ...], today: dt.date) -> str:
+    days = sorted(set(missed))
+    # Show the year only when it could be misread, i.e. when a date is not in the current year.
+    show_year = any(d.year != today.year for d in days)
+    shown = [_short_date(d, year=show_year) for d in days[:_MISSED_SHOWN]]
+    rest = len(days) - len(shown)
+    if len(days) == 1:
+        return f"The check-in of {shown[0]} was not posted while Tandem was offline."
+    last = f"{rest} more" if rest else shown.pop()
+    return f"The check-ins of {', '.join(shown)} and {last} were not posted while Tandem was offline."
+
+
+def _agenda_text(section: AgendaSection, budget: int) -> str | None:
+    lines = [line for line in section.lines if line.strip()]
+    if not lines:
+        return None
+    title = _plain(section.title, 150) if section.title.strip() else ""
+    out = [f"*{title}*"] if title else []
+    size = len(out[0]) if out else 0
+    shown = 0
+    for line in lines[:_SECTION_LINES_MAX]:
+        item = "• " + (_cut(line, _LINE_MAX) if section.mrkdwn else _plain(line, _LINE_MAX))
+        if size + len(item) + 1 > budget:
+            break
+        out.append(item)
+        size += len(item) + 1
+        shown += 1
+    if shown == 0:
+        return None
+    if len(lines) > shown:
+        out.append(f"…and {len(lines) - shown} more")
+    return "\n".join(out)
+
+
+def build_checkin(c: CheckinContent) -> tuple[str, list[Block]]:
+    """The check-in message: `(fallback text, blocks)`.
+
+    Shows the prompt and why it was chosen, then only the agenda parts that have content (missed
+    check-ins, then each non-empty `agenda_items` section), the people from both sides, and an
+    invitation to discuss in the thread.
+    """
+    day = _long_date(c.local_date)
+    suffix = f" · {day}"
+    name = " ".join(c.ritual_name.split()) or "Check-in"
+    # Header text is plain_text: no mrkdwn escaping, only the length limit.
+    header = truncate(name, _HEADER_MAX - len(suffix)) + suffix
+
+    prompt = _plain(c.prompt_text, _PROMPT_MAX)
+    blocks: list[Block] = [
+        HeaderBlock(text=header),
+        SectionBlock(text=MarkdownTextObject(text=f":speech_balloon: *Prompt*\n>{prompt}")),
+    ]
+    why = _plain(c.prompt_why, _WHY_MAX)
+    label = _plain(c.prompt_theme_label, 100)
+    if why or label:
+        because = f"Why this prompt: {why} ({label})" if why and label else f"Why this prompt: {why or label}"
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=because)]))
+
+    if c.missed:
+        text = f":hourglass: *Missed check-ins*\n{_missed_text(c.missed, c.local_date)}"
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=text)))
+
+    budget = _AGENDA_CHARS_MAX
+    shown_sections = left_out = 0
+    for section in c.agenda_items:
+        text = None
+        if shown_sections < _AGENDA_SECTIONS_MAX and budget > 0:
+            text = _agenda_text(section, min(budget, 2900))
+        if text is not None:
+            blocks.append(SectionBlock(text=MarkdownTextObject(text=text)))
+            budget -= len(text)
+            shown_sections += 1
+        elif any(line.strip() for line in section.lines):
+            left_out += 1
+    if left_out:
+        # Say that something was left out rather than drop it silently.
+        more = f"…and {left_out} more agenda section{'s' if left_out > 1 else ''} that did not fit."
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=more)]))
+
+    people = (
+        f":busts_in_silhouette: Marketing: {mentions(c.marketing, limit=_PEOPLE_SHOWN)} · "
+        f"IT: {mentions(c.it, limit=_PEOPLE_SHOWN)}"
+    )
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=people)))
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text="Discuss in the thread :thread:")]))
+
+    fallback = _cut(escape(f"{truncate(name, _HEADER_MAX)} · {day}: ") + prompt, _FALLBACK_MAX)
+    return fallback, blocks

@@ -1,0 +1,158 @@
+"""Occurrences: each check-in claimed once under a unique constraint, and how each one ended."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from db.models import Occurrence, OccurrenceStatus
+
+# A claim this old with no outcome belongs to a process that died mid-post: we cannot know whether
+# Slack got the message, so it ends as failed (never re-posted: a duplicate is worse than a gap).
+STALE_CLAIM = dt.timedelta(minutes=15)
+
+
+def _insert(session: Session):  # type: ignore[no-untyped-def]
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def claim(
+    session: Session,
+    ritual_id: int,
+    scheduled_at: dt.datetime,
+    *,
+    now: dt.datetime,
+    status: OccurrenceStatus = OccurrenceStatus.CLAIMED,
+    channel_id: str | None = None,
+    manual: bool = False,
+    reason: str | None = None,
+) -> int | None:
+    """Insert the occurrence row; its id if this caller won it, None if anyone (any process) had it.
+
+    The unique constraint on (ritual_id, scheduled_at) decides: concurrent claims from two scheduler
+    processes, a retry or a restart cannot both win.
+    """
+    stmt = (
+        _insert(session)(Occurrence)
+        .values(
+            ritual_id=ritual_id,
+            scheduled_at=scheduled_at,
+            status=status,
+            reason=reason,
+            channel_id=channel_id,
+            manual=manual,
+            claimed_at=now,
+            reported=False,
+        )
+        .on_conflict_do_nothing(index_elements=["ritual_id", "scheduled_at"])
+        .returning(Occurrence.id)
+    )
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def known_times(session: Session, ritual_id: int, since: dt.datetime) -> set[dt.datetime]:
+    return set(
+        session.scalars(
+            select(Occurrence.scheduled_at).where(
+                Occurrence.ritual_id == ritual_id, Occurrence.scheduled_at > since
+            )
+        )
+    )
+
+
+def mark_posted(
+    session: Session,
+    occurrence_id: int,
+    *,
+    channel_id: str,
+    ts: str,
+    prompt_key: str | None,
+    now: dt.datetime,
+) -> None:
+    session.execute(
+        update(Occurrence)
+        .where(Occurrence.id == occurrence_id)
+        .values(
+            status=OccurrenceStatus.POSTED,
+            channel_id=channel_id,
+            message_ts=ts,
+            prompt_key=prompt_key,
+            posted_at=now,
+        )
+    )
+
+
+def set_prompt(session: Session, occurrence_id: int, prompt_key: str) -> None:
+    session.execute(update(Occurrence).where(Occurrence.id == occurrence_id).values(prompt_key=prompt_key))
+
+
+def mark_failed(session: Session, occurrence_id: int, *, reason: str) -> None:
+    session.execute(
+        update(Occurrence)
+        .where(Occurrence.id == occurrence_id)
+        # A prompt that never reached the channel does not count as used.
+        .values(status=OccurrenceStatus.FAILED, reason=reason[:300], prompt_key=None)
+    )
+
+
+def release(session: Session, occurrence_id: int) -> None:
+    """Give back a claim that was never sent (graceful shutdown), so a restart can post it in time."""
+    session.execute(
+        Occurrence.__table__.delete().where(
+            Occurrence.id == occurrence_id, Occurrence.status == OccurrenceStatus.CLAIMED
+        )
+    )
+
+
+def fail_stale_claims(session: Session, *, now: dt.datetime) -> int:
+    result = session.execute(
+        update(Occurrence)
+        .where(Occurrence.status == OccurrenceStatus.CLAIMED, Occurrence.claimed_at < now - STALE_CLAIM)
+        .values(status=OccurrenceStatus.FAILED, reason="interrupted while posting (Tandem stopped)")
+    )
+    return result.rowcount or 0
+
+
+def prompt_history(session: Session, ritual_id: int) -> list[str]:
+    """Prompt keys this ritual has posted, oldest first: the input of the rotation rule."""
+    return list(
+        session.scalars(
+            select(Occurrence.prompt_key)
+            .where(Occurrence.ritual_id == ritual_id, Occurrence.prompt_key.is_not(None))
+            .order_by(Occurrence.claimed_at, Occurrence.id)
+        )
+    )
+
+
+def take_unreported_missed(session: Session, ritual_id: int) -> list[dt.datetime]:
+    """Missed (and failed) check-ins not yet mentioned by a later check-in; marks them mentioned."""
+    rows = list(
+        session.scalars(
+            select(Occurrence)
+            .where(
+                Occurrence.ritual_id == ritual_id,
+                Occurrence.status.in_([OccurrenceStatus.MISSED, OccurrenceStatus.FAILED]),
+                Occurrence.reported.is_(False),
+            )
+            .order_by(Occurrence.scheduled_at)
+        )
+    )
+    for row in rows:
+        row.reported = True
+    return [row.scheduled_at for row in rows]
+
+
+def posted_count(session: Session, ritual_id: int) -> int:
+    return len(
+        list(
+            session.scalars(
+                select(Occurrence.id).where(
+                    Occurrence.ritual_id == ritual_id, Occurrence.status == OccurrenceStatus.POSTED
+                )
+            )
+        )
+    )

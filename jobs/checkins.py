@@ -1,0 +1,221 @@
+"""Posting check-ins: claim each occurrence once, pick its prompt, post it, record how it ended.
+
+`prepare_due` runs in the caller's unit of work and only touches the database; `deliver` talks to
+Slack through a `Messenger` and records the outcome in a unit of work of its own, so a slow or
+failing Slack never holds a database transaction open.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.blocks.checkin import CheckinContent, build_checkin
+from bot.blocks.rituals import build_paused_dm
+from db import occurrences
+from db.models import CustomPrompt, OccurrenceStatus, Ritual, RitualStatus, Workspace
+from db.prompt_library import BUILTIN_PROMPTS, Prompt, Theme, choose_next_prompt
+from db.rituals import cadence_of, load_ritual, member_ids, pause_ritual
+from db.session import Database
+from jobs.cadence import occurrences_between
+from jobs.delivery import DeliveryError, Messenger
+
+log = logging.getLogger(__name__)
+
+# How far back a restart looks for check-ins it owes; older ones are simply gone.
+MAX_LOOKBACK = dt.timedelta(days=35)
+
+
+@dataclass(frozen=True)
+class WorkspacePrompt:
+    """A workspace's own prompt, shaped like a library prompt for rotation."""
+
+    key: str
+    theme: str
+    text: str
+    practice: str = "Your team added this prompt to Tandem's library."
+
+
+@dataclass(frozen=True)
+class PreparedCheckin:
+    """A claimed occurrence with its message built, ready to post."""
+
+    occurrence_id: int
+    ritual_id: int
+    team_id: str
+    channel_id: str
+    created_by: str
+    ritual_name: str
+    prompt_key: str
+    text: str
+    blocks: list[dict[str, Any]] = field(repr=False)
+
+
+def candidate_prompts(session: Session, ritual: Ritual) -> list[Prompt | WorkspacePrompt]:
+    themes = set(ritual.themes or [t.value for t in Theme])
+    custom = session.scalars(
+        select(CustomPrompt).where(
+            CustomPrompt.workspace_id == ritual.workspace_id,
+            CustomPrompt.removed_at.is_(None),
+            CustomPrompt.theme.in_(themes),
+        )
+    )
+    candidates: list[Prompt | WorkspacePrompt] = [p for p in BUILTIN_PROMPTS if p.theme.value in themes]
+    candidates += [WorkspacePrompt(c.key, c.theme, c.text) for c in custom]
+    return candidates
+
+
+def _theme_label(slug: str) -> str:
+    try:
+        return Theme(slug).label
+    except ValueError:
+        return slug
+
+
+def build_for(
+    session: Session, ritual: Ritual, occurrence_id: int, scheduled_at: dt.datetime, team_id: str
+) -> PreparedCheckin:
+    """Choose the prompt by the rotation rule and build the check-in message."""
+    prompt = choose_next_prompt(
+        candidate_prompts(session, ritual), occurrences.prompt_history(session, ritual.id), rng_seed=ritual.id
+    )
+    missed = occurrences.take_unreported_missed(session, ritual.id)
+    zone = cadence_of(ritual).zone
+    marketing, it = member_ids(ritual)
+    content = CheckinContent(
+        ritual_name=ritual.name,
+        local_date=scheduled_at.astimezone(zone).date(),
+        timezone=ritual.timezone,
+        prompt_text=prompt.text,
+        prompt_theme_label=_theme_label(str(prompt.theme)),
+        prompt_why=prompt.practice,
+        missed=tuple(m.astimezone(zone).date() for m in missed),
+        marketing=marketing,
+        it=it,
+    )
+    text, blocks = build_checkin(content)
+    # The prompt is recorded at claim time so that two check-ins never draw the same one.
+    occurrences.set_prompt(session, occurrence_id, prompt.key)
+    return PreparedCheckin(
+        occurrence_id=occurrence_id,
+        ritual_id=ritual.id,
+        team_id=team_id,
+        channel_id=ritual.channel_id,
+        created_by=ritual.created_by,
+        ritual_name=ritual.name,
+        prompt_key=prompt.key,
+        text=text,
+        blocks=[b.to_dict() for b in blocks],
+    )
+
+
+def prepare_due(
+    session: Session, ritual_id: int, *, now: dt.datetime, grace: dt.timedelta
+) -> list[PreparedCheckin]:
+    """Claim what this ritual owes at `now`: post what is within the grace window, record the rest as missed."""
+    ritual = load_ritual(session, ritual_id)
+    if ritual is None or ritual.status is not RitualStatus.ACTIVE:
+        return []
+    workspace = session.get(Workspace, ritual.workspace_id)
+    if workspace is None or not workspace.active:
+        return []
+    since = max(ritual.schedule_from, now - MAX_LOOKBACK)
+    owed = occurrences_between(cadence_of(ritual), since, now)
+    if not owed:
+        return []
+    known = occurrences.known_times(session, ritual.id, since)
+    prepared: list[PreparedCheckin] = []
+    for when in owed:
+        if when in known:
+            continue
+        if now - when > grace:
+            occurrences.claim(
+                session,
+                ritual.id,
+                when,
+                now=now,
+                status=OccurrenceStatus.MISSED,
+                channel_id=ritual.channel_id,
+                reason="Tandem was not running at the time",
+            )
+            continue
+        occurrence_id = occurrences.claim(session, ritual.id, when, now=now, channel_id=ritual.channel_id)
+        if occurrence_id is not None:
+            prepared.append(build_for(session, ritual, occurrence_id, when, workspace.team_id))
+    return prepared
+
+
+def prepare_now(session: Session, ritual: Ritual, *, now: dt.datetime, team_id: str) -> PreparedCheckin:
+    """`/tandem now`: an occurrence at this second, counted like any other."""
+    when = now.replace(microsecond=0)
+    occurrence_id = occurrences.claim(
+        session, ritual.id, when, now=now, channel_id=ritual.channel_id, manual=True
+    )
+    if occurrence_id is None:
+        raise DeliveryError("A check-in was just posted for this ritual; try again in a second.")
+    return build_for(session, ritual, occurrence_id, when, team_id)
+
+
+def deliver(
+    database: Database,
+    messenger: Messenger,
+    checkin: PreparedCheckin,
+    *,
+    clock: Callable[[], dt.datetime],
+    on_paused: Callable[[str], None] = lambda team_id: None,
+) -> bool:
+    """Post one prepared check-in and record the outcome; True when it was posted."""
+    try:
+        ts = messenger.post(checkin.team_id, checkin.channel_id, text=checkin.text, blocks=checkin.blocks)
+    except DeliveryError as exc:
+        _record_failure(database, messenger, checkin, exc, clock())
+        if exc.pause:
+            on_paused(checkin.team_id)
+        return False
+    except Exception as exc:  # never let one check-in stop the scheduler
+        log.exception("posting check-in %s failed unexpectedly", checkin.occurrence_id)
+        _record_failure(
+            database, messenger, checkin, DeliveryError(f"unexpected error: {type(exc).__name__}"), clock()
+        )
+        return False
+    with database.begin() as session:
+        occurrences.mark_posted(
+            session,
+            checkin.occurrence_id,
+            channel_id=checkin.channel_id,
+            ts=ts,
+            prompt_key=checkin.prompt_key,
+            now=clock(),
+        )
+    return True
+
+
+def _record_failure(
+    database: Database, messenger: Messenger, checkin: PreparedCheckin, exc: DeliveryError, now: dt.datetime
+) -> None:
+    log.warning("check-in %s of ritual %s failed: %s", checkin.occurrence_id, checkin.ritual_id, exc.reason)
+    with database.begin() as session:
+        occurrences.mark_failed(session, checkin.occurrence_id, reason=exc.reason)
+        if exc.pause:
+            ritual = session.get(Ritual, checkin.ritual_id)
+            if ritual is not None and ritual.status is RitualStatus.ACTIVE:
+                pause_ritual(ritual, reason=exc.reason)
+    if exc.pause and not exc.workspace_gone:
+        text, blocks = build_paused_dm(checkin.ritual_name, checkin.channel_id, exc.reason)
+        try:
+            messenger.dm(checkin.team_id, checkin.created_by, text=text, blocks=[b.to_dict() for b in blocks])
+        except DeliveryError as dm_error:
+            log.warning("could not tell %s that a ritual paused: %s", checkin.created_by, dm_error.reason)
+
+
+def release_unsent(database: Database, checkins: Sequence[PreparedCheckin]) -> None:
+    """Give back claims that were never posted, so a restart posts them within the grace window."""
+    with database.begin() as session:
+        for checkin in checkins:
+            occurrences.release(session, checkin.occurrence_id)

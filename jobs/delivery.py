@@ -1,0 +1,31 @@
+"""What jobs need from Slack, as a narrow interface, and how a delivery can fail."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+
+class DeliveryError(Exception):
+    """Slack would not take a message.
+
+    `pause` means the ritual cannot work until a person fixes something (the bot was removed from
+    the channel, the channel was archived or deleted, the token was revoked); `workspace_gone` means
+    nobody in the workspace can be told (the token itself no longer works).
+    """
+
+    def __init__(self, reason: str, *, pause: bool = False, workspace_gone: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.pause = pause
+        self.workspace_gone = workspace_gone
+
+
+class Messenger(Protocol):
+    def post(self, team_id: str, channel_id: str, *, text: str, blocks: Sequence[dict[str, Any]]) -> str:
+        """Post to a channel; returns the message ts. Raises DeliveryError."""
+        ...
+
+    def dm(self, team_id: str, user_id: str, *, text: str, blocks: Sequence[dict[str, Any]]) -> None:
+        """Send a direct message. Raises DeliveryError."""
+        ...

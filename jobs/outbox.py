@@ -1,0 +1,44 @@
+"""The outbox: prepared check-ins go out through the per-channel poster and their outcome is recorded."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from db.session import Database
+from jobs.checkins import PreparedCheckin, deliver, release_unsent
+from jobs.delivery import Messenger
+from jobs.poster import ChannelPoster
+
+
+class CheckinOutbox:
+    def __init__(
+        self,
+        database: Database,
+        messenger: Messenger,
+        clock: Callable[[], dt.datetime],
+        *,
+        threads: int = 16,
+        interval: float = 1.0,
+        on_paused: Callable[[str], None] = lambda team_id: None,
+    ) -> None:
+        self.database = database
+        self.messenger = messenger
+        self.clock = clock
+        self.on_paused = on_paused
+        self.poster = ChannelPoster(threads=threads, interval=interval)
+
+    def submit(self, checkin: PreparedCheckin) -> None:
+        self.poster.submit(
+            checkin.channel_id,
+            lambda: deliver(
+                self.database, self.messenger, checkin, clock=self.clock, on_paused=self.on_paused
+            ),
+            abandon=lambda: release_unsent(self.database, [checkin]),
+        )
+
+    def join(self, timeout: float | None = None) -> bool:
+        return self.poster.join(timeout)
+
+    def stop(self, timeout: float = 20.0) -> int:
+        return self.poster.stop(timeout)

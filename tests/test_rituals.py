@@ -1,0 +1,266 @@
+"""Check-in rituals driven the way Slack drives them: signed commands, modal submissions, buttons."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import func, select
+
+from bot import ids
+from bot.config import Mode
+from bot.messenger import SlackMessenger
+from db.models import Occurrence, OccurrenceStatus, Person, Ritual, RitualStatus, Side
+from db.session import Database
+from jobs.scheduler import TandemScheduler, checkin_job_id
+from tests.conftest import RunningApp
+from tests.fake_slack import FakeSlack
+from tests.ritual_helpers import setup_values
+
+# Monday 23 November 2026, 09:00 UTC (10:00 in Berlin).
+
+
+@pytest.fixture
+def world(fake_slack: FakeSlack) -> FakeSlack:
+    fake_slack.add_user("U_MKT1", name="maria", tz="Europe/Berlin")
+    fake_slack.add_user("U_MKT2", name="mo", tz="Europe/Berlin")
+    fake_slack.add_user("U_IT1", name="ivan", tz="America/New_York")
+    fake_slack.add_user("U_OUT", name="olga")
+    fake_slack.add_user("U_ADMIN", name="ada", is_admin=True)
+    fake_slack.add_channel("C_SHARED", name="mkt-it", is_member=False)
+    fake_slack.add_channel("C_OTHER", name="other", is_member=True)
+    fake_slack.add_channel("G_PRIVATE", name="secret", is_private=True, is_member=False)
+    return fake_slack
+
+
+@pytest.fixture
+def scheduler(running_app: RunningApp, world: FakeSlack) -> Iterator[TandemScheduler]:
+    services = running_app.services
+    sched = TandemScheduler(
+        services.database,
+        running_app.clock,
+        SlackMessenger(services.settings, Mode.HTTP),
+        poster_interval=0.0,
+    )
+    sched.scheduler.start(paused=True)  # jobs get their next run times; nothing fires on real time
+    services.on_ritual_change = sched.sync_ritual
+    services.checkins = sched
+    yield sched
+    sched.shutdown(wait=True)
+
+
+def submit_setup(app: RunningApp, user: str = "U_MKT1", **values) -> dict:  # type: ignore[no-untyped-def]
+    response = app.slack.view_submission(ids.VIEW_SETUP, values=setup_values(**values), user_id=user)
+    assert response.status_code == 200
+    app.drain()  # the confirmation is posted after the modal is acknowledged
+    return response.json() if response.text else {}
+
+
+def rituals(database: Database) -> list[Ritual]:
+    with database.begin() as session:
+        return list(session.scalars(select(Ritual).order_by(Ritual.id)))
+
+
+def test_setup_opens_the_modal_with_the_users_timezone(running_app: RunningApp, world: FakeSlack) -> None:
+    response = running_app.slack.command("setup", user_id="U_IT1", channel_id="C_SHARED")
+    assert response.status_code == 200
+    (call,) = world.wait_for("views.open")
+    view = call.params["view"]
+    assert view["callback_id"] == ids.VIEW_SETUP
+    tz_block = next(b for b in view["blocks"] if b.get("block_id") == ids.BLOCK_SETUP_TIMEZONE)
+    assert tz_block["element"]["initial_option"]["value"] == "America/New_York"
+    channel_block = next(b for b in view["blocks"] if b.get("block_id") == ids.BLOCK_SETUP_CHANNEL)
+    assert channel_block["element"]["initial_conversation"] == "C_SHARED"
+
+
+def test_setup_saves_joins_and_confirms_with_the_next_time(
+    running_app: RunningApp, world: FakeSlack, scheduler: TandemScheduler, database: Database
+) -> None:
+    assert submit_setup(running_app, marketing=("U_MKT1", "U_MKT2"), it=("U_IT1",)) == {}
+    (ritual,) = rituals(database)
+    assert (ritual.name, ritual.timezone, ritual.weekday, ritual.local_time) == (
+        "Weekly sync",
+        "Europe/Berlin",
+        1,
+        dt.time(9, 0),
+    )
+    assert world.calls("conversations.join")[0].params["channel"] == "C_SHARED"
+    (confirmation,) = world.wait_for("chat.postMessage", lambda c: c.params["channel"] == "C_SHARED")
+    text = confirmation.params["text"] + str(confirmation.params["blocks"])
+    assert "Weekly sync" in text and "<@U_MKT1>" in text and "<@U_MKT2>" in text and "<@U_IT1>" in text
+    assert "Tuesday 24 November 2026" in text and "09:00" in text
+    # Tandem learnt each member's side.
+    with database.begin() as session:
+        sides = dict(session.execute(select(Person.slack_user_id, Person.side)).all())
+    assert sides == {"U_MKT1": Side.MARKETING, "U_MKT2": Side.MARKETING, "U_IT1": Side.IT}
+    # The job is derived with an explicit id, at 09:00 Berlin (08:00 UTC) on Tuesday.
+    assert scheduler.next_run(ritual.id) == dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
+    assert scheduler.scheduler.get_job(checkin_job_id(ritual.id)) is not None
+
+
+@pytest.mark.parametrize(
+    ("values", "block", "words"),
+    [
+        ({"time": "25:99"}, ids.BLOCK_SETUP_TIME, "like 09:00"),
+        ({"it": ()}, ids.BLOCK_SETUP_IT, "IT"),
+        ({"marketing": ()}, ids.BLOCK_SETUP_MARKETING, "marketing"),
+        ({"channel": "G_PRIVATE"}, ids.BLOCK_SETUP_CHANNEL, "/invite @Tandem"),
+        ({"channel": "C_GONE"}, ids.BLOCK_SETUP_CHANNEL, "can't see this channel"),
+        ({"marketing": ("U_MKT1",), "it": ("U_MKT1",)}, None, "both marketing and IT"),
+    ],
+)
+def test_invalid_setup_is_shown_inline_and_saves_nothing(
+    running_app: RunningApp, world: FakeSlack, database: Database, values: dict, block: str | None, words: str
+) -> None:
+    body = submit_setup(running_app, **values)
+    assert body["response_action"] == "errors"
+    if block is not None:
+        assert words in body["errors"][block]
+    else:
+        assert any(words in message for message in body["errors"].values())
+    assert rituals(database) == []
+    assert world.calls("chat.postMessage") == []
+
+
+def test_list_pause_resume_skip_and_permissions(
+    running_app: RunningApp, world: FakeSlack, scheduler: TandemScheduler, database: Database
+) -> None:
+    submit_setup(running_app)
+    (ritual,) = rituals(database)
+    slack = running_app.slack
+
+    listing = slack.command("list", channel_id="C_SHARED").json()
+    assert "Weekly sync" in str(listing) and "24 November" in str(listing)
+
+    refused = slack.command("pause", user_id="U_OUT", channel_id="C_SHARED").json()
+    assert "Only the creator" in refused["text"]
+    assert rituals(database)[0].status is RitualStatus.ACTIVE
+
+    paused = slack.command("pause", user_id="U_IT1", channel_id="C_SHARED").json()
+    assert "is paused" in paused["text"]
+    assert rituals(database)[0].status is RitualStatus.PAUSED
+    assert scheduler.scheduler.get_job(checkin_job_id(ritual.id)) is None
+
+    by_admin = slack.command("resume Weekly sync", user_id="U_ADMIN", channel_id="C_OTHER").json()
+    assert "back on" in by_admin["text"], by_admin
+    assert scheduler.next_run(ritual.id) == dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
+
+    skipped = slack.command("skip", channel_id="C_SHARED").json()
+    assert "Tuesday 24 November 2026" in skipped["text"] and "1 December" in skipped["text"]
+    holiday = slack.command("skip Weekly sync 2026-12-22", channel_id="C_SHARED").json()
+    assert "Tuesday 22 December 2026" in holiday["text"]
+    not_a_day = slack.command("skip Weekly sync 2026-12-23", channel_id="C_SHARED").json()
+    assert "no check-in on Wednesday 23 December 2026" in not_a_day["text"]
+    bad_date = slack.command("skip Weekly sync 2026-13-45", channel_id="C_SHARED").json()
+    assert "is not a date" in bad_date["text"] and "/tandem skip Weekly sync 2026-12-24" in bad_date["text"]
+
+    # The skipped Tuesday is not posted when it falls due.
+    running_app.clock.set(dt.datetime(2026, 11, 24, 8, 0, 5, tzinfo=dt.UTC))
+    world.clear()
+    assert scheduler.fire(ritual.id) == []
+    running_app.clock.set(dt.datetime(2026, 12, 1, 8, 0, 5, tzinfo=dt.UTC))
+    assert len(scheduler.fire(ritual.id)) == 1
+
+
+def test_commands_without_a_ritual_name_need_exactly_one_in_the_channel(
+    running_app: RunningApp, world: FakeSlack, scheduler: TandemScheduler
+) -> None:
+    none_here = running_app.slack.command("pause", channel_id="C_OTHER").json()
+    assert (
+        "no check-in in this channel" in none_here["text"]
+        and "/tandem pause Weekly sync" in none_here["text"]
+    )
+    submit_setup(running_app, name="Weekly sync")
+    submit_setup(running_app, name="Monthly review")
+    two = running_app.slack.command("now", channel_id="C_SHARED").json()
+    assert "2 check-ins" in two["text"] and "Monthly review" in two["text"]
+    duplicate = submit_setup(running_app, name="weekly SYNC")
+    assert "already has a check-in called" in duplicate["errors"][ids.BLOCK_SETUP_NAME]
+
+
+def test_now_posts_a_checkin_with_a_prompt_and_its_why(
+    running_app: RunningApp, world: FakeSlack, scheduler: TandemScheduler, database: Database
+) -> None:
+    submit_setup(running_app, themes=("data",))
+    world.clear()
+    answer = running_app.slack.command("now", channel_id="C_SHARED").json()
+    assert "Posting" in answer["text"]
+    (post,) = world.wait_for("chat.postMessage")
+    assert scheduler.outbox is not None and scheduler.outbox.join(5)
+    blocks = post.params["blocks"]
+    assert blocks[0]["type"] == "header" and "Weekly sync" in blocks[0]["text"]["text"]
+    rendered = str(blocks)
+    assert "Why this prompt" in rendered and "Data and analytics" in rendered
+    assert "Weekly sync" in post.params["text"]
+    assert "Missed" not in rendered  # no empty agenda sections
+    with database.begin() as session:
+        (occ,) = session.scalars(select(Occurrence)).all()
+        assert occ.status is OccurrenceStatus.POSTED and occ.manual and occ.prompt_key.startswith("data-")
+
+
+def test_delete_asks_to_confirm_and_keeps_history(
+    running_app: RunningApp, world: FakeSlack, scheduler: TandemScheduler, database: Database
+) -> None:
+    submit_setup(running_app)
+    (ritual,) = rituals(database)
+    running_app.slack.command("now", channel_id="C_SHARED")
+    assert scheduler.outbox is not None and scheduler.outbox.join(5)
+    ask = running_app.slack.command("delete", channel_id="C_SHARED").json()
+    confirm = next(
+        e
+        for b in ask["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == ids.ACTION_RITUAL_DELETE_CONFIRM
+    )
+    assert rituals(database)[0].status is RitualStatus.ACTIVE  # nothing yet
+    running_app.slack.block_action(
+        ids.ACTION_RITUAL_DELETE_CONFIRM, value=confirm["value"], response_url=world.response_url("del")
+    )
+    (said,) = world.wait_for("response_url", lambda c: c.path == "/response/del")
+    assert "deleted" in said.params["text"]
+    assert rituals(database)[0].status is RitualStatus.DELETED
+    assert scheduler.scheduler.get_job(checkin_job_id(ritual.id)) is None
+    with database.begin() as session:
+        assert session.scalar(select(func.count()).select_from(Occurrence)) == 1
+    gone = running_app.slack.command("list", channel_id="C_SHARED").json()
+    assert "Weekly sync" not in str(gone.get("blocks"))
+
+
+def test_edit_opens_the_filled_in_modal_and_saves_changes(
+    running_app: RunningApp, world: FakeSlack, scheduler: TandemScheduler, database: Database
+) -> None:
+    submit_setup(running_app)
+    (ritual,) = rituals(database)
+    running_app.slack.command("edit", channel_id="C_SHARED")
+    (opened,) = world.wait_for("views.open")
+    view = opened.params["view"]
+    name_block = next(b for b in view["blocks"] if b.get("block_id") == ids.BLOCK_SETUP_NAME)
+    assert name_block["element"]["initial_value"] == "Weekly sync"
+    response = running_app.slack.view_submission(
+        ids.VIEW_SETUP,
+        values=setup_values(time="16:30", weekday=3),
+        private_metadata=view["private_metadata"],
+    )
+    assert response.status_code == 200 and not response.text
+    (edited,) = rituals(database)
+    assert (edited.local_time, edited.weekday) == (dt.time(16, 30), 3)
+    assert scheduler.next_run(ritual.id) == dt.datetime(2026, 11, 26, 15, 30, tzinfo=dt.UTC)
+
+
+def test_prompts_list_add_remove(running_app: RunningApp, world: FakeSlack) -> None:
+    slack = running_app.slack
+    listed = slack.command("prompts").json()
+    assert "Data and analytics" in str(listed["blocks"])
+    added = slack.command("prompts add data Which dashboard did nobody open last month, and why?").json()
+    assert "Added prompt `ws-" in added["text"]
+    key = added["text"].split("`")[1]
+    assert key in str(slack.command("prompts").json()["blocks"])
+    bad_theme = slack.command("prompts add astrology What is your sign?").json()
+    assert "Unknown theme" in bad_theme["text"] and "Try: `/tandem prompts add" in bad_theme["text"]
+    refused = slack.command(f"prompts remove {key}", user_id="U_OUT").json()
+    assert "Only the person who added" in refused["text"]
+    removed = slack.command(f"prompts remove {key}").json()
+    assert "Removed" in removed["text"]
+    assert "not a prompt id" in slack.command("prompts remove banana").json()["text"]
