@@ -1,0 +1,51 @@
+"""One scheduler process for the exactly-once test: fires every ritual due at a fixed instant.
+
+Run as `python -m tests.scheduler_process DATABASE_URL SLACK_API_URL ISO_NOW ROUNDS`. It uses the
+real TandemScheduler with a frozen clock, so two of these racing on one database are two scheduler
+processes doing what `tandem scheduler` does when a check-in falls due.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+
+from bot.config import Mode, Settings
+from bot.messenger import SlackMessenger
+from db.session import Database
+from jobs.scheduler import TandemScheduler
+from tests.clock import FrozenClock
+
+
+def main() -> int:
+    url, api_url, iso_now, rounds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        slack_bot_token="xoxb-test-token",  # type: ignore[arg-type]
+        slack_signing_secret="x",  # type: ignore[arg-type]
+        slack_api_url=api_url,
+        database_url=url,
+    )
+    database = Database(url)
+    scheduler = TandemScheduler(
+        database,
+        FrozenClock(dt.datetime.fromisoformat(iso_now)),
+        SlackMessenger(settings, Mode.HTTP),
+        poster_interval=0.0,
+    )
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    sys.stdin.readline()  # both processes start firing together
+    claimed = 0
+    for _ in range(rounds):
+        claimed += scheduler.catch_up()
+    assert scheduler.outbox is not None
+    scheduler.outbox.join(60)
+    scheduler.shutdown()
+    database.dispose()
+    print(claimed)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
