@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -106,7 +107,7 @@ def test_rotation_never_repeats_a_prompt_until_all_were_used(
 def test_downtime_within_grace_is_posted_once_older_is_missed_and_mentioned(
     scheduler: TandemScheduler, database: Database, clock: FrozenClock, world: FakeSlack
 ) -> None:
-    ritual_id = make_ritual(database, clock)
+    make_ritual(database, clock)
     # Tandem was down from before Tuesday 24 Nov until Tuesday 1 Dec 09:30 Berlin.
     clock.set(BERLIN_TUESDAY_9 + dt.timedelta(weeks=1, minutes=30))
     scheduler.catch_up()
@@ -214,7 +215,7 @@ def test_one_message_per_second_per_channel(
     for channel, count in (("C2", 4), ("C3", 2)):
         times = [c.at for c in posts(world, channel)]
         assert len(times) == count
-        assert all(b - a >= 0.19 for a, b in zip(times, times[1:], strict=False))
+        assert all(b - a >= 0.19 for a, b in itertools.pairwise(times))
 
 
 @pytest.mark.postgres_only
