@@ -64,8 +64,10 @@ def claim_event(session: Session, event_id: str, *, team_id: str | None, now: dt
         _insert(session)(ProcessedEvent)
         .values(event_id=event_id, team_id=team_id, received_at=now)
         .on_conflict_do_nothing(index_elements=["event_id"])
+        # RETURNING, not rowcount: psycopg reports no reliable rowcount for INSERT ... ON CONFLICT.
+        .returning(ProcessedEvent.event_id)
     )
-    return session.execute(stmt).rowcount == 1
+    return session.execute(stmt).scalar_one_or_none() is not None
 
 
 def prune_processed_events(session: Session, *, older_than: dt.datetime) -> int:

@@ -26,7 +26,7 @@ def test_help_is_answered_ephemerally_with_every_subcommand_and_an_example(runni
     body = response.json()
     assert body["response_type"] == "ephemeral"
     listing = _help_listing(body)
-    router_names = ["help"]
+    router_names = ["help", "setup", "list", "edit", "pause", "resume", "skip", "now", "delete", "prompts"]
     for name in router_names:
         assert f"`/tandem {name}" in listing
     assert listing.count("_e.g._") >= len(router_names)
