@@ -8,7 +8,7 @@ from collections.abc import Callable
 from db.session import Database
 from jobs.checkins import PreparedCheckin, deliver, release_unsent
 from jobs.delivery import Messenger
-from jobs.poster import ChannelPoster
+from jobs.poster import PER_CHANNEL_INTERVAL, ChannelPoster
 
 
 class CheckinOutbox:
@@ -19,7 +19,7 @@ class CheckinOutbox:
         clock: Callable[[], dt.datetime],
         *,
         threads: int = 16,
-        interval: float = 1.0,
+        interval: float = PER_CHANNEL_INTERVAL,
         on_paused: Callable[[str], None] = lambda team_id: None,
     ) -> None:
         self.database = database

@@ -27,6 +27,7 @@ from jobs.cadence import Cadence, build_trigger
 from jobs.checkins import PreparedCheckin, prepare_due
 from jobs.delivery import Messenger
 from jobs.outbox import CheckinOutbox
+from jobs.poster import PER_CHANNEL_INTERVAL
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class TandemScheduler:
         *,
         grace: dt.timedelta = dt.timedelta(hours=2),
         poster_threads: int = 16,
-        poster_interval: float = 1.0,
+        poster_interval: float = PER_CHANNEL_INTERVAL,
     ) -> None:
         self.database = database
         self.clock = clock
