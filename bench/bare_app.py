@@ -23,7 +23,7 @@ import os
 import re
 import sys
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -42,8 +42,17 @@ def _ack(ack: Ack) -> None:
 class BareRuntime:
     """Stands in for `bot.runtime.Runtime` as far as `bot.server.GunicornServer` is concerned."""
 
-    def __init__(self, signing_secret: str, api_url: str, token: str, listener_threads: int = 16) -> None:
-        self.executor = ThreadPoolExecutor(max_workers=listener_threads, thread_name_prefix="bare-listener")
+    def __init__(
+        self,
+        signing_secret: str,
+        api_url: str,
+        token: str,
+        listener_threads: int = 16,
+        executor: Executor | None = None,
+    ) -> None:
+        self.executor = executor or ThreadPoolExecutor(
+            max_workers=listener_threads, thread_name_prefix="bare-listener"
+        )
         self.app = App(
             client=WebClient(base_url=api_url, token=token),
             signing_secret=signing_secret,

@@ -46,7 +46,7 @@ from db.rituals import (
     user_rituals,
 )
 from db.workspaces import ensure_workspace
-from jobs.cadence import Cadence, describe
+from jobs.cadence import describe
 from jobs.checkins import prepare_now
 from jobs.delivery import DeliveryError
 
@@ -92,21 +92,13 @@ def _refuse(inv: Invocation, ritual: Ritual) -> None:
     )
 
 
-def form_for_new(channel_id: str | None, timezone: str, user_id: str) -> SetupForm:
+def form_for_new(channel_id: str | None, timezone: str) -> SetupForm:
+    # Prefill the channel the command was typed in (not a DM), Tuesday 09:00 in the user's timezone.
     return SetupForm(
         channel_id=channel_id if channel_id and channel_id[0] in "CG" else None,
         name="Marketing + IT check-in",
-        cadence_kind="weekly",
-        interval_weeks=2,
-        week_of_month=1,
         weekday=1,
-        time_of_day=dt.time(9, 0),
         timezone=timezone,
-        marketing=(),
-        it=(),
-        themes=(),
-        pulse_enabled=True,
-        pulse_anonymous=True,
     )
 
 
@@ -131,19 +123,10 @@ def form_from_ritual(ritual: Ritual) -> SetupForm:
 
 
 def spec_from_form(form: SetupForm, *, today: dt.date, anchor: dt.date | None = None) -> RitualSpec:
-    cadence = Cadence(
-        kind=form.cadence_kind,  # type: ignore[arg-type]
-        weekday=form.weekday,
-        time_of_day=form.time_of_day,
-        timezone=form.timezone,
-        interval_weeks=form.interval_weeks,
-        week_of_month=form.week_of_month,
-        anchor=anchor or today,
-    )
     return RitualSpec(
         channel_id=form.channel_id or "",
         name=form.name,
-        cadence=cadence,
+        cadence=form.to_cadence(anchor=anchor or today),
         marketing=form.marketing,
         it=form.it,
         themes=form.themes,
@@ -178,7 +161,7 @@ def register(app: App, router: CommandRouter) -> None:
 
     def handle_setup(inv: Invocation) -> None:
         inv.ack()
-        form = form_for_new(inv.channel_id, user_timezone(inv.client, inv.user_id), inv.user_id)
+        form = form_for_new(inv.channel_id, user_timezone(inv.client, inv.user_id))
         inv.client.views_open(
             trigger_id=inv.command["trigger_id"], view=build_setup_modal(form, ritual_id=None)
         )
