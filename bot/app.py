@@ -16,6 +16,7 @@ from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from bot import manifest
 from bot.config import Mode, Settings
 from bot.listeners import register_listeners
+from bot.logging_setup import protect_answers_in_logs
 from bot.middleware import register as register_middleware
 from bot.services import Services
 from bot.slack_client import make_client
@@ -43,6 +44,7 @@ def create_app(
     that a graceful shutdown can wait for that work to finish.
     """
     mode = mode or settings.resolve_mode()
+    protect_answers_in_logs()
     common = {
         "logger": logging.getLogger("tandem.bolt"),
         # Acknowledge first, then run the rest of the listener on the executor: Slack's 3 seconds.

@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     slack_timeout: Annotated[int, Field(ge=1, le=120)] = 10
     # How late an occurrence may still be posted after downtime, in hours (issue: check-in rituals).
     tandem_missed_grace_hours: Annotated[float, Field(ge=0, le=168)] = 2.0
+    # A side's pulse figures are shown only with at least this many answers (never fewer than 3).
+    tandem_pulse_min_answers: Annotated[int, Field(ge=3, le=50)] = 3
+    # Hours before a pulse closes when members who have not answered get one reminder DM (0: none).
+    tandem_pulse_reminder_hours: Annotated[float, Field(ge=0, le=168)] = 4.0
 
     @property
     def api_url(self) -> str:

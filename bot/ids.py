@@ -54,3 +54,17 @@ ACTION_SETUP_ANONYMOUS: Final = "setup_anonymous_value"
 BLOCK_RITUAL_DELETE_ACTIONS: Final = "ritual_delete_actions"
 ACTION_RITUAL_DELETE_CONFIRM: Final = "ritual_delete_confirm"
 ACTION_RITUAL_DELETE_CANCEL: Final = "ritual_delete_cancel"
+
+# Pulses
+# Slack wants action_ids unique within a message, so the ten answer buttons get
+# f"{ACTION_PULSE_ANSWER_PREFIX}:{question}:{score}" (see bot.blocks.pulse.answer_action_id) and one
+# listener matches them all with the regex "^pulse_answer:". The value carries "pulse_id:question:score".
+ACTION_PULSE_ANSWER_PREFIX: Final = "pulse_answer"
+BLOCK_PULSE_PARTNER: Final = "pulse_partner"
+BLOCK_PULSE_LEVEL: Final = "pulse_level"
+ACTION_PULSE_CLOSE: Final = "pulse_close"  # value = pulse id; anyone may click, the listener checks the owner
+# "Marketing, IT or other?" buttons: f"{ACTION_PULSE_SIDE_PREFIX}:{side}", value = the pending answer.
+ACTION_PULSE_SIDE_PREFIX: Final = "pulse_side"
+# `/tandem forget-me` asks first, with these two buttons.
+ACTION_FORGET_CONFIRM: Final = "forget_me_confirm"
+ACTION_FORGET_CANCEL: Final = "forget_me_cancel"

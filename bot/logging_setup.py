@@ -32,6 +32,19 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+# slack_sdk's webhook client logs every response_url body at DEBUG, and those bodies include the
+# ephemeral "You answered 4" confirmations of pulse answers. Whatever the log level, that logger
+# never goes below INFO, so no log line can show a person's answer.
+PRIVATE_LOGGERS = ("slack_sdk.webhook",)
+
+
+def protect_answers_in_logs() -> None:
+    for name in PRIVATE_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < logging.INFO:
+            logger.setLevel(logging.INFO)
+
+
 def configure_logging(level: str = "INFO", secrets: list[str] | None = None) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"))
@@ -39,3 +52,4 @@ def configure_logging(level: str = "INFO", secrets: list[str] | None = None) -> 
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    protect_answers_in_logs()

@@ -66,6 +66,13 @@ def build_manifest(url: str | None, *, socket_mode: bool = False) -> dict[str, A
         },
         "features": {
             "bot_user": {"display_name": "Tandem", "always_online": True},
+            # DMs (a paused ritual, pulse reminders) arrive in the app's Messages tab: posting to a
+            # user id there needs only chat:write, no im:write.
+            "app_home": {
+                "home_tab_enabled": False,
+                "messages_tab_enabled": True,
+                "messages_tab_read_only_enabled": True,
+            },
             "slash_commands": [with_url(dict(c)) for c in COMMANDS],
         },
         "oauth_config": oauth_config,

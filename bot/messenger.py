@@ -66,16 +66,24 @@ class SlackMessenger:
         with self._lock:
             self._clients.pop(team_id, None)
 
-    def post(self, team_id: str, channel_id: str, *, text: str, blocks: Sequence[dict[str, Any]]) -> str:
+    def post(
+        self,
+        team_id: str,
+        channel_id: str,
+        *,
+        text: str,
+        blocks: Sequence[dict[str, Any]],
+        thread_ts: str | None = None,
+    ) -> str:
         client = self.client(team_id)
         try:
-            return self._post(client, channel_id, text, blocks)
+            return self._post(client, channel_id, text, blocks, thread_ts)
         except SlackApiError as exc:
             error = exc.response.get("error", "")
             if error == "not_in_channel" and self._join(client, channel_id):
                 # Removed from a public channel: join it again (channels:join) and retry once.
                 try:
-                    return self._post(client, channel_id, text, blocks)
+                    return self._post(client, channel_id, text, blocks, thread_ts)
                 except SlackApiError as again:
                     raise self._translate(team_id, again) from None
             raise self._translate(team_id, exc) from None
@@ -94,10 +102,23 @@ class SlackMessenger:
         except (SlackClientError, OSError) as exc:
             raise DeliveryError(f"Slack could not be reached ({type(exc).__name__})") from None
 
+    def update(
+        self, team_id: str, channel_id: str, ts: str, *, text: str, blocks: Sequence[dict[str, Any]]
+    ) -> None:
+        client = self.client(team_id)
+        try:
+            client.chat_update(channel=channel_id, ts=ts, text=text, blocks=list(blocks))
+        except SlackApiError as exc:
+            raise self._translate(team_id, exc) from None
+        except (SlackClientError, OSError) as exc:
+            raise DeliveryError(f"Slack could not be reached ({type(exc).__name__})") from None
+
     @staticmethod
-    def _post(client: WebClient, channel_id: str, text: str, blocks: Sequence[dict[str, Any]]) -> str:
+    def _post(
+        client: WebClient, channel_id: str, text: str, blocks: Sequence[dict[str, Any]], thread_ts: str | None
+    ) -> str:
         response = client.chat_postMessage(
-            channel=channel_id, text=text, blocks=list(blocks), unfurl_links=False
+            channel=channel_id, text=text, blocks=list(blocks), thread_ts=thread_ts, unfurl_links=False
         )
         return response["ts"]
 

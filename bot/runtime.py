@@ -12,13 +12,15 @@ from slack_sdk.errors import SlackApiError
 from bot.app import create_app, make_installation_store
 from bot.config import ConfigError, Mode, Settings
 from bot.messenger import SlackMessenger
-from bot.services import CheckinSink, Services
+from bot.services import Services
 from bot.slack_client import make_client
 from bot.web import TandemWSGI
 from db.clock import Clock, SystemClock
 from db.session import Database
 from db.workspaces import record_install
 from jobs.outbox import CheckinOutbox
+from jobs.poster import PER_CHANNEL_INTERVAL
+from jobs.pulses import CountRefresher, PulseSettings, pulse_after_checkin
 from jobs.scheduler import TandemScheduler
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,7 @@ class Runtime:
         with_scheduler: bool = False,
         clock: Clock | None = None,
         listener_threads: int = 16,
+        poster_interval: float = PER_CHANNEL_INTERVAL,
     ) -> None:
         self.settings = settings
         self.mode = mode
@@ -45,27 +48,40 @@ class Runtime:
             make_installation_store(settings, self.database) if mode is Mode.OAUTH else None
         )
         self.messenger = SlackMessenger(settings, mode, self.installation_store)
+        pulse_settings = PulseSettings(
+            min_answers=settings.tandem_pulse_min_answers, reminder_hours=settings.tandem_pulse_reminder_hours
+        )
         self.scheduler: TandemScheduler | None = None
-        self.outbox: CheckinOutbox | None = None
         if with_scheduler:
             self.scheduler = TandemScheduler(
                 self.database,
                 self.clock,
                 self.messenger,
                 grace=dt.timedelta(hours=settings.tandem_missed_grace_hours),
+                poster_interval=poster_interval,
+                pulse_settings=pulse_settings,
             )
-            sink: CheckinSink = self.scheduler
+            assert self.scheduler.outbox is not None
+            self.outbox = self.scheduler.outbox
         else:
-            # A web worker without a scheduler still posts `/tandem now` itself.
-            self.outbox = CheckinOutbox(self.database, self.messenger, self.clock.now, threads=2)
-            sink = self.outbox
+            # A web worker without a scheduler still posts `/tandem now` and `/tandem pulse` itself.
+            self.outbox = CheckinOutbox(
+                self.database, self.messenger, self.clock.now, threads=2, interval=poster_interval
+            )
+            self.outbox.after_posted = pulse_after_checkin(
+                self.database, self.messenger, self.outbox.send, pulse_settings, self.clock.now
+            )
+        self.counts = CountRefresher(self.database, self.messenger) if with_app else None
         self.services = Services(
             settings=settings,
             database=self.database,
             clock=self.clock,
             on_schedule_change=self.scheduler.on_change if self.scheduler else (lambda team_id: None),
             on_ritual_change=self.scheduler.sync_ritual if self.scheduler else (lambda ritual_id: None),
-            checkins=sink,
+            checkins=self.outbox,
+            messenger=self.messenger,
+            pulse_settings=pulse_settings,
+            counts=self.counts,
         )
         # Bolt runs each listener's post-ack work here; owning it lets shutdown wait for that work.
         self.executor = ThreadPoolExecutor(max_workers=listener_threads, thread_name_prefix="tandem-listener")
@@ -88,10 +104,12 @@ class Runtime:
     def close(self) -> None:
         """Stop the scheduler, finish listener work already acknowledged, release connections."""
         if self.scheduler is not None:
-            self.scheduler.shutdown(wait=True)
+            self.scheduler.shutdown(wait=True)  # stops its outbox too
         self.executor.shutdown(wait=True)
-        if self.outbox is not None:
+        if self.scheduler is None:
             self.outbox.stop()
+        if self.counts is not None:
+            self.counts.stop()
         self.database.dispose()
 
 

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from slack_bolt import BoltContext
 
 from bot.config import Settings
 from db.clock import Clock, SystemClock
 from db.session import Database
+from jobs.pulses import PulseSettings
 
 if TYPE_CHECKING:
-    from jobs.checkins import PreparedCheckin
-
-
-class CheckinSink(Protocol):
-    def submit(self, checkin: PreparedCheckin) -> None: ...
+    from jobs.delivery import Messenger
+    from jobs.outbox import CheckinOutbox
+    from jobs.pulses import CountRefresher
 
 
 @dataclass
@@ -30,8 +29,12 @@ class Services:
     on_schedule_change: Callable[[str | None], None] = lambda team_id: None
     # Called with a ritual id after it was created, edited, paused, resumed or deleted.
     on_ritual_change: Callable[[int], None] = lambda ritual_id: None
-    # Posts check-ins (the scheduler's, or a direct one when this process runs no scheduler).
-    checkins: CheckinSink | None = None
+    # Posts check-ins (the scheduler's outbox, or this web process's own when it runs no scheduler).
+    checkins: CheckinOutbox | None = None
+    # Slack for work done after the ack, outside Bolt's request client (pulse messages, counts).
+    messenger: Messenger | None = None
+    pulse_settings: PulseSettings = field(default_factory=PulseSettings)
+    counts: CountRefresher | None = None
 
     @staticmethod
     def of(context: BoltContext) -> Services:

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
     func,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -150,6 +151,8 @@ class Person(Base):
     )
     timezone: Mapped[str | None] = mapped_column(String(64))
     display_name: Mapped[str | None] = mapped_column(String(200))
+    # `/tandem reminders off` opts out of pulse reminder DMs.
+    reminders: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -212,6 +215,8 @@ class Ritual(Base):
     themes: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: every theme
     pulse_enabled: Mapped[bool] = mapped_column(default=True)
     pulse_anonymous: Mapped[bool] = mapped_column(default=True)
+    # How long a pulse stays open (it also closes at the next check-in, whichever comes first).
+    pulse_window_hours: Mapped[int] = mapped_column(default=24, server_default="24")
     status: Mapped[RitualStatus] = mapped_column(
         _str_enum(RitualStatus, "ritual_status"), default=RitualStatus.ACTIVE
     )
@@ -280,3 +285,96 @@ class CustomPrompt(Base):
     @property
     def key(self) -> str:
         return f"ws-{self.id}"
+
+
+class PulseQuestion(enum.StrEnum):
+    """The mirrored questions: each side rates the other; everyone rates the collaboration."""
+
+    PARTNER = "partner"  # marketing rates how IT partners with marketing; IT rates marketing
+    LEVEL = "level"  # everyone: is collaboration at the right level?
+
+
+class Pulse(Base):
+    """One pulse poll in a channel, open until `closes_at` or its ritual's next check-in."""
+
+    __tablename__ = "pulses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ritual_id: Mapped[int] = mapped_column(ForeignKey("rituals.id", ondelete="CASCADE"), index=True)
+    occurrence_id: Mapped[int | None] = mapped_column(ForeignKey("occurrences.id", ondelete="SET NULL"))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    # Results go into this thread: the check-in's, or the pulse message's own when asked on demand.
+    thread_ts: Mapped[str | None] = mapped_column(String(32))
+    owner: Mapped[str] = mapped_column(String(32))  # Slack user id who may close it early
+    anonymous: Mapped[bool]
+    opened_at: Mapped[dt.datetime]
+    closes_at: Mapped[dt.datetime] = mapped_column(index=True)
+    closed_at: Mapped[dt.datetime | None]
+    reminders_due_at: Mapped[dt.datetime | None]
+    reminders_sent_at: Mapped[dt.datetime | None]
+    # Keys ballots of an anonymous pulse while it is open; erased at close, with the ballots.
+    ballot_salt: Mapped[str | None] = mapped_column(String(64))
+
+
+class PulseTally(Base):
+    """How many people of one side gave one score to one question: all that reports ever read.
+
+    Counts carry no person, no time and no order, so an anonymous pulse's results cannot be tied
+    back to anyone once its ballots are gone.
+    """
+
+    __tablename__ = "pulse_tallies"
+    __table_args__ = (UniqueConstraint("pulse_id", "question", "side", "score"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pulse_id: Mapped[int] = mapped_column(ForeignKey("pulses.id", ondelete="CASCADE"))
+    question: Mapped[PulseQuestion] = mapped_column(_str_enum(PulseQuestion, "pulse_question"))
+    side: Mapped[Side] = mapped_column(_str_enum(Side, "tally_side"))
+    score: Mapped[int]
+    count: Mapped[int] = mapped_column(default=0)
+
+
+class PulseBallot(Base):
+    """One person's current answer while a pulse is open, so a changed answer replaces the old one.
+
+    `voter` is an HMAC of the Slack user id with the pulse's salt for anonymous pulses, or the
+    user id itself otherwise. Anonymous pulses lose their ballots and salt at close.
+    """
+
+    __tablename__ = "pulse_ballots"
+    __table_args__ = (UniqueConstraint("pulse_id", "question", "voter"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pulse_id: Mapped[int] = mapped_column(ForeignKey("pulses.id", ondelete="CASCADE"), index=True)
+    question: Mapped[PulseQuestion] = mapped_column(_str_enum(PulseQuestion, "ballot_question"))
+    voter: Mapped[str] = mapped_column(String(64))
+    side: Mapped[Side] = mapped_column(_str_enum(Side, "ballot_side"))
+    score: Mapped[int]
+    # Slack's action_ts of the click that set this answer: a late-arriving older click never wins.
+    action_ts: Mapped[str] = mapped_column(String(32))
+
+
+class PulseVote(Base):
+    """Who answered what, kept only for pulses that are not anonymous (members may see it)."""
+
+    __tablename__ = "pulse_votes"
+    __table_args__ = (UniqueConstraint("pulse_id", "question", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pulse_id: Mapped[int] = mapped_column(ForeignKey("pulses.id", ondelete="CASCADE"), index=True)
+    question: Mapped[PulseQuestion] = mapped_column(_str_enum(PulseQuestion, "vote_question"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    side: Mapped[Side] = mapped_column(_str_enum(Side, "vote_side"))
+    score: Mapped[int]
+
+
+class PulseReminder(Base):
+    """A reminder DM sent for an open pulse; at most one per pulse per person."""
+
+    __tablename__ = "pulse_reminders"
+    __table_args__ = (UniqueConstraint("pulse_id", "voter"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pulse_id: Mapped[int] = mapped_column(ForeignKey("pulses.id", ondelete="CASCADE"))
+    voter: Mapped[str] = mapped_column(String(64))  # same keying as PulseBallot.voter

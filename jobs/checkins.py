@@ -169,8 +169,8 @@ def deliver(
     *,
     clock: Callable[[], dt.datetime],
     on_paused: Callable[[str], None] = lambda team_id: None,
-) -> bool:
-    """Post one prepared check-in and record the outcome; True when it was posted."""
+) -> str | None:
+    """Post one prepared check-in and record the outcome; its message ts when it was posted."""
     try:
         ts = messenger.post(checkin.team_id, checkin.channel_id, text=checkin.text, blocks=checkin.blocks)
     except DeliveryError as exc:
@@ -193,7 +193,7 @@ def deliver(
             prompt_key=checkin.prompt_key,
             now=clock(),
         )
-    return True
+    return ts
 
 
 def _record_failure(

@@ -22,8 +22,22 @@ class DeliveryError(Exception):
 
 
 class Messenger(Protocol):
-    def post(self, team_id: str, channel_id: str, *, text: str, blocks: Sequence[dict[str, Any]]) -> str:
-        """Post to a channel; returns the message ts. Raises DeliveryError."""
+    def post(
+        self,
+        team_id: str,
+        channel_id: str,
+        *,
+        text: str,
+        blocks: Sequence[dict[str, Any]],
+        thread_ts: str | None = None,
+    ) -> str:
+        """Post to a channel (or into a thread); returns the message ts. Raises DeliveryError."""
+        ...
+
+    def update(
+        self, team_id: str, channel_id: str, ts: str, *, text: str, blocks: Sequence[dict[str, Any]]
+    ) -> None:
+        """Replace a message Tandem posted. Raises DeliveryError."""
         ...
 
     def dm(self, team_id: str, user_id: str, *, text: str, blocks: Sequence[dict[str, Any]]) -> None:

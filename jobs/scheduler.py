@@ -28,11 +28,13 @@ from jobs.checkins import PreparedCheckin, prepare_due
 from jobs.delivery import Messenger
 from jobs.outbox import CheckinOutbox
 from jobs.poster import PER_CHANNEL_INTERVAL
+from jobs.pulses import PulseSettings, close_due, pulse_after_checkin, send_reminders
 
 log = logging.getLogger(__name__)
 
 HOUSEKEEPING_JOB_ID = "housekeeping"
 RESYNC_JOB_ID = "resync"
+PULSES_JOB_ID = "pulses"
 CHECKIN_JOB_PREFIX = "checkin:"
 RESYNC_INTERVAL = dt.timedelta(minutes=1)
 
@@ -53,11 +55,13 @@ class TandemScheduler:
         grace: dt.timedelta = dt.timedelta(hours=2),
         poster_threads: int = 16,
         poster_interval: float = PER_CHANNEL_INTERVAL,
+        pulse_settings: PulseSettings | None = None,
     ) -> None:
         self.database = database
         self.clock = clock
         self.messenger = messenger
         self.grace = grace
+        self.pulse_settings = pulse_settings or PulseSettings()
         self.outbox = (
             CheckinOutbox(
                 database,
@@ -70,6 +74,10 @@ class TandemScheduler:
             if messenger is not None
             else None
         )
+        if self.outbox is not None and messenger is not None:
+            self.outbox.after_posted = pulse_after_checkin(
+                database, messenger, self.outbox.send, self.pulse_settings, clock.now
+            )
         self._signatures: dict[str, Cadence] = {}
         self._sync_lock = threading.Lock()
         self.ready = threading.Event()  # set once the first sync and catch-up are done
@@ -103,6 +111,14 @@ class TandemScheduler:
             name="re-derive check-in jobs from the rituals table",
             replace_existing=True,
         )
+        if self.messenger is not None:
+            self.scheduler.add_job(
+                self.pulse_work,
+                IntervalTrigger(minutes=1),
+                id=PULSES_JOB_ID,
+                name="close due pulses and send reminders",
+                replace_existing=True,
+            )
         self.scheduler.start()
         threading.Thread(target=self._first_run, name="tandem-scheduler-start", daemon=True).start()
 
@@ -199,6 +215,18 @@ class TandemScheduler:
         with self.database.begin() as session:
             ritual_ids = [r.id for r in schedulable_rituals(session)]
         return sum(len(self.fire(ritual_id)) for ritual_id in ritual_ids)
+
+    def pulse_work(self) -> None:
+        """Close pulses whose time is up (posting their results) and send due reminders."""
+        if self.messenger is None:
+            return
+        now = self.clock.now()
+        try:
+            close_due(self.database, self.messenger, now=now, settings=self.pulse_settings)
+            if self.pulse_settings.reminder_hours > 0:
+                send_reminders(self.database, self.messenger, now=now)
+        except Exception:
+            log.exception("pulse work failed; it runs again in a minute")
 
     def _unit_of_work(self, job: Callable[[Session, dt.datetime], object]) -> Callable[[], None]:
         def run() -> None:

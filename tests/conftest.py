@@ -6,7 +6,6 @@ import datetime as dt
 import os
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from socketserver import ThreadingMixIn
@@ -15,10 +14,9 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import pytest
 from sqlalchemy import create_engine, text
 
-from bot.app import create_app
-from bot.config import Settings
+from bot.config import Mode, Settings
+from bot.runtime import Runtime
 from bot.services import Services
-from bot.web import TandemWSGI
 from db.base import Base
 from db.migrate import upgrade
 from db.session import Database
@@ -118,35 +116,45 @@ class RunningApp:
     """The real Bolt app behind a real HTTP server, with what tests need to drive and inspect it."""
 
     url: str
-    services: Services
+    runtime: Runtime
     slack: SlackRequests
     fake: FakeSlack
     clock: FrozenClock
-    executor: ThreadPoolExecutor
+
+    @property
+    def services(self) -> Services:
+        return self.runtime.services
 
     def drain(self) -> None:
         """Wait until the work Bolt runs after acknowledging has finished (no sleeping)."""
-        self.executor.submit(lambda: None).result(timeout=10)
+        self.runtime.executor.submit(lambda: None).result(timeout=10)
+
+    def settle(self) -> None:
+        """Wait for listener work and then for everything it queued for Slack."""
+        self.drain()
+        assert self.runtime.outbox.join(20)
+        self.drain()
 
 
 @pytest.fixture
 def running_app(
     settings: Settings, database: Database, fake_slack: FakeSlack, clock: FrozenClock
 ) -> Iterator[RunningApp]:
-    services = Services(settings=settings, database=database, clock=clock)
-    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="test-listener")
-    app = create_app(settings, services, listener_executor=executor)
-    server = make_server("127.0.0.1", 0, TandemWSGI(app, database), _ThreadingWSGIServer, _QuietHandler)
+    # The same Runtime `tandem serve` builds, on a frozen clock, with one listener thread (so that
+    # `drain` can wait for it) and no pause between posts into one channel.
+    runtime = Runtime(settings, Mode.HTTP, clock=clock, listener_threads=1, poster_interval=0.0)
+    assert runtime.wsgi is not None
+    server = make_server("127.0.0.1", 0, runtime.wsgi, _ThreadingWSGIServer, _QuietHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.server_port}"
     try:
         requests = SlackRequests(url, SIGNING_SECRET, default_response_url=fake_slack.response_url())
-        yield RunningApp(url, services, requests, fake_slack, clock, executor)
+        yield RunningApp(url, runtime, requests, fake_slack, clock)
     finally:
         server.shutdown()
         server.server_close()
-        executor.shutdown(wait=True)
+        runtime.close()
 
 
 @pytest.fixture

@@ -74,24 +74,28 @@ def test_forged_stale_and_unsigned_requests_get_401_and_change_nothing(
     assert running_app.fake.calls("chat.postMessage") == []
 
 
-def test_healthz_reports_the_database(running_app: RunningApp, database: Database) -> None:
+def test_healthz_reports_the_database(running_app: RunningApp) -> None:
+    from wsgiref.util import setup_testing_defaults
+
     import requests
+
+    from bot.web import TandemWSGI
 
     ok = requests.get(running_app.url + "/healthz", timeout=5)
     assert ok.status_code == 200 and ok.json() == {"status": "ok", "database": True}
 
-    # Point the health check at a database that cannot answer.
-    wsgi_db = running_app.services.database
+    # The same app in front of a database that does not answer.
     broken = Database("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1")
-    running_app.services.database = broken
     try:
-        from bot.web import TandemWSGI
-
+        assert running_app.runtime.app is not None
+        wsgi = TandemWSGI(running_app.runtime.app, broken)
+        environ: dict = {"PATH_INFO": "/healthz", "REQUEST_METHOD": "GET"}
+        setup_testing_defaults(environ)
         statuses: list[str] = []
-        TandemWSGI.healthz(type("W", (), {"database": broken})(), lambda s, h: statuses.append(s))  # type: ignore[arg-type]
+        body = b"".join(wsgi(environ, lambda status, headers: statuses.append(status)))  # type: ignore[arg-type]
         assert statuses == ["503 Service Unavailable"]
+        assert b'"database": false' in body
     finally:
-        running_app.services.database = wsgi_db
         broken.dispose()
 
 

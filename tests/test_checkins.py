@@ -53,6 +53,7 @@ def make_ritual(database: Database, clock: FrozenClock, channel: str = "C0", nam
         cadence=Cadence(kind=CadenceKind.weekly, weekday=1, time_of_day=dt.time(9), timezone="Europe/Berlin"),
         marketing=("U_M",),
         it=("U_I",),
+        pulse_enabled=False,  # these tests count check-ins; test_pulses covers the pulse that follows one
     )
     with database.begin() as session:
         workspace = session.scalars(select(Workspace).where(Workspace.team_id == "T0001")).one_or_none()

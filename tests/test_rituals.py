@@ -45,7 +45,7 @@ def scheduler(running_app: RunningApp, world: FakeSlack) -> Iterator[TandemSched
     )
     sched.scheduler.start(paused=True)  # jobs get their next run times; nothing fires on real time
     services.on_ritual_change = sched.sync_ritual
-    services.checkins = sched
+    services.checkins = sched.outbox
     yield sched
     sched.shutdown(wait=True)
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.listeners import commands, errors, help, lifecycle, prompts, rituals
+from bot.listeners import commands, errors, help, lifecycle, prompts, pulses, rituals
 
 
 def register_listeners(app: App) -> commands.CommandRouter:
     router = commands.CommandRouter()
     errors.register(app)
+    # Bolt tries listeners in registration order, at a few microseconds each: the busiest
+    # (every /tandem command, every pulse click) go first.
+    commands.register(app, router)
+    pulses.register(app, router)
     help.register(app, router)
     rituals.register(app, router)
     prompts.register(app, router)
     lifecycle.register(app)
-    commands.register(app, router)
     return router

@@ -54,6 +54,29 @@ class Invocation:
 
 SubcommandHandler = Callable[[Invocation], None]
 
+# The order /tandem help lists subcommands in: the ritual's life first, then pulses, then the rest.
+HELP_ORDER = {
+    name: rank
+    for rank, name in enumerate(
+        [
+            "setup",
+            "list",
+            "now",
+            "edit",
+            "pause",
+            "resume",
+            "skip",
+            "delete",
+            "pulse",
+            "role",
+            "reminders",
+            "prompts",
+            "forget-me",
+            "help",
+        ]
+    )
+}
+
 
 @dataclass(frozen=True)
 class Subcommand:
@@ -65,29 +88,40 @@ class Subcommand:
 class CommandRouter:
     def __init__(self) -> None:
         self._subcommands: dict[str, Subcommand] = {}
+        self._help: tuple[str, list[dict]] | None = None
 
     def add(self, name: str, *, usage: str, summary: str, example: str, handler: SubcommandHandler) -> None:
         if name in self._subcommands:
             raise ValueError(f"subcommand {name!r} registered twice")
         self._subcommands[name] = Subcommand(name, HelpEntry(usage, summary, example), handler)
+        self._help = None
 
     @property
     def names(self) -> list[str]:
         return list(self._subcommands)
 
     def help_entries(self) -> list[HelpEntry]:
-        return [s.entry for s in self._subcommands.values()]
+        ranked = sorted(self._subcommands.values(), key=lambda s: HELP_ORDER.get(s.name, len(HELP_ORDER)))
+        return [s.entry for s in ranked]
+
+    def help_message(self, unknown: str | None = None) -> tuple[str, list[dict]]:
+        """The help text and blocks. The plain help is built once: building and validating the
+        blocks was most of the CPU time of a `/tandem help` request (bench/README.md)."""
+        if unknown is not None:
+            entries = self.help_entries()
+            return help_text(entries, unknown=unknown), [
+                b.to_dict() for b in build_help(entries, unknown=unknown)
+            ]
+        if self._help is None:
+            entries = self.help_entries()
+            self._help = (help_text(entries), [b.to_dict() for b in build_help(entries)])
+        return self._help
 
     def dispatch(self, invocation: Invocation) -> None:
         sub = self._subcommands.get(invocation.name)
         if sub is None:
-            unknown = invocation.name or None
-            entries = self.help_entries()
-            invocation.ack(
-                text=help_text(entries, unknown=unknown),
-                blocks=build_help(entries, unknown=unknown),
-                response_type="ephemeral",
-            )
+            text, blocks = self.help_message(invocation.name or None)
+            invocation.ack(text=text, blocks=blocks, response_type="ephemeral")
             return
         sub.handler(invocation)
 

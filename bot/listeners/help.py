@@ -5,14 +5,13 @@ from __future__ import annotations
 from slack_bolt import Ack, App, Respond
 
 from bot import ids
-from bot.blocks.help import build_help, help_text
 from bot.listeners.commands import CommandRouter, Invocation
 
 
 def register(app: App, router: CommandRouter) -> None:
     def handle_help(inv: Invocation) -> None:
-        entries = router.help_entries()
-        inv.ack(text=help_text(entries), blocks=build_help(entries), response_type="ephemeral")
+        text, blocks = router.help_message()
+        inv.ack(text=text, blocks=blocks, response_type="ephemeral")
 
     def handle_help_dismiss(ack: Ack, respond: Respond) -> None:
         ack()

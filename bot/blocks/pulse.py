@@ -1,0 +1,679 @@
+"""The pulse: two mirrored 1-to-5 questions in the ritual's channel, and the results in its thread.
+
+The point of a pulse is to make the perception gap between marketing and IT visible: marketing
+rates how IT partners with it, IT rates how marketing partners with it, and the difference between
+the two averages ("the gap") is the headline of the results. Everyone also rates whether the two
+collaborate at the right level.
+
+Privacy rules the builders keep, whatever they are fed:
+- no averages or distributions while a pulse is open (early figures steer later answers);
+- a side whose `Figures.average` is None was withheld by db.pulses (too few answers) and is shown
+  only as a sentence, never as numbers;
+- no figure is shown that, together with the others, gives away a withheld side (see
+  `_level_sides`);
+- individual answers only ever appear in `build_member_votes`, for pulses that are not anonymous.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+
+from bot import ids
+from bot.blocks.rituals import format_local, slack_date
+from bot.blocks.text import escape, truncate
+from db.models import PulseQuestion, Side
+from db.pulses import SCORES, Figures, PulseResults
+
+__all__ = [
+    "ANSWER_ACTION_PATTERN",
+    "FORGOT_MEMBERSHIPS",
+    "FORGOT_OPEN_ANONYMOUS",
+    "FORGOT_REMINDERS",
+    "FORGOT_SIDE",
+    "FORGOT_VOTES",
+    "MEMBER_VOTES_SHOWN",
+    "QUESTION_TITLES",
+    "SCALE",
+    "SIDE_ACTION_PATTERN",
+    "PulseView",
+    "answer_action_id",
+    "build_answer_confirmation",
+    "build_closed_notice",
+    "build_forget_confirmation",
+    "build_forget_done",
+    "build_member_votes",
+    "build_pulse_message",
+    "build_reminder_dm",
+    "build_results",
+    "build_side_question",
+    "decode_answer",
+    "encode_answer",
+    "parse_side_action_id",
+    "score_label",
+    "side_action_id",
+    "withheld_sentence",
+]
+
+# -- ids and button values ---------------------------------------------------------------------------
+
+#: Matches every answer button's action_id (register one listener with it).
+ANSWER_ACTION_PATTERN: Final = re.compile(rf"^{re.escape(ids.ACTION_PULSE_ANSWER_PREFIX)}:")
+#: Matches the "marketing, IT or other?" buttons' action_ids.
+SIDE_ACTION_PATTERN: Final = re.compile(rf"^{re.escape(ids.ACTION_PULSE_SIDE_PREFIX)}:")
+
+# Strict on purpose: a value from an older message format, or from a bug, must be refused rather
+# than misread as someone's answer, so only the exact shape we write is accepted (ASCII digits, no
+# sign, no spaces, no leading zeros, a known question, a score from 1 to 5).
+_VALUE_RE: Final = re.compile(
+    r"([1-9][0-9]{0,17}):(" + "|".join(q.value for q in PulseQuestion) + r"):([1-5])", re.ASCII
+)
+
+
+def _check(question: PulseQuestion, score: int) -> None:
+    if not isinstance(question, PulseQuestion):
+        raise ValueError(f"unknown pulse question {question!r}")
+    if isinstance(score, bool) or score not in SCORES:
+        raise ValueError(f"pulse scores go from 1 to 5, not {score!r}")
+
+
+def answer_action_id(question: PulseQuestion, score: int) -> str:
+    """E.g. "pulse_answer:partner:4": unique within a message, as Slack requires."""
+    _check(question, score)
+    return f"{ids.ACTION_PULSE_ANSWER_PREFIX}:{question.value}:{score}"
+
+
+def side_action_id(side: Side) -> str:
+    """E.g. "pulse_side:marketing"."""
+    return f"{ids.ACTION_PULSE_SIDE_PREFIX}:{Side(side).value}"
+
+
+def parse_side_action_id(action_id: str) -> Side:
+    """The side a "marketing, IT or other?" button stands for; ValueError for anything else."""
+    prefix, sep, side = action_id.partition(":")
+    if prefix != ids.ACTION_PULSE_SIDE_PREFIX or not sep:
+        raise ValueError(f"not a pulse side action: {action_id!r}")
+    return Side(side)  # ValueError for an unknown side
+
+
+def encode_answer(pulse_id: int, question: PulseQuestion, score: int) -> str:
+    """A button value: "pulse_id:question:score", e.g. "42:partner:4"."""
+    if isinstance(pulse_id, bool) or not isinstance(pulse_id, int) or pulse_id < 1:
+        raise ValueError(f"pulse ids are positive integers, not {pulse_id!r}")
+    _check(question, score)
+    return f"{pulse_id}:{question.value}:{score}"
+
+
+def decode_answer(value: str) -> tuple[int, PulseQuestion, int]:
+    """The inverse of `encode_answer`; ValueError for anything it would not have written."""
+    match = _VALUE_RE.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(f"not a pulse answer: {value!r}")
+    return int(match[1]), PulseQuestion(match[2]), int(match[3])
+
+
+# -- wording -----------------------------------------------------------------------------------------
+
+QUESTION_TITLES: Final[Mapping[PulseQuestion, str]] = {
+    PulseQuestion.PARTNER: "How well does the other side partner with yours?",
+    PulseQuestion.LEVEL: "Is collaboration between marketing and IT at the right level?",
+}
+# The partner question means something different to each side; the row says it for both.
+_PARTNER_ROWS = (
+    "Marketing: how well does IT partner with you? · IT: how well does marketing partner with you?"
+)
+
+#: A word for every score. "Off the right level" can mean too little or too much collaboration, so the
+#: level scale says how far off, not in which direction (that is what the check-in discussion is for).
+SCALE: Final[Mapping[PulseQuestion, Mapping[int, str]]] = {
+    PulseQuestion.PARTNER: {1: "Poor", 2: "Fair", 3: "OK", 4: "Good", 5: "Great"},
+    PulseQuestion.LEVEL: {1: "Far from it", 2: "Not really", 3: "Partly", 4: "Mostly", 5: "Just right"},
+}
+_SCALE_NOTE = (
+    "1 = poor, 5 = great. Right level: 1 = far from it (too little or too much), 5 = just right. "
+    "Click again to change your answer until the pulse closes."
+)
+
+_ANONYMOUS = ":lock: Anonymous: nobody, not even admins, can see who answered what."
+_NOT_ANONYMOUS = ":eyes: Not anonymous: the ritual's members can see who answered what."
+
+# How sides are named inside sentences ("too few answers from IT ...").
+_SIDE_WORDS: Final[Mapping[Side, str]] = {
+    Side.MARKETING: "marketing",
+    Side.IT: "IT",
+    Side.OTHER: "other teams",
+}
+_PARTNER_LABELS: Final[Mapping[Side, str]] = {
+    Side.MARKETING: "Marketing's view of IT",
+    Side.IT: "IT's view of marketing",
+    Side.OTHER: "Other teams' view of the partnership",
+}
+_NAME_MAX = 100
+_FALLBACK_MAX = 1000
+
+
+def score_label(question: PulseQuestion, score: int) -> str:
+    """E.g. "4 (Good)"."""
+    _check(question, score)
+    return f"{score} ({SCALE[question][score]})"
+
+
+def withheld_sentence(side: Side | None) -> str:
+    """What is shown instead of a withheld side's figures (`None`: everyone together)."""
+    if side is None:
+        return "too few answers to show without identifying people"
+    return f"too few answers from {_SIDE_WORDS[side]} to show without identifying people"
+
+
+def _name(name: str) -> str:
+    return escape(truncate(" ".join(name.split()) or "Check-in", _NAME_MAX))
+
+
+def _people_answered(n: int, *, so_far: bool) -> str:
+    if n <= 0:
+        return "Nobody has answered yet" if so_far else "Nobody answered"
+    if so_far:
+        return "1 person has answered so far" if n == 1 else f"{n} people have answered so far"
+    return "1 person answered" if n == 1 else f"{n} people answered"
+
+
+def _closed_on(when: dt.datetime) -> str:
+    return f"{when:%A} {when.day} {when:%B}, {when:%H:%M} {when.tzname() or ''}".rstrip()
+
+
+def _section(text: str) -> SectionBlock:
+    return SectionBlock(text=MarkdownTextObject(text=text))
+
+
+def _context(text: str) -> ContextBlock:
+    return ContextBlock(elements=[MarkdownTextObject(text=text)])
+
+
+# -- the pulse message -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PulseView:
+    """What the pulse message shows, as plain values. Never any figures: only how many answered."""
+
+    pulse_id: int
+    ritual_name: str
+    anonymous: bool
+    answered: int
+    closes_at_local: dt.datetime  # aware, in the ritual's timezone
+    closed: bool
+    closed_at_local: dt.datetime | None
+
+
+def _answer_blocks(pulse_id: int) -> list[Block]:
+    """Both questions, each with its five buttons; the same in the channel message and the reminder DM."""
+    blocks: list[Block] = []
+    for number, question, block_id, detail in (
+        (1, PulseQuestion.PARTNER, ids.BLOCK_PULSE_PARTNER, f"\n{_PARTNER_ROWS}"),
+        (2, PulseQuestion.LEVEL, ids.BLOCK_PULSE_LEVEL, ""),
+    ):
+        blocks.append(_section(f"*{number}. {QUESTION_TITLES[question]}*{detail}"))
+        blocks.append(
+            ActionsBlock(
+                block_id=block_id,
+                elements=[
+                    ButtonElement(
+                        text=f"{score} {SCALE[question][score]}",
+                        action_id=answer_action_id(question, score),
+                        value=encode_answer(pulse_id, question, score),
+                        accessibility_label=f"{score} out of 5: {SCALE[question][score]}",
+                    )
+                    for score in SCORES
+                ],
+            )
+        )
+    blocks.append(_context(_SCALE_NOTE))
+    return blocks
+
+
+def build_pulse_message(v: PulseView) -> tuple[str, list[Block]]:
+    """The pulse in the ritual's channel: questions and buttons while open, a closing note after."""
+    name = _name(v.ritual_name)
+    privacy = _ANONYMOUS if v.anonymous else _NOT_ANONYMOUS
+    blocks: list[Block] = [_section(f":bar_chart: *Pulse: {name}*"), _context(privacy)]
+    if v.closed:
+        closed_at = v.closed_at_local or v.closes_at_local
+        blocks.append(_section(f"This pulse closed on {slack_date(closed_at)}. Results are in the thread."))
+        blocks.append(_context(f"{_people_answered(v.answered, so_far=False)}."))
+        text = (
+            f"Pulse: {name} closed on {format_local(closed_at)}. "
+            f"{_people_answered(v.answered, so_far=False)}. Results are in the thread."
+        )
+        return text, blocks
+
+    blocks.extend(_answer_blocks(v.pulse_id))
+    # Only the count while open: averages seen early would steer the answers that come after.
+    blocks.append(
+        _context(f"{_people_answered(v.answered, so_far=True)} · closes {slack_date(v.closes_at_local)}")
+    )
+    blocks.append(
+        ActionsBlock(
+            elements=[
+                ButtonElement(
+                    text="Close now",
+                    action_id=ids.ACTION_PULSE_CLOSE,
+                    value=str(v.pulse_id),
+                    confirm=ConfirmObject(
+                        title="Close this pulse now?",
+                        text=PlainTextObject(
+                            text="Nobody can answer after it closes, and the results go into the thread."
+                        ),
+                        confirm="Close it",
+                        deny="Keep it open",
+                    ),
+                )
+            ]
+        )
+    )
+    text = (
+        f"Pulse: {name}. Two one-click questions for marketing and IT. "
+        f"{_people_answered(v.answered, so_far=True)}; it closes {format_local(v.closes_at_local)}."
+    )
+    return text, blocks
+
+
+def build_answer_confirmation(
+    question: PulseQuestion, score: int, *, changed: bool, anonymous: bool
+) -> tuple[str, list[Block]]:
+    """The ephemeral "got it": the person's own answer, and that they can still change it."""
+    answer = score_label(question, score)
+    title = QUESTION_TITLES[question]
+    if changed:
+        said = f"You changed your answer to {answer} for “{title}”."
+    else:
+        said = f"You answered {answer} to “{title}”."
+    text = f"{said} You can change it by clicking again until the pulse closes."
+    privacy = (
+        "Only you can see this. The pulse is anonymous: your answer is counted, never shown with your name."
+        if anonymous
+        else "Only you can see this. The pulse is not anonymous: the ritual's members can see your answer."
+    )
+    return text, [_section(f":white_check_mark: {text}"), _context(privacy)]
+
+
+def build_closed_notice(closed_at_local: dt.datetime) -> str:
+    """For a click that arrives after the pulse closed, in the ritual's own timezone."""
+    return (
+        f"This pulse closed on {_closed_on(closed_at_local)}. "
+        "Sorry, answers are no longer counted; the results are in the thread."
+    )
+
+
+def build_side_question(pulse_id: int, question: PulseQuestion, score: int) -> tuple[str, list[Block]]:
+    """Asked once, before a person's first answer counts: each side's answer means something different."""
+    pending = encode_answer(pulse_id, question, score)
+    text = "Before I count your answer: are you in marketing, IT or other?"
+    blocks: list[Block] = [
+        _section(":wave: Before I count your answer: are you in *marketing*, *IT* or *other*?"),
+        ActionsBlock(
+            elements=[
+                ButtonElement(text=label, action_id=side_action_id(side), value=pending)
+                for side, label in ((Side.MARKETING, "Marketing"), (Side.IT, "IT"), (Side.OTHER, "Other"))
+            ]
+        ),
+        _context(
+            f"Your answer, {score_label(question, score)}, counts as soon as you pick. I ask this once; "
+            f"change it any time with `{ids.COMMAND} role marketing|it|other`."
+        ),
+    ]
+    return text, blocks
+
+
+def build_reminder_dm(v: PulseView, channel_id: str) -> tuple[str, list[Block]]:
+    """A DM to a member who has not answered yet, with the same buttons as the channel message."""
+    name = _name(v.ritual_name)
+    channel = f"<#{escape(channel_id)}>"
+    opt_out = _context(f"Don't want these? `{ids.COMMAND} reminders off`")
+    if v.closed:
+        # A reminder built after closing would offer buttons that no longer count; say so instead.
+        closed_at = v.closed_at_local or v.closes_at_local
+        text = f"The pulse for {name} in {channel} closed on {format_local(closed_at)}."
+        return text, [_section(text), opt_out]
+    privacy = _ANONYMOUS if v.anonymous else _NOT_ANONYMOUS
+    blocks: list[Block] = [
+        _section(
+            f":wave: Hi! The pulse for *{name}* in {channel} closes {slack_date(v.closes_at_local)}. "
+            "Two clicks and you're done, right here:"
+        ),
+        _context(privacy),
+        *_answer_blocks(v.pulse_id),
+        opt_out,
+    ]
+    text = (
+        f"Reminder: the pulse for {name} in {channel} closes {format_local(v.closes_at_local)}. "
+        "Two clicks and you're done."
+    )
+    return text, blocks
+
+
+# -- results -----------------------------------------------------------------------------------------
+
+_NO_ANSWERS = Figures(0, None, None)
+_SPARK = "▁▂▃▄▅▆▇█"
+
+
+def _shown(x: float) -> float:
+    """The one-decimal value the reader sees; deltas and the gap are computed from these so they add up."""
+    return float(f"{x:.1f}")
+
+
+def _change(now: float, before: float | None) -> str:
+    if before is None:
+        return ""
+    d = round(_shown(now) - _shown(before), 1)
+    if d > 0:
+        return f" (▲ {d:.1f})"
+    if d < 0:
+        return f" (▼ {-d:.1f})"
+    return " (no change)"
+
+
+def _get(figures: Mapping[Side, Figures] | None, side: Side) -> Figures:
+    return figures.get(side, _NO_ANSWERS) if figures is not None else _NO_ANSWERS
+
+
+def _figure(label: str, fig: Figures, before: Figures | None, side: Side | None) -> tuple[str, str]:
+    """(mrkdwn line, plain fallback) for one figure."""
+    if fig.count == 0:
+        return f"{label}: no answers", f"{label}: no answers"
+    if fig.average is None:
+        return f"{label}: {withheld_sentence(side)}", withheld_sentence(side)
+    prev = before.average if before is not None else None
+    return (
+        f"{label}: *{fig.average:.1f}* / 5{_change(fig.average, prev)}",
+        f"{label} {fig.average:.1f}/5",
+    )
+
+
+def _level_sides(r: PulseResults) -> dict[Side, Figures] | None:
+    """Per-side level figures that are safe to show next to the everyone figure, or None.
+
+    Everyone minus the sides shown is whatever the withheld sides answered, so when the withheld
+    answers together are fewer than the minimum, showing the other sides would give them away:
+    then (None) no side is broken out and only the everyone figure, itself above the minimum, is shown.
+    """
+    level = {side: _get(r.level, side) for side in Side}
+    hidden = sum(f.count for f in level.values() if f.count and f.average is None)
+    if r.level_all.average is not None and 0 < hidden < r.min_answers:
+        return None
+    return level
+
+
+def _spark(counts: Sequence[int]) -> str:
+    top = max(counts, default=0)
+    if top <= 0:
+        return ""
+    return "".join("·" if c <= 0 else _SPARK[max(math.ceil(c / top * len(_SPARK)) - 1, 0)] for c in counts)
+
+
+def _table(rows: Sequence[tuple[str, tuple[int, ...]]]) -> str:
+    """Counts per score in Slack's monospace, with a sparkline so the shape shows at a glance."""
+    lines = [f"{'':<10}" + "".join(f"{s:>4}" for s in SCORES)]
+    for label, dist in rows:
+        lines.append(f"{label:<10}" + "".join(f"{c:>4}" for c in dist) + f"   {_spark(dist)}")
+    return "```\n" + "\n".join(lines) + "\n```"
+
+
+def _gap_words(gap: float) -> str:
+    if gap < 0:
+        return "marketing rates IT lower than IT rates marketing"
+    if gap > 0:
+        return "marketing rates IT higher than IT rates marketing"
+    return "marketing and IT rate each other the same"
+
+
+def _shown_gap(r: PulseResults | None) -> float | None:
+    if r is None or r.gap is None:
+        return None
+    mkt, it = _get(r.partner, Side.MARKETING).average, _get(r.partner, Side.IT).average
+    if mkt is None or it is None:
+        return None
+    return round(_shown(mkt) - _shown(it), 1)
+
+
+def build_results(r: PulseResults, *, ritual_name: str) -> tuple[str, list[Block]]:
+    """The results in the check-in's thread: participation, both views, the gap, the level, changes."""
+    name = _name(ritual_name)
+    title = f":bar_chart: *Pulse results: {name}*"
+    participation = {side: r.participation.get(side, 0) for side in Side}
+    if not any(participation.values()) and r.level_all.count == 0:
+        text = f"Pulse results for {name}: nobody answered this pulse."
+        return text, [_section(f"{title}\nNobody answered this pulse.")]
+
+    prev = r.previous
+    answered = " · ".join(f"{_SIDE_WORDS[side]} {participation[side]}" for side in Side)
+    blocks: list[Block] = [_section(f"{title}\nAnswered: {answered}")]
+    fallback = [f"Pulse results for {name}"]
+
+    # The partner question: each side's view of the other, then the gap between the two views.
+    lines = [f"*{QUESTION_TITLES[PulseQuestion.PARTNER]}*"]
+    for side in Side:
+        fig = _get(r.partner, side)
+        if side is Side.OTHER and fig.count == 0:
+            continue  # the question is for marketing and IT; others only show if some answered it
+        line, plain = _figure(_PARTNER_LABELS[side], fig, _get(prev.partner, side) if prev else None, side)
+        lines.append(line)
+        if side is not Side.OTHER:
+            fallback.append(plain)
+    blocks.append(_section("\n".join(lines)))
+
+    gap = _shown_gap(r)
+    if gap is not None:
+        gap_text = f":left_right_arrow: *Gap: {abs(gap):.1f}* — {_gap_words(gap)}."
+        before = _shown_gap(prev)
+        if before is not None:
+            wider = round(abs(gap) - abs(before), 1)
+            if wider > 0:
+                gap_text += f" It widened by {wider:.1f} since the previous pulse."
+            elif wider < 0:
+                gap_text += f" It narrowed by {-wider:.1f} since the previous pulse."
+            else:
+                gap_text += " Same size as at the previous pulse."
+        blocks.append(_section(gap_text))
+        fallback.append(f"gap {abs(gap):.1f}: {_gap_words(gap)}")
+    else:
+        blocks.append(_context("No gap this time: it needs enough answers from both marketing and IT."))
+
+    # The level question: everyone together first, then each side that can be shown safely.
+    level = _level_sides(r)
+    line, _ = _figure("Everyone", r.level_all, prev.level_all if prev else None, None)
+    lines = [f"*{QUESTION_TITLES[PulseQuestion.LEVEL]}*", line]
+    if r.level_all.average is not None:
+        fallback.append(f"right level {r.level_all.average:.1f}/5 (everyone)")
+    elif r.level_all.count:
+        fallback.append(f"right level: {withheld_sentence(None)}")
+    if level is None:
+        few = _join(
+            [_SIDE_WORDS[s] for s in Side if _get(r.level, s).count and _get(r.level, s).average is None]
+        )
+        lines.append(
+            f"Not broken down by side this time: with too few answers from {few}, "
+            "the other sides' figures would give theirs away."
+        )
+    else:
+        for side in Side:
+            if level[side].count:
+                before = _get(prev.level, side) if prev else None
+                lines.append(_figure(side.label, level[side], before, side)[0])
+    blocks.append(_section("\n".join(lines)))
+
+    # Distributions, only of figures that are shown above.
+    partner_rows = [
+        (side.label, dist) for side in Side if (dist := _get(r.partner, side).distribution) is not None
+    ]
+    level_rows = [
+        (side.label, dist)
+        for side in Side
+        if level is not None and (dist := level[side].distribution) is not None
+    ]
+    if r.level_all.distribution is not None:
+        level_rows.append(("Everyone", r.level_all.distribution))
+    tables = []
+    if partner_rows:
+        tables.append(f"_Partner ratings (each side rating the other)_\n{_table(partner_rows)}")
+    if level_rows:
+        tables.append(f"_Right level_\n{_table(level_rows)}")
+    if tables:
+        blocks.append(_section("*Answers per score*\n" + "\n".join(tables)))
+
+    notes = [
+        "Scale: 1 = poor or far from the right level, 5 = great or just right.",
+        f"A side's figures show from {r.min_answers} answers on, so nobody can be identified; "
+        "individual answers are never shown here.",
+    ]
+    if prev is not None:
+        notes.insert(1, "▲▼: change since the previous pulse.")
+    blocks.append(_context(" ".join(notes)))
+    text = truncate(f"{fallback[0]}: " + "; ".join(fallback[1:]) + ".", _FALLBACK_MAX)
+    return text, blocks
+
+
+# -- who answered what (not anonymous only) ----------------------------------------------------------
+
+#: People listed in `build_member_votes`; the rest are summed up as "and N more".
+MEMBER_VOTES_SHOWN = 45
+_LINES_PER_SECTION = 15  # 15 lines of ~120 characters stay far below the 3,000 of a section
+_RATES = {Side.MARKETING: "rates IT", Side.IT: "rates marketing", Side.OTHER: "rates the partnership"}
+
+
+def build_member_votes(votes: Sequence[tuple[str, Side, PulseQuestion, int]]) -> tuple[str, list[Block]]:
+    """Who answered what, for ritual members of a pulse that is NOT anonymous (the caller checks)."""
+    people: dict[str, tuple[Side, dict[PulseQuestion, tuple[Side, int]]]] = {}
+    for user_id, side, question, score in votes:
+        # The side shown next to a name is the first one seen; each answer keeps its own side.
+        people.setdefault(user_id, (side, {}))[1][question] = (side, score)
+    if not people:
+        text = "Nobody has answered this pulse yet."
+        return text, [_section(text), _context("Only you can see this message.")]
+
+    lines = []
+    for user_id, (side, answers) in list(people.items())[:MEMBER_VOTES_SHOWN]:
+        parts = []
+        if PulseQuestion.PARTNER in answers:
+            partner_side, score = answers[PulseQuestion.PARTNER]
+            parts.append(f"{_RATES[partner_side]} {score_label(PulseQuestion.PARTNER, score)}")
+        if PulseQuestion.LEVEL in answers:
+            parts.append(f"right level {score_label(PulseQuestion.LEVEL, answers[PulseQuestion.LEVEL][1])}")
+        lines.append(f"• <@{escape(user_id)}> ({_SIDE_WORDS[side]}): " + " · ".join(parts))
+    more = len(people) - len(lines)
+    blocks: list[Block] = [_section("*Who answered what*")]
+    for start in range(0, len(lines), _LINES_PER_SECTION):
+        blocks.append(_section("\n".join(lines[start : start + _LINES_PER_SECTION])))
+    if more:
+        blocks.append(_context(f"…and {more} more."))
+    blocks.append(
+        _context(
+            "Only you can see this. This pulse is not anonymous, so its members can see who answered what."
+        )
+    )
+    count = "1 person" if len(people) == 1 else f"{len(people)} people"
+    return f"Who answered what in this pulse: {count}.", blocks
+
+
+# -- /tandem forget-me -------------------------------------------------------------------------------
+
+# Keys of the mapping `build_forget_done` reads: what db.people.forget_person deleted, and how many.
+FORGOT_SIDE: Final = "side"  # the side's name ("marketing"), or a count
+FORGOT_REMINDERS: Final = "reminder setting"
+FORGOT_VOTES: Final = "non-anonymous answers"
+FORGOT_OPEN_ANONYMOUS: Final = "answers to open anonymous pulses"  # withdrawn while the salt still exists
+FORGOT_MEMBERSHIPS: Final = "ritual memberships"
+
+# Only closed anonymous pulses are beyond reach: an open one can still find a person's ballot
+# through its salt, and forget-me withdraws it; closing erases the salt and the ballots.
+_NOTHING_ANONYMOUS = (
+    "Anonymous answers were never linked to you once their pulse closed, so there is nothing to delete there."
+)
+
+
+def build_forget_confirmation() -> tuple[str, list[Block]]:
+    """The ephemeral "are you sure?" for `/tandem forget-me`."""
+    text = (
+        "Forget me? Tandem will delete what it stores about you in this workspace: your side "
+        "(marketing, IT or other), your reminder setting, your place in check-ins, your answers to "
+        "pulses that are not anonymous and your answers to pulses still open. This can't be undone."
+    )
+    blocks: list[Block] = [
+        _section(f":wastebasket: {text}"),
+        _context(
+            f"{_NOTHING_ANONYMOUS} Past results keep their totals, which name nobody. "
+            "Only you can see this message."
+        ),
+        ActionsBlock(
+            elements=[
+                ButtonElement(
+                    text="Forget me", action_id=ids.ACTION_FORGET_CONFIRM, value="forget", style="danger"
+                ),
+                ButtonElement(text="Cancel", action_id=ids.ACTION_FORGET_CANCEL, value="cancel"),
+            ]
+        ),
+    ]
+    return text, blocks
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _join(parts: Sequence[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _side_part(value: int | str, side: Side | None) -> str:
+    if isinstance(value, str):
+        try:
+            side = Side(value)
+        except ValueError:
+            return f"your side ({escape(value)})"
+    return f"your side ({_SIDE_WORDS[side]})" if side is not None else "your side"
+
+
+def build_forget_done(deleted: Mapping[str, int | str], *, side: Side | None = None) -> str:
+    """What `/tandem forget-me` deleted, from db.people.forget_person's mapping (the FORGOT_* keys).
+
+    Counts of 0 are left out; unknown keys are listed as "N key". `side` names the deleted side when
+    the mapping only counts it.
+    """
+    parts = []
+    for key, value in deleted.items():
+        if isinstance(value, int) and value <= 0:
+            continue
+        if key == FORGOT_SIDE:
+            parts.append(_side_part(value, side))
+        elif not isinstance(value, int):
+            parts.append(f"{escape(key)} ({escape(str(value))})")
+        elif key == FORGOT_REMINDERS:
+            parts.append("your reminder setting")
+        elif key == FORGOT_VOTES:
+            parts.append(_plural(value, "non-anonymous answer", "non-anonymous answers"))
+        elif key == FORGOT_OPEN_ANONYMOUS:
+            parts.append(
+                _plural(value, "answer to an anonymous pulse", "answers to anonymous pulses")
+                + " still open (taken out of their counts)"
+            )
+        elif key == FORGOT_MEMBERSHIPS:
+            parts.append(f"your place in {_plural(value, 'check-in', 'check-ins')}")
+        else:
+            parts.append(f"{value} {escape(key)}")
+    said = f"Done: I deleted {_join(parts)}." if parts else "Done: Tandem had nothing stored about you."
+    return f"{said} {_NOTHING_ANONYMOUS}"

@@ -1,0 +1,75 @@
+"""People: their side, their settings, and forgetting them. Plain values in; nothing here knows Slack."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from db import pulses as pulse_db
+from db.models import Person, Pulse, PulseBallot, PulseVote, RitualMember, Side
+
+
+def find_person(session: Session, workspace_id: int, user_id: str) -> Person | None:
+    return session.scalars(
+        select(Person).where(Person.workspace_id == workspace_id, Person.slack_user_id == user_id)
+    ).one_or_none()
+
+
+def get_or_create_person(session: Session, workspace_id: int, user_id: str) -> Person:
+    person = find_person(session, workspace_id, user_id)
+    if person is None:
+        person = Person(workspace_id=workspace_id, slack_user_id=user_id)
+        session.add(person)
+        session.flush()
+    return person
+
+
+def set_side(session: Session, workspace_id: int, user_id: str, side: Side) -> Person:
+    person = get_or_create_person(session, workspace_id, user_id)
+    person.side = side
+    return person
+
+
+def set_reminders(session: Session, workspace_id: int, user_id: str, enabled: bool) -> Person:
+    person = get_or_create_person(session, workspace_id, user_id)
+    person.reminders = enabled
+    return person
+
+
+def forget_person(session: Session, workspace_id: int, user_id: str) -> dict[str, int | str]:
+    """Delete a person's side, settings, ritual memberships and non-anonymous answers.
+
+    Their answers to open pulses are withdrawn from the counts too (anonymous ones found through
+    the pulse's salt while it is still open); answers to closed anonymous pulses were never linked
+    to them, so there is nothing left to find.
+    """
+    person = find_person(session, workspace_id, user_id)
+    if person is None:
+        return {}
+    deleted: dict[str, int | str] = {}
+    if person.side is not None:
+        deleted["side"] = person.side.value
+    if not person.reminders:
+        deleted["reminder setting"] = 1
+    votes = list(session.scalars(select(PulseVote).where(PulseVote.person_id == person.id)))
+    for vote in votes:
+        pulse_db.withdraw(session, vote.pulse_id, vote.question, vote.side, vote.score)
+    deleted["non-anonymous answers"] = len(votes)
+    open_ballots = 0
+    for pulse in session.scalars(select(Pulse).where(Pulse.closed_at.is_(None))):
+        voter = pulse_db.voter_key(pulse, user_id)
+        for ballot in session.scalars(
+            select(PulseBallot).where(PulseBallot.pulse_id == pulse.id, PulseBallot.voter == voter)
+        ):
+            if pulse.anonymous:  # non-anonymous ones were withdrawn with the votes above
+                pulse_db.withdraw(session, pulse.id, ballot.question, ballot.side, ballot.score)
+                open_ballots += 1
+            session.delete(ballot)
+    if open_ballots:
+        deleted["answers to open anonymous pulses"] = open_ballots
+    memberships = session.execute(delete(RitualMember).where(RitualMember.person_id == person.id)).rowcount
+    if memberships:
+        deleted["ritual memberships"] = memberships
+    session.execute(delete(PulseVote).where(PulseVote.person_id == person.id))
+    session.delete(person)
+    return deleted
