@@ -16,10 +16,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.blocks.checkin import CheckinContent, build_checkin
+from bot.blocks.checkin import AgendaSection, CheckinContent, build_checkin
+from bot.blocks.pulse import pulse_agenda_lines
 from bot.blocks.rituals import build_paused_dm
 from db import occurrences
-from db.models import CustomPrompt, OccurrenceStatus, Ritual, RitualStatus, Workspace
+from db import pulses as pulse_db
+from db.models import CustomPrompt, OccurrenceStatus, Pulse, Ritual, RitualStatus, Workspace
 from db.prompt_library import BUILTIN_PROMPTS, Prompt, Theme, choose_next_prompt
 from db.rituals import cadence_of, load_ritual, member_ids, pause_ritual
 from db.session import Database
@@ -78,8 +80,29 @@ def _theme_label(slug: str) -> str:
         return slug
 
 
+def last_pulse_section(session: Session, ritual_id: int, *, min_answers: int) -> AgendaSection | None:
+    latest = session.scalars(
+        select(Pulse)
+        .where(Pulse.ritual_id == ritual_id, Pulse.closed_at.is_not(None))
+        .order_by(Pulse.opened_at.desc())
+        .limit(1)
+    ).one_or_none()
+    if latest is None:
+        return None
+    lines = pulse_agenda_lines(
+        pulse_db.results(session, latest, min_answers=min_answers, with_previous=False)
+    )
+    return AgendaSection("Last pulse", lines) if lines else None
+
+
 def build_for(
-    session: Session, ritual: Ritual, occurrence_id: int, scheduled_at: dt.datetime, team_id: str
+    session: Session,
+    ritual: Ritual,
+    occurrence_id: int,
+    scheduled_at: dt.datetime,
+    team_id: str,
+    *,
+    min_answers: int = pulse_db.MIN_ANSWERS_FLOOR,
 ) -> PreparedCheckin:
     """Choose the prompt by the rotation rule and build the check-in message."""
     prompt = choose_next_prompt(
@@ -98,6 +121,11 @@ def build_for(
         missed=tuple(m.astimezone(zone).date() for m in missed),
         marketing=marketing,
         it=it,
+        agenda_items=tuple(
+            section
+            for section in (last_pulse_section(session, ritual.id, min_answers=min_answers),)
+            if section
+        ),
     )
     text, blocks = build_checkin(content)
     # The prompt is recorded at claim time so that two check-ins never draw the same one.
@@ -116,7 +144,12 @@ def build_for(
 
 
 def prepare_due(
-    session: Session, ritual_id: int, *, now: dt.datetime, grace: dt.timedelta
+    session: Session,
+    ritual_id: int,
+    *,
+    now: dt.datetime,
+    grace: dt.timedelta,
+    min_answers: int = pulse_db.MIN_ANSWERS_FLOOR,
 ) -> list[PreparedCheckin]:
     """Claim what this ritual owes at `now`: post what is within the grace window, record the rest as missed."""
     ritual = load_ritual(session, ritual_id)
@@ -147,11 +180,20 @@ def prepare_due(
             continue
         occurrence_id = occurrences.claim(session, ritual.id, when, now=now, channel_id=ritual.channel_id)
         if occurrence_id is not None:
-            prepared.append(build_for(session, ritual, occurrence_id, when, workspace.team_id))
+            prepared.append(
+                build_for(session, ritual, occurrence_id, when, workspace.team_id, min_answers=min_answers)
+            )
     return prepared
 
 
-def prepare_now(session: Session, ritual: Ritual, *, now: dt.datetime, team_id: str) -> PreparedCheckin:
+def prepare_now(
+    session: Session,
+    ritual: Ritual,
+    *,
+    now: dt.datetime,
+    team_id: str,
+    min_answers: int = pulse_db.MIN_ANSWERS_FLOOR,
+) -> PreparedCheckin:
     """`/tandem now`: an occurrence at this second, counted like any other."""
     when = now.replace(microsecond=0)
     occurrence_id = occurrences.claim(
@@ -159,7 +201,7 @@ def prepare_now(session: Session, ritual: Ritual, *, now: dt.datetime, team_id: 
     )
     if occurrence_id is None:
         raise DeliveryError("A check-in was just posted for this ritual; try again in a second.")
-    return build_for(session, ritual, occurrence_id, when, team_id)
+    return build_for(session, ritual, occurrence_id, when, team_id, min_answers=min_answers)
 
 
 def deliver(

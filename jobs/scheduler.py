@@ -197,7 +197,13 @@ class TandemScheduler:
         """Claim and queue what this ritual owes now. Safe to call any time, from any process."""
         try:
             with self.database.begin() as session:
-                prepared = prepare_due(session, ritual_id, now=self.clock.now(), grace=self.grace)
+                prepared = prepare_due(
+                    session,
+                    ritual_id,
+                    now=self.clock.now(),
+                    grace=self.grace,
+                    min_answers=self.pulse_settings.min_answers,
+                )
         except Exception:
             log.exception("preparing the check-in of ritual %s failed", ritual_id)
             return []

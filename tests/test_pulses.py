@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from bot import ids
 from bot.blocks.pulse import encode_answer
 from db.models import (
+    Occurrence,
     Person,
     Pulse,
     PulseBallot,
@@ -435,3 +436,34 @@ def test_500_people_answer_one_pulse_within_a_minute(running_app: RunningApp) ->
         from db.pulses import answered_count
 
         assert answered_count(session, pulse) == 500  # type: ignore[arg-type]
+
+
+def test_a_checkin_brings_its_pulse_in_the_channel_and_the_next_shows_the_last_pulse(
+    world: PulseWorld,
+) -> None:
+    app = world.app
+    for user, score in zip(MARKETING, (2, 3, 3), strict=True):
+        world.click(user, PulseQuestion.PARTNER, score)
+    for user, score in zip(IT, (4, 4, 5), strict=True):
+        world.click(user, PulseQuestion.PARTNER, score)
+    app.drain()
+    world.close()
+    app.settle()
+    app.fake.clear()
+    answer = app.slack.command("now", user_id="U_M1", channel_id="C_SHARED").json()
+    assert "Posting" in answer["text"]
+    app.settle()
+    checkin, pulse_message = app.fake.wait_for("chat.postMessage", count=2)[:2]
+    agenda = json.dumps(checkin.params["blocks"])
+    assert "Last pulse" in agenda and "Marketing's view of IT 2.7/5" in agenda and "Gap 1.6" in agenda
+    assert any(
+        e["action_id"].startswith(ids.ACTION_PULSE_ANSWER_PREFIX)
+        for b in pulse_message.params["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+    )
+    # Its results will go into the check-in's thread.
+    with app.services.database.begin() as session:
+        newest = session.scalars(select(Pulse).order_by(Pulse.id.desc())).first()
+        checkin_ts = session.scalars(select(Occurrence.message_ts).where(Occurrence.manual.is_(True))).one()
+        assert newest is not None and newest.thread_ts == checkin_ts and newest.occurrence_id is not None

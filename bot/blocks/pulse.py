@@ -677,3 +677,26 @@ def build_forget_done(deleted: Mapping[str, int | str], *, side: Side | None = N
             parts.append(f"{value} {escape(key)}")
     said = f"Done: I deleted {_join(parts)}." if parts else "Done: Tandem had nothing stored about you."
     return f"{said} {_NOTHING_ANONYMOUS}"
+
+
+def pulse_agenda_lines(r: PulseResults) -> tuple[str, ...]:
+    """The last pulse in a line or two for the check-in's agenda (plain text; empty if nobody answered).
+
+    The same rules as the results: a withheld side shows the withheld sentence, never a figure.
+    """
+    if not any(r.participation.values()):
+        return ()
+    views = []
+    for side, label in ((Side.MARKETING, "Marketing's view of IT"), (Side.IT, "IT's view of marketing")):
+        fig = r.partner[side]
+        if fig.average is not None:
+            views.append(f"{label} {_shown(fig.average):.1f}/5")
+        elif fig.count:
+            views.append(f"{label}: {withheld_sentence(side)}")
+    lines = [" · ".join(views)] if views else []
+    gap = _shown_gap(r)
+    if gap is not None:
+        lines.append(f"Gap {abs(gap):.1f}: {_gap_words(gap)}")
+    if r.level_all.average is not None:
+        lines.append(f"Collaboration at the right level: {_shown(r.level_all.average):.1f}/5 (everyone)")
+    return tuple(lines)

@@ -376,7 +376,13 @@ def register(app: App, router: CommandRouter) -> None:
                 inv.ack(text=f"“{ritual.name}” is paused. Resume it first.", response_type="ephemeral")
                 return
             try:
-                prepared = prepare_now(session, ritual, now=now, team_id=inv.team_id)
+                prepared = prepare_now(
+                    session,
+                    ritual,
+                    now=now,
+                    team_id=inv.team_id,
+                    min_answers=services.pulse_settings.min_answers,
+                )
             except DeliveryError as exc:
                 inv.ack(text=f":warning: {exc.reason}", response_type="ephemeral")
                 return
