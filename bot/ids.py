@@ -13,6 +13,7 @@ COMMAND: Final = "/tandem"
 # Events Tandem subscribes to (bot events in the manifest).
 EVENT_APP_UNINSTALLED: Final = "app_uninstalled"
 EVENT_TOKENS_REVOKED: Final = "tokens_revoked"
+EVENT_APP_HOME_OPENED: Final = "app_home_opened"
 
 # Block actions.
 ACTION_HELP_DISMISS: Final = "help_dismiss"
@@ -68,3 +69,53 @@ ACTION_PULSE_SIDE_PREFIX: Final = "pulse_side"
 # `/tandem forget-me` asks first, with these two buttons.
 ACTION_FORGET_CONFIRM: Final = "forget_me_confirm"
 ACTION_FORGET_CANCEL: Final = "forget_me_cancel"
+
+# Wins, commitments, home
+VIEW_WIN: Final = "win_modal"  # private_metadata: {"win_id": int | None}
+VIEW_COMMIT: Final = (
+    "commit_modal"  # private_metadata: {"ritual_id": int | None, "commitment_id": int | None}
+)
+VIEW_COMMIT_MOVE: Final = "commit_move_modal"  # private_metadata: {"commitment_id": int}
+VIEW_COMMIT_DROP: Final = "commit_drop_modal"  # private_metadata: {"commitment_id": int}
+SHORTCUT_CELEBRATE: Final = "celebrate_win"  # message shortcut: celebrate the message as a shared win
+BLOCK_WIN_WHAT: Final = "win_what"
+ACTION_WIN_WHAT: Final = "win_what_value"
+BLOCK_WIN_MARKETING: Final = "win_marketing"
+ACTION_WIN_MARKETING: Final = "win_marketing_value"
+BLOCK_WIN_IT: Final = "win_it"
+ACTION_WIN_IT: Final = "win_it_value"
+BLOCK_WIN_OUTCOME: Final = "win_outcome"
+ACTION_WIN_OUTCOME: Final = "win_outcome_value"
+BLOCK_WIN_LINK: Final = "win_link"
+ACTION_WIN_LINK: Final = "win_link_value"
+BLOCK_WIN_CHANNEL: Final = "win_channel"
+ACTION_WIN_CHANNEL: Final = "win_channel_value"
+BLOCK_COMMIT_WHAT: Final = "commit_what"
+ACTION_COMMIT_WHAT: Final = "commit_what_value"
+# The listener reports an owner who has left the workspace on these block ids.
+BLOCK_COMMIT_MARKETING: Final = "commit_marketing_owner"
+ACTION_COMMIT_MARKETING: Final = "commit_marketing_owner_value"
+BLOCK_COMMIT_IT: Final = "commit_it_owner"
+ACTION_COMMIT_IT: Final = "commit_it_owner_value"
+BLOCK_COMMIT_DUE: Final = "commit_due"
+ACTION_COMMIT_DUE: Final = "commit_due_value"
+BLOCK_COMMIT_MOVE_DUE: Final = "commit_move_due"
+ACTION_COMMIT_MOVE_DUE: Final = "commit_move_due_value"
+BLOCK_COMMIT_DROP_REASON: Final = "commit_drop_reason"
+ACTION_COMMIT_DROP_REASON: Final = "commit_drop_reason_value"
+# Edit / Withdraw buttons on a celebration, value = win id; anyone may click, the listener checks the creator.
+ACTION_WIN_EDIT: Final = "win_edit"
+ACTION_WIN_WITHDRAW: Final = "win_withdraw"
+ACTION_COMMIT_ADD: Final = "commit_add"  # the check-in's "Add a commitment" button, value = ritual id
+# Buttons on one commitment (the overdue nudge), value = commitment id.
+ACTION_COMMIT_DONE: Final = "commit_done"
+ACTION_COMMIT_MOVE: Final = "commit_move"
+ACTION_COMMIT_DROP: Final = "commit_drop"
+# Lists of commitments (check-in, Home tab, confirmation) give each one an overflow menu instead, so an
+# item is one block, not two. Its selected_option.value is "done:12", "move:12" or "drop:12":
+# bot.blocks.commitments.parse_commit_choice turns it into ("done", 12).
+ACTION_COMMIT_MENU: Final = "commit_menu"
+ACTION_HOME_NEW_RITUAL: Final = "home_new_ritual"
+ACTION_HOME_NEW_WIN: Final = "home_new_win"
+ACTION_HOME_NEW_COMMIT: Final = "home_new_commit"
+BLOCK_HOME_ACTIONS: Final = "home_actions"

@@ -22,6 +22,16 @@ BOT_SCOPES: tuple[str, ...] = (
 BOT_EVENTS: tuple[str, ...] = (
     ids.EVENT_APP_UNINSTALLED,  # no scope needed: drop tokens, stop scheduled work
     ids.EVENT_TOKENS_REVOKED,
+    ids.EVENT_APP_HOME_OPENED,  # no scope needed: publish the person's Home tab
+)
+
+SHORTCUTS: tuple[dict[str, str], ...] = (
+    {
+        "name": "Celebrate as a shared win",
+        "type": "message",
+        "callback_id": ids.SHORTCUT_CELEBRATE,
+        "description": "Credit marketing and IT together for what this message reports",
+    },
 )
 
 COMMANDS: tuple[dict[str, str], ...] = (
@@ -69,11 +79,12 @@ def build_manifest(url: str | None, *, socket_mode: bool = False) -> dict[str, A
             # DMs (a paused ritual, pulse reminders) arrive in the app's Messages tab: posting to a
             # user id there needs only chat:write, no im:write.
             "app_home": {
-                "home_tab_enabled": False,
+                "home_tab_enabled": True,
                 "messages_tab_enabled": True,
                 "messages_tab_read_only_enabled": True,
             },
             "slash_commands": [with_url(dict(c)) for c in COMMANDS],
+            "shortcuts": [dict(s) for s in SHORTCUTS],
         },
         "oauth_config": oauth_config,
         "settings": settings,

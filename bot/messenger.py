@@ -92,6 +92,15 @@ class SlackMessenger:
         except OSError as exc:
             raise DeliveryError(f"Slack could not be reached ({type(exc).__name__})") from None
 
+    def publish_home(self, team_id: str, user_id: str, view: dict[str, Any]) -> None:
+        client = self.client(team_id)
+        try:
+            client.views_publish(user_id=user_id, view=view)
+        except SlackApiError as exc:
+            raise self._translate(team_id, exc) from None
+        except (SlackClientError, OSError) as exc:
+            raise DeliveryError(f"Slack could not be reached ({type(exc).__name__})") from None
+
     def dm(self, team_id: str, user_id: str, *, text: str, blocks: Sequence[dict[str, Any]]) -> None:
         client = self.client(team_id)
         try:

@@ -11,6 +11,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.app import create_app, make_installation_store
 from bot.config import ConfigError, Mode, Settings
+from bot.home import HomePublisher
 from bot.messenger import SlackMessenger
 from bot.services import Services
 from bot.slack_client import make_client
@@ -72,6 +73,11 @@ class Runtime:
                 self.database, self.messenger, self.outbox.send, pulse_settings, self.clock.now
             )
         self.counts = CountRefresher(self.database, self.messenger) if with_app else None
+        self.homes = (
+            HomePublisher(self.database, self.messenger, self.clock, min_answers=pulse_settings.min_answers)
+            if with_app
+            else None
+        )
         self.services = Services(
             settings=settings,
             database=self.database,
@@ -82,6 +88,7 @@ class Runtime:
             messenger=self.messenger,
             pulse_settings=pulse_settings,
             counts=self.counts,
+            homes=self.homes,
         )
         # Bolt runs each listener's post-ack work here; owning it lets shutdown wait for that work.
         self.executor = ThreadPoolExecutor(max_workers=listener_threads, thread_name_prefix="tandem-listener")
@@ -110,6 +117,8 @@ class Runtime:
             self.outbox.stop()
         if self.counts is not None:
             self.counts.stop()
+        if self.homes is not None:
+            self.homes.stop()
         self.database.dispose()
 
 

@@ -14,6 +14,7 @@ from db.session import Database
 from jobs.pulses import PulseSettings
 
 if TYPE_CHECKING:
+    from bot.home import HomePublisher
     from jobs.delivery import Messenger
     from jobs.outbox import CheckinOutbox
     from jobs.pulses import CountRefresher
@@ -35,6 +36,8 @@ class Services:
     messenger: Messenger | None = None
     pulse_settings: PulseSettings = field(default_factory=PulseSettings)
     counts: CountRefresher | None = None
+    # Refreshes App Home tabs in the background after changes that affect someone.
+    homes: HomePublisher | None = None
 
     @staticmethod
     def of(context: BoltContext) -> Services:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    Text,
     Time,
     UniqueConstraint,
     func,
@@ -378,3 +379,87 @@ class PulseReminder(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     pulse_id: Mapped[int] = mapped_column(ForeignKey("pulses.id", ondelete="CASCADE"))
     voter: Mapped[str] = mapped_column(String(64))  # same keying as PulseBallot.voter
+
+
+class Win(Base):
+    """A shared win: something marketing and IT achieved together, celebrated in a channel."""
+
+    __tablename__ = "wins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    ritual_id: Mapped[int | None] = mapped_column(ForeignKey("rituals.id", ondelete="SET NULL"), index=True)
+    channel_id: Mapped[str] = mapped_column(String(32), index=True)
+    what: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str | None] = mapped_column(String(200))
+    link: Mapped[str | None] = mapped_column(String(500))
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[dt.datetime | None]
+    withdrawn_at: Mapped[dt.datetime | None]
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+
+    credits: Mapped[list[WinCredit]] = relationship(
+        back_populates="win", cascade="all, delete-orphan", order_by="WinCredit.id"
+    )
+
+
+class WinCredit(Base):
+    """Someone credited in a win, on their side. Public by nature: the celebration names them."""
+
+    __tablename__ = "win_credits"
+    __table_args__ = (UniqueConstraint("win_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    win_id: Mapped[int] = mapped_column(ForeignKey("wins.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(String(32), index=True)
+    side: Mapped[Side] = mapped_column(_str_enum(Side, "credit_side"))
+
+    win: Mapped[Win] = relationship(back_populates="credits")
+
+
+class CommitmentStatus(enum.StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    DROPPED = "dropped"
+
+
+class Commitment(Base):
+    """Something the two sides agreed to do, with one owner from each side and a due date."""
+
+    __tablename__ = "commitments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    ritual_id: Mapped[int | None] = mapped_column(ForeignKey("rituals.id", ondelete="SET NULL"), index=True)
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    what: Mapped[str] = mapped_column(String(500))
+    marketing_owner: Mapped[str] = mapped_column(String(32), index=True)
+    it_owner: Mapped[str] = mapped_column(String(32), index=True)
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[CommitmentStatus] = mapped_column(
+        _str_enum(CommitmentStatus, "commitment_status"), default=CommitmentStatus.OPEN
+    )
+    reason: Mapped[str | None] = mapped_column(String(300))  # why it was dropped
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[dt.datetime | None]
+    closed_by: Mapped[str | None] = mapped_column(String(32))
+    # Set when the one overdue nudge went out; moving the due date clears it.
+    nudged_at: Mapped[dt.datetime | None]
+
+
+class WinDigest(Base):
+    """The monthly wins digest of one channel, claimed under a unique constraint before posting."""
+
+    __tablename__ = "win_digests"
+    __table_args__ = (UniqueConstraint("workspace_id", "channel_id", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    period: Mapped[str] = mapped_column(String(7))  # "2026-11"
+    status: Mapped[OccurrenceStatus] = mapped_column(_str_enum(OccurrenceStatus, "digest_status"))
+    reason: Mapped[str | None] = mapped_column(String(300))
+    claimed_at: Mapped[dt.datetime]
+    message_ts: Mapped[str | None] = mapped_column(String(32))

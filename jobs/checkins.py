@@ -13,18 +13,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.blocks.checkin import AgendaSection, CheckinContent, build_checkin
 from bot.blocks.pulse import pulse_agenda_lines
 from bot.blocks.rituals import build_paused_dm
+from bot.blocks.wins import win_agenda_lines
+from bot.summaries import win_view
 from db import occurrences
 from db import pulses as pulse_db
-from db.models import CustomPrompt, OccurrenceStatus, Pulse, Ritual, RitualStatus, Workspace
+from db.models import CustomPrompt, Occurrence, OccurrenceStatus, Pulse, Ritual, RitualStatus, Workspace
 from db.prompt_library import BUILTIN_PROMPTS, Prompt, Theme, choose_next_prompt
 from db.rituals import cadence_of, load_ritual, member_ids, pause_ritual
 from db.session import Database
+from db.wins import wins_between
 from jobs.cadence import occurrences_between
 from jobs.delivery import DeliveryError, Messenger
 
@@ -93,6 +96,26 @@ def last_pulse_section(session: Session, ritual_id: int, *, min_answers: int) ->
         pulse_db.results(session, latest, min_answers=min_answers, with_previous=False)
     )
     return AgendaSection("Last pulse", lines) if lines else None
+
+
+def wins_section(session: Session, ritual: Ritual, *, until: dt.datetime) -> AgendaSection | None:
+    """Wins celebrated since the ritual's previous posted check-in (or its creation)."""
+    previous = session.scalar(
+        select(func.max(Occurrence.posted_at)).where(
+            Occurrence.ritual_id == ritual.id, Occurrence.status == OccurrenceStatus.POSTED
+        )
+    )
+    wins = wins_between(
+        session,
+        ritual.workspace_id,
+        start=previous or ritual.created_at,
+        end=until + dt.timedelta(seconds=1),
+        channel_id=ritual.channel_id,
+        ritual_id=ritual.id,
+    )
+    zone = cadence_of(ritual).zone
+    lines = win_agenda_lines([win_view(w, zone) for w in wins])
+    return AgendaSection("Wins since the last check-in", lines, mrkdwn=True) if lines else None
 
 
 def build_for(

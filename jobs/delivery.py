@@ -40,6 +40,10 @@ class Messenger(Protocol):
         """Replace a message Tandem posted. Raises DeliveryError."""
         ...
 
+    def publish_home(self, team_id: str, user_id: str, view: dict[str, Any]) -> None:
+        """Publish a person's App Home tab. Raises DeliveryError."""
+        ...
+
     def dm(self, team_id: str, user_id: str, *, text: str, blocks: Sequence[dict[str, Any]]) -> None:
         """Send a direct message. Raises DeliveryError."""
         ...

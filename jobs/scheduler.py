@@ -26,6 +26,7 @@ from jobs import housekeeping
 from jobs.cadence import Cadence, build_trigger
 from jobs.checkins import PreparedCheckin, prepare_due
 from jobs.delivery import Messenger
+from jobs.ledger import nudge_overdue, post_due_digests
 from jobs.outbox import CheckinOutbox
 from jobs.poster import PER_CHANNEL_INTERVAL
 from jobs.pulses import PulseSettings, close_due, pulse_after_checkin, send_reminders
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 HOUSEKEEPING_JOB_ID = "housekeeping"
 RESYNC_JOB_ID = "resync"
 PULSES_JOB_ID = "pulses"
+LEDGER_JOB_ID = "ledger"
 CHECKIN_JOB_PREFIX = "checkin:"
 RESYNC_INTERVAL = dt.timedelta(minutes=1)
 
@@ -119,6 +121,14 @@ class TandemScheduler:
                 name="close due pulses and send reminders",
                 replace_existing=True,
             )
+        if self.messenger is not None:
+            self.scheduler.add_job(
+                self.ledger_work,
+                IntervalTrigger(minutes=10),
+                id=LEDGER_JOB_ID,
+                name="monthly wins digests and overdue commitment nudges",
+                replace_existing=True,
+            )
         self.scheduler.start()
         threading.Thread(target=self._first_run, name="tandem-scheduler-start", daemon=True).start()
 
@@ -130,6 +140,7 @@ class TandemScheduler:
                 log.warning("%d check-ins were interrupted while posting and are recorded as failed", stale)
             self.sync()
             self.catch_up()
+            self.ledger_work()  # a digest that fell due while Tandem was down
             log.info("scheduler started with %d check-in jobs", len(self._signatures))
         except Exception:
             log.exception("scheduler start-up sync failed; the periodic resync will try again")
@@ -233,6 +244,17 @@ class TandemScheduler:
                 send_reminders(self.database, self.messenger, now=now)
         except Exception:
             log.exception("pulse work failed; it runs again in a minute")
+
+    def ledger_work(self) -> None:
+        """Post due monthly wins digests (each once per channel and month) and overdue nudges."""
+        if self.messenger is None:
+            return
+        now = self.clock.now()
+        try:
+            post_due_digests(self.database, self.messenger, now=now)
+            nudge_overdue(self.database, self.messenger, now=now)
+        except Exception:
+            log.exception("ledger work failed; it runs again in ten minutes")
 
     def _unit_of_work(self, job: Callable[[Session, dt.datetime], object]) -> Callable[[], None]:
         def run() -> None:

@@ -53,6 +53,10 @@ def _manifest_ids() -> tuple[set[str], set[str]]:
     return commands, events
 
 
+def _manifest_shortcuts() -> set[str]:
+    return {s["callback_id"] for s in build_manifest("https://example.com")["features"]["shortcuts"]}
+
+
 def test_every_manifest_command_and_event_reaches_a_listener(running_app: RunningApp) -> None:
     commands, events = _manifest_ids()
     for command in commands:
@@ -97,3 +101,15 @@ def test_every_listener_is_in_the_manifest(running_app: RunningApp) -> None:
     commands, events = _manifest_ids()
     assert listened_commands == commands
     assert listened_events == events
+    # Shortcuts: every registered shortcut callback is declared, and every declared one is handled.
+    probes = _manifest_shortcuts() | {"some_other_shortcut"}
+    listened = set()
+    for listener in app._listeners:
+        for callback in probes:
+            for kind in ("message_action", "shortcut"):
+                body = {"type": kind, "callback_id": callback, "team": {"id": "T1"}, "user": {"id": "U1"}}
+                if all(
+                    m.matches(BoltRequest(body=body, mode="socket_mode"), None) for m in listener.matchers
+                ):
+                    listened.add(callback)
+    assert listened == _manifest_shortcuts()

@@ -9,10 +9,21 @@ check-in that fails to post is worse than one that is shortened.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 
-from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, MarkdownTextObject, SectionBlock
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
 
+from bot import ids
+from bot.blocks.commitments import CommitmentView, commitment_blocks
 from bot.blocks.rituals import mentions
 from bot.blocks.text import escape, truncate
 
@@ -29,6 +40,10 @@ _AGENDA_CHARS_MAX = 5000
 _MISSED_SHOWN = 5
 _PEOPLE_SHOWN = 20  # per side
 _FALLBACK_MAX = 1000
+_MAX_BLOCKS = 50
+_COMMITMENTS_SHOWN = 10
+# The whole message as JSON; Slack answers `msg_blocks_too_long` at ~13k, so stay clear of it.
+_JSON_CHARS_MAX = 11_500
 
 
 @dataclass(frozen=True)
@@ -58,6 +73,8 @@ class CheckinContent:
     marketing: tuple[str, ...]  # Slack user ids
     it: tuple[str, ...]
     agenda_items: tuple[AgendaSection, ...] = ()
+    commitments: tuple[CommitmentView, ...] = ()  # open ones are shown, each with its menu
+    ritual_id: int | None = None  # set: an "Add a commitment" button (value = ritual id) ends the message
 
 
 def _cut(markup: str, limit: int) -> str:
@@ -120,12 +137,34 @@ def _agenda_text(section: AgendaSection, budget: int) -> str | None:
     return "\n".join(out)
 
 
+def _json_size(blocks: list[Block]) -> int:
+    return len(json.dumps([b.to_dict() for b in blocks], ensure_ascii=False))
+
+
+def _commitments_part(c: CheckinContent, before: list[Block], after: list[Block]) -> list[Block]:
+    """The "Open commitments" part: as many items as fit between `before` and `after` in 50 blocks and
+    `_JSON_CHARS_MAX`, then "…and N more open commitments" (alone, if not even one item fits)."""
+    if not any(item.status == "open" for item in c.commitments):
+        return []
+    title = SectionBlock(text=MarkdownTextObject(text=":pushpin: *Open commitments*"))
+    room = _MAX_BLOCKS - len(before) - len(after) - 2  # the title, and the "…and N more" line
+    if room < 0:
+        return []
+    budget = _JSON_CHARS_MAX - _json_size(before) - _json_size(after)
+    for limit in range(min(_COMMITMENTS_SHOWN, room), -1, -1):
+        part = [title, *commitment_blocks(c.commitments, limit=limit)]
+        if _json_size(part) <= budget or limit == 0:
+            return part
+    return []  # pragma: no cover - the loop always returns at limit 0
+
+
 def build_checkin(c: CheckinContent) -> tuple[str, list[Block]]:
     """The check-in message: `(fallback text, blocks)`.
 
     Shows the prompt and why it was chosen, then only the agenda parts that have content (missed
-    check-ins, then each non-empty `agenda_items` section), the people from both sides, and an
-    invitation to discuss in the thread.
+    check-ins, then each non-empty `agenda_items` section, then open `commitments` with their menus),
+    the people from both sides, an invitation to discuss in the thread, and, when `ritual_id` is set,
+    an "Add a commitment" button.
     """
     day = _long_date(c.local_date)
     suffix = f" · {day}"
@@ -169,8 +208,22 @@ def build_checkin(c: CheckinContent) -> tuple[str, list[Block]]:
         f":busts_in_silhouette: Marketing: {mentions(c.marketing, limit=_PEOPLE_SHOWN)} · "
         f"IT: {mentions(c.it, limit=_PEOPLE_SHOWN)}"
     )
-    blocks.append(SectionBlock(text=MarkdownTextObject(text=people)))
-    blocks.append(ContextBlock(elements=[MarkdownTextObject(text="Discuss in the thread :thread:")]))
+    tail: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=people)),
+        ContextBlock(elements=[MarkdownTextObject(text="Discuss in the thread :thread:")]),
+    ]
+    if c.ritual_id is not None:
+        tail.append(
+            ActionsBlock(
+                elements=[
+                    ButtonElement(
+                        text="Add a commitment", action_id=ids.ACTION_COMMIT_ADD, value=str(c.ritual_id)
+                    )
+                ]
+            )
+        )
+    blocks += _commitments_part(c, blocks, tail)
+    blocks += tail
 
     fallback = _cut(escape(f"{truncate(name, _HEADER_MAX)} · {day}: ") + prompt, _FALLBACK_MAX)
     return fallback, blocks

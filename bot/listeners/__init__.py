@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.listeners import commands, errors, help, lifecycle, prompts, pulses, rituals
+from bot.listeners import commands, commitments, errors, help, home, lifecycle, prompts, pulses, rituals, wins
 
 
 def register_listeners(app: App) -> commands.CommandRouter:
@@ -17,5 +17,8 @@ def register_listeners(app: App) -> commands.CommandRouter:
     help.register(app, router)
     rituals.register(app, router)
     prompts.register(app, router)
+    wins.register(app, router)
+    commitments.register(app, router)
+    home.register(app)
     lifecycle.register(app)
     return router

@@ -16,7 +16,6 @@ from bot import ids
 from bot.blocks.rituals import (
     SCOPE_CHANNEL,
     SCOPE_MINE,
-    RitualSummary,
     build_confirmation,
     build_delete_confirmation,
     build_ritual_list,
@@ -24,6 +23,7 @@ from bot.blocks.rituals import (
 from bot.blocks.setup import SetupForm, build_setup_modal, form_from_state_for_rebuild, parse_setup_state
 from bot.listeners.commands import CommandRouter, Invocation
 from bot.services import Services
+from bot.summaries import summary
 from db.models import Ritual, RitualStatus
 from db.rituals import (
     RitualError,
@@ -34,8 +34,6 @@ from db.rituals import (
     create_ritual,
     delete_ritual,
     load_ritual,
-    member_ids,
-    next_time,
     pause_ritual,
     resolve_ritual,
     resume_ritual,
@@ -46,28 +44,10 @@ from db.rituals import (
     user_rituals,
 )
 from db.workspaces import ensure_workspace
-from jobs.cadence import describe
 from jobs.checkins import prepare_now
 from jobs.delivery import DeliveryError
 
 DATE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
-
-
-def summary(ritual: Ritual, now: dt.datetime, skipped: list[dt.datetime] | None = None) -> RitualSummary:
-    cadence = cadence_of(ritual)
-    nxt = next_time(ritual, now, skipped=skipped or [])
-    marketing, it = member_ids(ritual)
-    return RitualSummary(
-        id=ritual.id,
-        name=ritual.name,
-        channel_id=ritual.channel_id,
-        schedule=describe(cadence),
-        next_local=nxt.astimezone(cadence.zone) if nxt else None,
-        status=ritual.status.value,
-        paused_reason=ritual.paused_reason,
-        marketing=marketing,
-        it=it,
-    )
 
 
 def is_admin(client: WebClient, user_id: str) -> bool:

@@ -1,0 +1,527 @@
+"""Commitments: something marketing and IT agreed to do, with one owner on each side and a due date.
+
+The modals (add or edit, new due date, drop) and the parsing of what Slack sends back from them, the
+list of open commitments shown in check-ins and on the Home tab, and the messages about one
+commitment. Everything here is pure: plain values in, views or `(text, blocks)` out.
+
+Whether an owner has left the workspace needs Slack (`users.info`), so the parsers cannot tell; the
+listener adds that error on :data:`bot.ids.BLOCK_COMMIT_MARKETING` or :data:`bot.ids.BLOCK_COMMIT_IT`.
+
+Lists of commitments give each one an overflow menu (`ids.ACTION_COMMIT_MENU`) whose option values
+are "done:12", "move:12" or "drop:12" (:func:`parse_commit_choice`); the overdue nudge has real
+buttons (`ids.ACTION_COMMIT_DONE/MOVE/DROP`, value "12"; :data:`CHOICE_BY_ACTION` gives their verb).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DatePickerElement,
+    InputBlock,
+    MarkdownTextObject,
+    Option,
+    OverflowMenuElement,
+    PlainTextInputElement,
+    SectionBlock,
+    UserSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot import ids
+from bot.blocks.text import escape
+
+__all__ = [
+    "CHOICE_BY_ACTION",
+    "CHOICE_DONE",
+    "CHOICE_DROP",
+    "CHOICE_MOVE",
+    "MAX_REASON_CHARS",
+    "MAX_WHAT_CHARS",
+    "CommitForm",
+    "CommitmentView",
+    "build_commit_modal",
+    "build_commitment_confirmation",
+    "build_commitment_update",
+    "build_drop_modal",
+    "build_move_modal",
+    "build_nudge_dm",
+    "commit_choice_value",
+    "commit_modal_metadata",
+    "commitment_blocks",
+    "due_text",
+    "escape_within",
+    "parse_commit_choice",
+    "parse_commit_state",
+    "parse_drop_state",
+    "parse_move_state",
+]
+
+# The same limits as the database columns (db.models.Commitment.what and .reason).
+MAX_WHAT_CHARS: Final = 500
+MAX_REASON_CHARS: Final = 300
+_LINE_WHAT_MAX = 300  # in lists, where many commitments share one message
+
+OPEN: Final = "open"
+DONE: Final = "done"
+DROPPED: Final = "dropped"
+
+_PAST_DUE = "The due date is in the past; pick today or later."
+_NOT_A_DATE = "That isn't a date; pick one from the calendar."
+
+
+# --------------------------------------------------------------------------- text helpers
+
+
+def escape_within(text: str, limit: int) -> str:
+    """`text` escaped for mrkdwn and at most `limit` characters long after escaping, marked with "…"
+    when cut. The cut never splits an `&amp;`, because it is made before escaping, character by character.
+    """
+    escaped = escape(text)
+    if len(escaped) <= limit:
+        return escaped
+    out, size = [], 0
+    for ch in text:
+        piece = escape(ch)
+        if size + len(piece) > limit - 1:
+            break
+        out.append(piece)
+        size += len(piece)
+    return "".join(out).rstrip() + "…"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def due_text(day: dt.date) -> str:
+    """E.g. "Tue 1 Dec". A plain date, not a Slack date token: a due date is a day, not an instant, and a
+    token would show it a day early or late to readers in other timezones."""
+    return f"{day:%a} {day.day} {day:%b}"
+
+
+# --------------------------------------------------------------------------- the add / edit modal
+
+
+@dataclass(frozen=True)
+class CommitForm:
+    """What the commitment modal asks for, as plain values (what it shows, and what it returns)."""
+
+    what: str = ""
+    marketing_owner: str | None = None  # Slack user id
+    it_owner: str | None = None
+    due: dt.date | None = None
+
+
+def _metadata(**values: int | None) -> str:
+    return json.dumps(values)
+
+
+def _metadata_int(private_metadata: str | None, key: str) -> int | None:
+    if not private_metadata:
+        return None
+    try:
+        value = json.loads(private_metadata).get(key)
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def commit_modal_metadata(private_metadata: str | None) -> tuple[int | None, int | None]:
+    """`(ritual_id, commitment_id)` from any commitment modal's private_metadata (None when absent).
+
+    The move and drop modals only carry the commitment id, so their ritual id reads as None.
+    """
+    return _metadata_int(private_metadata, "ritual_id"), _metadata_int(private_metadata, "commitment_id")
+
+
+def _what_section(what: str) -> SectionBlock:
+    return SectionBlock(text=MarkdownTextObject(text=f"*{escape_within(_one_line(what), 2900) or '…'}*"))
+
+
+def build_commit_modal(form: CommitForm, *, ritual_id: int | None, commitment_id: int | None = None) -> View:
+    """The "Add a commitment" modal (`commitment_id` None) or the edit modal, showing `form`'s values.
+
+    `ritual_id` is the check-in the commitment belongs to (None from the Home tab); both ids travel in
+    `private_metadata` (read them with :func:`commit_modal_metadata`).
+    """
+    blocks: list[Block] = [
+        InputBlock(
+            block_id=ids.BLOCK_COMMIT_WHAT,
+            label="What will you do together?",
+            element=PlainTextInputElement(
+                action_id=ids.ACTION_COMMIT_WHAT,
+                placeholder="Agree the tracking plan for the spring campaign",
+                # Slack refuses a view whose initial value is longer than max_length.
+                initial_value=form.what[:MAX_WHAT_CHARS] or None,
+                max_length=MAX_WHAT_CHARS,
+                multiline=True,
+            ),
+        ),
+        InputBlock(
+            block_id=ids.BLOCK_COMMIT_MARKETING,
+            label="Owner in marketing",
+            element=UserSelectElement(
+                action_id=ids.ACTION_COMMIT_MARKETING,
+                placeholder="Pick someone from marketing",
+                initial_user=form.marketing_owner or None,
+            ),
+        ),
+        InputBlock(
+            block_id=ids.BLOCK_COMMIT_IT,
+            label="Owner in IT",
+            element=UserSelectElement(
+                action_id=ids.ACTION_COMMIT_IT,
+                placeholder="Pick someone from IT",
+                initial_user=form.it_owner or None,
+            ),
+            hint="One owner on each side keeps it shared: both answer for it.",
+        ),
+        InputBlock(
+            block_id=ids.BLOCK_COMMIT_DUE,
+            label="Due",
+            element=DatePickerElement(
+                action_id=ids.ACTION_COMMIT_DUE,
+                placeholder="Pick a date",
+                initial_date=form.due.isoformat() if form.due else None,
+            ),
+            hint="If it is still open after this date, Tandem reminds both owners once.",
+        ),
+    ]
+    return View(
+        type="modal",
+        callback_id=ids.VIEW_COMMIT,
+        title="Add a commitment" if commitment_id is None else "Edit commitment",
+        submit="Add" if commitment_id is None else "Save",
+        close="Cancel",
+        private_metadata=_metadata(ritual_id=ritual_id, commitment_id=commitment_id),
+        blocks=blocks,
+    )
+
+
+# --------------------------------------------------------------------------- parsing modal state
+
+
+def _field(state: Mapping[str, Any], block_id: str, action_id: str) -> Mapping[str, Any]:
+    block = state.get(block_id)
+    value = block.get(action_id) if isinstance(block, Mapping) else None
+    return value if isinstance(value, Mapping) else {}
+
+
+def _str(state: Mapping[str, Any], block_id: str, action_id: str, key: str) -> str | None:
+    value = _field(state, block_id, action_id).get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def _date(
+    state: Mapping[str, Any], block_id: str, action_id: str, *, missing: str
+) -> tuple[dt.date | None, str | None]:
+    """A datepicker's date and, when it is missing or not a date, the error to show."""
+    raw = _str(state, block_id, action_id, "selected_date")
+    if raw is None:
+        return None, missing
+    try:
+        return dt.date.fromisoformat(raw), None
+    except ValueError:
+        return None, _NOT_A_DATE
+
+
+def _too_long(what: str, n: int, limit: int) -> str:
+    return f"Keep the {what} to {limit:,} characters or fewer (it's {n:,})."
+
+
+def parse_commit_state(
+    state_values: Mapping[str, Any], *, today: dt.date
+) -> tuple[CommitForm, dict[str, str]]:
+    """Read the commitment modal's `view.state.values` into a form, with errors by block id.
+
+    The errors are plain text (Slack shows modal errors without mrkdwn) and ready for
+    `ack(response_action="errors", errors=...)`; empty when the form is valid. `today` is the
+    submitter's date: a due date before it is refused.
+    """
+    s = state_values
+    errors: dict[str, str] = {}
+
+    what = (_str(s, ids.BLOCK_COMMIT_WHAT, ids.ACTION_COMMIT_WHAT, "value") or "").strip()
+    if not what:
+        errors[ids.BLOCK_COMMIT_WHAT] = "Say what you agreed to do, for example “Agree the tracking plan”."
+    elif len(what) > MAX_WHAT_CHARS:
+        errors[ids.BLOCK_COMMIT_WHAT] = _too_long("commitment", len(what), MAX_WHAT_CHARS)
+
+    marketing = _str(s, ids.BLOCK_COMMIT_MARKETING, ids.ACTION_COMMIT_MARKETING, "selected_user")
+    it = _str(s, ids.BLOCK_COMMIT_IT, ids.ACTION_COMMIT_IT, "selected_user")
+    if marketing is None:
+        errors[ids.BLOCK_COMMIT_MARKETING] = "Pick the owner in marketing."
+    if it is None:
+        errors[ids.BLOCK_COMMIT_IT] = "Pick the owner in IT."
+    elif it == marketing:
+        errors[ids.BLOCK_COMMIT_IT] = "One owner from each side: pick two different people."
+
+    due, error = _date(s, ids.BLOCK_COMMIT_DUE, ids.ACTION_COMMIT_DUE, missing="Pick a due date.")
+    if error is not None:
+        errors[ids.BLOCK_COMMIT_DUE] = error
+    elif due is not None and due < today:
+        errors[ids.BLOCK_COMMIT_DUE] = _PAST_DUE
+
+    return CommitForm(what=what, marketing_owner=marketing, it_owner=it, due=due), errors
+
+
+# --------------------------------------------------------------------------- move and drop
+
+
+def build_move_modal(commitment_id: int, what: str, current_due: dt.date) -> View:
+    """Pick a new due date for one commitment."""
+    return View(
+        type="modal",
+        callback_id=ids.VIEW_COMMIT_MOVE,
+        title="New due date",
+        submit="Save",
+        close="Cancel",
+        private_metadata=_metadata(commitment_id=commitment_id),
+        blocks=[
+            _what_section(what),
+            InputBlock(
+                block_id=ids.BLOCK_COMMIT_MOVE_DUE,
+                label="New due date",
+                element=DatePickerElement(
+                    action_id=ids.ACTION_COMMIT_MOVE_DUE,
+                    placeholder="Pick a date",
+                    initial_date=current_due.isoformat(),
+                ),
+                hint=f"Now due {due_text(current_due)}. The channel sees the new date.",
+            ),
+        ],
+    )
+
+
+def parse_move_state(
+    state_values: Mapping[str, Any], *, today: dt.date
+) -> tuple[dt.date | None, dict[str, str]]:
+    """The new due date from the move modal, with errors by block id (a date before `today` is refused)."""
+    due, error = _date(
+        state_values, ids.BLOCK_COMMIT_MOVE_DUE, ids.ACTION_COMMIT_MOVE_DUE, missing="Pick the new due date."
+    )
+    if error is None and due is not None and due < today:
+        error = _PAST_DUE
+    if error is not None:
+        return None, {ids.BLOCK_COMMIT_MOVE_DUE: error}
+    return due, {}
+
+
+def build_drop_modal(commitment_id: int, what: str) -> View:
+    """Drop one commitment, saying why (the reason is shared with the channel)."""
+    return View(
+        type="modal",
+        callback_id=ids.VIEW_COMMIT_DROP,
+        title="Drop commitment",
+        submit="Drop it",
+        close="Cancel",
+        private_metadata=_metadata(commitment_id=commitment_id),
+        blocks=[
+            _what_section(what),
+            InputBlock(
+                block_id=ids.BLOCK_COMMIT_DROP_REASON,
+                label="Why is it dropped?",
+                element=PlainTextInputElement(
+                    action_id=ids.ACTION_COMMIT_DROP_REASON,
+                    placeholder="Priorities changed: the campaign moved to next quarter",
+                    max_length=MAX_REASON_CHARS,
+                    multiline=True,
+                ),
+                hint="Shared in the channel, so both sides know what happened.",
+            ),
+        ],
+    )
+
+
+def parse_drop_state(state_values: Mapping[str, Any]) -> tuple[str, dict[str, str]]:
+    """The reason from the drop modal (whitespace tidied), with errors by block id."""
+    reason = _one_line(
+        _str(state_values, ids.BLOCK_COMMIT_DROP_REASON, ids.ACTION_COMMIT_DROP_REASON, "value") or ""
+    )
+    if not reason:
+        return reason, {ids.BLOCK_COMMIT_DROP_REASON: "Say briefly why, so both sides know what happened."}
+    if len(reason) > MAX_REASON_CHARS:
+        return reason, {ids.BLOCK_COMMIT_DROP_REASON: _too_long("reason", len(reason), MAX_REASON_CHARS)}
+    return reason, {}
+
+
+# --------------------------------------------------------------------------- the overflow menu
+
+CHOICE_DONE: Final = "done"
+CHOICE_MOVE: Final = "move"
+CHOICE_DROP: Final = "drop"
+#: The verb of each button of the overdue nudge, so buttons and overflow menus reach the same code.
+CHOICE_BY_ACTION: Final[Mapping[str, str]] = {
+    ids.ACTION_COMMIT_DONE: CHOICE_DONE,
+    ids.ACTION_COMMIT_MOVE: CHOICE_MOVE,
+    ids.ACTION_COMMIT_DROP: CHOICE_DROP,
+}
+# Strict, like the pulse answers: only the exact shape we write is read back as a choice.
+_CHOICE_RE: Final = re.compile(r"(done|move|drop):([1-9][0-9]{0,17})", re.ASCII)
+
+
+def commit_choice_value(choice: str, commitment_id: int) -> str:
+    """The overflow option value for a choice ("done", "move", "drop") on a commitment, e.g. "done:12"."""
+    if choice not in CHOICE_BY_ACTION.values():
+        raise ValueError(f"not a commitment choice: {choice!r}")
+    if isinstance(commitment_id, bool) or not isinstance(commitment_id, int) or commitment_id < 1:
+        raise ValueError(f"commitment ids are positive integers, not {commitment_id!r}")
+    return f"{choice}:{commitment_id}"
+
+
+def parse_commit_choice(value: str) -> tuple[str, int]:
+    """An overflow option value as `(choice, commitment id)`, e.g. "done:12" -> ("done", 12).
+
+    ValueError for anything :func:`commit_choice_value` would not write.
+    """
+    match = _CHOICE_RE.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(f"not a commitment choice: {value!r}")
+    return match[1], int(match[2])
+
+
+def _menu(commitment_id: int) -> OverflowMenuElement:
+    return OverflowMenuElement(
+        action_id=ids.ACTION_COMMIT_MENU,
+        options=[
+            Option(value=commit_choice_value(CHOICE_DONE, commitment_id), label="✅ Mark done"),
+            Option(value=commit_choice_value(CHOICE_MOVE, commitment_id), label="📅 New due date"),
+            Option(value=commit_choice_value(CHOICE_DROP, commitment_id), label="🗑️ Drop"),
+        ],
+    )
+
+
+def _buttons(commitment_id: int) -> ActionsBlock:
+    value = str(commitment_id)
+    return ActionsBlock(
+        elements=[
+            ButtonElement(text="Mark done", action_id=ids.ACTION_COMMIT_DONE, value=value, style="primary"),
+            ButtonElement(text="New due date", action_id=ids.ACTION_COMMIT_MOVE, value=value),
+            ButtonElement(text="Drop", action_id=ids.ACTION_COMMIT_DROP, value=value),
+        ]
+    )
+
+
+# --------------------------------------------------------------------------- lists and messages
+
+
+@dataclass(frozen=True)
+class CommitmentView:
+    """What the messages show about one commitment, as plain values."""
+
+    id: int
+    what: str
+    marketing_owner: str  # Slack user id
+    it_owner: str
+    due: dt.date
+    status: str  # "open" | "done" | "dropped"
+    overdue: bool  # open and past its due date, in the reader's (or the ritual's) calendar
+    created_by: str
+    reason: str | None = None  # why it was dropped
+
+
+def _owners(c: CommitmentView) -> str:
+    return f"<@{escape(c.marketing_owner)}> and <@{escape(c.it_owner)}>"
+
+
+def _item_text(c: CommitmentView, what_max: int = _LINE_WHAT_MAX) -> str:
+    text = f"• {escape_within(_one_line(c.what), what_max)} — {_owners(c)}, due {due_text(c.due)}"
+    return text + (" · :warning: overdue" if c.overdue else "")
+
+
+def commitment_blocks(items: Sequence[CommitmentView], *, limit: int) -> list[Block]:
+    """One section per open commitment, soonest due first, each with an overflow menu (Mark done / New due
+    date / Drop: `ids.ACTION_COMMIT_MENU`, values as in :func:`parse_commit_choice`).
+
+    At most `limit` items are shown, then a context "…and N more open commitments". Items that are not
+    open are skipped, and so are repeats of an id. No items: no blocks (the caller words the empty state).
+    """
+    seen: set[int] = set()
+    open_items = []
+    for c in items:
+        if c.status == OPEN and c.id not in seen:
+            seen.add(c.id)
+            open_items.append(c)
+    open_items.sort(key=lambda c: (c.due, c.id))
+    shown = open_items[: max(limit, 0)]
+    blocks: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=_item_text(c)), accessory=_menu(c.id)) for c in shown
+    ]
+    if rest := len(open_items) - len(shown):
+        noun = "open commitment" if rest == 1 else "open commitments"
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"…and {rest} more {noun}.")]))
+    return blocks
+
+
+def build_commitment_confirmation(c: CommitmentView) -> tuple[str, list[Block]]:
+    """Posted in the channel when a commitment is made: both owners, the due date, and its menu."""
+    what = escape_within(_one_line(c.what), 2000)
+    blocks: list[Block] = [
+        SectionBlock(
+            text=MarkdownTextObject(
+                text=f":handshake: *New commitment*\n{what}\n"
+                f"Owners: <@{escape(c.marketing_owner)}> (marketing) and <@{escape(c.it_owner)}> (IT) · "
+                f"due {due_text(c.due)}"
+            ),
+            accessory=_menu(c.id),
+        ),
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(
+                    text=f"Added by <@{escape(c.created_by)}>. If it is still open after its due date, "
+                    "Tandem reminds both owners once."
+                )
+            ]
+        ),
+    ]
+    text = f"New commitment: {escape_within(_one_line(c.what), 300)} — owners {_owners(c)}, due {due_text(c.due)}"
+    return text, blocks
+
+
+def build_commitment_update(c: CommitmentView, *, by: str) -> str:
+    """One line for the channel after a change, by its `status`: done, dropped (with the reason), or
+    still open (then its due date was moved to `c.due`)."""
+    who = f"<@{escape(by)}>"
+    what = f"“{escape_within(_one_line(c.what), 200)}”"
+    if c.status == DONE:
+        return f":white_check_mark: {who} marked {what} done. Nice work, {_owners(c)}!"
+    if c.status == DROPPED:
+        reason = escape_within(_one_line(c.reason or ""), MAX_REASON_CHARS)
+        return f":wastebasket: {who} dropped {what}" + (f": {reason}" if reason else ".")
+    return f":calendar: {who} moved {what} to {due_text(c.due)}."
+
+
+def build_nudge_dm(c: CommitmentView, channel_id: str | None) -> tuple[str, list[Block]]:
+    """The one reminder to an owner when a commitment is past due, with Mark done / New due date / Drop
+    buttons (`ids.ACTION_COMMIT_DONE/MOVE/DROP`, value = commitment id)."""
+    what = escape_within(_one_line(c.what), 2000)
+    where = f", agreed in <#{escape(channel_id)}>" if channel_id else ""
+    blocks: list[Block] = [
+        SectionBlock(
+            text=MarkdownTextObject(
+                text=f":alarm_clock: This commitment was due {due_text(c.due)}{where}:\n*{what}*\n"
+                f"Owners: <@{escape(c.marketing_owner)}> (marketing) and <@{escape(c.it_owner)}> (IT)"
+            )
+        ),
+        _buttons(c.id),
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(
+                    text="Done, need more time, or no longer needed? One click tells both sides. "
+                    "This is the only reminder."
+                )
+            ]
+        ),
+    ]
+    text = f"Reminder: “{escape_within(_one_line(c.what), 300)}” was due {due_text(c.due)}."
+    return text, blocks

@@ -1,0 +1,140 @@
+"""The App Home tab: what it shows a person, and publishing it without ever holding up an action."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from zoneinfo import ZoneInfo
+
+from slack_sdk.models.views import View
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.blocks.home import HomePulse, HomeRitual, build_home
+from bot.summaries import commitment_view, summary, win_view
+from db import pulses as pulse_db
+from db.commitments import open_for_user
+from db.models import Person, Pulse, RitualMember, Workspace
+from db.people import find_person
+from db.rituals import cadence_of, skipped_times, user_rituals
+from db.session import Database
+from db.wins import wins_crediting
+from jobs.delivery import DeliveryError, Messenger
+
+log = logging.getLogger(__name__)
+
+HOME_WINS = 10  # the home shows the most recent wins; the builder counts the rest
+
+
+def home_view(session: Session, team_id: str, user_id: str, *, now: dt.datetime, min_answers: int) -> View:
+    workspace = session.scalars(select(Workspace).where(Workspace.team_id == team_id)).one_or_none()
+    if workspace is None:
+        return build_home(user_id=user_id, rituals=(), pulses=(), commitments=(), wins=())
+    person = find_person(session, workspace.id, user_id)
+    user_zone = ZoneInfo(person.timezone) if person and person.timezone else None
+    rituals = user_rituals(session, workspace.id, user_id)
+    home_rituals, home_pulses = [], []
+    for ritual in rituals:
+        info = summary(ritual, now, skipped_times(session, ritual.id, now))
+        nxt = info.next_local
+        home_rituals.append(HomeRitual(info, nxt.astimezone(user_zone) if nxt and user_zone else nxt))
+        latest = session.scalars(
+            select(Pulse)
+            .where(Pulse.ritual_id == ritual.id, Pulse.closed_at.is_not(None))
+            .order_by(Pulse.opened_at.desc())
+            .limit(1)
+        ).one_or_none()
+        if latest is not None and latest.closed_at is not None:
+            home_pulses.append(
+                HomePulse(
+                    ritual.name,
+                    pulse_db.results(session, latest, min_answers=min_answers),
+                    latest.closed_at.astimezone(user_zone or cadence_of(ritual).zone),
+                )
+            )
+    today = now.date()
+    commitments = [commitment_view(c, today=today) for c in open_for_user(session, workspace.id, user_id)]
+    wins, wins_total = wins_crediting(session, workspace.id, user_id, limit=HOME_WINS)
+    zone = user_zone or dt.UTC
+    return build_home(
+        user_id=user_id,
+        rituals=home_rituals,
+        pulses=home_pulses,
+        commitments=commitments,
+        wins=[win_view(w, zone) for w in wins],
+        wins_total=wins_total,
+    )
+
+
+def ritual_people(session: Session, ritual_id: int) -> list[str]:
+    return list(
+        session.scalars(
+            select(Person.slack_user_id)
+            .join(RitualMember, RitualMember.person_id == Person.id)
+            .where(RitualMember.ritual_id == ritual_id)
+        )
+    )
+
+
+class HomePublisher:
+    """Publishes App Home tabs from a background thread: a failed publish (rate limit, unknown user)
+    is retried by the Web API client or dropped with a log line, and never blocks the action that
+    asked for it."""
+
+    def __init__(self, database: Database, messenger: Messenger, clock, *, min_answers: int = 3) -> None:  # type: ignore[no-untyped-def]
+        self.database = database
+        self.messenger = messenger
+        self.clock = clock
+        self.min_answers = min_answers
+        self._pending: dict[tuple[str, str], None] = {}
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._idle = threading.Event()
+        self._idle.set()
+        self._thread = threading.Thread(target=self._run, name="tandem-home", daemon=True)
+        self._thread.start()
+
+    def refresh(self, team_id: str, *user_ids: str) -> None:
+        with self._cond:
+            for user_id in user_ids:
+                if user_id:
+                    self._pending[(team_id, user_id)] = None
+            self._idle.clear()
+            self._cond.notify()
+
+    def publish(self, team_id: str, user_id: str) -> bool:
+        try:
+            with self.database.begin() as session:
+                view = home_view(
+                    session, team_id, user_id, now=self.clock.now(), min_answers=self.min_answers
+                )
+            self.messenger.publish_home(team_id, user_id, view.to_dict())
+            return True
+        except DeliveryError as exc:
+            log.warning("the Home tab of a user could not be published (%s); dropped", exc.reason)
+        except Exception:
+            log.exception("building a Home tab failed; dropped")
+        return False
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._stopping:
+                    self._idle.set()
+                    self._cond.wait()
+                if self._stopping and not self._pending:
+                    self._idle.set()
+                    return
+                (team_id, user_id), _ = self._pending.popitem()
+            self.publish(team_id, user_id)
+
+    def join(self, timeout: float = 10.0) -> bool:
+        return self._idle.wait(timeout)
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._pending.clear()  # a Home refresh is only a view; the next app_home_opened rebuilds it
+            self._cond.notify_all()
+        self._thread.join(timeout=10)

@@ -1,0 +1,200 @@
+"""Shared wins and the monthly ledger. Plain values in; nothing here knows Slack."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, selectinload
+
+from db.models import OccurrenceStatus, Side, Win, WinCredit, WinDigest
+
+
+class WinError(Exception):
+    """A user-facing problem with a win; the message is shown as is."""
+
+
+@dataclass(frozen=True)
+class WinSpec:
+    what: str
+    marketing: tuple[str, ...]
+    it: tuple[str, ...]
+    channel_id: str
+    outcome: str | None = None
+    link: str | None = None
+    ritual_id: int | None = None
+
+
+def _apply(win: Win, spec: WinSpec) -> None:
+    if not spec.marketing or not spec.it:
+        raise WinError("A shared win credits at least one person from marketing and one from IT.")
+    win.what = spec.what.strip()
+    win.outcome = (spec.outcome or "").strip() or None
+    win.link = (spec.link or "").strip() or None
+    win.channel_id = spec.channel_id
+    win.ritual_id = spec.ritual_id
+    wanted = [(u, Side.MARKETING) for u in spec.marketing] + [(u, Side.IT) for u in spec.it]
+    win.credits.clear()
+    for user_id, side in wanted:
+        win.credits.append(WinCredit(user_id=user_id, side=side))
+
+
+def create_win(
+    session: Session, workspace_id: int, spec: WinSpec, *, created_by: str, now: dt.datetime
+) -> Win:
+    win = Win(workspace_id=workspace_id, created_by=created_by, created_at=now)
+    _apply(win, spec)
+    session.add(win)
+    session.flush()
+    return win
+
+
+def update_win(session: Session, win: Win, spec: WinSpec, *, now: dt.datetime) -> Win:
+    if win.withdrawn_at is not None:
+        raise WinError("This win was withdrawn, so it can't be edited.")
+    _apply(win, spec)
+    win.updated_at = now
+    session.flush()
+    return win
+
+
+def withdraw_win(win: Win, *, now: dt.datetime) -> None:
+    win.withdrawn_at = now
+
+
+def load_win(session: Session, win_id: int) -> Win | None:
+    return session.scalars(
+        select(Win).where(Win.id == win_id).options(selectinload(Win.credits))
+    ).one_or_none()
+
+
+def credited(win: Win, side: Side) -> tuple[str, ...]:
+    return tuple(c.user_id for c in win.credits if c.side is side)
+
+
+def wins_between(
+    session: Session,
+    workspace_id: int,
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    channel_id: str | None = None,
+    ritual_id: int | None = None,
+) -> list[Win]:
+    """Wins (not withdrawn) created in [start, end), of a channel and/or ritual, oldest first."""
+    query = (
+        select(Win)
+        .where(
+            Win.workspace_id == workspace_id,
+            Win.withdrawn_at.is_(None),
+            Win.created_at >= start,
+            Win.created_at < end,
+        )
+        .options(selectinload(Win.credits))
+        .order_by(Win.created_at, Win.id)
+    )
+    if channel_id is not None and ritual_id is not None:
+        query = query.where((Win.channel_id == channel_id) | (Win.ritual_id == ritual_id))
+    elif channel_id is not None:
+        query = query.where(Win.channel_id == channel_id)
+    elif ritual_id is not None:
+        query = query.where(Win.ritual_id == ritual_id)
+    return list(session.scalars(query))
+
+
+def wins_crediting(session: Session, workspace_id: int, user_id: str, *, limit: int) -> tuple[list[Win], int]:
+    """The most recent wins that credit `user_id`, and how many there are in all."""
+    ids = list(
+        session.scalars(
+            select(Win.id)
+            .join(WinCredit, WinCredit.win_id == Win.id)
+            .where(Win.workspace_id == workspace_id, Win.withdrawn_at.is_(None), WinCredit.user_id == user_id)
+            .order_by(Win.created_at.desc(), Win.id.desc())
+        )
+    )
+    wins = list(
+        session.scalars(
+            select(Win)
+            .where(Win.id.in_(ids[:limit]))
+            .options(selectinload(Win.credits))
+            .order_by(Win.created_at.desc(), Win.id.desc())
+        )
+    )
+    return wins, len(ids)
+
+
+def month_bounds(year: int, month: int, zone: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]:
+    """The start of the month and of the next, as aware instants in `zone`."""
+    start = dt.datetime(year, month, 1, tzinfo=zone)
+    end = dt.datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=zone)
+    return start, end
+
+
+def claim_digest(
+    session: Session,
+    workspace_id: int,
+    channel_id: str,
+    period: str,
+    *,
+    now: dt.datetime,
+    missed: bool = False,
+) -> int | None:
+    """Claim a channel's digest for a month; the id if this caller won, None if it was already claimed."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return session.execute(
+        insert(WinDigest)
+        .values(
+            workspace_id=workspace_id,
+            channel_id=channel_id,
+            period=period,
+            status=OccurrenceStatus.MISSED if missed else OccurrenceStatus.CLAIMED,
+            reason="Tandem was not running at the end of the month" if missed else None,
+            claimed_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["workspace_id", "channel_id", "period"])
+        .returning(WinDigest.id)
+    ).scalar_one_or_none()
+
+
+def finish_digest(session: Session, digest_id: int, *, ts: str | None, reason: str | None = None) -> None:
+    digest = session.get(WinDigest, digest_id)
+    if digest is not None:
+        digest.status = OccurrenceStatus.POSTED if ts else OccurrenceStatus.FAILED
+        digest.message_ts = ts
+        digest.reason = reason
+
+
+def period_label(period: str) -> str:
+    year, month = (int(p) for p in period.split("-"))
+    return dt.date(year, month, 1).strftime("%B %Y")
+
+
+def parse_period(text: str, *, today: dt.date) -> tuple[int, int]:
+    """`2026-11`, `november`, `nov 2026`, `this-month`/`last-month` (default: this month)."""
+    cleaned = text.strip().lower()
+    if cleaned in ("", "this-month", "this month"):
+        return today.year, today.month
+    if cleaned in ("last-month", "last month"):
+        first = today.replace(day=1) - dt.timedelta(days=1)
+        return first.year, first.month
+    parts = cleaned.replace("/", "-").split("-")
+    if len(parts) == 2 and all(p.isdigit() for p in parts) and len(parts[0]) == 4:
+        year, month = int(parts[0]), int(parts[1])
+        if 1 <= month <= 12:
+            return year, month
+    words = cleaned.split()
+    for index, name in enumerate(_MONTHS):
+        if words and (words[0] == name or words[0] == name[:3]):
+            year = int(words[1]) if len(words) > 1 and words[1].isdigit() else today.year
+            return year, index + 1
+    raise WinError(f"“{text.strip()}” is not a month. Try 2026-11, november, or last-month.")
+
+
+_MONTHS: Sequence[str] = (
+    "january", "february", "march", "april", "may", "june",
+    "july", "august", "september", "october", "november", "december",
+)  # fmt: skip
