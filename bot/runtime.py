@@ -73,11 +73,12 @@ class Runtime:
                 self.database, self.messenger, self.outbox.send, pulse_settings, self.clock.now
             )
         self.counts = CountRefresher(self.database, self.messenger) if with_app else None
-        self.homes = (
-            HomePublisher(self.database, self.messenger, self.clock, min_answers=pulse_settings.min_answers)
-            if with_app
-            else None
+        # The scheduler process refreshes Home tabs too (a pulse it closed changes them).
+        self.homes = HomePublisher(
+            self.database, self.messenger, self.clock, min_answers=pulse_settings.min_answers
         )
+        if self.scheduler is not None:
+            self.scheduler.on_pulse_closed = lambda team_id, users: self.homes.refresh(team_id, *users)
         self.services = Services(
             settings=settings,
             database=self.database,
@@ -117,8 +118,7 @@ class Runtime:
             self.outbox.stop()
         if self.counts is not None:
             self.counts.stop()
-        if self.homes is not None:
-            self.homes.stop()
+        self.homes.stop()
         self.database.dispose()
 
 

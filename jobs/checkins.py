@@ -20,9 +20,10 @@ from bot.blocks.checkin import AgendaSection, CheckinContent, build_checkin
 from bot.blocks.pulse import pulse_agenda_lines
 from bot.blocks.rituals import build_paused_dm
 from bot.blocks.wins import win_agenda_lines
-from bot.summaries import win_view
+from bot.summaries import commitment_view, win_view
 from db import occurrences
 from db import pulses as pulse_db
+from db.commitments import open_for_ritual
 from db.models import CustomPrompt, Occurrence, OccurrenceStatus, Pulse, Ritual, RitualStatus, Workspace
 from db.prompt_library import BUILTIN_PROMPTS, Prompt, Theme, choose_next_prompt
 from db.rituals import cadence_of, load_ritual, member_ids, pause_ritual
@@ -146,9 +147,17 @@ def build_for(
         it=it,
         agenda_items=tuple(
             section
-            for section in (last_pulse_section(session, ritual.id, min_answers=min_answers),)
+            for section in (
+                last_pulse_section(session, ritual.id, min_answers=min_answers),
+                wins_section(session, ritual, until=scheduled_at),
+            )
             if section
         ),
+        commitments=tuple(
+            commitment_view(c, today=scheduled_at.astimezone(zone).date())
+            for c in open_for_ritual(session, ritual.id)
+        ),
+        ritual_id=ritual.id,
     )
     text, blocks = build_checkin(content)
     # The prompt is recorded at claim time so that two check-ins never draw the same one.

@@ -146,8 +146,18 @@ def pulse_after_checkin(
     return after
 
 
+# Told (team id, member user ids) after a pulse closed, so their App Home tabs can be refreshed.
+ClosedHook = Callable[[str, list[str]], None]
+
+
 def close_and_report(
-    database: Database, messenger: Messenger, pulse_id: int, *, now: dt.datetime, settings: PulseSettings
+    database: Database,
+    messenger: Messenger,
+    pulse_id: int,
+    *,
+    now: dt.datetime,
+    settings: PulseSettings,
+    on_closed: ClosedHook | None = None,
 ) -> bool:
     """Close one pulse (if still open), post its results in the thread and mark its message closed."""
     with database.begin() as session:
@@ -164,6 +174,13 @@ def close_and_report(
             pulse.message_ts,
             pulse.thread_ts or pulse.message_ts,
         )
+        members = list(
+            session.scalars(
+                select(Person.slack_user_id)
+                .join(RitualMember, RitualMember.person_id == Person.id)
+                .where(RitualMember.ritual_id == pulse.ritual_id)
+            )
+        )
     try:
         messenger.post(
             team_id, channel_id, text=text, blocks=[b.to_dict() for b in blocks], thread_ts=thread_ts
@@ -174,14 +191,24 @@ def close_and_report(
             )
     except DeliveryError as exc:
         log.warning("results of pulse %s could not be posted: %s", pulse_id, exc.reason)
+    if on_closed is not None:
+        on_closed(team_id, members)
     return True
 
 
-def close_due(database: Database, messenger: Messenger, *, now: dt.datetime, settings: PulseSettings) -> int:
+def close_due(
+    database: Database,
+    messenger: Messenger,
+    *,
+    now: dt.datetime,
+    settings: PulseSettings,
+    on_closed: ClosedHook | None = None,
+) -> int:
     with database.begin() as session:
         due = [p.id for p in pulse_db.pulses_to_close(session, now=now)]
     return sum(
-        close_and_report(database, messenger, pulse_id, now=now, settings=settings) for pulse_id in due
+        close_and_report(database, messenger, pulse_id, now=now, settings=settings, on_closed=on_closed)
+        for pulse_id in due
     )
 
 

@@ -29,7 +29,7 @@ from jobs.delivery import Messenger
 from jobs.ledger import nudge_overdue, post_due_digests
 from jobs.outbox import CheckinOutbox
 from jobs.poster import PER_CHANNEL_INTERVAL
-from jobs.pulses import PulseSettings, close_due, pulse_after_checkin, send_reminders
+from jobs.pulses import ClosedHook, PulseSettings, close_due, pulse_after_checkin, send_reminders
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,8 @@ class TandemScheduler:
         self.messenger = messenger
         self.grace = grace
         self.pulse_settings = pulse_settings or PulseSettings()
+        # Set by the runtime: refresh App Home tabs of a closed pulse's ritual members.
+        self.on_pulse_closed: ClosedHook | None = None
         self.outbox = (
             CheckinOutbox(
                 database,
@@ -239,7 +241,13 @@ class TandemScheduler:
             return
         now = self.clock.now()
         try:
-            close_due(self.database, self.messenger, now=now, settings=self.pulse_settings)
+            close_due(
+                self.database,
+                self.messenger,
+                now=now,
+                settings=self.pulse_settings,
+                on_closed=self.on_pulse_closed,
+            )
             if self.pulse_settings.reminder_hours > 0:
                 send_reminders(self.database, self.messenger, now=now)
         except Exception:

@@ -244,6 +244,7 @@ def test_edit_opens_the_filled_in_modal_and_saves_changes(
         private_metadata=view["private_metadata"],
     )
     assert response.status_code == 200 and not response.text
+    running_app.drain()  # the job is re-derived after the modal was acknowledged
     (edited,) = rituals(database)
     assert (edited.local_time, edited.weekday) == (dt.time(16, 30), 3)
     assert scheduler.next_run(ritual.id) == dt.datetime(2026, 11, 26, 15, 30, tzinfo=dt.UTC)

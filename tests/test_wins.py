@@ -288,3 +288,32 @@ def test_a_failing_home_publish_never_blocks_the_action(world: RunningApp) -> No
     assert response.status_code == 200 and not response.text
     world.drain()
     assert world.fake.wait_for("chat.postMessage", lambda c: c.params["channel"] == "C_SHARED")
+
+
+def test_the_checkin_agenda_lists_new_wins_and_open_commitments_with_an_add_button(world: RunningApp) -> None:
+    world.slack.view_submission(ids.VIEW_WIN, values=win_values(), user_id="U_M1")
+    world.slack.command("commit", channel_id="C_SHARED", user_id="U_M1")
+    (opened,) = world.fake.wait_for("views.open")
+    world.slack.view_submission(
+        ids.VIEW_COMMIT,
+        values=commit_values(),
+        user_id="U_M1",
+        private_metadata=opened.params["view"]["private_metadata"],
+    )
+    world.drain()
+    world.fake.clear()
+    world.slack.command("now", channel_id="C_SHARED", user_id="U_M1")
+    world.settle()
+    (checkin,) = world.fake.wait_for("chat.postMessage", lambda c: c.params["channel"] == "C_SHARED")
+    blocks = checkin.params["blocks"]
+    rendered = json.dumps(blocks)
+    assert "Wins since the last check-in" in rendered and "onboarding emails" in rendered
+    assert "lead-scoring dashboard" in rendered
+    elements = [
+        e
+        for b in blocks
+        for e in ([b.get("accessory")] if b.get("accessory") else []) + b.get("elements", [])
+    ]
+    assert any(e.get("action_id") == ids.ACTION_COMMIT_MENU for e in elements)
+    assert any(e.get("action_id") == ids.ACTION_COMMIT_ADD for e in elements)
+    assert len(blocks) <= 50

@@ -185,12 +185,14 @@ def register(app: App, router: CommandRouter) -> None:
                 )
                 return
         if services.messenger is not None:
+            homes = services.homes
             close_and_report(
                 services.database,
                 services.messenger,
                 pulse_id,
                 now=services.clock.now(),
                 settings=services.pulse_settings,
+                on_closed=(lambda team_id, users: homes.refresh(team_id, *users)) if homes else None,
             )
 
     # -- commands --------------------------------------------------------------------------------

@@ -50,6 +50,16 @@ from jobs.delivery import DeliveryError
 DATE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
 
 
+def _changed(services: Services, team_id: str, ritual_id: int) -> None:
+    """A ritual changed: re-derive its job, and refresh the Home tabs of the people in it."""
+    services.on_ritual_change(ritual_id)
+    if services.homes is not None:
+        with services.database.begin() as session:
+            ritual = load_ritual(session, ritual_id)
+            people = [m.person.slack_user_id for m in ritual.members] + [ritual.created_by] if ritual else []
+        services.homes.refresh(team_id, *people)
+
+
 def is_admin(client: WebClient, user_id: str) -> bool:
     try:
         user = client.users_info(user=user_id)["user"]
@@ -233,7 +243,7 @@ def register(app: App, router: CommandRouter) -> None:
                 return
             info = summary(ritual, now, skipped_times(session, ritual.id, now))
         ack()
-        services.on_ritual_change(info.id)
+        _changed(services, team_id, info.id)
         text, blocks = build_confirmation(info, created=ritual_id is None)
         try:
             client.chat_postMessage(channel=info.channel_id, text=text, blocks=blocks)
@@ -288,7 +298,7 @@ def register(app: App, router: CommandRouter) -> None:
                 return
             pause_ritual(ritual, reason=f"paused by <@{inv.user_id}>")
             ritual_id, name = ritual.id, ritual.name
-        services.on_ritual_change(ritual_id)
+        _changed(services, inv.team_id, ritual_id)
         inv.ack(
             text=f":double_vertical_bar: “{name}” is paused. Resume it with `/tandem resume {name}`.",
             response_type="ephemeral",
@@ -306,7 +316,7 @@ def register(app: App, router: CommandRouter) -> None:
                 return
             resume_ritual(ritual, now=now)
             info = summary(ritual, now, skipped_times(session, ritual.id, now))
-        services.on_ritual_change(info.id)
+        _changed(services, inv.team_id, info.id)
         when = f"{info.next_local:%A %d %B %Y, %H:%M %Z}" if info.next_local else "not scheduled"
         inv.ack(
             text=f":arrow_forward: “{info.name}” is back on. Next check-in: {when}.",
@@ -398,7 +408,7 @@ def register(app: App, router: CommandRouter) -> None:
                 return
             delete_ritual(ritual)
             name = ritual.name
-        services.on_ritual_change(ritual_id)
+        _changed(services, context.team_id or "", ritual_id)
         respond(
             replace_original=True,
             text=f":wastebasket: “{name}” is deleted. Its past check-ins are kept for reports.",
