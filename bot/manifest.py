@@ -17,6 +17,8 @@ BOT_SCOPES: tuple[str, ...] = (
     "channels:read",  # conversations.info: can Tandem post in the chosen public channel?
     "groups:read",  # conversations.info for private channels Tandem was invited to
     "channels:join",  # join the ritual's public channel itself
+    "files:write",  # report charts and CSV exports (files_upload_v2)
+    "im:write",  # conversations.open: a DM channel id to upload a report or a drift alert's chart into
 )
 
 BOT_EVENTS: tuple[str, ...] = (

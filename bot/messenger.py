@@ -101,6 +101,41 @@ class SlackMessenger:
         except (SlackClientError, OSError) as exc:
             raise DeliveryError(f"Slack could not be reached ({type(exc).__name__})") from None
 
+    def upload(
+        self,
+        team_id: str,
+        channel_id: str,
+        *,
+        content: bytes,
+        filename: str,
+        title: str,
+        alt_text: str | None = None,
+        initial_comment: str | None = None,
+    ) -> None:
+        client = self.client(team_id)
+        try:
+            client.files_upload_v2(
+                channel=channel_id,
+                content=content,
+                filename=filename,
+                title=title,
+                alt_txt=alt_text,
+                initial_comment=initial_comment,
+            )
+        except SlackApiError as exc:
+            raise self._translate(team_id, exc) from None
+        except (SlackClientError, OSError) as exc:
+            raise DeliveryError(f"Slack could not be reached ({type(exc).__name__})") from None
+
+    def dm_channel(self, team_id: str, user_id: str) -> str:
+        client = self.client(team_id)
+        try:
+            return client.conversations_open(users=user_id)["channel"]["id"]
+        except SlackApiError as exc:
+            raise self._translate(team_id, exc) from None
+        except (SlackClientError, OSError) as exc:
+            raise DeliveryError(f"Slack could not be reached ({type(exc).__name__})") from None
+
     def dm(self, team_id: str, user_id: str, *, text: str, blocks: Sequence[dict[str, Any]]) -> None:
         client = self.client(team_id)
         try:

@@ -218,6 +218,10 @@ class Ritual(Base):
     pulse_anonymous: Mapped[bool] = mapped_column(default=True)
     # How long a pulse stays open (it also closes at the next check-in, whichever comes first).
     pulse_window_hours: Mapped[int] = mapped_column(default=24, server_default="24")
+    # Drift alerts DM the two leads when scores fall or the gap widens twice in a row.
+    drift_alerts: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # The pulse that last triggered an alert, so one drift is reported once.
+    drift_alerted_pulse_id: Mapped[int | None]
     status: Mapped[RitualStatus] = mapped_column(
         _str_enum(RitualStatus, "ritual_status"), default=RitualStatus.ACTIVE
     )
@@ -301,7 +305,7 @@ class Pulse(Base):
     __tablename__ = "pulses"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    ritual_id: Mapped[int] = mapped_column(ForeignKey("rituals.id", ondelete="CASCADE"), index=True)
+    ritual_id: Mapped[int] = mapped_column(ForeignKey("rituals.id", ondelete="CASCADE"))
     occurrence_id: Mapped[int | None] = mapped_column(ForeignKey("occurrences.id", ondelete="SET NULL"))
     channel_id: Mapped[str] = mapped_column(String(32))
     message_ts: Mapped[str | None] = mapped_column(String(32))
@@ -316,6 +320,11 @@ class Pulse(Base):
     reminders_sent_at: Mapped[dt.datetime | None]
     # Keys ballots of an anonymous pulse while it is open; erased at close, with the ballots.
     ballot_salt: Mapped[str | None] = mapped_column(String(64))
+    # The theme of the check-in prompt this pulse went out with: its partner scores are read as
+    # "the <theme> partnership" when choosing where the next check-in should aim.
+    theme: Mapped[str | None] = mapped_column(String(32))
+
+    __table_args__ = (Index("ix_pulses_ritual_id_opened_at", "ritual_id", "opened_at"),)
 
 
 class PulseTally(Base):

@@ -24,8 +24,19 @@ from bot.summaries import commitment_view, win_view
 from db import occurrences
 from db import pulses as pulse_db
 from db.commitments import open_for_ritual
-from db.models import CustomPrompt, Occurrence, OccurrenceStatus, Pulse, Ritual, RitualStatus, Workspace
+from db.models import (
+    Commitment,
+    CustomPrompt,
+    Occurrence,
+    OccurrenceStatus,
+    Pulse,
+    Ritual,
+    RitualStatus,
+    Side,
+    Workspace,
+)
 from db.prompt_library import BUILTIN_PROMPTS, Prompt, Theme, choose_next_prompt
+from db.reports import PulsePoint, pulse_points, weak_spot
 from db.rituals import cadence_of, load_ritual, member_ids, pause_ritual
 from db.session import Database
 from db.wins import wins_between
@@ -61,6 +72,7 @@ class PreparedCheckin:
     prompt_key: str
     text: str
     blocks: list[dict[str, Any]] = field(repr=False)
+    prompt_theme: str | None = None  # the pulse that follows reads its partner scores as this theme's
 
 
 def candidate_prompts(session: Session, ritual: Ritual) -> list[Prompt | WorkspacePrompt]:
@@ -119,6 +131,45 @@ def wins_section(session: Session, ritual: Ritual, *, until: dt.datetime) -> Age
     return AgendaSection("Wins since the last check-in", lines, mrkdwn=True) if lines else None
 
 
+# How far back the pulses that steer a check-in's prompt reach.
+PULSE_LOOKBACK = dt.timedelta(weeks=12)
+
+
+def focus_lines(last: PulsePoint | None, commitments: Sequence[Commitment], day: dt.date) -> tuple[str, ...]:
+    """The opening of a check-in: the weakest item of the last pulse and the commitments now due."""
+    lines: list[str] = []
+    if last is not None:
+        shown = [
+            (f, label)
+            for f, label in (
+                (last.partner[Side.MARKETING].average, "marketing's view of IT"),
+                (last.partner[Side.IT].average, "IT's view of marketing"),
+                (last.level_all.average, "collaboration at the right level"),
+            )
+            if f is not None
+        ]
+        if last.gap is not None and abs(last.gap) >= WIDE_GAP:
+            lines.append(
+                f"Widest gap in the last pulse: {abs(last.gap):.1f} points between marketing's view of IT "
+                f"({last.partner[Side.MARKETING].average:.1f}) and IT's view of marketing "
+                f"({last.partner[Side.IT].average:.1f})."
+            )
+        elif shown:
+            score, label = min(shown)
+            lines.append(f"Lowest in the last pulse: {label}, {score:.1f}/5.")
+    due = [c for c in commitments if c.due_date <= day]
+    for c in due[:3]:
+        when = "overdue since" if c.due_date < day else "due"
+        lines.append(f"Commitment {when} {c.due_date:%a %-d %b}: {c.what}")
+    if len(due) > 3:
+        lines.append(f"…and {len(due) - 3} more commitments due")
+    return tuple(lines)
+
+
+# A gap this wide (in points on the 1–5 scale) leads the agenda instead of the lowest score.
+WIDE_GAP = 1.0
+
+
 def build_for(
     session: Session,
     ritual: Ritual,
@@ -128,13 +179,28 @@ def build_for(
     *,
     min_answers: int = pulse_db.MIN_ANSWERS_FLOOR,
 ) -> PreparedCheckin:
-    """Choose the prompt by the rotation rule and build the check-in message."""
+    """Choose the prompt and build the check-in message.
+
+    The prompt aims at the weakest spot of the recent pulses (the theme that scored lowest or
+    showed the widest gap) while the rotation rule still holds: a preferred theme only picks among
+    prompts not yet used in the current cycle, so no prompt repeats and no theme is starved.
+    """
+    candidates = candidate_prompts(session, ritual)
+    points = pulse_points(session, ritual.id, since=scheduled_at - PULSE_LOOKBACK, min_answers=min_answers)
+    spot = weak_spot(points, theme_label=_theme_label, now=scheduled_at)
+    if spot is not None and spot.theme not in {str(p.theme) for p in candidates}:
+        spot = None  # a theme this ritual does not discuss
     prompt = choose_next_prompt(
-        candidate_prompts(session, ritual), occurrences.prompt_history(session, ritual.id), rng_seed=ritual.id
+        candidates,
+        occurrences.prompt_history(session, ritual.id),
+        rng_seed=ritual.id,
+        preferred_themes=[spot.theme] if spot else None,
     )
     missed = occurrences.take_unreported_missed(session, ritual.id)
     zone = cadence_of(ritual).zone
     marketing, it = member_ids(ritual)
+    open_commitments = open_for_ritual(session, ritual.id)
+    local_day = scheduled_at.astimezone(zone).date()
     content = CheckinContent(
         ritual_name=ritual.name,
         local_date=scheduled_at.astimezone(zone).date(),
@@ -153,11 +219,10 @@ def build_for(
             )
             if section
         ),
-        commitments=tuple(
-            commitment_view(c, today=scheduled_at.astimezone(zone).date())
-            for c in open_for_ritual(session, ritual.id)
-        ),
+        commitments=tuple(commitment_view(c, today=local_day) for c in open_commitments),
         ritual_id=ritual.id,
+        focus=focus_lines(points[-1] if points else None, open_commitments, local_day),
+        chosen_because=spot.reason if spot and str(prompt.theme) == spot.theme else None,
     )
     text, blocks = build_checkin(content)
     # The prompt is recorded at claim time so that two check-ins never draw the same one.
@@ -170,6 +235,7 @@ def build_for(
         created_by=ritual.created_by,
         ritual_name=ritual.name,
         prompt_key=prompt.key,
+        prompt_theme=str(prompt.theme),
         text=text,
         blocks=[b.to_dict() for b in blocks],
     )

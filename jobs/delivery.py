@@ -44,6 +44,24 @@ class Messenger(Protocol):
         """Publish a person's App Home tab. Raises DeliveryError."""
         ...
 
+    def upload(
+        self,
+        team_id: str,
+        channel_id: str,
+        *,
+        content: bytes,
+        filename: str,
+        title: str,
+        alt_text: str | None = None,
+        initial_comment: str | None = None,
+    ) -> None:
+        """Upload a file into a channel or DM (files.getUploadURLExternal + completeUploadExternal)."""
+        ...
+
+    def dm_channel(self, team_id: str, user_id: str) -> str:
+        """The id of the bot's DM with a person (files need a channel id). Raises DeliveryError."""
+        ...
+
     def dm(self, team_id: str, user_id: str, *, text: str, blocks: Sequence[dict[str, Any]]) -> None:
         """Send a direct message. Raises DeliveryError."""
         ...

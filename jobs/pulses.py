@@ -23,6 +23,7 @@ from db.rituals import next_time
 from db.session import Database
 from jobs.checkins import PreparedCheckin
 from jobs.delivery import DeliveryError, Messenger
+from jobs.insight import alert_on_drift
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ def open_pulse_for(
     occurrence_id: int | None = None,
     thread_ts: str | None = None,
     close_earlier: Callable[[int], None] | None = None,
+    theme: str | None = None,
 ) -> int | None:
     """Open a pulse for the ritual and queue its message; returns the pulse id (None if the ritual is gone)."""
     with database.begin() as session:
@@ -90,6 +92,7 @@ def open_pulse_for(
             reminder_hours=settings.reminder_hours,
         )
         pulse.thread_ts = thread_ts
+        pulse.theme = theme
         pulse_id, channel_id, team_id = pulse.id, pulse.channel_id, _team_of(session, ritual)
         text, blocks = build_pulse_message(view_of(session, pulse))
     if close_earlier is not None:
@@ -138,6 +141,7 @@ def pulse_after_checkin(
             settings=settings,
             occurrence_id=checkin.occurrence_id,
             thread_ts=ts,
+            theme=checkin.prompt_theme,
             close_earlier=lambda pulse_id: close_and_report(
                 database, messenger, pulse_id, now=now, settings=settings
             ),
@@ -169,6 +173,7 @@ def close_and_report(
         figures = pulse_db.results(session, pulse, min_answers=settings.min_answers)
         text, blocks = build_results(figures, ritual_name=ritual.name if ritual else "")
         closed_text, closed_blocks = build_pulse_message(view_of(session, pulse))
+        ritual_id = pulse.ritual_id
         channel_id, message_ts, thread_ts = (
             pulse.channel_id,
             pulse.message_ts,
@@ -193,6 +198,10 @@ def close_and_report(
         log.warning("results of pulse %s could not be posted: %s", pulse_id, exc.reason)
     if on_closed is not None:
         on_closed(team_id, members)
+    try:
+        alert_on_drift(database, messenger, pulse_id, ritual_id, now=now, min_answers=settings.min_answers)
+    except Exception:
+        log.exception("the drift check after pulse %s failed", pulse_id)
     return True
 
 

@@ -75,6 +75,10 @@ class CheckinContent:
     agenda_items: tuple[AgendaSection, ...] = ()
     commitments: tuple[CommitmentView, ...] = ()  # open ones are shown, each with its menu
     ritual_id: int | None = None  # set: an "Add a commitment" button (value = ritual id) ends the message
+    # Opens the message above the prompt: the weakest item of the last pulse, commitments due (plain text).
+    focus: tuple[str, ...] = ()
+    # Why the prompt's theme was picked from the pulse data, e.g. "chosen because IT rated … 2.4".
+    chosen_because: str | None = None
 
 
 def _cut(markup: str, limit: int) -> str:
@@ -173,14 +177,22 @@ def build_checkin(c: CheckinContent) -> tuple[str, list[Block]]:
     header = truncate(name, _HEADER_MAX - len(suffix)) + suffix
 
     prompt = _plain(c.prompt_text, _PROMPT_MAX)
-    blocks: list[Block] = [
-        HeaderBlock(text=header),
-        SectionBlock(text=MarkdownTextObject(text=f":speech_balloon: *Prompt*\n>{prompt}")),
-    ]
+    blocks: list[Block] = [HeaderBlock(text=header)]
+    focus = [_plain(line, 300) for line in c.focus[:5] if line.strip()]
+    if focus:
+        # The data-driven agenda leads: where the partnership is weakest, and what is due.
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(text=":dart: *Focus*\n" + "\n".join(f"• {f}" for f in focus))
+            )
+        )
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=f":speech_balloon: *Prompt*\n>{prompt}")))
     why = _plain(c.prompt_why, _WHY_MAX)
     label = _plain(c.prompt_theme_label, 100)
     if why or label:
         because = f"Why this prompt: {why} ({label})" if why and label else f"Why this prompt: {why or label}"
+        if c.chosen_because:
+            because += f" · {_plain(c.chosen_because, 300)}"
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=because)]))
 
     if c.missed:

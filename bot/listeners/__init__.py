@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.listeners import commands, commitments, errors, help, home, lifecycle, prompts, pulses, rituals, wins
+from bot.listeners import (
+    commands,
+    commitments,
+    errors,
+    help,
+    home,
+    insight,
+    lifecycle,
+    prompts,
+    pulses,
+    rituals,
+    wins,
+)
 
 
 def register_listeners(app: App) -> commands.CommandRouter:
@@ -20,5 +32,6 @@ def register_listeners(app: App) -> commands.CommandRouter:
     wins.register(app, router)
     commitments.register(app, router)
     home.register(app)
+    insight.register(app, router)
     lifecycle.register(app)
     return router

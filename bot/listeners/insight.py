@@ -1,0 +1,160 @@
+"""Insight: `/tandem report [ritual] [weeks]`, `/tandem export [ritual]`, `/tandem alerts on|off [ritual]`."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+from slack_sdk.errors import SlackApiError
+
+from bot.listeners.commands import CommandRouter, Invocation
+from bot.listeners.rituals import is_admin
+from db.rituals import RitualError, can_manage, resolve_ritual
+from db.workspaces import ensure_workspace
+from jobs.insight import build_export, build_report
+
+REPORT_EXAMPLE = "report Weekly sync 12"
+MAX_WEEKS = 104
+
+
+def register(app: App, router: CommandRouter) -> None:
+    def _ritual(inv: Invocation, session, name: str, example: str):  # type: ignore[no-untyped-def]
+        workspace = ensure_workspace(session, inv.team_id)
+        try:
+            ritual = resolve_ritual(
+                session,
+                workspace.id,
+                channel_id=inv.channel_id,
+                user_id=inv.user_id,
+                name=name,
+                example=example,
+            )
+        except RitualError as exc:
+            inv.ack(text=f":warning: {exc}", response_type="ephemeral")
+            return None
+        if not can_manage(ritual, inv.user_id, is_admin=is_admin(inv.client, inv.user_id)):
+            inv.ack(
+                text=f":no_entry: Reports of “{ritual.name}” are for its creator, its members and admins.",
+                response_type="ephemeral",
+            )
+            return None
+        return ritual
+
+    def _destination(inv: Invocation, ritual_channel: str) -> str:
+        # In the ritual's channel the report is shared there; asked from anywhere else, it is a DM.
+        if inv.channel_id == ritual_channel:
+            return ritual_channel
+        return inv.client.conversations_open(users=inv.user_id)["channel"]["id"]
+
+    def handle_report(inv: Invocation) -> None:
+        services = inv.services
+        name, weeks = inv.args.strip(), 12
+        head, _, last = name.rpartition(" ")
+        candidate = last or name
+        if candidate.isdigit():
+            weeks, name = int(candidate), head.strip()
+            if not 1 <= weeks <= MAX_WEEKS:
+                inv.fail(f"Give a number of weeks from 1 to {MAX_WEEKS}.", REPORT_EXAMPLE)
+                return
+        now = services.clock.now()
+        with services.database.begin() as session:
+            ritual = _ritual(inv, session, name, REPORT_EXAMPLE)
+            if ritual is None:
+                return
+            inv.ack(
+                text=f":hourglass_flowing_sand: Preparing the report of “{ritual.name}”…",
+                response_type="ephemeral",
+            )
+            report = build_report(
+                session, ritual, weeks=weeks, now=now, min_answers=services.pulse_settings.min_answers
+            )
+            channel_id = ritual.channel_id
+        try:
+            inv.client.files_upload_v2(
+                channel=_destination(inv, channel_id),
+                content=report.png,
+                filename="tandem-report.png",
+                title=report.title,
+                alt_txt=report.alt_text,
+                initial_comment=report.summary,
+            )
+        except SlackApiError as exc:
+            inv.respond(
+                text=f":warning: The report could not be shared ({exc.response.get('error')}).",
+                response_type="ephemeral",
+            )
+
+    def handle_export(inv: Invocation) -> None:
+        services = inv.services
+        now = services.clock.now()
+        with services.database.begin() as session:
+            ritual = _ritual(inv, session, inv.args.strip(), "export Weekly sync")
+            if ritual is None:
+                return
+            inv.ack(
+                text=f":hourglass_flowing_sand: Preparing the export of “{ritual.name}”…",
+                response_type="ephemeral",
+            )
+            export = build_export(
+                session,
+                ritual,
+                requester=inv.user_id,
+                now=now,
+                min_answers=services.pulse_settings.min_answers,
+            )
+        try:
+            # Exports go to the person who asked, never into a channel.
+            dm = inv.client.conversations_open(users=inv.user_id)["channel"]["id"]
+            for index, (filename, content) in enumerate(export.files):
+                inv.client.files_upload_v2(
+                    channel=dm,
+                    content=content,
+                    filename=filename,
+                    title=filename,
+                    initial_comment=export.comment if index == 0 else None,
+                )
+        except SlackApiError as exc:
+            inv.respond(
+                text=f":warning: The export could not be sent ({exc.response.get('error')}).",
+                response_type="ephemeral",
+            )
+
+    def handle_alerts(inv: Invocation) -> None:
+        choice, _, name = inv.args.strip().partition(" ")
+        if choice.lower() not in ("on", "off"):
+            inv.fail(
+                "Say `on` or `off`, then the ritual if the channel has several.", "alerts off Weekly sync"
+            )
+            return
+        with inv.services.database.begin() as session:
+            ritual = _ritual(inv, session, name.strip(), "alerts off Weekly sync")
+            if ritual is None:
+                return
+            ritual.drift_alerts = choice.lower() == "on"
+            ritual_name = ritual.name
+        inv.ack(
+            text=f":bell: Drift alerts for “{ritual_name}” are on."
+            if choice.lower() == "on"
+            else f":no_bell: No more drift alerts for “{ritual_name}”.",
+            response_type="ephemeral",
+        )
+
+    router.add(
+        "report",
+        usage="report [ritual] [weeks]",
+        summary="a chart of how each side rates the other over time, with a short summary",
+        example=REPORT_EXAMPLE,
+        handler=handle_report,
+    )
+    router.add(
+        "export",
+        usage="export [ritual]",
+        summary="a CSV of a year of pulses, wins and commitments (by DM)",
+        example="export Weekly sync",
+        handler=handle_export,
+    )
+    router.add(
+        "alerts",
+        usage="alerts on|off [ritual]",
+        summary="drift alerts to the two leads when scores fall or the gap widens",
+        example="alerts off Weekly sync",
+        handler=handle_alerts,
+    )
