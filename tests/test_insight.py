@@ -106,6 +106,9 @@ def test_report_uploads_a_chart_with_alt_text_and_a_summary(world: RunningApp) -
     assert "12 weeks" in comment and "7 pulses" in comment and "not drawn" in comment
     (png,) = world.fake.uploads.values()
     assert png.startswith(PNG)
+    # Neither the summary nor the alt text names anyone: only figures per side.
+    for user in ("U_M1", "U_M2", "U_M3", "U_I1", "U_I2", "U_I3"):
+        assert user not in comment and user not in get_url.params["alt_txt"]
 
 
 def test_report_asked_elsewhere_comes_by_dm_and_bad_weeks_are_refused(world: RunningApp) -> None:
