@@ -62,7 +62,8 @@ def seed(database: Database, *, rituals: int, channels: int, at: dt.time, tz: st
                 "interval_weeks": 1,
                 "week_of_month": 1,
                 "themes": [],
-                "pulse_enabled": True,
+                # Check-ins only: this measures posting them (a pulse would be a second message per ritual).
+                "pulse_enabled": False,
                 "pulse_anonymous": True,
                 "status": "active",
                 "created_by": "U_M",
