@@ -37,9 +37,15 @@ def _apply(win: Win, spec: WinSpec) -> None:
     win.link = (spec.link or "").strip() or None
     win.channel_id = spec.channel_id
     win.ritual_id = spec.ritual_id
-    wanted = [(u, Side.MARKETING) for u in spec.marketing] + [(u, Side.IT) for u in spec.it]
-    win.credits.clear()
-    for user_id, side in wanted:
+    wanted = {**{u: Side.MARKETING for u in spec.marketing}, **{u: Side.IT for u in spec.it}}
+    # Change credits in place: replacing them all would insert a (win, person) pair before the
+    # old row is deleted, which the unique constraint rightly refuses.
+    for credit in list(win.credits):
+        if credit.user_id not in wanted:
+            win.credits.remove(credit)
+        else:
+            credit.side = wanted.pop(credit.user_id)
+    for user_id, side in wanted.items():
         win.credits.append(WinCredit(user_id=user_id, side=side))
 
 

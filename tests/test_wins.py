@@ -317,3 +317,98 @@ def test_the_checkin_agenda_lists_new_wins_and_open_commitments_with_an_add_butt
     assert any(e.get("action_id") == ids.ACTION_COMMIT_MENU for e in elements)
     assert any(e.get("action_id") == ids.ACTION_COMMIT_ADD for e in elements)
     assert len(blocks) <= 50
+
+
+def test_commitment_menu_moves_the_date_and_drops_with_a_reason(world: RunningApp) -> None:
+    world.slack.view_submission(ids.VIEW_COMMIT, values=commit_values(), user_id="U_M1")
+    world.drain()
+    cid = _commitment_id(world.services.database)
+    # "New date" from the overflow menu opens the move modal.
+    world.slack.block_action(
+        ids.ACTION_COMMIT_MENU,
+        action_type="overflow",
+        selected_option={"value": f"move:{cid}"},
+        user_id="U_I1",
+    )
+    world.drain()
+    (opened,) = world.fake.wait_for("views.open")
+    move = opened.params["view"]
+    past = {
+        ids.BLOCK_COMMIT_MOVE_DUE: {
+            ids.ACTION_COMMIT_MOVE_DUE: {"type": "datepicker", "selected_date": "2026-11-01"}
+        }
+    }
+    refused = world.slack.view_submission(
+        ids.VIEW_COMMIT_MOVE, values=past, user_id="U_I1", private_metadata=move["private_metadata"]
+    ).json()
+    assert "past" in refused["errors"][ids.BLOCK_COMMIT_MOVE_DUE]
+    later = {
+        ids.BLOCK_COMMIT_MOVE_DUE: {
+            ids.ACTION_COMMIT_MOVE_DUE: {"type": "datepicker", "selected_date": "2026-12-18"}
+        }
+    }
+    ok = world.slack.view_submission(
+        ids.VIEW_COMMIT_MOVE, values=later, user_id="U_I1", private_metadata=move["private_metadata"]
+    )
+    assert ok.status_code == 200 and not ok.text
+    world.drain()
+    with world.services.database.begin() as session:
+        assert session.get(Commitment, cid).due_date == dt.date(2026, 12, 18)  # type: ignore[union-attr]
+
+    world.slack.block_action(
+        ids.ACTION_COMMIT_MENU,
+        action_type="overflow",
+        selected_option={"value": f"drop:{cid}"},
+        user_id="U_M1",
+    )
+    world.drain()
+    drop = world.fake.wait_for("views.open", count=2)[-1].params["view"]
+    empty = {
+        ids.BLOCK_COMMIT_DROP_REASON: {
+            ids.ACTION_COMMIT_DROP_REASON: {"type": "plain_text_input", "value": ""}
+        }
+    }
+    assert (
+        world.slack.view_submission(
+            ids.VIEW_COMMIT_DROP, values=empty, user_id="U_M1", private_metadata=drop["private_metadata"]
+        ).json()["response_action"]
+        == "errors"
+    )
+    reason = {
+        ids.BLOCK_COMMIT_DROP_REASON: {
+            ids.ACTION_COMMIT_DROP_REASON: {"type": "plain_text_input", "value": "Budget moved to Q1"}
+        }
+    }
+    world.slack.view_submission(
+        ids.VIEW_COMMIT_DROP, values=reason, user_id="U_M1", private_metadata=drop["private_metadata"]
+    )
+    world.drain()
+    with world.services.database.begin() as session:
+        dropped = session.get(Commitment, cid)
+        assert (
+            dropped is not None
+            and dropped.status is CommitmentStatus.DROPPED
+            and dropped.reason == "Budget moved to Q1"
+        )
+
+
+def test_the_creator_edits_a_win_and_the_celebration_is_updated(world: RunningApp) -> None:
+    world.slack.view_submission(ids.VIEW_WIN, values=win_values(), user_id="U_M1")
+    world.drain()
+    with world.services.database.begin() as session:
+        win_id = session.scalars(select(Win.id)).one()
+    world.slack.block_action(ids.ACTION_WIN_EDIT, value=str(win_id), user_id="U_M1")
+    world.drain()
+    (opened,) = world.fake.wait_for("views.open")
+    edited = world.slack.view_submission(
+        ids.VIEW_WIN,
+        values=win_values(what="Launched personalised onboarding in 4 languages", outcome="Activation +15%"),
+        user_id="U_M1",
+        private_metadata=opened.params["view"]["private_metadata"],
+    )
+    assert edited.status_code == 200 and not edited.text
+    world.drain()
+    (update,) = world.fake.wait_for("chat.update")
+    assert "4 languages" in json.dumps(update.params["blocks"]) and "+15%" in json.dumps(
+        update.params["blocks"]
+    )
