@@ -6,9 +6,7 @@ from slack_bolt import App
 from slack_sdk.errors import SlackApiError
 
 from bot.listeners.commands import CommandRouter, Invocation
-from bot.listeners.rituals import is_admin
-from db.rituals import RitualError, can_manage, resolve_ritual
-from db.workspaces import ensure_workspace
+from bot.listeners.rituals import managed_ritual
 from jobs.insight import build_export, build_report
 
 REPORT_EXAMPLE = "report Weekly sync 12"
@@ -17,26 +15,13 @@ MAX_WEEKS = 104
 
 def register(app: App, router: CommandRouter) -> None:
     def _ritual(inv: Invocation, session, name: str, example: str):  # type: ignore[no-untyped-def]
-        workspace = ensure_workspace(session, inv.team_id)
-        try:
-            ritual = resolve_ritual(
-                session,
-                workspace.id,
-                channel_id=inv.channel_id,
-                user_id=inv.user_id,
-                name=name,
-                example=example,
-            )
-        except RitualError as exc:
-            inv.ack(text=f":warning: {exc}", response_type="ephemeral")
-            return None
-        if not can_manage(ritual, inv.user_id, is_admin=is_admin(inv.client, inv.user_id)):
-            inv.ack(
-                text=f":no_entry: Reports of “{ritual.name}” are for its creator, its members and admins.",
-                response_type="ephemeral",
-            )
-            return None
-        return ritual
+        return managed_ritual(
+            inv,
+            session,
+            name,
+            example,
+            refusal="Reports of “{name}” are for its creator, its members and admins.",
+        )
 
     def _destination(inv: Invocation, ritual_channel: str) -> str:
         # In the ritual's channel the report is shared there; asked from anywhere else, it is a DM.

@@ -19,12 +19,12 @@ from bot.blocks.pulse import (
     decode_answer,
 )
 from bot.listeners.commands import CommandRouter, Invocation
-from bot.listeners.rituals import is_admin
+from bot.listeners.rituals import managed_ritual
 from bot.services import Services
 from db import pulses as pulse_db
 from db.models import Pulse, PulseQuestion, Ritual, RitualStatus, Side, Workspace
 from db.people import forget_person, get_or_create_person, set_reminders, set_side
-from db.rituals import RitualError, can_manage, resolve_ritual
+from db.rituals import RitualError, resolve_ritual
 from db.workspaces import ensure_workspace
 from jobs.pulses import close_and_report, open_pulse_for
 
@@ -203,24 +203,14 @@ def register(app: App, router: CommandRouter) -> None:
             handle_votes(inv, inv.args[5:].strip())
             return
         with services.database.begin() as session:
-            workspace = ensure_workspace(session, inv.team_id)
-            try:
-                ritual = resolve_ritual(
-                    session,
-                    workspace.id,
-                    channel_id=inv.channel_id,
-                    user_id=inv.user_id,
-                    name=inv.args,
-                    example="pulse Weekly sync",
-                )
-            except RitualError as exc:
-                inv.ack(text=f":warning: {exc}", response_type="ephemeral")
-                return
-            if not can_manage(ritual, inv.user_id, is_admin=is_admin(inv.client, inv.user_id)):
-                inv.ack(
-                    text=f":no_entry: Only the creator of “{ritual.name}”, its members or an admin can start a pulse.",
-                    response_type="ephemeral",
-                )
+            ritual = managed_ritual(
+                inv,
+                session,
+                inv.args,
+                "pulse Weekly sync",
+                refusal="Only the creator of “{name}”, its members or an admin can start a pulse.",
+            )
+            if ritual is None:
                 return
             if ritual.status is not RitualStatus.ACTIVE:
                 inv.ack(text=f"“{ritual.name}” is paused. Resume it first.", response_type="ephemeral")

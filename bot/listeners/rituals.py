@@ -6,11 +6,11 @@ import datetime as dt
 import json
 import re
 from logging import Logger
-from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.orm import Session
 
 from bot import ids
 from bot.blocks.rituals import (
@@ -73,6 +73,30 @@ def user_timezone(client: WebClient, user_id: str) -> str:
         return client.users_info(user=user_id)["user"].get("tz") or "UTC"
     except SlackApiError:
         return "UTC"
+
+
+def managed_ritual(
+    inv: Invocation, session: Session, name: str, example: str, *, refusal: str | None = None
+) -> Ritual | None:
+    """The ritual a command names, if the caller may act on it; otherwise the ack says why and None.
+
+    Only the ritual's creator, its members or a workspace admin may change it (or read its reports).
+    """
+    workspace = ensure_workspace(session, inv.team_id)
+    try:
+        ritual = resolve_ritual(
+            session, workspace.id, channel_id=inv.channel_id, user_id=inv.user_id, name=name, example=example
+        )
+    except RitualError as exc:
+        inv.ack(text=f":warning: {exc}", response_type="ephemeral")
+        return None
+    if not can_manage(ritual, inv.user_id, is_admin=is_admin(inv.client, inv.user_id)):
+        if refusal:
+            inv.ack(text=f":no_entry: {refusal.format(name=ritual.name)}", response_type="ephemeral")
+        else:
+            _refuse(inv, ritual)
+        return None
+    return ritual
 
 
 def _refuse(inv: Invocation, ritual: Ritual) -> None:
@@ -159,21 +183,8 @@ def register(app: App, router: CommandRouter) -> None:
     def handle_edit(inv: Invocation) -> None:
         services = inv.services
         with services.database.begin() as session:
-            workspace = ensure_workspace(session, inv.team_id)
-            try:
-                ritual = resolve_ritual(
-                    session,
-                    workspace.id,
-                    channel_id=inv.channel_id,
-                    user_id=inv.user_id,
-                    name=inv.args,
-                    example="edit Weekly sync",
-                )
-            except RitualError as exc:
-                inv.ack(text=f":warning: {exc}", response_type="ephemeral")
-                return
-            if not can_manage(ritual, inv.user_id, is_admin=is_admin(inv.client, inv.user_id)):
-                _refuse(inv, ritual)
+            ritual = managed_ritual(inv, session, inv.args, "edit Weekly sync")
+            if ritual is None:
                 return
             form = form_from_ritual(ritual)
             ritual_id = ritual.id
@@ -268,29 +279,10 @@ def register(app: App, router: CommandRouter) -> None:
 
     # -- pause, resume, skip, now, delete ------------------------------------------------------------
 
-    def _managed(inv: Invocation, session: Any, name: str, example: str) -> Ritual | None:
-        workspace = ensure_workspace(session, inv.team_id)
-        try:
-            ritual = resolve_ritual(
-                session,
-                workspace.id,
-                channel_id=inv.channel_id,
-                user_id=inv.user_id,
-                name=name,
-                example=example,
-            )
-        except RitualError as exc:
-            inv.ack(text=f":warning: {exc}", response_type="ephemeral")
-            return None
-        if not can_manage(ritual, inv.user_id, is_admin=is_admin(inv.client, inv.user_id)):
-            _refuse(inv, ritual)
-            return None
-        return ritual
-
     def handle_pause(inv: Invocation) -> None:
         services = inv.services
         with services.database.begin() as session:
-            ritual = _managed(inv, session, inv.args, "pause Weekly sync")
+            ritual = managed_ritual(inv, session, inv.args, "pause Weekly sync")
             if ritual is None:
                 return
             if ritual.status is RitualStatus.PAUSED:
@@ -308,7 +300,7 @@ def register(app: App, router: CommandRouter) -> None:
         services = inv.services
         now = services.clock.now()
         with services.database.begin() as session:
-            ritual = _managed(inv, session, inv.args, "resume Weekly sync")
+            ritual = managed_ritual(inv, session, inv.args, "resume Weekly sync")
             if ritual is None:
                 return
             if ritual.status is RitualStatus.ACTIVE:
@@ -339,7 +331,7 @@ def register(app: App, router: CommandRouter) -> None:
                 return
             name = head.strip()
         with services.database.begin() as session:
-            ritual = _managed(inv, session, name, "skip Weekly sync 2026-12-24")
+            ritual = managed_ritual(inv, session, name, "skip Weekly sync 2026-12-24")
             if ritual is None:
                 return
             try:
@@ -359,7 +351,7 @@ def register(app: App, router: CommandRouter) -> None:
         services = inv.services
         now = services.clock.now()
         with services.database.begin() as session:
-            ritual = _managed(inv, session, inv.args, "now Weekly sync")
+            ritual = managed_ritual(inv, session, inv.args, "now Weekly sync")
             if ritual is None:
                 return
             if ritual.status is not RitualStatus.ACTIVE:
@@ -384,7 +376,7 @@ def register(app: App, router: CommandRouter) -> None:
         services = inv.services
         now = services.clock.now()
         with services.database.begin() as session:
-            ritual = _managed(inv, session, inv.args, "delete Weekly sync")
+            ritual = managed_ritual(inv, session, inv.args, "delete Weekly sync")
             if ritual is None:
                 return
             info = summary(ritual, now)
