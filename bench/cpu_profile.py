@@ -14,7 +14,8 @@ It prints CPU per request for both (`time.thread_time()`, without the profiler) 
 then each app's most expensive functions by cumulative time per request under cProfile. cProfile's
 clock is wall time (a CPU-time clock costs a system call per event and distorts the picture more), so a
 call that waits on the fake Slack, such as respond(), shows its waiting too; the fake runs on its own
-threads and its CPU is not counted.
+threads and its CPU is not counted. A scenario's `setup` runs on Tandem's database once the app is
+built, and its `verify` after Tandem's last request (e.g. `pulse`'s ballot and tally check).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.bare_app import BareRuntime
-from bench.scenarios import SCENARIOS, Scenario
+from bench.scenarios import SCENARIOS, BenchContext, Scenario
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import BuiltRequest, SlackRequests
 
@@ -54,6 +55,10 @@ class InlineExecutor(Executor):
         return future
 
 
+def database_url(workdir: Path) -> str:
+    return f"sqlite:///{workdir / 'tandem.db'}"
+
+
 def tandem_wsgi(fake: FakeSlack, workdir: Path) -> tuple[WSGIApp, Callable[[], None]]:
     from bot.app import create_app
     from bot.config import Mode, load_settings
@@ -68,7 +73,7 @@ def tandem_wsgi(fake: FakeSlack, workdir: Path) -> tuple[WSGIApp, Callable[[], N
         slack_bot_token=BOT_TOKEN,
         slack_signing_secret=SIGNING_SECRET,
         slack_api_url=fake.base_url,
-        database_url=f"sqlite:///{workdir / 'tandem.db'}",
+        database_url=database_url(workdir),
         log_level="WARNING",
     )
     database = Database(settings.database_url)
@@ -150,10 +155,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--requests must be in 10..50000")
     scenario: Scenario = SCENARIOS[args.scenario]
 
+    verdict = None
     with FakeSlack() as fake, tempfile.TemporaryDirectory(prefix="tandem-profile-") as tmp:
-        signer = SlackRequests(
-            "http://127.0.0.1:9", SIGNING_SECRET, default_response_url=fake.response_url("bench")
+        # Nothing is sent over HTTP; the two URLs only tell a stateful scenario's two streams apart.
+        signers = {
+            name: SlackRequests(
+                f"http://{name}.invalid", SIGNING_SECRET, default_response_url=fake.response_url("bench")
+            )
+            for name in ("tandem", "bare")
+        }
+        context = BenchContext(
+            fake_url=fake.url,
+            tandem_url=signers["tandem"].app_url,
+            bare_url=signers["bare"].app_url,
+            database_url=database_url(Path(tmp)),
+            signing_secret=SIGNING_SECRET,
+            workdir=Path(tmp),
         )
+
+        def batch(name: str, count: int) -> list[BuiltRequest]:
+            built = [scenario.build(signers[name]) for _ in range(count)]
+            if scenario.sent is not None:
+                scenario.sent(signers[name].app_url, count)  # every one of them is driven through
+            return built
+
         results: dict[str, tuple[float, float, str]] = {}
         for name, make in (
             ("tandem", lambda: tandem_wsgi(fake, Path(tmp))),
@@ -161,14 +186,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         ):
             app, close = make()
             try:
-                drive(app, [scenario.build(signer) for _ in range(200)], None)  # warm up
-                plain = drive(app, [scenario.build(signer) for _ in range(args.requests)], None)
+                if name == "tandem" and scenario.setup is not None:
+                    scenario.setup(context)
+                drive(app, batch(name, 200), None)  # warm up
+                plain = drive(app, batch(name, args.requests), None)
                 profile = cProfile.Profile()
-                profiled = drive(app, [scenario.build(signer) for _ in range(args.requests)], profile)
+                profiled = drive(app, batch(name, args.requests), profile)
                 results[name] = (plain, profiled, top_functions(profile, args.requests, args.top))
+                if name == "tandem" and scenario.verify is not None:
+                    verdict = scenario.verify(context)
             finally:
                 close()
-        signer.close()
+        for signer in signers.values():
+            signer.close()
 
     print(f"scenario {scenario.name}: {scenario.summary}; {args.requests} requests per app, in-process\n")
     for name, (plain, profiled, _) in results.items():
@@ -176,6 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "tandem" in results and "bare" in results:
         extra = results["tandem"][0] - results["bare"][0]
         print(f"tandem - bare:           {extra * 1e6:7.0f} us per request")
+    if verdict is not None:
+        print(f"check on Tandem's database: {verdict.message}")
     for name, (_, _, table) in results.items():
         print(f"\n{name}: top functions by cumulative CPU per request (cProfile)\n{table}")
     return 0

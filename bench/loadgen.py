@@ -67,6 +67,10 @@ class PhaseStats:
     latencies: list[float] = field(default_factory=list)
     send_lags: list[float] = field(default_factory=list)  # open loop: actual send - scheduled send
     scheduled: int = 0  # open loop: requests on the timetable
+    # Requests taken from the list, in order: always its first `taken` ones, wrapping around if the
+    # phase needed more (`taken` > the list's length). A taken request was sent, unless it is counted
+    # among the errors.
+    taken: int = 0
 
     @property
     def error_count(self) -> int:
@@ -223,6 +227,7 @@ class _Collector:
         self.latencies: list[float] = []
         self.send_lags: list[float] = []
         self.last_done = 0.0
+        self.taken = 0
 
     def merge(
         self, responses: int, ok: int, errors: Counter[str], lat: list[float], lags: list[float], last: float
@@ -302,6 +307,7 @@ def _closed_threads(
     barrier.wait()
     for t in threads:
         t.join(timeout=duration + REQUEST_TIMEOUT + 5)
+    collector.taken = next(counter)  # one draw per request taken
     return collector, start[0]
 
 
@@ -370,6 +376,7 @@ def _open_threads(
     barrier.wait()
     for t in threads:
         t.join(timeout=total / rate + REQUEST_TIMEOUT + 5)
+    collector.taken = min(next(counter), total)  # each sender's last draw is past the end
     return collector, start[0]
 
 
@@ -438,6 +445,7 @@ async def _closed_async(
             await asyncio.gather(*(client(c) for c in opened))
     except TimeoutError:
         collector.errors["timeout"] += in_flight
+    collector.taken = next(counter)
     return collector, start
 
 
@@ -508,6 +516,7 @@ async def _open_async(
         collector.errors["timeout"] += in_flight + (total - len(tasks))
     for conn in pool:
         conn.close()
+    collector.taken = len(tasks)
     return collector, start
 
 
@@ -525,6 +534,7 @@ def _finish(mode: str, client: str, collector: _Collector, start: float, schedul
         latencies=collector.latencies,
         send_lags=collector.send_lags,
         scheduled=scheduled,
+        taken=collector.taken,
     )
 
 

@@ -1,6 +1,6 @@
 """Run the benchmark: Tandem (`tandem serve`) against a bare Bolt app on the same server, side by side.
 
-    python -m bench.run [--duration 10] [--rate 200] [--scenarios help,click] [--rounds 2]
+    python -m bench.run [--duration 10] [--rate 200] [--scenarios help,click,pulse] [--rounds 2]
 
 See bench/README.md for what is measured and how to read the output. Benchmarks report; they do not
 fail a build: the exit status is 0 whenever the run completed, whatever the figures, and 1 only when the
@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from bench import loadgen
-from bench.scenarios import SCENARIOS, BenchContext, Scenario
+from bench.scenarios import SCENARIOS, BenchContext, Scenario, Verdict
 from tests.slack_requests import SlackRequests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +47,13 @@ POST_ACK_TIMEOUT = 30.0
 # Requests are pre-signed before each phase and cycled through; Slack timestamps stay valid 5 minutes.
 POOL_SIZE = 2000
 MAX_DURATION = 120.0
+# Scenarios whose requests may be sent only once (`Scenario.fresh_requests`) get one request per
+# expected send instead: the last measured rate of that scenario on that server, with headroom, or this
+# guess before the first measurement. A phase that still runs out replays from the start and says so.
+FRESH_FIRST_GUESS_RPS = 4000.0
+FRESH_HEADROOM = 1.5
+FRESH_POOL_MAX = 200_000
+DEFAULT_SCENARIOS = "help,click,pulse"
 
 TARGET_RATIO = 0.70
 TARGET_P99_MS = 100.0
@@ -267,6 +274,16 @@ class Phase:
     generator_cpu: float
     post_ack_expected: dict[str, int] = field(default_factory=dict)
     post_ack_arrived: dict[str, int] = field(default_factory=dict)
+    pool: int = 0  # requests built for the phase
+    # Seconds from the phase's last response until the fake had all the expected post-ack calls
+    # (None when none are expected): work still queued when the measurement stopped.
+    post_ack_s: float | None = None
+    fake_calls: dict[str, int] = field(default_factory=dict)  # everything the fake recorded in the phase
+
+    @property
+    def replayed(self) -> int:
+        """Requests sent a second time because the phase used up its list (expected for cycled pools)."""
+        return max(0, self.stats.taken - self.pool)
 
     def to_json(self) -> dict[str, Any]:
         s = self.stats
@@ -291,6 +308,10 @@ class Phase:
             "server_cpu_s": round(self.server_cpu, 3),
             "post_ack_expected": self.post_ack_expected,
             "post_ack_arrived": self.post_ack_arrived,
+            "post_ack_s": None if self.post_ack_s is None else round(self.post_ack_s, 2),
+            "requests_built": self.pool,
+            "requests_taken": s.taken,
+            "fake_calls": self.fake_calls,
         }
 
 
@@ -317,6 +338,17 @@ class Bench:
         self.fake = fake
         self.targets = targets
         self.phases: list[Phase] = []
+        self.rps_seen: dict[tuple[str, str], float] = {}  # (scenario, target) -> last throughput rps
+
+    def pool_size(self, scenario: Scenario, target: Target, mode: str, duration: float) -> int:
+        """How many requests to sign for a phase: a cycled pool, or one per expected send (fresh)."""
+        if mode == "rate":
+            total = max(1, round(self.args.rate * duration))
+            return min(total, FRESH_POOL_MAX) if scenario.fresh_requests else min(POOL_SIZE * 2, total)
+        if not scenario.fresh_requests:
+            return POOL_SIZE
+        rps = self.rps_seen.get((scenario.name, target.name), FRESH_FIRST_GUESS_RPS)
+        return min(FRESH_POOL_MAX, max(POOL_SIZE, math.ceil(rps * FRESH_HEADROOM * duration) + 200))
 
     def build(self, scenario: Scenario, target: Target, count: int) -> list[loadgen.Request]:
         """`count` freshly signed requests (timestamp now), as bytes ready to write to `target`."""
@@ -350,6 +382,8 @@ class Bench:
                 last = f"{type(exc).__name__}: {exc}"
             else:
                 if status == 200:
+                    if scenario.sent is not None:
+                        scenario.sent(target.server.url, 1)
                     return
                 last = f"HTTP {status}"
             time.sleep(0.2)
@@ -359,11 +393,8 @@ class Bench:
 
     def run_phase(self, scenario: Scenario, target: Target, mode: str, round_: int, *, record: bool) -> Phase:
         args = self.args
-        if mode == "throughput":
-            count = POOL_SIZE
-        else:
-            count = min(POOL_SIZE * 2, max(1, round(args.rate * args.duration)))
         duration = args.duration if record else args.warmup
+        count = self.pool_size(scenario, target, mode, duration)
         requests = self.build(scenario, target, count)
         self.fake.clear()
         server0, fake0, gen0 = target.server.cpu(), self.fake.cpu(), time.process_time()
@@ -389,10 +420,14 @@ class Bench:
                 max_inflight=args.max_inflight,
             )
         gen1 = time.process_time()
+        if scenario.sent is not None:
+            scenario.sent(target.server.url, stats.taken)
+        if mode == "throughput":
+            self.rps_seen[(scenario.name, target.name)] = stats.rps
         expected = (
             {m: n * stats.ok for m, n in scenario.tandem_calls.items()} if target.name == "tandem" else {}
         )
-        arrived = self.wait_post_ack(expected)
+        arrived, fake_calls, post_ack_s = self.wait_post_ack(expected)
         server1, fake1 = target.server.cpu(), self.fake.cpu()
         phase = Phase(
             scenario.name,
@@ -405,22 +440,29 @@ class Bench:
             gen1 - gen0,
             expected,
             arrived,
+            pool=len(requests),
+            post_ack_s=post_ack_s if expected else None,
+            fake_calls=fake_calls,
         )
         if record:
             self.phases.append(phase)
             self.print_phase(phase)
         return phase
 
-    def wait_post_ack(self, expected: dict[str, int]) -> dict[str, int]:
-        """Wait (bounded) until Tandem's post-ack calls for the phase reached the fake; return the counts."""
-        if not expected:
-            return {}
-        deadline = time.monotonic() + POST_ACK_TIMEOUT
+    def wait_post_ack(self, expected: dict[str, int]) -> tuple[dict[str, int], dict[str, int], float]:
+        """Wait (bounded) until Tandem's post-ack calls for the phase reached the fake.
+
+        Returns the expected methods' counts, every method's count the fake recorded in the phase, and
+        how long the wait took (0.1 s resolution).
+        """
+        start = time.monotonic()
+        deadline = start + POST_ACK_TIMEOUT
         while True:
             counts = self.fake.counts()
             arrived = {m: counts.get(m, 0) for m in expected}
             if all(arrived[m] >= n for m, n in expected.items()) or time.monotonic() > deadline:
-                return arrived
+                everything = {m: n for m, n in counts.items() if not m.startswith("_")}
+                return arrived, everything, time.monotonic() - start
             time.sleep(0.1)
 
     def print_phase(self, phase: Phase) -> None:
@@ -435,6 +477,10 @@ class Bench:
             post = "  post-ack " + ", ".join(
                 f"{m} {phase.post_ack_arrived.get(m, 0)}/{n}" for m, n in phase.post_ack_expected.items()
             )
+            if phase.post_ack_s is not None and phase.post_ack_s >= 0.5:
+                post += f" (done {phase.post_ack_s:.1f} s after the last ack)"
+        if SCENARIOS[phase.scenario].fresh_requests and phase.replayed:
+            post += f"  REPLAYED {phase.replayed} (needed more than the {phase.pool} fresh requests built)"
         print(
             f"  round {phase.round + 1} {phase.scenario:<6} {phase.target:<6} {label:<10} "
             f"{row['rps']:>8.1f} rps  p50 {_fmt(row['p50_ms'])} ms  p99 {_fmt(row['p99_ms'])} ms  "
@@ -479,6 +525,7 @@ def aggregate(phases: list[Phase]) -> dict[str, Any]:
     for p in phases:
         expected.update(p.post_ack_expected)
         arrived.update(p.post_ack_arrived)
+    post_ack = [p.post_ack_s for p in phases if p.post_ack_s is not None]
     return {
         "rounds": len(phases),
         "responses": responses,
@@ -494,6 +541,9 @@ def aggregate(phases: list[Phase]) -> dict[str, Any]:
         "send_lag_p99_ms": _ms(loadgen.percentile([x for p in phases for x in p.stats.send_lags], 99)),
         "post_ack_expected": dict(expected),
         "post_ack_arrived": dict(arrived),
+        "post_ack_s_max": round(max(post_ack), 2) if post_ack else None,
+        # Throughput counting the time post-ack work was still draining after the last ack.
+        "rps_with_post_ack": round(ok / (elapsed + sum(post_ack)), 2) if post_ack and elapsed else None,
     }
 
 
@@ -561,6 +611,12 @@ def print_report(args: argparse.Namespace, summary: dict[str, Any]) -> None:
                 f"throughput tandem/bare = {result['throughput_ratio']:.2f} (rounds: {rounds}; "
                 f"target >= {TARGET_RATIO:.2f}: {verdict})"
             )
+        tandem_tp = result["targets"].get("tandem", {}).get("throughput", {})
+        if (tandem_tp.get("post_ack_s_max") or 0) >= 0.5:
+            parts.append(
+                f"tandem's post-ack work lagged up to {tandem_tp['post_ack_s_max']:.1f} s behind its acks "
+                f"({tandem_tp['rps_with_post_ack']:.1f} rps counting that time)"
+            )
         if "tandem_p99_at_rate_ms" in result:
             verdict = "met" if result["p99_target_met"] else "MISSED"
             parts.append(
@@ -605,8 +661,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--scenarios",
-        default="help,click",
-        help=f"comma-separated, from: {', '.join(SCENARIOS)} (default help,click)",
+        default=DEFAULT_SCENARIOS,
+        help=f"comma-separated, from: {', '.join(SCENARIOS)} (default {DEFAULT_SCENARIOS})",
     )
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per target (default 2)")
     parser.add_argument(
@@ -736,6 +792,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     workdir = Path(tempfile.mkdtemp(prefix="tandem-bench-"))
     problems: dict[str, list[str]] = {}
+    checks: dict[str, Verdict] = {}
     try:
         with servers(workdir, args.targets, args.threads) as (fake, targets, database_url):
             by_name = {t.name: t for t in targets}
@@ -753,6 +810,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                     setup(context)
             bench = Bench(args, fake, targets)
             bench.run()
+            for name in args.scenarios:
+                verify = SCENARIOS[name].verify
+                if verify is not None and "tandem" in by_name:
+                    try:
+                        checks[name] = verify(context)
+                    except Exception as exc:  # a broken check is reported, not a lost run
+                        checks[name] = Verdict(False, f"the check itself failed: {type(exc).__name__}: {exc}")
             fake_errors = fake.counts().get("_errors", 0)
             for target in targets:
                 problems[target.name] = target.server.log_problems()
@@ -769,6 +833,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"\nWARNING: {name} logged {len(lines)} error line(s), e.g.: {lines[0]}")
     if fake_errors:
         print(f"\nWARNING: the fake Slack recorded {fake_errors} internal error(s)")
+    for name, verdict in checks.items():
+        print(f"\n{name} check on Tandem's database: {verdict.message}")
 
     if not args.no_json:
         RESULTS_DIR.mkdir(parents=True, exist_ok=True)
@@ -783,6 +849,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "summary": summary,
             "phases": [p.to_json() for p in bench.phases],
             "log_problems": {k: v[:20] for k, v in problems.items()},
+            "checks": {name: {"ok": v.ok, "message": v.message, **v.details} for name, v in checks.items()},
             "fake_errors": fake_errors,
         }
         path.write_text(json.dumps(document, indent=2) + "\n")

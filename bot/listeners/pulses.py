@@ -60,50 +60,49 @@ def register(app: App, router: CommandRouter) -> None:
             )
             return
         now = services.clock.now()
+        # Decide inside the transaction, tell the person after it: a POST to Slack must never run
+        # while the transaction (on SQLite, the write lock every other click waits for) is open.
+        reply: tuple[str, list | None] | None = None
         with services.database.begin() as session:
             pulse = session.get(Pulse, pulse_id)
             ritual = session.get(Ritual, pulse.ritual_id) if pulse else None
             workspace = session.get(Workspace, ritual.workspace_id) if ritual else None
-            if pulse is None or workspace is None or workspace.team_id != team_id:
+            if pulse is None or ritual is None or workspace is None or workspace.team_id != team_id:
                 # Unknown, or a pulse of another workspace: never count it.
-                _ephemeral(
-                    respond, ":warning: This pulse is not one of this workspace's, so nothing was stored."
-                )
-                return
-            zone = ZoneInfo(ritual.timezone)  # type: ignore[union-attr]
-            if pulse.closed_at is not None or now >= pulse.closes_at:
-                _ephemeral(
-                    respond, build_closed_notice((pulse.closed_at or pulse.closes_at).astimezone(zone))
-                )
-                return
-            person = get_or_create_person(session, workspace.id, user_id)
-            if person.side is None:
-                text, blocks = build_side_question(pulse_id, question, score)
-                _ephemeral(respond, text, blocks)
-                return
-            if person.side is Side.OTHER and question is PulseQuestion.PARTNER:
-                _ephemeral(
-                    respond,
-                    "The first question is for marketing and IT, each rating the other. As someone from another "
-                    "team, your view counts on the second one. (Wrong side? `/tandem role marketing|it|other`.)",
-                )
-                return
-            try:
-                outcome = pulse_db.record_answer(
-                    session,
-                    pulse_id,
-                    question=question,
-                    user_id=user_id,
-                    person=person,
-                    side=person.side,
-                    score=score,
-                    action_ts=action_ts,
-                    now=now,
-                )
-            except pulse_db.PulseError as exc:
-                _ephemeral(respond, f":warning: {exc}")
-                return
-            anonymous = pulse.anonymous
+                reply = (":warning: This pulse is not one of this workspace's, so nothing was stored.", None)
+            else:
+                zone = ZoneInfo(ritual.timezone)
+                person = get_or_create_person(session, workspace.id, user_id)
+                if pulse.closed_at is not None or now >= pulse.closes_at:
+                    reply = (build_closed_notice((pulse.closed_at or pulse.closes_at).astimezone(zone)), None)
+                elif person.side is None:
+                    reply = build_side_question(pulse_id, question, score)
+                elif person.side is Side.OTHER and question is PulseQuestion.PARTNER:
+                    reply = (
+                        "The first question is for marketing and IT, each rating the other. As someone from "
+                        "another team, your view counts on the second one. "
+                        "(Wrong side? `/tandem role marketing|it|other`.)",
+                        None,
+                    )
+                else:
+                    try:
+                        outcome = pulse_db.record_answer(
+                            session,
+                            pulse_id,
+                            question=question,
+                            user_id=user_id,
+                            person=person,
+                            side=person.side,
+                            score=score,
+                            action_ts=action_ts,
+                            now=now,
+                        )
+                    except pulse_db.PulseError as exc:
+                        reply = (f":warning: {exc}", None)
+                    anonymous = pulse.anonymous
+        if reply is not None:
+            _ephemeral(respond, reply[0], reply[1])
+            return
         if outcome.status is pulse_db.AnswerStatus.CLOSED and outcome.closed_at is not None:
             _ephemeral(respond, build_closed_notice(outcome.closed_at.astimezone(zone)))
             return
@@ -168,22 +167,26 @@ def register(app: App, router: CommandRouter) -> None:
             pulse_id = int(body["actions"][0].get("value", ""))
         except ValueError:
             return
+        refusal = None
         with services.database.begin() as session:
             pulse = session.get(Pulse, pulse_id)
             ritual = session.get(Ritual, pulse.ritual_id) if pulse else None
             workspace = session.get(Workspace, ritual.workspace_id) if ritual else None
-            if pulse is None or workspace is None or workspace.team_id != (context.team_id or ""):
+            if (
+                pulse is None
+                or ritual is None
+                or workspace is None
+                or workspace.team_id != (context.team_id or "")
+            ):
                 return
             if pulse.closed_at is not None:
-                _ephemeral(
-                    respond, build_closed_notice(pulse.closed_at.astimezone(ZoneInfo(ritual.timezone)))
-                )  # type: ignore[union-attr]
-                return
-            if user_id != pulse.owner:
-                _ephemeral(
-                    respond, f":no_entry: Only <@{pulse.owner}>, who owns this pulse, can close it early."
-                )
-                return
+                refusal = build_closed_notice(pulse.closed_at.astimezone(ZoneInfo(ritual.timezone)))
+            elif user_id != pulse.owner:
+                refusal = f":no_entry: Only <@{pulse.owner}>, who owns this pulse, can close it early."
+        # Told after the transaction: no POST to Slack while the database is held.
+        if refusal is not None:
+            _ephemeral(respond, refusal)
+            return
         if services.messenger is not None:
             homes = services.homes
             close_and_report(

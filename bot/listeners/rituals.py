@@ -90,7 +90,7 @@ def managed_ritual(
     except RitualError as exc:
         inv.ack(text=f":warning: {exc}", response_type="ephemeral")
         return None
-    if not can_manage(ritual, inv.user_id, is_admin=is_admin(inv.client, inv.user_id)):
+    if not (can_manage(ritual, inv.user_id, is_admin=False) or is_admin(inv.client, inv.user_id)):
         if refusal:
             inv.ack(text=f":no_entry: {refusal.format(name=ritual.name)}", response_type="ephemeral")
         else:
@@ -237,7 +237,7 @@ def register(app: App, router: CommandRouter) -> None:
                             errors={ids.BLOCK_SETUP_NAME: "This check-in was deleted."},
                         )
                         return
-                    if not can_manage(ritual, user_id, is_admin=is_admin(client, user_id)):
+                    if not (can_manage(ritual, user_id, is_admin=False) or is_admin(client, user_id)):
                         ack(
                             response_action="errors",
                             errors={
@@ -395,7 +395,7 @@ def register(app: App, router: CommandRouter) -> None:
             if ritual is None or ritual.status is RitualStatus.DELETED:
                 respond(replace_original=True, text="This check-in was already deleted.")
                 return
-            if not can_manage(ritual, user_id, is_admin=is_admin(client, user_id)):
+            if not (can_manage(ritual, user_id, is_admin=False) or is_admin(client, user_id)):
                 respond(replace_original=True, text="Only its creator, members or an admin can delete it.")
                 return
             delete_ritual(ritual)
