@@ -185,9 +185,13 @@ class TandemScheduler:
         self.sync()
 
     def _add(self, job_id: str, ritual_id: int, cadence: Cadence) -> None:
+        trigger = build_trigger(cadence)
         self.scheduler.add_job(
             self.fire,
-            build_trigger(cadence),
+            trigger,
+            # From our clock, not APScheduler's own reading of the wall clock: the next run (shown
+            # to users) then follows the same time source as claiming, and tests can freeze it.
+            next_run_time=trigger.get_next_fire_time(None, self.clock.now()),
             args=[ritual_id],
             id=job_id,
             name=f"check-in of ritual {ritual_id}",
