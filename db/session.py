@@ -14,6 +14,8 @@ log = logging.getLogger(__name__)
 
 # Long enough to ride out a scheduler burst, short enough that a stuck lock surfaces as an error.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Execution option that marks a connection's transaction as read-only (see `Database.read`).
+READ_ONLY = "tandem_read_only"
 
 
 def normalize_url(url: str) -> str:
@@ -52,8 +54,12 @@ def _configure_sqlite(engine: Engine) -> None:
     def on_begin(conn) -> None:  # type: ignore[no-untyped-def]
         # A deferred transaction that reads and then writes cannot wait for the write lock: SQLite
         # answers SQLITE_BUSY at once when another writer got in between, busy timeout or not.
-        # Taking the write lock up front (IMMEDIATE) turns that into an orderly wait.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Taking the write lock up front (IMMEDIATE) turns that into an orderly wait. Read-only
+        # units of work (`Database.read`) begin deferred: under WAL they never wait for a writer.
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
@@ -63,6 +69,9 @@ class Database:
         self.url = normalize_url(url)
         self.engine = make_engine(self.url, pool_size=pool_size)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.read_sessions = sessionmaker(
+            self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
+        )
 
     @property
     def backend(self) -> str:
@@ -74,10 +83,22 @@ class Database:
         with self.sessions.begin() as session:
             yield session
 
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A unit of work that only reads: on SQLite it never queues behind writers for the lock.
+
+        It always ends in a rollback, so nothing done through it is ever committed.
+        """
+        with self.read_sessions() as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
+
     def ping(self) -> bool:
         """True when the database answers a trivial query (used by /healthz)."""
         try:
-            with self.engine.connect() as conn:
+            with self.engine.execution_options(**{READ_ONLY: True}).connect() as conn:
                 conn.execute(text("SELECT 1"))
             return True
         except Exception:

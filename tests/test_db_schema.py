@@ -105,6 +105,40 @@ def test_sqlite_wal_and_concurrent_writers_never_lock(tmp_path: Path) -> None:
     database.dispose()
 
 
+def test_reads_and_health_checks_never_wait_for_a_writer(tmp_path: Path) -> None:
+    # /healthz and read-only units of work must answer while the scheduler holds SQLite's write
+    # lock (e.g. catching up thousands of rituals at start).
+    from db.migrate import upgrade
+
+    database = Database(f"sqlite:///{tmp_path / 'read.db'}")
+    upgrade(database.engine)
+    holding, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with database.begin() as session:
+            session.add(Workspace(team_id="T_WRITING"))
+            session.flush()
+            holding.set()
+            release.wait(60)  # longer than the busy timeout: a reader that queued would fail
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        assert database.ping()
+        with database.read() as session:
+            # The writer has not committed: a reader sees the last committed state, without waiting.
+            assert session.scalar(text("SELECT count(*) FROM workspaces")) == 0
+            session.add(Workspace(team_id="T_NEVER"))
+    finally:
+        release.set()
+        thread.join()
+    with database.read() as session:
+        teams = set(session.scalars(select(Workspace.team_id)))
+    assert teams == {"T_WRITING"}  # a read unit of work never commits what was added in it
+    database.dispose()
+
+
 def _schema(url: str) -> dict[str, object]:
     database = Database(url)
     insp = inspect(database.engine)
