@@ -62,6 +62,7 @@ def database_url(workdir: Path) -> str:
 def tandem_wsgi(fake: FakeSlack, workdir: Path) -> tuple[WSGIApp, Callable[[], None]]:
     from bot.app import create_app
     from bot.config import Mode, load_settings
+    from bot.responder import ResponseUrlClient
     from bot.runtime import register_single_workspace
     from bot.services import Services
     from bot.web import TandemWSGI
@@ -79,7 +80,9 @@ def tandem_wsgi(fake: FakeSlack, workdir: Path) -> tuple[WSGIApp, Callable[[], N
     database = Database(settings.database_url)
     upgrade(database.engine)
     register_single_workspace(settings, database, SystemClock())
-    services = Services(settings=settings, database=database, clock=SystemClock())
+    services = Services(
+        settings=settings, database=database, clock=SystemClock(), responses=ResponseUrlClient()
+    )
     app = create_app(settings, services, mode=Mode.HTTP, listener_executor=InlineExecutor())
     return TandemWSGI(app, database), database.dispose
 

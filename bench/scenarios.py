@@ -39,7 +39,7 @@ from bot import ids
 from bot.blocks.pulse import answer_action_id, encode_answer
 from db.migrate import upgrade
 from db.models import Person, Pulse, PulseBallot, PulseQuestion, PulseTally, Side
-from db.pulses import open_pulse, voter_key
+from db.pulses import close_pulse, open_pulse, voter_key
 from db.rituals import RitualSpec, create_ritual
 from db.session import Database
 from db.workspaces import ensure_workspace
@@ -215,7 +215,8 @@ class PulseClicks:
         stream.pending.clear()  # unsent clicks are built again, with new action_ts, for the next phase
 
     def verify(self, context: BenchContext) -> Verdict:
-        """Tandem's database against the clicks sent to it: one ballot per person, tallies that add up."""
+        """Tandem's database against the clicks sent to it: one ballot per person, then close the pulse:
+        tallies that add up to the ballots, and no ballot left."""
         stream = self._streams.get(context.tandem_url, _Stream())
         database = Database(context.database_url)
         try:
@@ -236,6 +237,17 @@ class PulseClicks:
                         PulseBallot.pulse_id == pulse.id, PulseBallot.question != PulseQuestion.PARTNER
                     )
                 )
+                # The test knows the salt, so it can tell whose ballot is whose; Tandem never does this.
+                expected = {
+                    voter_key(pulse, self.user_id(person)): (self.side_of(person), score)
+                    for person, score in stream.last_score.items()
+                }
+            # Then close the pulse as Tandem does: the ballots must become tallies that add up.
+            with database.begin() as session:
+                pulse = session.get(Pulse, self.pulse_id)
+                assert pulse is not None
+                close_pulse(session, pulse, now=pulse.closes_at)
+                left_over = session.scalar(select(func.count()).where(PulseBallot.pulse_id == pulse.id))
                 tallies = {
                     (side, score): count
                     for side, score, count in session.execute(
@@ -243,11 +255,6 @@ class PulseClicks:
                             PulseTally.pulse_id == pulse.id, PulseTally.question == PulseQuestion.PARTNER
                         )
                     )
-                }
-                # The test knows the salt, so it can tell whose ballot is whose; Tandem never does this.
-                expected = {
-                    voter_key(pulse, self.user_id(person)): (self.side_of(person), score)
-                    for person, score in stream.last_score.items()
                 }
         finally:
             database.dispose()
@@ -271,12 +278,14 @@ class PulseClicks:
             problems.append(f"only {latest_ok} of {users} people's ballots hold their latest click")
         if other_ballots:
             problems.append(f"{other_ballots} ballots for a question nobody clicked")
+        if left_over:
+            problems.append(f"{left_over} ballots were left after the pulse closed")
         if stream.replayed:
             problems.append(f"{stream.replayed} clicks were replays of earlier requests (pool too small)")
         clicks = stream.first_answers + stream.changes
         summary = (
             f"{clicks} clicks taken for Tandem ({stream.first_answers} first answers, {stream.changes} changes) "
-            f"from {users} distinct users; ballots {len(ballots)}, tallies sum {tally_sum}, "
+            f"from {users} distinct users; ballots {len(ballots)}, tallies after close sum {tally_sum}, "
             f"ballots holding the user's latest click {latest_ok}/{users}"
         )
         details = {

@@ -13,6 +13,7 @@ from bot.app import create_app, make_installation_store
 from bot.config import ConfigError, Mode, Settings
 from bot.home import HomePublisher
 from bot.messenger import SlackMessenger
+from bot.responder import ResponseUrlClient
 from bot.services import Services
 from bot.slack_client import make_client
 from bot.web import TandemWSGI
@@ -90,6 +91,7 @@ class Runtime:
             pulse_settings=pulse_settings,
             counts=self.counts,
             homes=self.homes,
+            responses=ResponseUrlClient(timeout=settings.slack_timeout) if with_app else None,
         )
         # Bolt runs each listener's post-ack work here; owning it lets shutdown wait for that work.
         self.executor = ThreadPoolExecutor(max_workers=listener_threads, thread_name_prefix="tandem-listener")

@@ -15,6 +15,7 @@ from jobs.pulses import PulseSettings
 
 if TYPE_CHECKING:
     from bot.home import HomePublisher
+    from bot.responder import ResponseUrlClient
     from jobs.delivery import Messenger
     from jobs.outbox import CheckinOutbox
     from jobs.pulses import CountRefresher
@@ -38,6 +39,8 @@ class Services:
     counts: CountRefresher | None = None
     # Refreshes App Home tabs in the background after changes that affect someone.
     homes: HomePublisher | None = None
+    # Replies to response_urls over kept-alive connections (pulse clicks: see bot/responder.py).
+    responses: ResponseUrlClient | None = None
 
     @staticmethod
     def of(context: BoltContext) -> Services:

@@ -6,7 +6,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from db import pulses as pulse_db
-from db.models import Person, Pulse, PulseBallot, PulseVote, RitualMember, Side
+from db.models import Person, Pulse, PulseBallot, PulseVote, Ritual, RitualMember, Side
 
 
 def find_person(session: Session, workspace_id: int, user_id: str) -> Person | None:
@@ -39,9 +39,9 @@ def set_reminders(session: Session, workspace_id: int, user_id: str, enabled: bo
 def forget_person(session: Session, workspace_id: int, user_id: str) -> dict[str, int | str]:
     """Delete a person's side, settings, ritual memberships and non-anonymous answers.
 
-    Their answers to open pulses are withdrawn from the counts too (anonymous ones found through
-    the pulse's salt while it is still open); answers to closed anonymous pulses were never linked
-    to them, so there is nothing left to find.
+    Their answers to this workspace's open pulses go too (anonymous ones found through the pulse's
+    salt while it is still open), and their named answers are taken out of closed pulses' counts;
+    answers to closed anonymous pulses were never linked to them, so there is nothing left to find.
     """
     person = find_person(session, workspace_id, user_id)
     if person is None:
@@ -51,20 +51,29 @@ def forget_person(session: Session, workspace_id: int, user_id: str) -> dict[str
         deleted["side"] = person.side.value
     if not person.reminders:
         deleted["reminder setting"] = 1
-    votes = list(session.scalars(select(PulseVote).where(PulseVote.person_id == person.id)))
-    for vote in votes:
-        pulse_db.withdraw(session, vote.pulse_id, vote.question, vote.side, vote.score)
+    votes = session.execute(
+        select(PulseVote.pulse_id, PulseVote.question, PulseVote.side, PulseVote.score, Pulse.closed_at)
+        .join(Pulse, Pulse.id == PulseVote.pulse_id)
+        .where(PulseVote.person_id == person.id)
+    ).all()
+    for pulse_id, question, side, score, closed_at in votes:
+        if closed_at is not None:  # an open pulse is counted from its ballots when it closes
+            pulse_db.withdraw(session, pulse_id, question, side, score)
     deleted["non-anonymous answers"] = len(votes)
     open_ballots = 0
-    for pulse in session.scalars(select(Pulse).where(Pulse.closed_at.is_(None))):
-        voter = pulse_db.voter_key(pulse, user_id)
-        for ballot in session.scalars(
-            select(PulseBallot).where(PulseBallot.pulse_id == pulse.id, PulseBallot.voter == voter)
-        ):
-            if pulse.anonymous:  # non-anonymous ones were withdrawn with the votes above
-                pulse_db.withdraw(session, pulse.id, ballot.question, ballot.side, ballot.score)
-                open_ballots += 1
-            session.delete(ballot)
+    open_pulses = session.scalars(
+        select(Pulse)
+        .join(Ritual, Ritual.id == Pulse.ritual_id)
+        .where(Pulse.closed_at.is_(None), Ritual.workspace_id == workspace_id)
+    )
+    for pulse in open_pulses:
+        removed = session.execute(
+            delete(PulseBallot).where(
+                PulseBallot.pulse_id == pulse.id, PulseBallot.voter == pulse_db.voter_key(pulse, user_id)
+            )
+        ).rowcount
+        if pulse.anonymous:  # named ones were counted with the votes above
+            open_ballots += removed
     if open_ballots:
         deleted["answers to open anonymous pulses"] = open_ballots
     memberships = session.execute(delete(RitualMember).where(RitualMember.person_id == person.id)).rowcount

@@ -3,8 +3,9 @@
 Anonymity is designed into the tables, not added by filtering: reports read `pulse_tallies`
 (counts per question, side and score, with no person, time or order). While an anonymous pulse is
 open, `pulse_ballots` holds each voter's current answer under an HMAC of their user id with a
-per-pulse salt, only so a person can change their own answer; closing deletes the ballots, the
-reminder records and the salt, after which nothing links an answer to a person.
+per-pulse salt, only so a person can change their own answer; closing counts the ballots into the
+tallies and deletes the ballots, the reminder records and the salt, after which nothing links an
+answer to a person.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import secrets
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -31,6 +32,7 @@ from db.models import (
     PulseVote,
     Ritual,
     Side,
+    Workspace,
 )
 
 SCORES = (1, 2, 3, 4, 5)
@@ -43,6 +45,9 @@ class AnswerStatus(StrEnum):
     CHANGED = "changed"  # replaced an earlier answer
     UNCHANGED = "unchanged"  # same answer again, or an older click arriving late
     CLOSED = "closed"  # the pulse had closed
+    UNKNOWN = "unknown"  # no such pulse in the clicker's workspace: nothing is stored
+    ASK_SIDE = "ask_side"  # the clicker's side is not known yet: nothing is stored
+    NOT_YOUR_QUESTION = "not_your_question"  # someone from another team on the partner question
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,8 @@ class AnswerOutcome:
     score: int
     previous: int | None = None
     closed_at: dt.datetime | None = None
+    timezone: str = "UTC"  # the ritual's, for dates shown to the clicker
+    anonymous: bool = True
 
 
 class PulseError(Exception):
@@ -67,7 +74,14 @@ def voter_key(pulse: Pulse, user_id: str) -> str:
         return user_id
     if pulse.ballot_salt is None:
         raise PulseError("This pulse is closed.")
-    return hmac.new(pulse.ballot_salt.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+    return _voter(True, pulse.ballot_salt, user_id)
+
+
+def _voter(anonymous: bool, salt: str | None, user_id: str) -> str:
+    if not anonymous:
+        return user_id
+    assert salt is not None  # an open anonymous pulse always has its salt
+    return hmac.new(salt.encode(), user_id.encode(), hashlib.sha256).hexdigest()
 
 
 def open_pulse(
@@ -101,105 +115,210 @@ def open_pulse(
     return pulse
 
 
-def _bump(
-    session: Session, pulse_id: int, question: PulseQuestion, side: Side, score: int, delta: int
-) -> None:
-    stmt = _insert(session)(PulseTally).values(
-        pulse_id=pulse_id, question=question, side=side, score=score, count=max(delta, 0)
+# -- answering ---------------------------------------------------------------------------------------
+#
+# A click is the hottest path in Tandem (a whole company may answer within a minute), so it runs a
+# handful of prebuilt Core statements on the unit of work's connection instead of ORM loads:
+# one to read the pulse, its ritual's timezone and the clicker's side (checking the workspace in
+# the same query), one to read the clicker's ballot, and one to write it. Clicks touch only their
+# own ballot row, never a shared counter, so they neither wait for nor deadlock with each other;
+# the counts per side and score are computed from the ballots when the pulse closes.
+
+_CLICK_CONTEXT = (
+    select(
+        Pulse.anonymous,
+        Pulse.ballot_salt,
+        Pulse.closes_at,
+        Pulse.closed_at,
+        Ritual.timezone,
+        Ritual.workspace_id,
+        Person.id,
+        Person.side,
     )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["pulse_id", "question", "side", "score"],
-        set_={"count": PulseTally.count + delta},
+    .select_from(Pulse)
+    .join(Ritual, Ritual.id == Pulse.ritual_id)
+    .join(Workspace, Workspace.id == Ritual.workspace_id)
+    .outerjoin(
+        Person,
+        (Person.workspace_id == Workspace.id) & (Person.slack_user_id == bindparam("user_id")),
     )
-    session.execute(stmt)
+    .where(Pulse.id == bindparam("pulse_id"), Workspace.team_id == bindparam("team_id"))
+)
+# PostgreSQL: FOR SHARE of the pulse row, so clicks don't wait for each other but closing (an
+# UPDATE of that row) waits for clicks in flight, and no answer lands after a pulse closed. SQLite
+# needs nothing: every writing unit of work holds its write lock from BEGIN IMMEDIATE.
+_CLICK_CONTEXT_LOCKED = _CLICK_CONTEXT.with_for_update(read=True, of=Pulse)
+
+_BALLOT = select(PulseBallot.id, PulseBallot.score, PulseBallot.side, PulseBallot.action_ts).where(
+    PulseBallot.pulse_id == bindparam("pulse_id"),
+    PulseBallot.question == bindparam("question"),
+    PulseBallot.voter == bindparam("voter"),
+)
+_BALLOT_LOCKED = _BALLOT.with_for_update()
+
+
+def _new_ballot(dialect: str):  # type: ignore[no-untyped-def]
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(PulseBallot)
+        .values(
+            pulse_id=bindparam("pulse_id"),
+            question=bindparam("question"),
+            voter=bindparam("voter"),
+            side=bindparam("new_side"),
+            score=bindparam("new_score"),
+            action_ts=bindparam("new_action_ts"),
+        )
+        .on_conflict_do_nothing(index_elements=["pulse_id", "question", "voter"])
+        .returning(PulseBallot.id)
+    )
+
+
+def _named_vote(dialect: str):  # type: ignore[no-untyped-def]
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(PulseVote).values(
+        pulse_id=bindparam("pulse_id"),
+        question=bindparam("question"),
+        person_id=bindparam("person_id"),
+        side=bindparam("new_side"),
+        score=bindparam("new_score"),
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=["pulse_id", "question", "person_id"],
+        set_={"score": stmt.excluded.score, "side": stmt.excluded.side},
+    )
+
+
+def _set_side(dialect: str):  # type: ignore[no-untyped-def]
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(Person).values(
+        workspace_id=bindparam("workspace_id"),
+        slack_user_id=bindparam("user_id"),
+        side=bindparam("new_side"),
+        created_at=bindparam("now"),
+        updated_at=bindparam("now"),
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=["workspace_id", "slack_user_id"],
+        set_={"side": stmt.excluded.side, "updated_at": stmt.excluded.updated_at},
+    ).returning(Person.id)
+
+
+_NEW_BALLOT = {"postgresql": _new_ballot("postgresql"), "sqlite": _new_ballot("sqlite")}
+_NAMED_VOTE = {"postgresql": _named_vote("postgresql"), "sqlite": _named_vote("sqlite")}
+_SET_SIDE = {"postgresql": _set_side("postgresql"), "sqlite": _set_side("sqlite")}
+_CHANGE_BALLOT = (
+    update(PulseBallot)
+    .where(PulseBallot.id == bindparam("ballot_id"))
+    .values(score=bindparam("new_score"), side=bindparam("new_side"), action_ts=bindparam("new_action_ts"))
+)
 
 
 def record_answer(
-    session: Session,
+    conn: Connection,
     pulse_id: int,
     *,
-    question: PulseQuestion,
+    team_id: str,
     user_id: str,
-    person: Person,
-    side: Side,
+    question: PulseQuestion,
     score: int,
     action_ts: str,
     now: dt.datetime,
+    choose_side: Side | None = None,
 ) -> AnswerOutcome:
     """Store a person's click: the latest answer per person and question counts, exactly once.
 
-    Safe under concurrency on both backends: the ballot row is locked (PostgreSQL) or the whole
-    write is serialised (SQLite's immediate transactions), and the unique constraint on
-    (pulse, question, voter) turns a race between two first clicks into one insert and one update.
+    The pulse must belong to `team_id`'s workspace, or nothing at all is stored. `choose_side` is the
+    clicker's answer to "marketing, IT or other?", saved with the answer it was asked for. Safe under
+    concurrency on both backends: the unique constraint on (pulse, question, voter) turns a race
+    between two first clicks into one insert and one update, and `action_ts` lets the latest click
+    win whatever order the clicks arrive in.
     """
     if score not in SCORES:
         raise PulseError("Answers go from 1 to 5.")
-    # FOR SHARE: clicks do not wait for each other, but closing (an UPDATE) waits for clicks in
-    # flight, so no answer lands after a pulse closed.
-    pulse = session.scalars(
-        select(Pulse).where(Pulse.id == pulse_id).with_for_update(read=True)
-    ).one_or_none()
-    if pulse is None:
-        raise PulseError("This pulse no longer exists.")
-    if pulse.closed_at is not None or now >= pulse.closes_at:
-        return AnswerOutcome(AnswerStatus.CLOSED, score, closed_at=pulse.closed_at or pulse.closes_at)
-    voter = voter_key(pulse, user_id)
+    dialect = conn.dialect.name
+    context = conn.execute(
+        _CLICK_CONTEXT_LOCKED if dialect == "postgresql" else _CLICK_CONTEXT,
+        {"pulse_id": pulse_id, "team_id": team_id, "user_id": user_id},
+    ).first()
+    if context is None:
+        return AnswerOutcome(AnswerStatus.UNKNOWN, score)
+    anonymous, salt, closes_at, closed_at, timezone, workspace_id, person_id, side = context
+    if closed_at is not None or now >= closes_at:
+        return AnswerOutcome(
+            AnswerStatus.CLOSED,
+            score,
+            closed_at=closed_at or closes_at,
+            timezone=timezone,
+            anonymous=anonymous,
+        )
+    if choose_side is not None:
+        person_id = conn.execute(
+            _SET_SIDE[dialect],
+            {"workspace_id": workspace_id, "user_id": user_id, "new_side": choose_side, "now": now},
+        ).scalar_one()
+        side = choose_side
+    if side is None:
+        return AnswerOutcome(AnswerStatus.ASK_SIDE, score, timezone=timezone, anonymous=anonymous)
+    if side is Side.OTHER and question is PulseQuestion.PARTNER:
+        return AnswerOutcome(AnswerStatus.NOT_YOUR_QUESTION, score, timezone=timezone, anonymous=anonymous)
+    keys = {"pulse_id": pulse_id, "question": question, "voter": _voter(anonymous, salt, user_id)}
+    change = {"new_score": score, "new_side": side, "new_action_ts": action_ts}
+
+    def outcome(status: AnswerStatus, shown: int, previous: int | None = None) -> AnswerOutcome:
+        return AnswerOutcome(status, shown, previous=previous, timezone=timezone, anonymous=anonymous)
+
     for _ in range(3):
-        ballot = session.scalars(
-            select(PulseBallot)
-            .where(
-                PulseBallot.pulse_id == pulse_id, PulseBallot.question == question, PulseBallot.voter == voter
-            )
-            .with_for_update()
-        ).one_or_none()
+        ballot = conn.execute(_BALLOT_LOCKED if dialect == "postgresql" else _BALLOT, keys).first()
         if ballot is None:
-            inserted = session.execute(
-                _insert(session)(PulseBallot)
-                .values(
-                    pulse_id=pulse_id,
-                    question=question,
-                    voter=voter,
-                    side=side,
-                    score=score,
-                    action_ts=action_ts,
-                )
-                .on_conflict_do_nothing(index_elements=["pulse_id", "question", "voter"])
-                .returning(PulseBallot.id)
-            ).scalar_one_or_none()
-            if inserted is None:
-                continue  # a concurrent first click won; take the update path
-            _bump(session, pulse_id, question, side, score, +1)
-            _record_vote(session, pulse, question, person, side, score)
-            return AnswerOutcome(AnswerStatus.RECORDED, score)
-        if float(action_ts) < float(ballot.action_ts) or (ballot.score == score and ballot.side == side):
-            return AnswerOutcome(AnswerStatus.UNCHANGED, ballot.score, previous=ballot.score)
-        previous, previous_side = ballot.score, ballot.side
-        ballot.score, ballot.side, ballot.action_ts = score, side, action_ts
-        _bump(session, pulse_id, question, previous_side, previous, -1)
-        _bump(session, pulse_id, question, side, score, +1)
-        _record_vote(session, pulse, question, person, side, score)
-        return AnswerOutcome(AnswerStatus.CHANGED, score, previous=previous)
+            if conn.execute(_NEW_BALLOT[dialect], {**keys, **change}).first() is None:
+                continue  # a concurrent first click of the same person won; take the update path
+            status, previous = AnswerStatus.RECORDED, None
+        else:
+            ballot_id, previous, previous_side, previous_ts = ballot
+            # An equal action_ts is the same click again (a retry or replay); an older one lost.
+            if float(action_ts) <= float(previous_ts) or (previous == score and previous_side == side):
+                return outcome(AnswerStatus.UNCHANGED, previous, previous)
+            conn.execute(_CHANGE_BALLOT, {"ballot_id": ballot_id, **change})
+            status = AnswerStatus.CHANGED
+        if not anonymous:
+            # Who answered what, for a pulse that is not anonymous (its members may see it).
+            conn.execute(_NAMED_VOTE[dialect], {**keys, "person_id": person_id, **change})
+        return outcome(status, score, previous)
     raise PulseError("Your answer could not be saved; please click again.")
 
 
-def _record_vote(
-    session: Session, pulse: Pulse, question: PulseQuestion, person: Person, side: Side, score: int
-) -> None:
-    if pulse.anonymous:
-        return
-    stmt = _insert(session)(PulseVote).values(
-        pulse_id=pulse.id, question=question, person_id=person.id, side=side, score=score
-    )
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["pulse_id", "question", "person_id"], set_={"score": score, "side": side}
-        )
-    )
-
-
 def withdraw(session: Session, pulse_id: int, question: PulseQuestion, side: Side, score: int) -> None:
-    """Take one answer out of a pulse's counts (a person asked to be forgotten)."""
-    _bump(session, pulse_id, question, side, score, -1)
+    """Take one answer out of a closed pulse's counts (a person asked to be forgotten)."""
+    session.execute(
+        update(PulseTally)
+        .where(
+            PulseTally.pulse_id == pulse_id,
+            PulseTally.question == question,
+            PulseTally.side == side,
+            PulseTally.score == score,
+            PulseTally.count > 0,
+        )
+        .values(count=PulseTally.count - 1)
+    )
+
+
+def answer_counts(session: Session, pulse: Pulse) -> dict[tuple[PulseQuestion, Side, int], int]:
+    """How many answered each score, per question and side: from the ballots while the pulse is
+    open, from its tallies once closed. Never who answered."""
+    if pulse.closed_at is None:
+        rows = session.execute(
+            select(PulseBallot.question, PulseBallot.side, PulseBallot.score, func.count())
+            .where(PulseBallot.pulse_id == pulse.id)
+            .group_by(PulseBallot.question, PulseBallot.side, PulseBallot.score)
+        ).all()
+    else:
+        rows = session.execute(
+            select(PulseTally.question, PulseTally.side, PulseTally.score, PulseTally.count).where(
+                PulseTally.pulse_id == pulse.id, PulseTally.count > 0
+            )
+        ).all()
+    return {(question, side, score): int(n) for question, side, score, n in rows}
 
 
 def answered_count(session: Session, pulse: Pulse) -> int:
@@ -232,7 +351,13 @@ def has_answered(session: Session, pulse: Pulse, user_id: str) -> bool:
 
 
 def close_pulse(session: Session, pulse: Pulse, *, now: dt.datetime) -> bool:
-    """Close `pulse`; True if this call closed it. Anonymous pulses lose everything that names a voter."""
+    """Close `pulse`; True if this call closed it.
+
+    The ballots become counts per question, side and score (inserted in that order, so not even row
+    ids follow the order people answered in); then the ballots, the reminder records and the salt are
+    deleted, after which nothing links an answer of an anonymous pulse to a person. (Who answered
+    what in a pulse that is not anonymous stays in `pulse_votes`, for its members.)
+    """
     closed = session.execute(
         update(Pulse)
         .where(Pulse.id == pulse.id, Pulse.closed_at.is_(None))
@@ -241,9 +366,19 @@ def close_pulse(session: Session, pulse: Pulse, *, now: dt.datetime) -> bool:
     ).scalar_one_or_none()
     if closed is None:
         return False
+    # Counts written by an earlier version of Tandem while the pulse was open are rebuilt, not added to.
+    session.execute(delete(PulseTally).where(PulseTally.pulse_id == pulse.id))
+    counted = (
+        select(PulseBallot.pulse_id, PulseBallot.question, PulseBallot.side, PulseBallot.score, func.count())
+        .where(PulseBallot.pulse_id == pulse.id)
+        .group_by(PulseBallot.pulse_id, PulseBallot.question, PulseBallot.side, PulseBallot.score)
+        .order_by(PulseBallot.question, PulseBallot.side, PulseBallot.score)
+    )
+    session.execute(
+        insert(PulseTally).from_select(["pulse_id", "question", "side", "score", "count"], counted)
+    )
     session.execute(delete(PulseReminder).where(PulseReminder.pulse_id == pulse.id))
-    if pulse.anonymous:
-        session.execute(delete(PulseBallot).where(PulseBallot.pulse_id == pulse.id))
+    session.execute(delete(PulseBallot).where(PulseBallot.pulse_id == pulse.id))
     session.refresh(pulse)
     return True
 
@@ -315,15 +450,10 @@ def _figures(counts: dict[int, int], min_answers: int) -> Figures:
 
 
 def results(session: Session, pulse: Pulse, *, min_answers: int, with_previous: bool = True) -> PulseResults:
-    """The figures of `pulse`, computed in SQL from its tallies; sides below `min_answers` withheld."""
+    """The figures of `pulse`, counted in SQL (see `answer_counts`); sides below `min_answers` withheld."""
     min_answers = max(min_answers, MIN_ANSWERS_FLOOR)
-    rows = session.execute(
-        select(PulseTally.question, PulseTally.side, PulseTally.score, PulseTally.count).where(
-            PulseTally.pulse_id == pulse.id, PulseTally.count > 0
-        )
-    ).all()
     counts: dict[tuple[PulseQuestion, Side], dict[int, int]] = {}
-    for question, side, score, count in rows:
+    for (question, side, score), count in answer_counts(session, pulse).items():
         counts.setdefault((question, side), {})[score] = count
     partner = {side: _figures(counts.get((PulseQuestion.PARTNER, side), {}), min_answers) for side in Side}
     level = {side: _figures(counts.get((PulseQuestion.LEVEL, side), {}), min_answers) for side in Side}

@@ -242,6 +242,11 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     server_version = "FakeSlack/1.0"
+    # Keep-alive, as Slack's own endpoints do (every response carries a Content-Length). Headers and
+    # body go out in two writes; without TCP_NODELAY the body would wait for the client's delayed ACK
+    # (40 ms) on a kept-alive connection.
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         pass

@@ -21,11 +21,11 @@ from db.models import (
     PulseBallot,
     PulseQuestion,
     PulseReminder,
-    PulseTally,
     PulseVote,
     Side,
     Workspace,
 )
+from db.pulses import answer_counts
 from db.rituals import RitualSpec, create_ritual
 from db.session import Database
 from jobs.cadence import Cadence, CadenceKind
@@ -63,13 +63,10 @@ class PulseWorld:
             return pulse
 
     def tallies(self) -> dict[tuple[str, str, int], int]:
-        with self.app.services.database.begin() as session:
-            rows = session.execute(
-                select(PulseTally.question, PulseTally.side, PulseTally.score, PulseTally.count).where(
-                    PulseTally.pulse_id == self.pulse_id, PulseTally.count > 0
-                )
-            ).all()
-        return {(q.value, s.value, score): n for q, s, score, n in rows}
+        """What the pulse counts: the ballots while it is open, the tallies once it closed."""
+        with self.app.services.database.read() as session:
+            counts = answer_counts(session, self.pulse())
+        return {(q.value, s.value, score): n for (q, s, score), n in counts.items()}
 
     def close(self) -> None:
         services = self.app.services

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from logging import Logger
 from zoneinfo import ZoneInfo
@@ -23,7 +25,7 @@ from bot.listeners.rituals import managed_ritual
 from bot.services import Services
 from db import pulses as pulse_db
 from db.models import Pulse, PulseQuestion, Ritual, RitualStatus, Side, Workspace
-from db.people import forget_person, get_or_create_person, set_reminders, set_side
+from db.people import forget_person, set_reminders, set_side
 from db.rituals import RitualError, resolve_ritual
 from db.workspaces import ensure_workspace
 from jobs.pulses import close_and_report, open_pulse_for
@@ -31,6 +33,10 @@ from jobs.pulses import close_and_report, open_pulse_for
 ANSWER = re.compile(f"^{re.escape(ids.ACTION_PULSE_ANSWER_PREFIX)}:")
 SIDE = re.compile(f"^{re.escape(ids.ACTION_PULSE_SIDE_PREFIX)}:")
 ROLE_EXAMPLE = "role marketing"
+OTHER_SIDE_ON_PARTNER = (
+    "The first question is for marketing and IT, each rating the other. As someone from another team, "
+    "your view counts on the second one. (Wrong side? `/tandem role marketing|it|other`.)"
+)
 
 
 def _ephemeral(respond: Respond, text: str, blocks: list | None = None) -> None:
@@ -38,17 +44,33 @@ def _ephemeral(respond: Respond, text: str, blocks: list | None = None) -> None:
     respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
 
 
+@functools.lru_cache(maxsize=64)
+def _confirmation(
+    question: PulseQuestion, score: int, changed: bool, anonymous: bool, replace: bool
+) -> bytes:
+    """The ephemeral "you answered 4" as sent, serialised once: there are only a few dozen of them."""
+    text, blocks = build_answer_confirmation(question, score, changed=changed, anonymous=anonymous)
+    message = {
+        "text": text,
+        "blocks": [b.to_dict() for b in blocks],
+        "response_type": "ephemeral",
+        "replace_original": replace,
+    }
+    return json.dumps(message, separators=(",", ":")).encode()
+
+
 def register(app: App, router: CommandRouter) -> None:
     def record(
         services: Services,
         respond: Respond,
+        response_url: str | None,
         *,
         team_id: str,
         user_id: str,
         value: str,
         action_ts: str,
         logger: Logger,
-        replace: bool = False,
+        choose_side: Side | None = None,
     ) -> None:
         """Store one answer and tell the person; everything here runs after the click was acknowledged."""
         try:
@@ -59,65 +81,49 @@ def register(app: App, router: CommandRouter) -> None:
                 respond, ":warning: That answer could not be read, so nothing was stored. Please click again."
             )
             return
-        now = services.clock.now()
         # Decide inside the transaction, tell the person after it: a POST to Slack must never run
         # while the transaction (on SQLite, the write lock every other click waits for) is open.
-        reply: tuple[str, list | None] | None = None
-        with services.database.begin() as session:
-            pulse = session.get(Pulse, pulse_id)
-            ritual = session.get(Ritual, pulse.ritual_id) if pulse else None
-            workspace = session.get(Workspace, ritual.workspace_id) if ritual else None
-            if pulse is None or ritual is None or workspace is None or workspace.team_id != team_id:
-                # Unknown, or a pulse of another workspace: never count it.
-                reply = (":warning: This pulse is not one of this workspace's, so nothing was stored.", None)
-            else:
-                zone = ZoneInfo(ritual.timezone)
-                person = get_or_create_person(session, workspace.id, user_id)
-                if pulse.closed_at is not None or now >= pulse.closes_at:
-                    reply = (build_closed_notice((pulse.closed_at or pulse.closes_at).astimezone(zone)), None)
-                elif person.side is None:
-                    reply = build_side_question(pulse_id, question, score)
-                elif person.side is Side.OTHER and question is PulseQuestion.PARTNER:
-                    reply = (
-                        "The first question is for marketing and IT, each rating the other. As someone from "
-                        "another team, your view counts on the second one. "
-                        "(Wrong side? `/tandem role marketing|it|other`.)",
-                        None,
-                    )
-                else:
-                    try:
-                        outcome = pulse_db.record_answer(
-                            session,
-                            pulse_id,
-                            question=question,
-                            user_id=user_id,
-                            person=person,
-                            side=person.side,
-                            score=score,
-                            action_ts=action_ts,
-                            now=now,
-                        )
-                    except pulse_db.PulseError as exc:
-                        reply = (f":warning: {exc}", None)
-                    anonymous = pulse.anonymous
-        if reply is not None:
-            _ephemeral(respond, reply[0], reply[1])
+        try:
+            with services.database.connect() as conn:
+                outcome = pulse_db.record_answer(
+                    conn,
+                    pulse_id,
+                    team_id=team_id,
+                    user_id=user_id,
+                    question=question,
+                    score=score,
+                    action_ts=action_ts,
+                    now=services.clock.now(),
+                    choose_side=choose_side,
+                )
+        except pulse_db.PulseError as exc:
+            _ephemeral(respond, f":warning: {exc}")
             return
-        if outcome.status is pulse_db.AnswerStatus.CLOSED and outcome.closed_at is not None:
-            _ephemeral(respond, build_closed_notice(outcome.closed_at.astimezone(zone)))
-            return
-        text, blocks = build_answer_confirmation(
-            question,
-            outcome.score,
-            changed=outcome.status is pulse_db.AnswerStatus.CHANGED,
-            anonymous=anonymous,
-        )
-        if replace:
-            respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=True)
+        # The side question's own message is replaced by the answer it was asked for.
+        replace = choose_side is not None
+        status = outcome.status
+        if status is pulse_db.AnswerStatus.UNKNOWN:
+            # Unknown, or a pulse of another workspace: never counted.
+            _ephemeral(respond, ":warning: This pulse is not one of this workspace's, so nothing was stored.")
+        elif status is pulse_db.AnswerStatus.CLOSED:
+            assert outcome.closed_at is not None
+            _ephemeral(respond, build_closed_notice(outcome.closed_at.astimezone(ZoneInfo(outcome.timezone))))
+        elif status is pulse_db.AnswerStatus.ASK_SIDE:
+            _ephemeral(respond, *build_side_question(pulse_id, question, score))
+        elif status is pulse_db.AnswerStatus.NOT_YOUR_QUESTION:
+            _ephemeral(respond, OTHER_SIDE_ON_PARTNER)
         else:
-            _ephemeral(respond, text, blocks)
-        if services.counts is not None:
-            services.counts.mark(pulse_id)
+            changed = status is pulse_db.AnswerStatus.CHANGED
+            if response_url and services.responses is not None:
+                message = _confirmation(question, outcome.score, changed, outcome.anonymous, replace)
+                services.responses.send_raw(response_url, message)
+            else:
+                text, blocks = build_answer_confirmation(
+                    question, outcome.score, changed=changed, anonymous=outcome.anonymous
+                )
+                respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=replace)
+            if services.counts is not None and status is not pulse_db.AnswerStatus.UNCHANGED:
+                services.counts.mark(pulse_id)
 
     def handle_answer(ack: Ack, body: dict, respond: Respond, context: BoltContext, logger: Logger) -> None:
         ack()  # first: Slack's 3 seconds
@@ -125,6 +131,7 @@ def register(app: App, router: CommandRouter) -> None:
         record(
             Services.of(context),
             respond,
+            body.get("response_url"),
             team_id=context.team_id or body["team"]["id"],
             user_id=body["user"]["id"],
             value=action.get("value", ""),
@@ -137,26 +144,23 @@ def register(app: App, router: CommandRouter) -> None:
     ) -> None:
         ack()
         action = body["actions"][0]
-        side = action["action_id"].split(":", 1)[1]
         try:
-            chosen = Side(side)
-        except ValueError:
+            chosen = Side(action["action_id"].split(":", 1)[1])
+        except (IndexError, ValueError):
+            logger.warning("a side choice with an unknown side was ignored")
             return
-        services = Services.of(context)
-        team_id = context.team_id or body["team"]["id"]
-        with services.database.begin() as session:
-            workspace = ensure_workspace(session, team_id)
-            set_side(session, workspace.id, body["user"]["id"], chosen)
-        # The answer they clicked before being asked is recorded now, without clicking again.
+        # The side is saved with the answer they clicked before being asked, in one unit of work
+        # (and only for a pulse of their own workspace): no need to click again.
         record(
-            services,
+            Services.of(context),
             respond,
-            team_id=team_id,
+            body.get("response_url"),
+            team_id=context.team_id or body["team"]["id"],
             user_id=body["user"]["id"],
             value=action.get("value", ""),
             action_ts=action.get("action_ts") or "0",
             logger=logger,
-            replace=True,
+            choose_side=chosen,
         )
 
     def handle_close(ack: Ack, body: dict, respond: Respond, context: BoltContext) -> None:
