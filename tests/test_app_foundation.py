@@ -501,3 +501,42 @@ def test_oauth_install_stores_the_installation_and_the_team_is_answered(
         timeout=5,
     )
     assert replay.status_code in (400, 401) and len(fake.calls("oauth.v2.access")) == 1
+
+
+def _install(app: RunningApp, code: str) -> requests.Response:
+    """An admin's trip through /slack/install, Slack's "Allow" and back to /slack/oauth_redirect."""
+    browser = requests.Session()
+    page = browser.get(app.url + "/slack/install", allow_redirects=False, timeout=5)
+    state = re.search(r"state=([\w-]+)", page.text)
+    assert page.status_code == 200 and state is not None
+    return browser.get(
+        app.url + "/slack/oauth_redirect",
+        params={"code": code, "state": state[1]},
+        cookies={"slack-app-oauth-state": state[1]},
+        timeout=5,
+    )
+
+
+def test_an_oauth_reinstall_posts_with_the_new_token(oauth_app: RunningApp, database: Database) -> None:
+    fake, messenger = oauth_app.fake, oauth_app.services.messenger
+    assert messenger is not None
+    fake.add_channel("C_OAUTH", name="mkt-it", is_member=True)
+    assert _install(oauth_app, "c0de").status_code == 200
+    messenger.post(TEAM_ID, "C_OAUTH", text="before", blocks=[])
+    assert fake.last("chat.postMessage").token == "xoxb-oauth-c0de"
+
+    uninstalled = oauth_app.slack.event({"type": ids.EVENT_APP_UNINSTALLED})
+    assert uninstalled.response.status_code == 200
+    oauth_app.drain()
+    with database.begin() as session:
+        assert session.scalar(select(func.count()).select_from(slack_bots)) == 0
+        assert session.scalars(select(Workspace)).one().uninstalled_at is not None
+
+    oauth_app.clock.advance(days=2)
+    fake.valid_tokens = {"xoxb-oauth-c0de2"}  # the old token is dead
+    assert _install(oauth_app, "c0de2").status_code == 200
+    with database.begin() as session:
+        workspace = session.scalars(select(Workspace)).one()
+        assert workspace.uninstalled_at is None and workspace.installed_at == oauth_app.clock.now()
+    messenger.post(TEAM_ID, "C_OAUTH", text="after", blocks=[])  # not the cached, revoked client
+    assert fake.last("chat.postMessage").token == "xoxb-oauth-c0de2"
