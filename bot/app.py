@@ -16,6 +16,7 @@ from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from bot import manifest
 from bot.config import Mode, Settings
 from bot.listeners import register_listeners
+from bot.listeners.lifecycle import forget_client
 from bot.logging_setup import protect_answers_in_logs
 from bot.middleware import register as register_middleware
 from bot.services import Services
@@ -100,6 +101,7 @@ def _oauth_settings(
                 enterprise_id=installation.enterprise_id,
                 now=services.clock.now(),
             )
+        forget_client(services, installation.team_id or "")  # a reinstall brings a new token
         services.on_schedule_change(installation.team_id)
         return args.default.success(args)
 

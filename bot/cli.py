@@ -67,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         configure_logging(settings.log_level, _secrets(settings))
         if args.command == "db":
-            _migrate(settings)
+            _prepare_database(settings, migrate=True)
             print("Database is up to date.")
             return 0
         if args.command == "scheduler":
@@ -85,7 +85,9 @@ def _secrets(settings: Settings) -> list[str]:
         settings.slack_bot_token,
         settings.slack_app_token,
     ]
-    return [v.get_secret_value() for v in values if v is not None]
+    secrets = [v.get_secret_value() for v in values if v is not None]
+    password = _database_password(settings.database_url)
+    return [*secrets, password] if password else secrets
 
 
 def _manifest(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -95,28 +97,74 @@ def _manifest(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
-def _migrate(settings: Settings) -> None:
-    from db.migrate import upgrade
+def _prepare_database(settings: Settings, *, migrate: bool) -> None:
+    """Apply pending migrations, or with `migrate=False` check that none are pending.
+
+    Every way this can fail (no driver, a malformed URL, an unreachable server, a wrong password,
+    an unmigrated database) is an operator problem: one `ConfigError`, never a traceback, and
+    never the URL itself, which may carry a password.
+    """
+    from sqlalchemy.exc import ArgumentError
+
+    from db.migrate import pending, upgrade
     from db.session import make_engine
 
-    engine = make_engine(settings.database_url)
     try:
-        upgrade(engine)
+        engine = make_engine(settings.database_url)
+    except ImportError:
+        raise ConfigError(
+            [
+                "DATABASE_URL points at PostgreSQL, but its driver (psycopg) is not installed: install "
+                "Tandem with the postgres extra, e.g. pip install '.[postgres]'."
+            ]
+        ) from None
+    except (ArgumentError, ValueError):
+        raise ConfigError(
+            ["DATABASE_URL is not a valid database URL: see the README's Settings for its form."]
+        ) from None
+    try:
+        if migrate:
+            upgrade(engine)
+            return
+        waiting = pending(engine)
     except Exception as exc:
         # An unreachable database is an operator problem: one message, not a traceback.
+        what = "migrate" if migrate else "reach"
         raise ConfigError(
-            [f"Could not migrate the database at DATABASE_URL: {_describe_db_error(exc)}"]
+            [f"Could not {what} the database at DATABASE_URL: {_describe_db_error(exc, settings)}"]
         ) from None
     finally:
         engine.dispose()
+    if waiting:
+        raise ConfigError(
+            [
+                f"The database has {len(waiting)} migration(s) pending and --no-migrate was given: run "
+                "`tandem db upgrade` first, or start without --no-migrate."
+            ]
+        )
 
 
-def _describe_db_error(exc: Exception) -> str:
+def _describe_db_error(exc: Exception, settings: Settings) -> str:
     from sqlalchemy.exc import DBAPIError
 
     if isinstance(exc, DBAPIError) and exc.orig is not None:
-        return str(exc.orig).strip().splitlines()[0]
-    return f"{type(exc).__name__}: {exc}"
+        text = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
+    else:
+        text = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    # Drivers quote parts of the connection string in some errors; the password must not be one.
+    for secret in (settings.database_url, _database_password(settings.database_url)):
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _database_password(url: str) -> str | None:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).password
+    except Exception:
+        return None
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -135,8 +183,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
                 "web workers (on PostgreSQL), so that only one process schedules."
             ]
         )
-    if not args.no_migrate:
-        _migrate(settings)
+    _prepare_database(settings, migrate=not args.no_migrate)
     if mode is not Mode.OAUTH:
         database = Database(settings.database_url)
         try:
@@ -181,13 +228,25 @@ def _wait_for_stop_signal() -> None:
 
 def _serve_socket_mode(settings: Settings, run_scheduler: bool) -> int:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from slack_sdk.errors import SlackApiError
 
     from bot.runtime import Runtime
 
     runtime = Runtime(settings, Mode.SOCKET, with_scheduler=run_scheduler)
     assert runtime.app is not None and settings.slack_app_token is not None
     handler = SocketModeHandler(runtime.app, settings.slack_app_token.get_secret_value())
-    handler.connect()
+    try:
+        handler.connect()
+    except SlackApiError as exc:
+        handler.close()
+        runtime.close()
+        raise ConfigError(
+            [
+                f"Slack refused the Socket Mode connection ({exc.response.get('error')}): SLACK_APP_TOKEN "
+                "must be an app-level token (xapp-...) with the connections:write scope, and Socket Mode "
+                "must be on in the app's settings."
+            ]
+        ) from None
     runtime.start_scheduler()
     log.info(
         "Tandem %s connected over Socket Mode (scheduler %s)", __version__, "on" if run_scheduler else "off"
@@ -204,8 +263,7 @@ def _scheduler(settings: Settings, args: argparse.Namespace) -> int:
 
     # The scheduler posts on the workspaces' behalf, so it needs the same Slack settings as the app.
     mode = settings.resolve_mode()
-    if not args.no_migrate:
-        _migrate(settings)
+    _prepare_database(settings, migrate=not args.no_migrate)
     runtime = Runtime(settings, mode, with_app=False, with_scheduler=True)
     runtime.start_scheduler()
     log.info("Tandem %s scheduler running", __version__)

@@ -8,12 +8,18 @@ exiting with status 2 (no traceback: a missing setting is an operator's mistake,
 from __future__ import annotations
 
 import enum
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
+
+# `LOG_LEVEL=debug` is as good as `DEBUG`; anything else is refused with the list of choices.
+LogLevel = Annotated[
+    Literal["DEBUG", "INFO", "WARNING", "ERROR"],
+    BeforeValidator(lambda v: v.strip().upper() if isinstance(v, str) else v),
+]
 
 
 class Mode(enum.StrEnum):
@@ -51,7 +57,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///tandem.db"
     slack_api_url: str = SLACK_API_DEFAULT
     port: Annotated[int, Field(ge=1, le=65535)] = 3000
-    log_level: str = "INFO"
+    log_level: LogLevel = "INFO"
     # Seconds a single Web API call may take before it is retried (slack_sdk's own default is 30).
     slack_timeout: Annotated[int, Field(ge=1, le=120)] = 10
     # How late an occurrence may still be posted after downtime, in hours (issue: check-in rituals).

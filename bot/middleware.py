@@ -8,9 +8,12 @@ from collections.abc import Callable
 from slack_bolt import App, BoltContext, BoltResponse
 
 from bot.services import Services
-from db.workspaces import claim_event, ensure_workspace
+from db.workspaces import claim_event, ensure_workspace, release_event
 
 log = logging.getLogger(__name__)
+
+# Set in the Bolt context when this delivery claimed its event id: only that delivery may release it.
+CLAIMED_EVENT = "tandem_claimed_event"
 
 
 def register(app: App, services: Services) -> None:
@@ -21,11 +24,13 @@ def register(app: App, services: Services) -> None:
         team_id = context.team_id
         if team_id and team_id not in known_teams:
             with services.database.begin() as session:
-                ensure_workspace(session, team_id, enterprise_id=context.enterprise_id)
+                ensure_workspace(
+                    session, team_id, now=services.clock.now(), enterprise_id=context.enterprise_id
+                )
             known_teams.add(team_id)
         return next()
 
-    def dedupe_events(body: dict, next: Callable[[], BoltResponse]) -> BoltResponse:
+    def dedupe_events(body: dict, context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:
         # Slack retries an event it thinks we missed (X-Slack-Retry-Num). Claim the event id in the
         # database before any work, so a retry, or a copy arriving at another worker, is only acked.
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
@@ -36,9 +41,26 @@ def register(app: App, services: Services) -> None:
         if not first:
             log.info("event %s already handled; acknowledging the retry only", event_id)
             return BoltResponse(status=200, body="")
-        # Events are acknowledged before their listener runs, so Slack only retries one we never
-        # received or answered late: the claim above is what makes that retry a no-op.
+        # The listener runs after the ack, so its outcome is not known here: if it raises, the global
+        # error handler gives the claim back (`release_claimed_event`) and Slack's retry is processed.
+        context[CLAIMED_EVENT] = event_id
         return next()
 
     app.use(inject_services)
     app.use(dedupe_events)
+
+
+def release_claimed_event(context: BoltContext) -> None:
+    """Forget the event id this delivery claimed, because its listener failed: a retry may try again."""
+    event_id = context.get(CLAIMED_EVENT)
+    services = context.get("tandem")
+    if not event_id or services is None:
+        return
+    try:
+        with services.database.begin() as session:
+            release_event(session, event_id)
+    except Exception:
+        log.exception("could not release event %s after its listener failed", event_id)
+    else:
+        context[CLAIMED_EVENT] = None
+        log.info("event %s released after its listener failed: a retry will be processed", event_id)

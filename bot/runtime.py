@@ -112,10 +112,12 @@ class Runtime:
             self.scheduler.start()
 
     def close(self) -> None:
-        """Stop the scheduler, finish listener work already acknowledged, release connections."""
+        """Finish listener work already acknowledged, stop the scheduler, release connections."""
+        # Listener work first: it may still queue check-ins and pulses into the outbox, which the
+        # scheduler's shutdown then drains (stopping the outbox first would refuse them).
+        self.executor.shutdown(wait=True)
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)  # stops its outbox too
-        self.executor.shutdown(wait=True)
         if self.scheduler is None:
             self.outbox.stop()
         if self.counts is not None:

@@ -18,6 +18,13 @@ from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
+# Seconds from SIGTERM until gunicorn's master kills a worker that has not exited. Within it the
+# worker finishes in-flight requests (acknowledged within Slack's 3 s), then `Runtime.close()` lets
+# acknowledged listener work finish (a few Web API calls, SLACK_TIMEOUT = 10 s each at most), stops
+# the scheduler after its running jobs and drains the check-in outbox (up to 20 s, the rest is given
+# back). 30 s could cut that short; give the process manager at least this long too.
+GRACEFUL_TIMEOUT = 60
+
 
 class GunicornServer(BaseApplication):  # type: ignore[misc]
     """Runs the WSGI app that `build()` makes, building it in each worker after the fork."""
@@ -69,7 +76,7 @@ def serve_http(
         "threads": threads,
         # Slack gives up on an interaction after 3 seconds; no request of ours should take 30.
         "timeout": 30,
-        "graceful_timeout": 30,
+        "graceful_timeout": GRACEFUL_TIMEOUT,
         "keepalive": 5,
         "loglevel": log_level.lower(),
         "errorlog": "-",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from db.models import Commitment, CommitmentStatus, Ritual
+from db.models import Commitment, CommitmentStatus, Ritual, Workspace
 
 
 class CommitmentError(Exception):
@@ -125,10 +125,14 @@ def claim_overdue_nudges(session: Session, *, today: dt.date, now: dt.datetime) 
     """Open commitments past their due date not yet nudged; marks them nudged (each at most once)."""
     due = list(
         session.scalars(
-            select(Commitment).where(
+            select(Commitment)
+            .join(Workspace, Commitment.workspace_id == Workspace.id)
+            .where(
                 Commitment.status == CommitmentStatus.OPEN,
                 Commitment.due_date < today,
                 Commitment.nudged_at.is_(None),
+                # An uninstalled workspace gets no DMs; its commitments wait, unclaimed, for a reinstall.
+                Workspace.uninstalled_at.is_(None),
             )
         )
     )

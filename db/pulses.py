@@ -397,7 +397,15 @@ def claim_reminder(session: Session, pulse_id: int, voter: str) -> bool:
 
 
 def pulses_to_close(session: Session, *, now: dt.datetime) -> list[Pulse]:
-    return list(session.scalars(select(Pulse).where(Pulse.closed_at.is_(None), Pulse.closes_at <= now)))
+    """Open pulses past their time, in installed workspaces (an uninstall closes its own, unposted)."""
+    return list(
+        session.scalars(
+            select(Pulse)
+            .join(Ritual, Pulse.ritual_id == Ritual.id)
+            .join(Workspace, Ritual.workspace_id == Workspace.id)
+            .where(Pulse.closed_at.is_(None), Pulse.closes_at <= now, Workspace.uninstalled_at.is_(None))
+        )
+    )
 
 
 def open_pulses_of(session: Session, ritual_id: int) -> list[Pulse]:

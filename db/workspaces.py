@@ -9,18 +9,31 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from db.models import ProcessedEvent, Workspace, slack_bots, slack_installations
+from db.models import ProcessedEvent, Pulse, Ritual, Workspace, slack_bots, slack_installations
+from db.pulses import close_pulse
 
 
 def _insert(session: Session):  # type: ignore[no-untyped-def]
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
-def ensure_workspace(session: Session, team_id: str, *, enterprise_id: str | None = None) -> Workspace:
-    """The workspace row for `team_id`, created on first sight (never reactivated here)."""
+def ensure_workspace(
+    session: Session, team_id: str, *, now: dt.datetime | None = None, enterprise_id: str | None = None
+) -> Workspace:
+    """The workspace row for `team_id`, created on first sight (never reactivated here).
+
+    A new row is stamped `installed_at=now`, the caller's clock. Only the paths that can see a
+    workspace first (the middleware, installs) pass `now`: listeners find the row the middleware
+    created for their request, so a missing row without `now` is a bug, not a new workspace.
+    """
+    workspace = session.scalars(select(Workspace).where(Workspace.team_id == team_id)).one_or_none()
+    if workspace is not None:
+        return workspace
+    if now is None:
+        raise LookupError(f"workspace {team_id} is unknown and no `now` was given to create it")
     stmt = (
         _insert(session)(Workspace)
-        .values(team_id=team_id, enterprise_id=enterprise_id, installed_at=dt.datetime.now(dt.UTC))
+        .values(team_id=team_id, enterprise_id=enterprise_id, installed_at=now)
         .on_conflict_do_nothing(index_elements=["team_id"])
     )
     session.execute(stmt)
@@ -31,7 +44,7 @@ def record_install(
     session: Session, team_id: str, *, name: str | None, enterprise_id: str | None, now: dt.datetime
 ) -> Workspace:
     """A (re)installation: the workspace is active again from `now`."""
-    workspace = ensure_workspace(session, team_id, enterprise_id=enterprise_id)
+    workspace = ensure_workspace(session, team_id, now=now, enterprise_id=enterprise_id)
     if name:
         workspace.name = name
     if workspace.uninstalled_at is not None:
@@ -44,13 +57,22 @@ def record_uninstall(session: Session, team_id: str, *, now: dt.datetime) -> Wor
     """Tandem was removed or its tokens revoked: drop the stored tokens, keep the history.
 
     Deleting the rows slack_sdk's installation store reads is what stops every later API call for
-    this team in OAuth mode; `uninstalled_at` is what stops its scheduled work in every mode.
+    this team in OAuth mode; `uninstalled_at` is what stops its scheduled work in every mode. Its
+    open pulses are closed here, in the database only: nothing can be posted any more, and closing
+    deletes the ballots that tie an anonymous answer to a person (their counts stay).
     """
-    workspace = ensure_workspace(session, team_id)
+    workspace = ensure_workspace(session, team_id, now=now)
     if workspace.uninstalled_at is None:
         workspace.uninstalled_at = now
     session.execute(delete(slack_installations).where(slack_installations.c.team_id == team_id))
     session.execute(delete(slack_bots).where(slack_bots.c.team_id == team_id))
+    open_pulses = session.scalars(
+        select(Pulse)
+        .join(Ritual, Pulse.ritual_id == Ritual.id)
+        .where(Ritual.workspace_id == workspace.id, Pulse.closed_at.is_(None))
+    )
+    for pulse in list(open_pulses):
+        close_pulse(session, pulse, now=now)
     return workspace
 
 
@@ -68,6 +90,11 @@ def claim_event(session: Session, event_id: str, *, team_id: str | None, now: dt
         .returning(ProcessedEvent.event_id)
     )
     return session.execute(stmt).scalar_one_or_none() is not None
+
+
+def release_event(session: Session, event_id: str) -> None:
+    """Forget `event_id`, so that Slack's next retry of it is processed (its first handling failed)."""
+    session.execute(delete(ProcessedEvent).where(ProcessedEvent.event_id == event_id))
 
 
 def prune_processed_events(session: Session, *, older_than: dt.datetime) -> int:

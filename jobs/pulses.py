@@ -227,11 +227,15 @@ def send_reminders(database: Database, messenger: Messenger, *, now: dt.datetime
     with database.begin() as session:
         due = list(
             session.scalars(
-                select(Pulse).where(
+                select(Pulse)
+                .join(Ritual, Pulse.ritual_id == Ritual.id)
+                .join(Workspace, Ritual.workspace_id == Workspace.id)
+                .where(
                     Pulse.closed_at.is_(None),
                     Pulse.reminders_due_at.is_not(None),
                     Pulse.reminders_due_at <= now,
                     Pulse.reminders_sent_at.is_(None),
+                    Workspace.uninstalled_at.is_(None),
                 )
             )
         )

@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from socketserver import ThreadingMixIn
@@ -136,6 +137,23 @@ class RunningApp:
         self.drain()
 
 
+@contextmanager
+def serve_runtime(runtime: Runtime, fake: FakeSlack, clock: FrozenClock) -> Iterator[RunningApp]:
+    """Serve `runtime`'s WSGI app on a local port until the block ends, then close the runtime."""
+    assert runtime.wsgi is not None
+    server = make_server("127.0.0.1", 0, runtime.wsgi, _ThreadingWSGIServer, _QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    try:
+        requests = SlackRequests(url, SIGNING_SECRET, default_response_url=fake.response_url())
+        yield RunningApp(url, runtime, requests, fake, clock)
+    finally:
+        server.shutdown()
+        server.server_close()
+        runtime.close()
+
+
 @pytest.fixture
 def running_app(
     settings: Settings, database: Database, fake_slack: FakeSlack, clock: FrozenClock
@@ -143,18 +161,8 @@ def running_app(
     # The same Runtime `tandem serve` builds, on a frozen clock, with one listener thread (so that
     # `drain` can wait for it) and no pause between posts into one channel.
     runtime = Runtime(settings, Mode.HTTP, clock=clock, listener_threads=1, poster_interval=0.0)
-    assert runtime.wsgi is not None
-    server = make_server("127.0.0.1", 0, runtime.wsgi, _ThreadingWSGIServer, _QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_port}"
-    try:
-        requests = SlackRequests(url, SIGNING_SECRET, default_response_url=fake_slack.response_url())
-        yield RunningApp(url, runtime, requests, fake_slack, clock)
-    finally:
-        server.shutdown()
-        server.server_close()
-        runtime.close()
+    with serve_runtime(runtime, fake_slack, clock) as app:
+        yield app
 
 
 @pytest.fixture

@@ -21,6 +21,8 @@ out by ``files.getUploadURLExternal``, recorded as method ``"upload"``).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import email.parser
 import email.policy
 import itertools
@@ -316,6 +318,8 @@ class FakeSlack:
         latency: seconds slept before answering every Web API call (simulated network time).
         method_latency: per-method override of ``latency``; also honoured for ``"upload"``/``"response_url"``.
         scopes: sent back in the ``x-oauth-scopes`` header, which Bolt reads after ``auth.test``.
+        oauth_client: ``(client_id, client_secret)`` that ``oauth.v2.access`` accepts (``None``: any).
+        oauth_team: ``(team_id, team_name)`` a code from ``oauth.v2.access`` installs into.
 
     State attributes (read freely in tests): ``users``, ``channels``, ``messages`` (``(channel, ts)`` ->
     current message), ``views`` (id -> view), ``home_tabs`` (user id -> view), ``uploads`` (file id ->
@@ -337,6 +341,10 @@ class FakeSlack:
         self.strict_users = False
         self.latency = 0.0
         self.method_latency: dict[str, float] = {}
+        # oauth.v2.access: the client credentials it accepts (None: any), and the team a code installs into.
+        self.oauth_client: tuple[str, str] | None = None
+        self.oauth_team: tuple[str, str] = (TEAM_ID, TEAM_NAME)
+        self._used_codes: set[str] = set()
         self.scopes: list[str] = [
             "chat:write",
             "commands",
@@ -630,8 +638,19 @@ class FakeSlack:
 
         token: str | None = None
         auth = lower_headers.get("authorization", "")
+        client_secret: str | None = None
         if auth.lower().startswith("bearer "):
             token = auth[len("bearer ") :].strip()
+        elif auth.lower().startswith("basic "):
+            # oauth.v2.access: slack_sdk sends the client id and secret as HTTP basic auth. The id is
+            # recorded with the call; the secret is only checked, never recorded.
+            try:
+                client_id, _, client_secret = (
+                    base64.b64decode(auth[len("basic ") :].strip()).decode("utf-8").partition(":")
+                )
+            except (binascii.Error, UnicodeDecodeError):
+                client_id = ""
+            params["client_id"] = client_id
         elif "token" in params:
             # Legacy clients put the token in the body; keep it out of params like the header case.
             token = str(params.pop("token"))
@@ -644,6 +663,8 @@ class FakeSlack:
             return self._failure_response(failure)
 
         try:
+            if method == "oauth.v2.access":
+                self._check_client(params.get("client_id"), client_secret)
             result = self._api(method, params, token)
         except _SlackError as e:
             result = {"ok": False, "error": e.error, **e.extra}
@@ -1042,3 +1063,32 @@ class FakeSlack:
             self.files[file_id] = info
             completed.append({"id": file_id, "title": title})
         return {"files": completed}
+
+    # ------------------------------------------------------------------ OAuth
+
+    def _check_client(self, client_id: Any, client_secret: str | None) -> None:
+        if self.oauth_client is None:
+            return
+        if client_id != self.oauth_client[0]:
+            raise _SlackError("invalid_client_id")
+        if client_secret != self.oauth_client[1]:
+            raise _SlackError("bad_client_secret")
+
+    def _api_oauth_v2_access(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Exchange a one-time code for a bot token, as the redirect after "Allow" does."""
+        code = str(params.get("code") or "")
+        if not code or code in self._used_codes:
+            raise _SlackError("invalid_code")
+        self._used_codes.add(code)
+        team_id, team_name = self.oauth_team
+        return {
+            "app_id": APP_ID,
+            "authed_user": {"id": "U_INSTALLER"},
+            "scope": ",".join(self.scopes),
+            "token_type": "bot",
+            "access_token": f"xoxb-oauth-{code}",
+            "bot_user_id": BOT_USER_ID,
+            "team": {"id": team_id, "name": team_name},
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }

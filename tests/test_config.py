@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -28,6 +29,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[None]:  # t
         "DATABASE_URL",
         "SLACK_API_URL",
         "PORT",
+        "LOG_LEVEL",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no stray .env
@@ -122,3 +124,72 @@ def test_log_filter_redacts_tokens() -> None:
 
     f = RedactSecrets([SECRET])
     assert f.redact(f"token xoxb-12-34-abc and {SECRET}") == "token xoxb-[redacted] and [redacted]"
+
+
+@pytest.mark.parametrize("typed", ["debug", "Info", "WARNING", " error "])
+def test_log_level_takes_the_four_levels_in_any_case(typed: str) -> None:
+    assert make(log_level=typed).log_level == typed.strip().upper()
+
+
+def test_an_unknown_log_level_is_one_clear_message(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LOG_LEVEL", "chatty")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert "LOG_LEVEL is invalid" in err
+    assert "'DEBUG', 'INFO', 'WARNING' or 'ERROR'" in err
+    assert "Traceback" not in err and "chatty" not in err
+
+
+PASSWORD = "pg-pass-never-print-7f3a"
+
+
+@pytest.fixture
+def postgres_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A single-workspace setup on a PostgreSQL server that nothing listens for (port 1)."""
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://tandem:{PASSWORD}@127.0.0.1:1/tandem")
+
+
+@pytest.mark.usefixtures("postgres_env")
+@pytest.mark.parametrize(
+    "argv", [["db", "upgrade"], ["serve", "--no-migrate"], ["scheduler", "--no-migrate"]]
+)
+def test_postgresql_without_its_driver_is_one_clear_message(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if installed without the postgres extra
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "psycopg" in err and "postgres extra" in err
+    assert "Traceback" not in err and PASSWORD not in err
+
+
+@pytest.mark.usefixtures("postgres_env")
+@pytest.mark.parametrize(
+    "argv", [["db", "upgrade"], ["serve", "--no-migrate"], ["scheduler", "--no-migrate"]]
+)
+def test_an_unreachable_database_is_one_clear_message(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Tandem cannot start")
+    assert (
+        "Could not migrate the database" in err if argv[0] == "db" else "Could not reach the database" in err
+    )
+    assert "Traceback" not in err and PASSWORD not in err
+
+
+def test_a_malformed_database_url_never_echoes_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://tandem:{PASSWORD}@host:notaport/tandem")
+    assert main(["db", "upgrade"]) == 2
+    err = capsys.readouterr().err
+    assert "DATABASE_URL is not a valid database URL" in err
+    assert "Traceback" not in err and PASSWORD not in err
