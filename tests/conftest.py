@@ -105,6 +105,9 @@ def settings(fake_slack: FakeSlack, database_url: str) -> Settings:
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+    # The default listen backlog of 5 overflows when a test sends hundreds of clicks at once; the
+    # kernel then drops or resets connections, which would look like the app failing.
+    request_queue_size = 256
 
 
 class _QuietHandler(WSGIRequestHandler):

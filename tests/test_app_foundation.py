@@ -28,13 +28,11 @@ from db.models import (
     PulseBallot,
     PulseQuestion,
     Ritual,
-    Side,
     Workspace,
     slack_bots,
     slack_installations,
     slack_oauth_states,
 )
-from db.people import find_person
 from db.pulses import open_pulse
 from db.rituals import RitualSpec, create_ritual
 from db.session import Database
@@ -211,19 +209,17 @@ def _seed(database: Database, team: Team, now: dt.datetime) -> None:
             session, workspace, spec, created_by=team.marketing, now=now - dt.timedelta(days=1)
         )
         pulse = open_pulse(session, ritual, owner=team.marketing, now=now, reminder_hours=4)
-        person = find_person(session, workspace.id, team.marketing)
-        assert person is not None
-        pulse_db.record_answer(
-            session,
+        answered = pulse_db.record_answer(
+            session.connection(),
             pulse.id,
+            team_id=team.team_id,
             question=PulseQuestion.PARTNER,
             user_id=team.marketing,
-            person=person,
-            side=Side.MARKETING,
             score=4,
             action_ts="1.0",
             now=now,
         )
+        assert answered.status is pulse_db.AnswerStatus.RECORDED
         commit_db.create_commitment(
             session,
             workspace.id,
