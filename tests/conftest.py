@@ -158,12 +158,21 @@ def serve_runtime(runtime: Runtime, fake: FakeSlack, clock: FrozenClock) -> Iter
 
 
 @pytest.fixture
+def listener_threads() -> int:
+    """Threads for the work Bolt runs after acknowledging. One, so that `drain` can wait for it; a
+    test of concurrency parametrizes more (and waits on what the fake received instead)."""
+    return 1
+
+
+@pytest.fixture
 def running_app(
-    settings: Settings, database: Database, fake_slack: FakeSlack, clock: FrozenClock
+    settings: Settings, database: Database, fake_slack: FakeSlack, clock: FrozenClock, listener_threads: int
 ) -> Iterator[RunningApp]:
-    # The same Runtime `tandem serve` builds, on a frozen clock, with one listener thread (so that
-    # `drain` can wait for it) and no pause between posts into one channel.
-    runtime = Runtime(settings, Mode.HTTP, clock=clock, listener_threads=1, poster_interval=0.0)
+    # The same Runtime `tandem serve` builds, on a frozen clock, and no pause between posts into
+    # one channel.
+    runtime = Runtime(
+        settings, Mode.HTTP, clock=clock, listener_threads=listener_threads, poster_interval=0.0
+    )
     with serve_runtime(runtime, fake_slack, clock) as app:
         yield app
 
