@@ -32,17 +32,19 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-# slack_sdk's webhook client logs every response_url body at DEBUG, and those bodies include the
-# ephemeral "You answered 4" confirmations of pulse answers. Whatever the log level, that logger
-# never goes below INFO, so no log line can show a person's answer.
-PRIVATE_LOGGERS = ("slack_sdk.webhook",)
+# slack_sdk's clients log every request body at DEBUG. Response_url bodies include the ephemeral
+# "You answered 4" confirmations of pulse answers, and Web API bodies include pulse reminder DMs,
+# which go exactly to the members who have not answered yet. Whatever the log level, these loggers
+# never go below INFO, so no log line can show a person's answer or whether they answered.
+PRIVATE_LOGGERS = ("slack_sdk.webhook", "slack_sdk.web")
 
 
 def protect_answers_in_logs() -> None:
     for name in PRIVATE_LOGGERS:
         logger = logging.getLogger(name)
-        if logger.getEffectiveLevel() < logging.INFO:
-            logger.setLevel(logging.INFO)
+        # An explicit level, not an inherited one: a later change to the root level (a debugging
+        # session, a test's log capture) must not open these loggers up.
+        logger.setLevel(max(logging.INFO, logger.getEffectiveLevel()))
 
 
 def configure_logging(level: str = "INFO", secrets: list[str] | None = None) -> None:

@@ -53,7 +53,7 @@ class PulseWorld:
             value=encode_answer(self.pulse_id, question, score),
             user_id=user,
             channel_id="C_SHARED",
-            response_url=self.app.fake.response_url(name),
+            response_url=kw.pop("response_url", None) or self.app.fake.response_url(name),
             **kw,
         )
 
@@ -334,48 +334,283 @@ def test_forget_me_deletes_side_settings_and_named_answers(running_app: RunningA
 
 
 def _text_of(value: object) -> str:
-    return json.dumps(value, default=str)
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
+# Tables that name people but hold no answer: who is on which side, who runs which ritual, who owns
+# a pulse (may close it early), who opened a Home tab. An answer must never sit in a row next to a name.
+NAMING_TABLES = {"people", "ritual_members", "rituals", "pulses", "occurrences", "workspaces"}
 
 
 def test_anonymous_pulse_leaves_nothing_that_ties_an_answer_to_a_person(
     world: PulseWorld, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level("DEBUG")
+    app, fake = world.app, world.app.fake
     voters = (*MARKETING, *IT)
-    for i, user in enumerate(voters):
+    for i, user in enumerate(voters[:-1]):
         world.click(user, PulseQuestion.PARTNER, 1 + i % 5, opaque=True)
         world.click(user, PulseQuestion.LEVEL, 5 - i % 5, opaque=True)
-    world.app.drain()
+    world.click("U_I1", PulseQuestion.PARTNER, 2, opaque=True)  # a change of mind
+    # Someone unknown answers, is asked their side, and answers it: their answer counts for IT.
+    world.click("U_NEW", PulseQuestion.LEVEL, 4, response_url=fake.response_url("ask"))
+    app.drain()
+    side_button = next(
+        e
+        for b in fake.responses("ask")[-1]["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"].endswith(":it")
+    )
+    app.slack.block_action(
+        side_button["action_id"],
+        value=side_button["value"],
+        user_id="U_NEW",
+        response_url=fake.response_url(),
+    )
+    app.drain()
+    # One member (the last IT voter) hasn't answered: a reminder goes out before the pulse closes.
+    services = app.services
+    assert services.messenger is not None
+    reminders_due = world.pulse().reminders_due_at
+    assert reminders_due is not None
+    app.clock.set(reminders_due + dt.timedelta(seconds=1))
+    assert send_reminders(services.database, services.messenger, now=services.clock.now()) == 1
     world.close()
-    world.app.settle()
-    database = world.app.services.database
+    app.settle()
+    everyone = (*voters, "U_NEW")
     assert world.pulse().ballot_salt is None
-    # Every table: no row of a pulse table holds a voter, a salt or a hash of a voter.
-    with database.begin() as session:
+    assert world.tallies()[("level", "it", 4)] >= 1  # U_NEW's answer was counted
+
+    # Every table: no row that holds an answer names anyone, and no pulse row holds a hash of a voter.
+    with services.database.read() as session:
         assert session.scalar(select(func.count()).select_from(PulseBallot)) == 0
         assert session.scalar(select(func.count()).select_from(PulseReminder)) == 0
         assert session.scalar(select(func.count()).select_from(PulseVote)) == 0
         from db.base import Base
 
         for table in Base.metadata.sorted_tables:
-            if not table.name.startswith("pulse"):
-                continue
-            # The owner who started the pulse is named (they may close it); nothing else is.
-            columns = [c for c in table.columns if c.name != "owner"]
-            dump = _text_of([tuple(r) for r in session.execute(select(*columns)).all()])
-            for user in voters:
-                assert user not in dump, (table.name, user)
-    # Messages: the results and the closed message name nobody who answered.
-    for call in world.app.fake.calls():
-        if call.method in ("chat.postMessage", "chat.update") and call.params.get("channel") == "C_SHARED":
-            rendered = _text_of(call.params)
-            for user in voters:
-                if user != "U_M1":  # the owner is named as the one who may close it
-                    assert user not in rendered
-    # Logs: no line names a voter.
+            rows = session.execute(select(table)).all()
+            for row in rows:
+                cells = [str(v) for v in row]
+                named = [user for user in everyone if any(user in cell for cell in cells)]
+                if table.name in NAMING_TABLES:
+                    continue
+                assert not named, (table.name, row)
+            if table.name.startswith("pulse_"):
+                # Nothing that could be a keyed hash of a person survives (64 hex characters).
+                assert not any(re.fullmatch(r"[0-9a-f]{64}", str(v)) for row in rows for v in row), table.name
+
+    # The export: a CSV of figures that names nobody who answered.
+    fake.clear()
+    app.slack.command("export", user_id="U_M1", channel_id="C_SHARED")
+    app.settle()
+    fake.wait_for("files.completeUploadExternal")
+    (csv_data,) = fake.uploads.values()
+    exported = csv_data.decode()
+    assert "partner" in exported
+    for user in everyone:
+        assert user not in exported
+
+    # Messages and Home tabs: whatever Slack was sent names no voter next to an answer. The only
+    # messages that name a voter are those sent to the voter themself (their reminder DM).
+    for call in fake.calls():
+        if call.method == "response_url":
+            continue  # ephemeral replies go back to the one who clicked, through Slack's own URL
+        rendered = _text_of(call.params)
+        recipient = call.params.get("channel") or call.params.get("user_id") or ""
+        for user in everyone:
+            if user != recipient and user != "U_M1":  # U_M1 owns the pulse and may be named as such
+                assert user not in rendered, (call.method, user)
+
+    # Logs: no line names a voter, and no line carries anyone's answer.
     for record in caplog.records:
-        for user in voters:
-            assert user not in record.getMessage()
+        message = record.getMessage()
+        assert "You answered" not in message and "changed your answer" not in message
+        for user in everyone:
+            assert user not in message
+
+
+def test_pulse_command_starts_a_pulse_closing_the_one_still_open(world: PulseWorld) -> None:
+    app, fake = world.app, world.app.fake
+    for user in MARKETING:
+        world.click(user, PulseQuestion.PARTNER, 4)
+    app.drain()
+    first = world.pulse()
+    fake.clear()
+    refused = app.slack.command("pulse", user_id="U_OUT", channel_id="C_SHARED").json()
+    assert "Only the creator" in refused["text"]
+    assert fake.calls("chat.postMessage") == []
+    answer = app.slack.command("pulse", user_id="U_I1", channel_id="C_SHARED").json()
+    assert "Starting a pulse" in answer["text"]
+    app.settle()
+    # The earlier pulse closed with its results in its thread; the new one asks both questions.
+    results = fake.wait_for("chat.postMessage", lambda c: c.params.get("thread_ts") == first.message_ts)[-1]
+    assert "Marketing" in results.params["text"] or "marketing" in _text_of(results.params["blocks"])
+    assert world.pulse().closed_at is not None
+    with app.services.database.read() as session:
+        newest = session.scalars(select(Pulse).order_by(Pulse.id.desc())).first()
+        assert newest is not None and newest.id != first.id and newest.closed_at is None
+        assert newest.owner == "U_I1"
+    posted = fake.wait_for(
+        "chat.postMessage", lambda c: "thread_ts" not in c.params and "actions" in _text_of(c.params)
+    )[-1]
+    assert any(
+        e["action_id"].startswith(ids.ACTION_PULSE_ANSWER_PREFIX)
+        for b in posted.params["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+    )
+    bad = app.slack.command("pulse No such ritual", user_id="U_I1", channel_id="C_SHARED").json()
+    assert "can't find a check-in called “No such ritual”" in bad["text"]
+
+
+def test_pulse_votes_are_for_members_and_only_for_named_pulses(running_app: RunningApp) -> None:
+    running_app.fake.add_channel("C_SHARED", name="mkt-it", is_member=True)
+    services = running_app.services
+    ritual_id = make_ritual(services.database, running_app.clock.now(), anonymous=False)
+    assert services.messenger is not None and services.checkins is not None
+    pulse_id = open_pulse_for(
+        services.database,
+        services.messenger,
+        services.checkins.send,
+        ritual_id=ritual_id,
+        owner="U_M1",
+        now=running_app.clock.now(),
+        settings=services.pulse_settings,
+    )
+    running_app.settle()
+    w = PulseWorld(running_app, ritual_id, pulse_id)  # type: ignore[arg-type]
+    w.click("U_M2", PulseQuestion.PARTNER, 2)
+    w.click("U_I1", PulseQuestion.LEVEL, 5)
+    running_app.drain()
+    shown = running_app.slack.command("pulse votes", user_id="U_I2", channel_id="C_SHARED").json()
+    rendered = _text_of(shown)
+    assert "<@U_M2>" in rendered and "Fair" in rendered and "<@U_I1>" in rendered
+    refused = running_app.slack.command("pulse votes", user_id="U_OUT", channel_id="C_SHARED").json()
+    assert "Only the ritual's members" in refused["text"] and "U_M2" not in _text_of(refused)
+
+
+def test_anonymous_pulse_votes_show_nobody(world: PulseWorld) -> None:
+    world.click("U_M2", PulseQuestion.PARTNER, 2)
+    world.app.drain()
+    shown = world.app.slack.command("pulse votes", user_id="U_I2", channel_id="C_SHARED").json()
+    assert "anonymous" in shown["text"] and "U_M2" not in _text_of(shown)
+
+
+def test_a_replayed_or_late_click_changes_nothing(world: PulseWorld) -> None:
+    fake = world.app.fake
+    world.click("U_M1", PulseQuestion.PARTNER, 4, action_extra={"action_ts": "1700000000.000200"})
+    world.app.drain()
+    # The same click again (Slack retried it, or someone replayed it within the signature window).
+    world.click("U_M1", PulseQuestion.PARTNER, 4, action_extra={"action_ts": "1700000000.000200"})
+    # An older click arriving late, with another score: the newer answer stands.
+    world.click("U_M1", PulseQuestion.PARTNER, 1, action_extra={"action_ts": "1700000000.000100"})
+    world.app.drain()
+    assert world.tallies() == {("partner", "marketing", 4): 1}
+    late = fake.responses("U_M1-partner-1")[-1]
+    assert "Good" in late["text"]  # the person is shown the answer that counts (4, "Good")
+
+
+def test_a_reminder_dm_carries_buttons_that_count(world: PulseWorld) -> None:
+    services = world.app.services
+    assert services.messenger is not None
+    due = world.pulse().reminders_due_at
+    assert due is not None
+    world.app.clock.set(due + dt.timedelta(seconds=1))
+    send_reminders(services.database, services.messenger, now=services.clock.now())
+    dm = next(c for c in world.app.fake.calls("chat.postMessage") if c.params["channel"] == "U_I2")
+    button = next(
+        e
+        for b in dm.params["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == f"{ids.ACTION_PULSE_ANSWER_PREFIX}:partner:5"
+    )
+    world.app.slack.block_action(
+        button["action_id"],
+        value=button["value"],
+        user_id="U_I2",
+        channel_id="D_I2",
+        response_url=world.app.fake.response_url("dm"),
+    )
+    world.app.drain()
+    assert world.tallies() == {("partner", "it", 5): 1}
+    assert "Great" in world.app.fake.responses("dm")[-1]["text"]
+
+
+def test_the_next_pulse_shows_the_change_since_the_previous_one(world: PulseWorld) -> None:
+    app, fake = world.app, world.app.fake
+    for user, score in zip(MARKETING, (2, 2, 2), strict=True):
+        world.click(user, PulseQuestion.PARTNER, score)
+    for user, score in zip(IT, (4, 4, 4), strict=True):
+        world.click(user, PulseQuestion.PARTNER, score)
+    app.drain()
+    world.close()
+    app.settle()
+    services = app.services
+    assert services.messenger is not None and services.checkins is not None
+    second = open_pulse_for(
+        services.database,
+        services.messenger,
+        services.checkins.send,
+        ritual_id=world.ritual_id,
+        owner="U_M1",
+        now=services.clock.now(),
+        settings=services.pulse_settings,
+    )
+    app.settle()
+    w2 = PulseWorld(app, world.ritual_id, second)  # type: ignore[arg-type]
+    for user, score in zip(MARKETING, (3, 3, 3), strict=True):
+        w2.click(user, PulseQuestion.PARTNER, score)
+    for user, score in zip(IT, (4, 4, 4), strict=True):
+        w2.click(user, PulseQuestion.PARTNER, score)
+    app.drain()
+    fake.clear()
+    w2.close()
+    app.settle()
+    results = fake.wait_for("chat.postMessage", lambda c: c.params.get("thread_ts") == w2.pulse().thread_ts)[
+        -1
+    ]
+    rendered = _text_of(results.params)
+    assert "narrowed by 1.0 since the previous pulse" in rendered  # gap 2.0 -> 1.0
+    assert "▲" in rendered  # marketing's score of IT went up
+
+
+def test_forget_me_takes_back_an_answer_to_an_open_anonymous_pulse(world: PulseWorld) -> None:
+    app = world.app
+    world.click("U_M2", PulseQuestion.PARTNER, 2)
+    world.click("U_M2", PulseQuestion.LEVEL, 3)
+    world.click("U_M3", PulseQuestion.PARTNER, 5)
+    app.drain()
+    ask = app.slack.command("forget-me", user_id="U_M2").json()
+    confirm = next(
+        e
+        for b in ask["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == ids.ACTION_FORGET_CONFIRM
+    )
+    app.slack.block_action(
+        confirm["action_id"],
+        value=confirm.get("value"),
+        user_id="U_M2",
+        response_url=app.fake.response_url("f"),
+    )
+    app.drain()
+    done = app.fake.responses("f")[-1]["text"]
+    assert "2 answers to anonymous pulses still open" in done
+    assert world.tallies() == {("partner", "marketing", 5): 1}
+    world.close()
+    assert world.tallies() == {("partner", "marketing", 5): 1}
+
+
+def test_the_minimum_of_answers_per_side_is_never_below_three() -> None:
+    from bot.config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError) as err:
+        load_settings(_env_file=None, tandem_pulse_min_answers=2)
+    assert "TANDEM_PULSE_MIN_ANSWERS" in err.value.render()
 
 
 @pytest.mark.parametrize("listener_threads", [16])  # as `tandem serve` runs: clicks write concurrently
