@@ -19,7 +19,9 @@ CLAIMED_EVENT = "tandem_claimed_event"
 def register(app: App, services: Services) -> None:
     known_teams: set[str] = set()  # per process: the workspace row is created once, not per request
 
-    def inject_services(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:
+    def prepare(body: dict, context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:
+        # One middleware, not two: Bolt builds each middleware's arguments on every request, and
+        # every pulse click passes through here.
         context["tandem"] = services
         team_id = context.team_id
         if team_id and team_id not in known_teams:
@@ -28,9 +30,6 @@ def register(app: App, services: Services) -> None:
                     session, team_id, now=services.clock.now(), enterprise_id=context.enterprise_id
                 )
             known_teams.add(team_id)
-        return next()
-
-    def dedupe_events(body: dict, context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:
         # Slack retries an event it thinks we missed (X-Slack-Retry-Num). Claim the event id in the
         # database before any work, so a retry, or a copy arriving at another worker, is only acked.
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
@@ -46,8 +45,7 @@ def register(app: App, services: Services) -> None:
         context[CLAIMED_EVENT] = event_id
         return next()
 
-    app.use(inject_services)
-    app.use(dedupe_events)
+    app.use(prepare)
 
 
 def release_claimed_event(context: BoltContext) -> None:
