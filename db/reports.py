@@ -383,14 +383,10 @@ def is_member(session: Session, ritual_id: int, user_id: str) -> bool:
 # -- weak spots and drift ------------------------------------------------------------------------
 
 
-LOWEST_SCORE, WIDEST_GAP = "lowest score", "widest gap"
-
-
 @dataclass(frozen=True)
 class WeakSpot:
     theme: str
     reason: str  # "chosen because IT rated the data partnership 2.4 last week, marketing 3.9"
-    criterion: str = LOWEST_SCORE  # which of the two criteria made this theme the weakest
 
 
 # How a gap weighs against a low score. A score can fall four points (5 to 1) but the two sides'
@@ -438,7 +434,6 @@ def weak_spot(points: list[PulsePoint], *, theme_label, now: dt.datetime) -> Wea
             theme,
             f"chosen because marketing and IT saw the {label} partnership {abs(mkt - it):.1f} points "
             f"apart {when} (marketing {mkt:.1f}, IT {it:.1f}): the widest gap",
-            WIDEST_GAP,
         )
     if it is not None and (mkt is None or it <= mkt):
         parts = [f"IT rated the {label} partnership {it:.1f} {when}"] + (
@@ -448,7 +443,7 @@ def weak_spot(points: list[PulsePoint], *, theme_label, now: dt.datetime) -> Wea
         parts = [f"marketing rated the {label} partnership {mkt:.1f} {when}"] + (
             [f"IT {it:.1f}"] if it is not None else []
         )
-    return WeakSpot(theme, "chosen because " + ", ".join(parts), LOWEST_SCORE)
+    return WeakSpot(theme, "chosen because " + ", ".join(parts))
 
 
 def _when(at: dt.datetime, now: dt.datetime) -> str:

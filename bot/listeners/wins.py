@@ -159,12 +159,16 @@ def register(app: App, router: CommandRouter) -> None:
                     posted = session.get(Win, win_key)
                     if posted is not None:
                         posted.message_ts, posted.channel_id = ts, info.channel_id
-                if moved:
-                    # Only once the new celebration is up: the old one points to it.
-                    note, note_blocks = build_moved_win(info)
-                    client.chat_update(channel=old_channel, ts=old_ts, text=note, blocks=note_blocks)
         except SlackApiError:
             logger.warning("the celebration of win %s could not be posted", win_key, exc_info=True)
+            moved = False  # the old celebration stays as it was rather than point nowhere
+        if moved:
+            # Only once the new celebration is up: the old one now points to it.
+            note, note_blocks = build_moved_win(info)
+            try:
+                client.chat_update(channel=old_channel, ts=old_ts, text=note, blocks=note_blocks)
+            except SlackApiError:
+                logger.warning("the old celebration of win %s still shows it", win_key, exc_info=True)
         if services.homes is not None:
             # People taken off the win see it leave their Home tab too.
             services.homes.refresh(team_id, user_id, *old_credits, *info.marketing, *info.it)
