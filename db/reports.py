@@ -8,11 +8,12 @@ answered, and nothing here can reach an individual answer of an anonymous pulse.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Integer, Select, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from db.models import (
@@ -102,31 +103,19 @@ def shown_level_sides(
     return dict(level)
 
 
-def pulse_points(
-    session: Session,
-    ritual_id: int,
-    *,
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
-    min_answers: int = MIN_ANSWERS_FLOOR,
-    limit: int | None = None,
-) -> list[PulsePoint]:
-    """Closed pulses of a ritual, oldest first, with figures from one indexed query over the tallies.
-
-    The database sums the tallies per pulse, question and side (answers, the sum of score × count
-    and the count of each score), so Python sees at most one row per pulse, question and side
-    however many people answered; what is withheld for anonymity is decided here, once.
-    """
-    min_answers = max(min_answers, MIN_ANSWERS_FLOOR)
+@functools.cache
+def _points_query(since: bool, until: bool, limit: bool) -> Select:  # type: ignore[type-arg]
+    """The statement behind `pulse_points`, built once per shape (values are bound parameters):
+    building it is a good part of the cost of a check-in's preparation."""
     pulses = select(Pulse.id, Pulse.opened_at, Pulse.anonymous, Pulse.theme).where(
-        Pulse.ritual_id == ritual_id, Pulse.closed_at.is_not(None)
+        Pulse.ritual_id == bindparam("ritual_id"), Pulse.closed_at.is_not(None)
     )
-    if since is not None:
-        pulses = pulses.where(Pulse.opened_at >= since)
-    if until is not None:
-        pulses = pulses.where(Pulse.opened_at < until)
-    if limit is not None:
-        pulses = pulses.order_by(Pulse.opened_at.desc()).limit(limit)
+    if since:
+        pulses = pulses.where(Pulse.opened_at >= bindparam("since"))
+    if until:
+        pulses = pulses.where(Pulse.opened_at < bindparam("until"))
+    if limit:
+        pulses = pulses.order_by(Pulse.opened_at.desc()).limit(bindparam("limit", type_=Integer))
     chosen = pulses.subquery()
     sums = (
         select(
@@ -145,7 +134,7 @@ def pulse_points(
         .group_by(PulseTally.pulse_id, PulseTally.question, PulseTally.side)
         .subquery()
     )
-    rows = session.execute(
+    return (
         select(
             chosen.c.id,
             chosen.c.opened_at,
@@ -160,7 +149,28 @@ def pulse_points(
         .select_from(chosen)
         .outerjoin(sums, sums.c.pulse_id == chosen.c.id)
         .order_by(chosen.c.opened_at, chosen.c.id)
-    ).all()
+    )
+
+
+def pulse_points(
+    session: Session,
+    ritual_id: int,
+    *,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    min_answers: int = MIN_ANSWERS_FLOOR,
+    limit: int | None = None,
+) -> list[PulsePoint]:
+    """Closed pulses of a ritual, oldest first, with figures from one indexed query over the tallies.
+
+    The database sums the tallies per pulse, question and side (answers, the sum of score × count
+    and the count of each score), so Python sees at most one row per pulse, question and side
+    however many people answered; what is withheld for anonymity is decided here, once.
+    """
+    min_answers = max(min_answers, MIN_ANSWERS_FLOOR)
+    query = _points_query(since is not None, until is not None, limit is not None)
+    params = {"ritual_id": ritual_id, "since": since, "until": until, "limit": limit}
+    rows = session.execute(query, {k: v for k, v in params.items() if v is not None}).all()
     meta: dict[int, tuple[dt.datetime, bool, str | None]] = {}
     sums_of: dict[int, dict[tuple[PulseQuestion, Side], _Sums]] = defaultdict(dict)
     for pulse_id, opened_at, anonymous, theme, question, side, answers, weighted, *dist in rows:
