@@ -125,7 +125,8 @@ def run(url: str, label: str) -> None:
     )
     figures, charts, exports = [], [], []
     for rid in random.Random(1).sample(ritual_ids, 20):
-        with database.begin() as session:
+        # Read-only units of work, as `/tandem report` and `/tandem export` use.
+        with database.read() as session:
             ritual = session.get(Ritual, rid)
             assert ritual is not None
             from db.reports import pulse_points, summarise
@@ -157,7 +158,7 @@ def run(url: str, label: str) -> None:
     named = seed_named_ritual(database)
     times = []
     for _ in range(5):
-        with database.begin() as session:
+        with database.read() as session:
             ritual = session.get(Ritual, named)
             assert ritual is not None
             t0 = time.perf_counter()

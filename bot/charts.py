@@ -31,24 +31,29 @@ TEXT_COLOUR = "#333333"
 GRID_COLOUR = "#DDDDDD"
 THRESHOLD_STYLE = {"color": "#444444", "linestyle": (0, (4, 3)), "linewidth": 1.2}
 
-MARKETING_LABEL = "Marketing's view of IT"
-IT_LABEL = "IT's view of marketing"
+MARKETING_LABEL = "Marketing rates IT"
+IT_LABEL = "IT rates marketing"
 GAP_LABEL = "Gap"
 EMPTY_MESSAGE = "No pulses in this period yet"
 
-# About 900 × 560 pixels: sharp in Slack's preview and still readable when it is scaled down.
-FIGURE_SIZE = (8.0, 5.0)
-DPI = 112
+# 896 × 616 pixels, sharp when opened. Slack's message preview scales it down to about 360 pixels
+# wide, so the type is sized for that: 11.5 pt at 140 dpi is 22 px here, 9 px in the preview.
+FIGURE_SIZE = (6.4, 4.4)
+DPI = 140
 
-TITLE_SIZE = 14
-LABEL_SIZE = 11
-TICK_SIZE = 10
-NOTE_SIZE = 10
+TITLE_SIZE = 15
+LABEL_SIZE = 12
+TICK_SIZE = 11.5
+NOTE_SIZE = 11
 
 # Longer titles are cut so they stay on one line at TITLE_SIZE.
-TITLE_CHARS = 60
-# Up to this many pulses, every pulse's date is a tick label; beyond, matplotlib picks the ticks.
-LABEL_EVERY_PULSE = 14
+TITLE_CHARS = 48
+# At most this many date labels fit under the chart at TICK_SIZE; with more pulses, every second
+# (third, …) pulse is labelled.
+MAX_DATE_LABELS = 8
+# Up to this many pulses, pulse dates are the tick labels; beyond, matplotlib picks the ticks.
+LABEL_EVERY_PULSE = 28
+X_LABEL = "Pulse date"
 ALT_TEXT_LIMIT = 1000
 # A change in the gap smaller than this (in points on the 1–5 scale) reads as "steady".
 STEADY_GAP_CHANGE = 0.1
@@ -75,13 +80,19 @@ class TrendPoint:
 
 def hidden_note(min_answers: int) -> str:
     """The footnote shown when some points are hidden."""
-    return f"Some points are hidden: fewer than {min_answers} answers from a side would identify people."
+    return f"Hidden points: fewer than {min_answers} answers from a side would identify people."
 
 
 def _short(text: str, limit: int) -> str:
     """`text` on one line, cut to `limit` characters."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def chart_title(name: str, period: str) -> str:
+    """`<name>: <period>` on one line: the period is kept whole and the name shortened to fit."""
+    room = TITLE_CHARS - len(period) - 2
+    return f"{_short(name, max(room, 8))}: {period}"
 
 
 def _sorted(points: Sequence[TrendPoint]) -> list[TrendPoint]:
@@ -161,32 +172,34 @@ def _legend_above(ax: Axes, handles: list[Any], labels: list[str]) -> None:
 
 
 def _date_axis(ax: Axes, days: list[dt.date], *, evenly: bool) -> None:
-    """Date labels: every pulse's date when there are few and they are evenly spread (so the
-    labels cannot collide), else matplotlib's concise choice."""
+    """Date labels: pulse dates when the pulses are evenly spread (every pulse's, or every second
+    or third one's so that at most MAX_DATE_LABELS fit without colliding), else matplotlib's
+    concise choice. The axis label names the year (or years), which keeps the labels to one line."""
     from matplotlib import dates as mdates
     from matplotlib.ticker import FixedLocator, FuncFormatter
 
-    if evenly and len(set(days)) <= LABEL_EVERY_PULSE:
-        unique = sorted(set(days))
-        ax.xaxis.set_major_locator(FixedLocator(mdates.date2num(unique)))
-        # The year under the first label and wherever it changes.
-        shown = {
-            float(mdates.date2num(day)): f"{day.day} {day:%b}"
-            + (f"\n{day.year}" if k == 0 or day.year != unique[k - 1].year else "")
-            for k, day in enumerate(unique)
-        }
+    unique = sorted(set(days))
+    if evenly and len(unique) <= LABEL_EVERY_PULSE:
+        every = -(-len(unique) // MAX_DATE_LABELS)  # ceiling division
+        # Count back from the latest pulse, so the most recent one is always labelled.
+        labelled = unique[::-1][::every][::-1]
+        ax.xaxis.set_major_locator(FixedLocator(mdates.date2num(labelled)))
+        shown = {float(mdates.date2num(day)): f"{day.day} {day:%b}" for day in labelled}
         ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _pos: shown.get(float(value), "")))
     else:
-        locator = mdates.AutoDateLocator(minticks=4, maxticks=9)
+        locator = mdates.AutoDateLocator(minticks=3, maxticks=MAX_DATE_LABELS)
+        # Years are in the axis label, so no offset text is needed under the ticks.
         formatter = mdates.ConciseDateFormatter(
             locator,
             formats=["%Y", "%b", "%-d %b", "%H:%M", "%H:%M", "%S.%f"],
-            offset_formats=["", "%Y", "%Y", "%-d %b %Y", "%-d %b %Y", "%-d %b %Y %H:%M"],
+            offset_formats=["", "", "", "", "", ""],
         )
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(formatter)
-        ax.xaxis.get_offset_text().set_fontsize(TICK_SIZE)
     ax.tick_params(axis="x", labelsize=TICK_SIZE)
+    first, last = unique[0].year, unique[-1].year
+    years = str(first) if first == last else f"{first}–{last}"
+    ax.set_xlabel(f"{X_LABEL}, {years}", fontsize=LABEL_SIZE, color=TEXT_COLOUR)
 
 
 def _draw_trend(fig: Figure, points: list[TrendPoint], *, min_answers: int) -> None:
@@ -200,8 +213,8 @@ def _draw_trend(fig: Figure, points: list[TrendPoint], *, min_answers: int) -> N
     any_hidden = any(p.withheld for p in points)
 
     # Fixed margins (the figure size is fixed): faster than a layout engine and just as tidy.
-    bottom = 0.155 if any_hidden else 0.1
-    fig.subplots_adjust(left=0.085, right=0.975, top=0.845, bottom=bottom, hspace=0.42)
+    bottom = 0.2 if any_hidden else 0.145
+    fig.subplots_adjust(left=0.1, right=0.975, top=0.83, bottom=bottom, hspace=0.5)
     grid = fig.add_gridspec(2, 1, height_ratios=(2.6, 1.2))
     scores: Axes = fig.add_subplot(grid[0])
     answers: Axes = fig.add_subplot(grid[1], sharex=scores)
@@ -276,7 +289,7 @@ def _draw_trend(fig: Figure, points: list[TrendPoint], *, min_answers: int) -> N
 
 
 def render_trend_chart(points: Sequence[TrendPoint], *, title: str, min_answers: int) -> bytes:
-    """The trend of `points` as PNG bytes (about 900 × 560 pixels)."""
+    """The trend of `points` as PNG bytes (896 × 616 pixels)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     fig = build_figure(points, title=title, min_answers=min_answers)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from bot.blocks.home import HomePulse, HomeRitual, build_home
 from bot.summaries import commitment_view, summary, win_view
 from db import pulses as pulse_db
-from db.commitments import open_for_user
+from db.commitments import local_today, open_for_user, ritual_zones
 from db.models import Person, Pulse, RitualMember, Workspace
 from db.people import find_person
 from db.rituals import cadence_of, skipped_times, user_rituals
@@ -53,8 +53,10 @@ def home_view(session: Session, team_id: str, user_id: str, *, now: dt.datetime,
                     latest.closed_at.astimezone(user_zone or cadence_of(ritual).zone),
                 )
             )
-    today = now.date()
-    commitments = [commitment_view(c, today=today) for c in open_for_user(session, workspace.id, user_id)]
+    mine = open_for_user(session, workspace.id, user_id)
+    # Overdue as the nudge sees it: past the due date in the commitment's ritual's timezone.
+    zones = ritual_zones(session, (c.ritual_id for c in mine))
+    commitments = [commitment_view(c, today=local_today(c, zones, now)) for c in mine]
     wins, wins_total = wins_crediting(session, workspace.id, user_id, limit=HOME_WINS)
     zone = user_zone or dt.UTC
     return build_home(
@@ -105,7 +107,7 @@ class HomePublisher:
 
     def publish(self, team_id: str, user_id: str) -> bool:
         try:
-            with self.database.begin() as session:
+            with self.database.read() as session:
                 view = home_view(
                     session, team_id, user_id, now=self.clock.now(), min_answers=self.min_answers
                 )

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from db.models import Commitment, CommitmentStatus, Ritual, Workspace
+from db.rituals import ritual_leads
+
+# A commitment outside any ritual is overdue once its date is over everywhere on Earth ("anywhere on
+# Earth", UTC-12): its owners may be in any timezone, and an early nudge is worse than a late one.
+ANYWHERE_ON_EARTH = ZoneInfo("Etc/GMT+12")
 
 
 class CommitmentError(Exception):
@@ -47,13 +54,30 @@ def create_commitment(
 
 
 def can_change(session: Session, commitment: Commitment, user_id: str) -> bool:
-    """Its owners, its creator, or a lead (creator) of its ritual."""
+    """Its owners, whoever added it, or a lead of its ritual (see `db.rituals.ritual_leads`)."""
     if user_id in (commitment.marketing_owner, commitment.it_owner, commitment.created_by):
         return True
     if commitment.ritual_id is not None:
-        ritual = session.get(Ritual, commitment.ritual_id)
-        return ritual is not None and ritual.created_by == user_id
+        return user_id in ritual_leads(session, commitment.ritual_id).values()
     return False
+
+
+def ritual_zones(session: Session, ritual_ids: Iterable[int | None]) -> dict[int, ZoneInfo]:
+    """The timezone of each of these rituals (missing ones left out)."""
+    wanted = {r for r in ritual_ids if r is not None}
+    if not wanted:
+        return {}
+    return {
+        ritual_id: ZoneInfo(tz)
+        for ritual_id, tz in session.execute(select(Ritual.id, Ritual.timezone).where(Ritual.id.in_(wanted)))
+    }
+
+
+def local_today(commitment: Commitment, zones: dict[int, ZoneInfo], now: dt.datetime) -> dt.date:
+    """The date against which `commitment` is overdue: today in its ritual's timezone (from
+    `ritual_zones`), or where the day ends last for a commitment outside any ritual."""
+    zone = zones.get(commitment.ritual_id) if commitment.ritual_id is not None else None
+    return now.astimezone(zone or ANYWHERE_ON_EARTH).date()
 
 
 def _require_open(commitment: Commitment) -> None:
@@ -121,23 +145,29 @@ def closed_between(
     )
 
 
-def claim_overdue_nudges(session: Session, *, today: dt.date, now: dt.datetime) -> list[Commitment]:
-    """Open commitments past their due date not yet nudged; marks them nudged (each at most once)."""
-    due = list(
+def claim_overdue_nudges(session: Session, *, now: dt.datetime) -> list[Commitment]:
+    """Open commitments past their due date (in their ritual's timezone) not yet nudged; marks them
+    nudged (each at most once). `release_nudge` gives a claim back when the nudge could not go out."""
+    # The latest date anywhere is at most a day after UTC's: fetch those candidates, then decide
+    # per commitment in its own timezone.
+    candidates = list(
         session.scalars(
             select(Commitment)
             .join(Workspace, Commitment.workspace_id == Workspace.id)
             .where(
                 Commitment.status == CommitmentStatus.OPEN,
-                Commitment.due_date < today,
+                Commitment.due_date < now.date() + dt.timedelta(days=1),
                 Commitment.nudged_at.is_(None),
                 # An uninstalled workspace gets no DMs; its commitments wait, unclaimed, for a reinstall.
                 Workspace.uninstalled_at.is_(None),
             )
         )
     )
+    zones = ritual_zones(session, (c.ritual_id for c in candidates))
     claimed = []
-    for commitment in due:
+    for commitment in candidates:
+        if commitment.due_date >= local_today(commitment, zones, now):
+            continue
         # The conditional UPDATE is the claim: a second scheduler finds nudged_at already set.
         won = session.execute(
             update(Commitment)
@@ -148,3 +178,13 @@ def claim_overdue_nudges(session: Session, *, today: dt.date, now: dt.datetime) 
         if won is not None:
             claimed.append(commitment)
     return claimed
+
+
+def release_nudge(session: Session, commitment_id: int, *, claimed_at: dt.datetime) -> None:
+    """Give back a nudge claim whose DMs did not go out, so the next run tries again (unless the
+    commitment changed meanwhile: a new date already cleared it, or another run claimed it since)."""
+    session.execute(
+        update(Commitment)
+        .where(Commitment.id == commitment_id, Commitment.nudged_at == claimed_at)
+        .values(nudged_at=None)
+    )

@@ -8,10 +8,12 @@ answered, and nothing here can reach an individual answer of an anonymous pulse.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Integer, Select, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from db.models import (
@@ -66,14 +68,87 @@ class PulsePoint:
         return any(f.count and f.average is None for f in self.partner.values())
 
 
-def _figures(counts: dict[int, int], min_answers: int) -> Figures:
-    total = sum(counts.values())
-    if total < min_answers:
-        return Figures(total, None, None)
-    return Figures(
-        total,
-        round(sum(s * n for s, n in counts.items()) / total, 2),
-        tuple(counts.get(s, 0) for s in SCORES),
+def _figures_from_sums(count: int, weighted: int, distribution: tuple[int, ...], min_answers: int) -> Figures:
+    if count < min_answers:
+        return Figures(count, None, None)
+    return Figures(count, round(weighted / count, 2), distribution)
+
+
+_NO_ANSWERS = Figures(0, None, None)
+_Sums = tuple[int, int, tuple[int, ...]]  # answers, sum of score × count, count of each score
+
+
+def _side_figures(
+    sums: Mapping[tuple[PulseQuestion, Side], _Sums], question: PulseQuestion, side: Side, min_answers: int
+) -> Figures:
+    found = sums.get((question, side))
+    return _figures_from_sums(*found, min_answers) if found else _NO_ANSWERS
+
+
+def shown_level_sides(
+    level: Mapping[Side, Figures], level_all: Figures, min_answers: int
+) -> dict[Side, Figures]:
+    """The per-side figures of the level question that are safe to show beside the everyone figure.
+
+    Everyone minus the sides shown is whatever the withheld sides answered. So when the withheld
+    sides' answers together are fewer than the minimum (one or two people of "other", say), showing
+    the other sides would give them away: then every side is withheld (their counts stay, counts
+    alone tell nothing) and only the everyone figure, itself above the minimum, is shown. This is
+    the rule the results thread applies (`bot.blocks.pulse._level_sides`); reports, charts and
+    exports get their figures through `pulse_points`, which applies it here.
+    """
+    hidden = sum(f.count for f in level.values() if f.count and f.average is None)
+    if level_all.average is not None and 0 < hidden < max(min_answers, MIN_ANSWERS_FLOOR):
+        return {side: Figures(f.count, None, None) for side, f in level.items()}
+    return dict(level)
+
+
+@functools.cache
+def _points_query(since: bool, until: bool, limit: bool) -> Select:  # type: ignore[type-arg]
+    """The statement behind `pulse_points`, built once per shape (values are bound parameters):
+    building it is a good part of the cost of a check-in's preparation."""
+    pulses = select(Pulse.id, Pulse.opened_at, Pulse.anonymous, Pulse.theme).where(
+        Pulse.ritual_id == bindparam("ritual_id"), Pulse.closed_at.is_not(None)
+    )
+    if since:
+        pulses = pulses.where(Pulse.opened_at >= bindparam("since"))
+    if until:
+        pulses = pulses.where(Pulse.opened_at < bindparam("until"))
+    if limit:
+        pulses = pulses.order_by(Pulse.opened_at.desc()).limit(bindparam("limit", type_=Integer))
+    chosen = pulses.subquery()
+    sums = (
+        select(
+            PulseTally.pulse_id,
+            PulseTally.question,
+            PulseTally.side,
+            func.sum(PulseTally.count).label("answers"),
+            func.sum(PulseTally.score * PulseTally.count).label("weighted"),
+            *(
+                func.sum(case((PulseTally.score == s, PulseTally.count), else_=0)).label(f"score_{s}")
+                for s in SCORES
+            ),
+        )
+        .join(chosen, chosen.c.id == PulseTally.pulse_id)
+        .where(PulseTally.count > 0)
+        .group_by(PulseTally.pulse_id, PulseTally.question, PulseTally.side)
+        .subquery()
+    )
+    return (
+        select(
+            chosen.c.id,
+            chosen.c.opened_at,
+            chosen.c.anonymous,
+            chosen.c.theme,
+            sums.c.question,
+            sums.c.side,
+            sums.c.answers,
+            sums.c.weighted,
+            *(sums.c[f"score_{s}"] for s in SCORES),
+        )
+        .select_from(chosen)
+        .outerjoin(sums, sums.c.pulse_id == chosen.c.id)
+        .order_by(chosen.c.opened_at, chosen.c.id)
     )
 
 
@@ -86,57 +161,44 @@ def pulse_points(
     min_answers: int = MIN_ANSWERS_FLOOR,
     limit: int | None = None,
 ) -> list[PulsePoint]:
-    """Closed pulses of a ritual, oldest first, with figures from one indexed query over the tallies."""
+    """Closed pulses of a ritual, oldest first, with figures from one indexed query over the tallies.
+
+    The database sums the tallies per pulse, question and side (answers, the sum of score × count
+    and the count of each score), so Python sees at most one row per pulse, question and side
+    however many people answered; what is withheld for anonymity is decided here, once.
+    """
     min_answers = max(min_answers, MIN_ANSWERS_FLOOR)
-    pulses = select(Pulse.id, Pulse.opened_at, Pulse.anonymous, Pulse.theme).where(
-        Pulse.ritual_id == ritual_id, Pulse.closed_at.is_not(None)
-    )
-    if since is not None:
-        pulses = pulses.where(Pulse.opened_at >= since)
-    if until is not None:
-        pulses = pulses.where(Pulse.opened_at < until)
-    if limit is not None:
-        pulses = pulses.order_by(Pulse.opened_at.desc()).limit(limit)
-    chosen = pulses.subquery()
-    rows = session.execute(
-        select(
-            chosen.c.id,
-            chosen.c.opened_at,
-            chosen.c.anonymous,
-            chosen.c.theme,
-            PulseTally.question,
-            PulseTally.side,
-            PulseTally.score,
-            PulseTally.count,
-        )
-        .select_from(chosen)
-        .outerjoin(PulseTally, (PulseTally.pulse_id == chosen.c.id) & (PulseTally.count > 0))
-        .order_by(chosen.c.opened_at, chosen.c.id)
-    ).all()
+    query = _points_query(since is not None, until is not None, limit is not None)
+    params = {"ritual_id": ritual_id, "since": since, "until": until, "limit": limit}
+    rows = session.execute(query, {k: v for k, v in params.items() if v is not None}).all()
     meta: dict[int, tuple[dt.datetime, bool, str | None]] = {}
-    counts: dict[int, dict[tuple[PulseQuestion, Side], dict[int, int]]] = defaultdict(
-        lambda: defaultdict(dict)
-    )
-    for pulse_id, opened_at, anonymous, theme, question, side, score, count in rows:
+    sums_of: dict[int, dict[tuple[PulseQuestion, Side], _Sums]] = defaultdict(dict)
+    for pulse_id, opened_at, anonymous, theme, question, side, answers, weighted, *dist in rows:
         meta.setdefault(pulse_id, (opened_at, anonymous, theme))
         if question is not None:
-            counts[pulse_id][(question, side)][score] = count
+            sums_of[pulse_id][(question, side)] = (int(answers), int(weighted), tuple(int(n) for n in dist))
     points = []
     for pulse_id, (opened_at, anonymous, theme) in meta.items():
-        c = counts[pulse_id]
-        everyone: dict[int, int] = defaultdict(int)
-        for side in Side:
-            for score, n in c.get((PulseQuestion.LEVEL, side), {}).items():
-                everyone[score] += n
+        c = sums_of[pulse_id]
+
+        # Everyone's answer to the level question: at most three rows (one per side) to add up.
+        level_rows = [c[(PulseQuestion.LEVEL, side)] for side in Side if (PulseQuestion.LEVEL, side) in c]
+        level_all = _figures_from_sums(
+            sum(r[0] for r in level_rows),
+            sum(r[1] for r in level_rows),
+            tuple(sum(r[2][k] for r in level_rows) for k in range(len(SCORES))),
+            min_answers,
+        )
+        level = {s: _side_figures(c, PulseQuestion.LEVEL, s, min_answers) for s in Side}
         points.append(
             PulsePoint(
                 pulse_id=pulse_id,
                 opened_at=opened_at if opened_at.tzinfo else opened_at.replace(tzinfo=dt.UTC),
                 anonymous=anonymous,
                 theme=theme,
-                partner={s: _figures(c.get((PulseQuestion.PARTNER, s), {}), min_answers) for s in Side},
-                level={s: _figures(c.get((PulseQuestion.LEVEL, s), {}), min_answers) for s in Side},
-                level_all=_figures(dict(everyone), min_answers),
+                partner={s: _side_figures(c, PulseQuestion.PARTNER, s, min_answers) for s in Side},
+                level=shown_level_sides(level, level_all, min_answers),
+                level_all=level_all,
             )
         )
     return points
@@ -156,6 +218,8 @@ class ReportSummary:
     commitments_done: int
     hidden_points: int
 
+
+EVERYONE = "everyone"  # the `side` of the level question's row for all answers together
 
 QUESTION_LABELS = {
     (PulseQuestion.PARTNER, Side.MARKETING): "marketing's view of IT",
@@ -211,30 +275,33 @@ def summarise(
 
 
 def question_rows(points: list[PulsePoint]) -> list[dict[str, object]]:
-    """One row per pulse, question and side: counts, average and distribution (withheld stay blank)."""
+    """One row per pulse, question and side, plus everyone's answer to the level question: counts,
+    average and distribution; what the results thread withholds stays blank here too."""
     rows: list[dict[str, object]] = []
+
+    def row(p: PulsePoint, question: PulseQuestion, side: str, f: Figures) -> dict[str, object]:
+        return {
+            "pulse_date": p.opened_at.date().isoformat(),
+            "pulse_id": p.pulse_id,
+            "anonymous": "yes" if p.anonymous else "no",
+            "question": question.value,
+            "side": side,
+            "answers": f.count,
+            "average": "" if f.average is None else f"{f.average:.2f}",
+            **{f"score_{s}": "" if f.distribution is None else f.distribution[s - 1] for s in SCORES},
+            "withheld": "yes" if f.count and f.average is None else "no",
+        }
+
     for p in points:
         for question, figures in ((PulseQuestion.PARTNER, p.partner), (PulseQuestion.LEVEL, p.level)):
             for side in Side:
                 f = figures[side]
                 if not f.count and side is Side.OTHER:
                     continue
-                rows.append(
-                    {
-                        "pulse_date": p.opened_at.date().isoformat(),
-                        "pulse_id": p.pulse_id,
-                        "anonymous": "yes" if p.anonymous else "no",
-                        "question": question.value,
-                        "side": side.value,
-                        "answers": f.count,
-                        "average": "" if f.average is None else f"{f.average:.2f}",
-                        **{
-                            f"score_{s}": "" if f.distribution is None else f.distribution[s - 1]
-                            for s in SCORES
-                        },
-                        "withheld": "yes" if f.count and f.average is None else "no",
-                    }
-                )
+                rows.append(row(p, question, side.value, f))
+        # `p.level` already hides every side when showing them beside this total would give
+        # away a side with too few answers (see `shown_level_sides`).
+        rows.append(row(p, PulseQuestion.LEVEL, EVERYONE, p.level_all))
     return rows
 
 
@@ -332,8 +399,27 @@ class WeakSpot:
     reason: str  # "chosen because IT rated the data partnership 2.4 last week, marketing 3.9"
 
 
+# How a gap weighs against a low score. A score can fall four points (5 to 1) but the two sides'
+# averages rarely sit more than two apart, so a gap counts double: a gap of 1.5 points is as weak
+# a spot as a score of 2.0, and a gap of 1 (wide enough to lead the agenda) as a score of 3.
+GAP_WEIGHT = 2.0
+
+
+def weakness(p: PulsePoint) -> tuple[float, float]:
+    """How weak a pulse looks by each criterion, on one scale (0: fine, 4: as bad as it gets):
+    (5 - the lowest score shown, GAP_WEIGHT × the gap when both sides are shown)."""
+    shown = [f.average for f in (p.partner[Side.MARKETING], p.partner[Side.IT]) if f.average is not None]
+    low = 5.0 - min(shown) if shown else 0.0
+    gap = GAP_WEIGHT * abs(p.gap) if p.gap is not None else 0.0
+    return low, min(gap, 4.0)
+
+
 def weak_spot(points: list[PulsePoint], *, theme_label, now: dt.datetime) -> WeakSpot | None:  # type: ignore[no-untyped-def]
-    """The theme whose latest pulse scored lowest, or showed the widest gap (shown figures only)."""
+    """The theme whose latest pulse scored lowest or showed the widest gap (shown figures only).
+
+    Each theme is judged by its worse criterion (see `weakness`); the reason names the criterion
+    that won, with the figures behind it.
+    """
     latest: dict[str, PulsePoint] = {}
     for p in points:
         if p.theme and (
@@ -343,20 +429,27 @@ def weak_spot(points: list[PulsePoint], *, theme_label, now: dt.datetime) -> Wea
     if not latest:
         return None
 
-    def badness(p: PulsePoint) -> tuple[float, float]:
-        shown = [f.average for f in (p.partner[Side.MARKETING], p.partner[Side.IT]) if f.average is not None]
-        return (min(shown), -abs(p.gap or 0.0))
+    def rank(item: tuple[str, PulsePoint]) -> tuple[float, float, str]:
+        low, gap = weakness(item[1])
+        # The worse criterion first, the other breaks ties; the theme's name makes it deterministic.
+        return (max(low, gap), min(low, gap), item[0])
 
-    theme, point = min(latest.items(), key=lambda kv: badness(kv[1]))
+    theme, point = max(latest.items(), key=rank)
+    low, gap = weakness(point)
     mkt, it = point.partner[Side.MARKETING].average, point.partner[Side.IT].average
     when = _when(point.opened_at, now)
     label = theme_label(theme).lower()
-    parts = []
+    if gap > low and mkt is not None and it is not None:
+        return WeakSpot(
+            theme,
+            f"chosen because marketing and IT saw the {label} partnership {abs(mkt - it):.1f} points "
+            f"apart {when} (marketing {mkt:.1f}, IT {it:.1f}): the widest gap",
+        )
     if it is not None and (mkt is None or it <= mkt):
         parts = [f"IT rated the {label} partnership {it:.1f} {when}"] + (
             [f"marketing {mkt:.1f}"] if mkt is not None else []
         )
-    elif mkt is not None:
+    else:
         parts = [f"marketing rated the {label} partnership {mkt:.1f} {when}"] + (
             [f"IT {it:.1f}"] if it is not None else []
         )

@@ -72,6 +72,20 @@ def member_ids(ritual: Ritual) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return marketing, it
 
 
+def ritual_leads(session: Session, ritual_id: int) -> dict[Side, str]:
+    """The ritual's two leads: the first person named on each side (the member of that side who
+    joined it first). Drift alerts go to them, and they may change any of its commitments."""
+    leads: dict[Side, str] = {}
+    for side, user_id in session.execute(
+        select(RitualMember.side, Person.slack_user_id)
+        .join(Person, RitualMember.person_id == Person.id)
+        .where(RitualMember.ritual_id == ritual_id, RitualMember.side.in_((Side.MARKETING, Side.IT)))
+        .order_by(RitualMember.id)
+    ):
+        leads.setdefault(side, user_id)
+    return leads
+
+
 def person(session: Session, workspace_id: int, user_id: str) -> Person:
     found = session.scalars(
         select(Person).where(Person.workspace_id == workspace_id, Person.slack_user_id == user_id)

@@ -9,12 +9,12 @@ import logging
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.blocks.report import drift_alert, export_comment, report_summary
-from bot.charts import TrendPoint, alt_text, render_trend_chart
-from db.models import Person, Ritual, RitualMember, Side, Workspace
+from bot.charts import TrendPoint, alt_text, chart_title, render_trend_chart
+from db.models import Ritual, Side, Workspace
 from db.prompt_library import Theme
 from db.reports import (
     PulsePoint,
@@ -28,6 +28,7 @@ from db.reports import (
     weak_spot,
     win_rows,
 )
+from db.rituals import ritual_leads
 from db.session import Database
 from jobs.delivery import DeliveryError, Messenger
 
@@ -72,20 +73,36 @@ def build_report(
     points = pulse_points(session, ritual.id, since=since, min_answers=min_answers)
     summary = summarise(session, ritual, points, since=since, until=now)
     series = trend(points, ZoneInfo(ritual.timezone))
+    # The file's title can say it all; the chart's own title must fit on one line at preview size,
+    # so it keeps the period whole and shortens the name (the legend says what is drawn).
     title = f"{ritual.name}: how marketing and IT rate each other, last {weeks} weeks"
     return Report(
         title=title,
-        png=render_trend_chart(series, title=title, min_answers=min_answers),
+        png=render_trend_chart(
+            series, title=chart_title(ritual.name, f"last {weeks} weeks"), min_answers=min_answers
+        ),
         alt_text=alt_text(series, title=title),
         summary=report_summary(ritual.name, weeks, summary),
     )
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula ("=HYPERLINK(...)" in a win's
+# text, say); a leading apostrophe makes it plain text (OWASP's advice for CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """`value` safe to open in a spreadsheet: text that could start a formula gets a leading `'`."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def _csv(rows: list[dict[str, object]], fields: list[str]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({key: csv_cell(value) for key, value in row.items()} for row in rows)
     return out.getvalue()
 
 
@@ -145,19 +162,6 @@ def build_export(
     )
 
 
-def leads(session: Session, ritual_id: int) -> list[str]:
-    """The first member named on each side: the marketing lead and the IT lead."""
-    found: dict[Side, str] = {}
-    for side, user_id in session.execute(
-        select(RitualMember.side, Person.slack_user_id)
-        .join(Person, RitualMember.person_id == Person.id)
-        .where(RitualMember.ritual_id == ritual_id)
-        .order_by(RitualMember.id)
-    ):
-        found.setdefault(side, user_id)
-    return [found[s] for s in (Side.MARKETING, Side.IT) if s in found]
-
-
 def alert_on_drift(
     database: Database,
     messenger: Messenger,
@@ -190,6 +194,12 @@ def alert_on_drift(
         ).scalar_one_or_none()
         if claimed is None:
             return False
+    # The claim is committed: drawing the chart (up to a second) happens in a read-only unit of
+    # work, which never holds the write lock that pulse clicks wait for.
+    with database.read() as session:
+        ritual = session.get(Ritual, ritual_id)
+        if ritual is None:
+            return False
         recent = pulse_points(session, ritual_id, since=now - dt.timedelta(weeks=12), min_answers=min_answers)
         spot = weak_spot(recent, theme_label=theme_label, now=now)
         focus = theme_label(spot.theme) + f" ({spot.reason})" if spot else None
@@ -197,8 +207,8 @@ def alert_on_drift(
         report = build_report(session, ritual, weeks=12, now=now, min_answers=min_answers)
         team = session.get(Workspace, ritual.workspace_id)
         team_id = team.team_id if team else ""
-        recipients = leads(session, ritual_id)
-    for user_id in recipients:
+        leads = ritual_leads(session, ritual_id)
+    for user_id in (leads[side] for side in (Side.MARKETING, Side.IT) if side in leads):
         try:
             channel = messenger.dm_channel(team_id, user_id)
             messenger.upload(

@@ -16,7 +16,7 @@ from bot.blocks.commitments import build_nudge_dm
 from bot.blocks.wins import WinView, build_wins_digest
 from bot.summaries import commitment_view, win_view
 from db import wins as win_db
-from db.commitments import claim_overdue_nudges
+from db.commitments import claim_overdue_nudges, local_today, release_nudge, ritual_zones
 from db.models import Workspace
 from db.rituals import schedulable_rituals
 from db.session import Database
@@ -46,6 +46,10 @@ def post_due_digests(database: Database, messenger: Messenger, *, now: dt.dateti
     work: list[tuple[int, str, str, str, str, list[WinView]]] = []
     with database.begin() as session:
         channels: dict[tuple[int, str], tuple[str, dt.datetime, str]] = {}
+        # Active rituals only: the channel of a paused ritual (with no active one beside it) gets
+        # no digest. Pausing asks Tandem to stay quiet there, or Slack refused the channel and a
+        # digest would fail the same way. Nothing is lost: `/tandem wins` shows any month, and the
+        # first check-in after resuming lists the wins since the last one.
         for ritual in schedulable_rituals(session):
             key = (ritual.workspace_id, ritual.channel_id)
             if key not in channels or ritual.created_at < channels[key][1]:
@@ -86,16 +90,23 @@ def post_due_digests(database: Database, messenger: Messenger, *, now: dt.dateti
 
 
 def nudge_overdue(database: Database, messenger: Messenger, *, now: dt.datetime) -> int:
-    """One DM to both owners of each commitment that slipped past its due date."""
-    today = now.date()
+    """One DM to both owners of each commitment that slipped past its due date (in its ritual's
+    timezone). A nudge that reached neither owner is given back and tried again on the next run."""
     with database.begin() as session:
+        claimed = claim_overdue_nudges(session, now=now)
+        zones = ritual_zones(session, (c.ritual_id for c in claimed))
         due = [
-            (session.get(Workspace, c.workspace_id), c.channel_id or "", commitment_view(c, today=today))
-            for c in claim_overdue_nudges(session, today=today, now=now)
+            (
+                session.get(Workspace, c.workspace_id),
+                c.channel_id or "",
+                commitment_view(c, today=local_today(c, zones, now)),
+            )
+            for c in claimed
         ]
     sent = 0
     for workspace, channel_id, view in due:
         text, blocks = build_nudge_dm(view, channel_id)
+        delivered, retry = 0, False
         for owner in (view.marketing_owner, view.it_owner):
             try:
                 messenger.dm(
@@ -104,7 +115,16 @@ def nudge_overdue(database: Database, messenger: Messenger, *, now: dt.datetime)
                     text=text,
                     blocks=[b.to_dict() for b in blocks],
                 )
-                sent += 1
+                delivered += 1
             except DeliveryError as exc:
+                # A workspace that uninstalled Tandem will not take it later either.
+                retry = retry or not exc.workspace_gone
                 log.warning("an overdue nudge could not be sent: %s", exc.reason)
+        sent += delivered
+        if not delivered and retry:
+            # Neither owner got it (Slack down, rate limits): release the claim so the next run
+            # (ten minutes on) tries again. When one owner got it, the claim stays: retrying would
+            # nudge that owner twice.
+            with database.begin() as session:
+                release_nudge(session, view.id, claimed_at=now)
     return sent

@@ -13,9 +13,12 @@ from bot.charts import (
     EMPTY_MESSAGE,
     IT_LABEL,
     MARKETING_LABEL,
+    MAX_DATE_LABELS,
+    TITLE_CHARS,
     TrendPoint,
     alt_text,
     build_figure,
+    chart_title,
     hidden_note,
     render_trend_chart,
 )
@@ -88,7 +91,15 @@ def test_empty_data_renders_a_chart_that_says_so() -> None:
 def test_the_chart_is_labelled() -> None:
     fig = build_figure(weekly(12), title="Marketing & IT weekly", min_answers=3)
     shown = texts(fig)
-    for label in ("Marketing & IT weekly", "Score (1–5)", "Answers", MARKETING_LABEL, IT_LABEL, "Gap"):
+    for label in (
+        "Marketing & IT weekly",
+        "Score (1–5)",
+        "Answers",
+        "Pulse date, 2026",
+        MARKETING_LABEL,
+        IT_LABEL,
+        "Gap",
+    ):
         assert label in shown
     assert "Marketing" in shown and "IT" in shown  # the participation legend
     scores, answers = fig.axes
@@ -99,7 +110,30 @@ def test_the_chart_is_labelled() -> None:
 def test_dates_follow_the_pulses() -> None:
     fig = build_figure(weekly(4), title="t", min_answers=3)
     labels = [t.get_text() for t in fig.axes[1].get_xticklabels()]
-    assert labels == ["2 Mar\n2026", "9 Mar", "16 Mar", "23 Mar"]
+    assert labels == ["2 Mar", "9 Mar", "16 Mar", "23 Mar"]
+    assert fig.axes[1].get_xlabel() == "Pulse date, 2026"
+
+
+def test_many_pulses_label_every_other_date_up_to_the_latest() -> None:
+    fig = build_figure(weekly(12), title="t", min_answers=3)
+    labels = [t.get_text() for t in fig.axes[1].get_xticklabels()]
+    # 12 weekly pulses from 2 Mar: every second date, counting back from the latest (18 May).
+    assert labels == ["9 Mar", "23 Mar", "6 Apr", "20 Apr", "4 May", "18 May"]
+    assert len(labels) <= MAX_DATE_LABELS
+
+
+def test_the_year_label_names_both_years_across_new_year() -> None:
+    points = [
+        TrendPoint(dt.date(2025, 12, 15) + dt.timedelta(weeks=k), 3.0, 3.5, 4, 4, False) for k in range(4)
+    ]
+    assert build_figure(points, title="t", min_answers=3).axes[1].get_xlabel() == "Pulse date, 2025–2026"
+
+
+def test_a_long_name_is_cut_but_the_period_stays_whole() -> None:
+    title = chart_title("Marketing and IT data partnership check-in for the EMEA region", "last 12 weeks")
+    assert title.endswith("…: last 12 weeks") and len(title) <= TITLE_CHARS
+    assert chart_title("Weekly sync", "last 12 weeks") == "Weekly sync: last 12 weeks"
+    assert title in texts(build_figure(weekly(3), title=title, min_answers=3))  # drawn uncut
 
 
 def test_points_arrive_in_any_order() -> None:
@@ -127,7 +161,7 @@ def test_a_withheld_score_is_not_drawn_and_the_chart_says_so() -> None:
     assert not any(math.isnan(y) for y in line_data(shown_all, IT_LABEL))
 
     note = hidden_note(3)
-    assert note == "Some points are hidden: fewer than 3 answers from a side would identify people."
+    assert note == "Hidden points: fewer than 3 answers from a side would identify people."
     assert note in texts(one_hidden)
     assert note not in texts(shown_all)
 
@@ -221,3 +255,25 @@ def test_alt_text_stays_short() -> None:
     text = alt_text(weekly(60, hidden=(1, 2)), title="A ritual name " * 100)
     assert len(text) <= ALT_TEXT_LIMIT
     assert "60 pulses" in text
+
+
+@pytest.mark.parametrize("n", [1, 8, 12, 52])
+def test_every_text_fits_in_the_picture_and_the_note_clears_the_axis_label(n: int) -> None:
+    """What is drawn must be readable at Slack's preview size, so nothing may run off the edge or
+    sit on top of the axis label (the type is large for the picture on purpose)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+
+    title = chart_title("Marketing and IT data partnership check-in for EMEA", "last 52 weeks")
+    fig = build_figure(weekly(n, hidden=(0,)), title=title, min_answers=3)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    width, height = fig.bbox.width, fig.bbox.height
+    drawn = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text()]
+    for text in drawn:
+        box = text.get_window_extent(renderer)
+        assert box.x0 >= 0 and box.x1 <= width and box.y0 >= 0 and box.y1 <= height, text.get_text()
+    (note,) = [t for t in drawn if t.get_text() == hidden_note(3)]
+    label = fig.axes[1].xaxis.label
+    assert not note.get_window_extent(renderer).overlaps(label.get_window_extent(renderer))

@@ -21,7 +21,9 @@ from tests.conftest import RunningApp
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def make_ritual(database: Database, now: dt.datetime, *, anonymous: bool = True) -> int:
+def make_ritual(
+    database: Database, now: dt.datetime, *, anonymous: bool = True, created_by: str = "U_M1"
+) -> int:
     spec = RitualSpec(
         channel_id="C_SHARED",
         name="Weekly sync",
@@ -36,7 +38,7 @@ def make_ritual(database: Database, now: dt.datetime, *, anonymous: bool = True)
             ws = Workspace(team_id="T0001")
             session.add(ws)
             session.flush()
-        return create_ritual(session, ws, spec, created_by="U_M1", now=now - dt.timedelta(days=400)).id
+        return create_ritual(session, ws, spec, created_by=created_by, now=now - dt.timedelta(days=400)).id
 
 
 def closed_pulse(
@@ -48,8 +50,10 @@ def closed_pulse(
     it: dict[int, int],
     theme: str | None = None,
     anonymous: bool = True,
+    level_other: dict[int, int] | None = None,
 ) -> int:
-    """A pulse that closed a day after it opened, with these answer counts per score."""
+    """A pulse that closed a day after it opened, with these answer counts per score (each side
+    answered both questions alike; `level_other`: people of neither side on the level question)."""
     with database.begin() as session:
         pulse = Pulse(
             ritual_id=ritual_id,
@@ -75,6 +79,12 @@ def closed_pulse(
                         pulse_id=pulse.id, question=PulseQuestion.LEVEL, side=side, score=score, count=n
                     )
                 )
+        for score, n in (level_other or {}).items():
+            session.add(
+                PulseTally(
+                    pulse_id=pulse.id, question=PulseQuestion.LEVEL, side=Side.OTHER, score=score, count=n
+                )
+            )
         return pulse.id
 
 
@@ -180,26 +190,29 @@ def test_per_answer_csv_only_for_members_and_only_for_named_pulses(world: Runnin
     assert {(r["user"], r["score"]) for r in answers} == {("U_M2", "3")}
 
 
-def test_the_next_prompt_aims_at_the_weakest_theme_and_says_why(world: RunningApp) -> None:
-    database, now = world.services.database, world.clock.now()
-    ritual_id = make_ritual(database, now)
-    closed_pulse(
-        database, ritual_id, now - dt.timedelta(days=20), marketing={4: 3}, it={4: 3}, theme="credit"
-    )
-    closed_pulse(
-        database, ritual_id, now - dt.timedelta(days=6), marketing={4: 3, 3: 1}, it={2: 2, 3: 1}, theme="data"
-    )
+def _prepare(database: Database, ritual_id: int, now: dt.datetime):  # type: ignore[no-untyped-def]
     with database.begin() as session:
         ritual = session.get(Ritual, ritual_id)
         assert ritual is not None
-        prepared = prepare_now(session, ritual, now=now, team_id="T0001")
-    assert prepared.prompt_key.startswith("data-")
+        return prepare_now(session, ritual, now=now, team_id="T0001")
+
+
+def test_the_next_prompt_aims_at_the_lowest_score_and_says_why(world: RunningApp) -> None:
+    database, now = world.services.database, world.clock.now()
+    ritual_id = make_ritual(database, now)
+    # Credit: both sides low (2.0 and 2.3), close together. Data: scores of 4 and 3, one point apart.
+    closed_pulse(
+        database, ritual_id, now - dt.timedelta(days=6), marketing={2: 3}, it={2: 2, 3: 1}, theme="credit"
+    )
+    closed_pulse(database, ritual_id, now - dt.timedelta(days=5), marketing={4: 3}, it={3: 3}, theme="data")
+    prepared = _prepare(database, ritual_id, now)
+    assert prepared.prompt_key.startswith("credit-")
     rendered = json.dumps(prepared.blocks)
     assert (
-        "chosen because IT rated the data and analytics partnership 2.3 last week, marketing 3.8" in rendered
+        "chosen because marketing rated the giving credit for results partnership 2.0 last week, IT 2.3"
+        in rendered
     )
-    # IT 2.3 against marketing 3.8: the gap (1.4) is wide enough to lead the agenda.
-    assert "Widest gap in the last pulse: 1.4 points" in rendered
+    assert "apart" not in rendered  # the reason names the criterion that won: the score, not the gap
     # The focus comes first, above the prompt.
     texts = [b.get("text", {}).get("text", "") for b in prepared.blocks]
     assert texts.index(next(t for t in texts if "Focus" in t)) < texts.index(
@@ -207,12 +220,52 @@ def test_the_next_prompt_aims_at_the_weakest_theme_and_says_why(world: RunningAp
     )
 
 
+def test_a_huge_gap_between_middling_scores_beats_a_lower_score(world: RunningApp) -> None:
+    database, now = world.services.database, world.clock.now()
+    ritual_id = make_ritual(database, now)
+    # Credit has the lowest score (2.7 on both sides); data's scores are 5.0 and a middling 3.0,
+    # two points apart: the widest gap makes data the weak spot.
+    closed_pulse(
+        database,
+        ritual_id,
+        now - dt.timedelta(days=6),
+        marketing={3: 2, 2: 1},
+        it={3: 2, 2: 1},
+        theme="credit",
+    )
+    closed_pulse(database, ritual_id, now - dt.timedelta(days=5), marketing={5: 3}, it={3: 3}, theme="data")
+    prepared = _prepare(database, ritual_id, now)
+    assert prepared.prompt_key.startswith("data-")
+    rendered = json.dumps(prepared.blocks)
+    assert (
+        "chosen because marketing and IT saw the data and analytics partnership 2.0 points apart last week "
+        "(marketing 5.0, IT 3.0): the widest gap"
+    ) in rendered
+    assert "Widest gap in the last pulse: 2.0 points" in rendered
+
+
+def test_the_weak_theme_never_starves_the_others(world: RunningApp) -> None:
+    """The rotation rule holds: once every prompt of the weak theme was used in this cycle, the
+    next check-in moves on to another theme, and does not claim it was chosen for the weak spot."""
+    database, now = world.services.database, world.clock.now()
+    ritual_id = make_ritual(database, now)
+    closed_pulse(database, ritual_id, now - dt.timedelta(days=5), marketing={5: 3}, it={2: 3}, theme="data")
+    keys = []
+    for k in range(7):  # the library has 6 data prompts
+        prepared = _prepare(database, ritual_id, now + dt.timedelta(seconds=k))
+        keys.append(prepared.prompt_key)
+        chosen = "chosen because" in json.dumps(prepared.blocks)
+        assert chosen == prepared.prompt_key.startswith("data-")
+    assert [k.startswith("data-") for k in keys] == [True] * 6 + [False]
+    assert len(set(keys)) == 7
+
+
 def test_drift_alert_goes_once_to_both_leads_and_can_be_turned_off(world: RunningApp) -> None:
     database, now = world.services.database, world.clock.now()
     ritual_id = make_ritual(database, now)
     falling = [({5: 3}, {5: 3}), ({4: 3}, {4: 3}), ({3: 3}, {2: 3})]
     ids = [
-        closed_pulse(database, ritual_id, now - dt.timedelta(weeks=3 - i), marketing=m, it=i_)
+        closed_pulse(database, ritual_id, now - dt.timedelta(weeks=3 - i), marketing=m, it=i_, theme="data")
         for i, (m, i_) in enumerate(falling)
     ]
     messenger = world.services.messenger
@@ -223,7 +276,11 @@ def test_drift_alert_goes_once_to_both_leads_and_can_be_turned_off(world: Runnin
     assert sorted(opened) == ["U_I1", "U_M1"]
     comments = [c.params["initial_comment"] for c in world.fake.calls("files.completeUploadExternal")]
     assert len(comments) == 2 and "fell in each of the last two pulses" in comments[0]
-    assert "Suggested focus" in comments[0] or "Latest pulse" in comments[0]
+    assert "Latest pulse: marketing's view of IT 3.0/5, IT's view of marketing 2.0/5" in comments[0]
+    assert (
+        "Suggested focus for the next check-in: Data and analytics (chosen because IT rated the data and "
+        "analytics partnership 2.0 last week, marketing 3.0)"
+    ) in comments[0]
 
     off = world.slack.command("alerts off", channel_id="C_SHARED", user_id="U_M1").json()
     assert "No more drift alerts" in off["text"]
@@ -231,3 +288,246 @@ def test_drift_alert_goes_once_to_both_leads_and_can_be_turned_off(world: Runnin
     assert not alert_on_drift(
         database, messenger, more, ritual_id, now=now + dt.timedelta(days=2), min_answers=3
     )
+
+
+def test_a_widening_gap_alerts_the_leads_named_first_not_the_creator(world: RunningApp) -> None:
+    database, now = world.services.database, world.clock.now()
+    # Set up by someone outside both teams: the leads are still the first person named on each side.
+    ritual_id = make_ritual(database, now, created_by="U_CHIEF")
+    # The overall score holds at 3.7 while the gap goes 0.0 → 0.7 → 1.3.
+    widening = [({4: 2, 3: 1}, {4: 2, 3: 1}), ({4: 3}, {4: 1, 3: 2}), ({4: 2, 5: 1}, {3: 3})]
+    ids = [
+        closed_pulse(database, ritual_id, now - dt.timedelta(weeks=3 - k), marketing=m, it=i, theme="data")
+        for k, (m, i) in enumerate(widening)
+    ]
+    messenger = world.services.messenger
+    assert messenger is not None
+    assert alert_on_drift(database, messenger, ids[-1], ritual_id, now=now, min_answers=3)
+    assert sorted(c.params["users"] for c in world.fake.calls("conversations.open")) == ["U_I1", "U_M1"]
+    (comment, _) = [c.params["initial_comment"] for c in world.fake.calls("files.completeUploadExternal")]
+    assert (
+        "the gap between marketing and IT widened in each of the last two pulses (0.0 → 0.7 → 1.3)" in comment
+    )
+    assert (
+        "Suggested focus for the next check-in: Data and analytics (chosen because marketing and IT saw the "
+        "data and analytics partnership 1.3 points apart last week (marketing 4.3, IT 3.0): the widest gap)"
+    ) in comment
+    (png,) = set(world.fake.uploads.values())
+    assert png.startswith(PNG)
+    # The claim was committed before the chart was drawn: the same pulse never alerts twice.
+    with database.read() as session:
+        assert session.get(Ritual, ritual_id).drift_alerted_pulse_id == ids[-1]  # type: ignore[union-attr]
+    assert not alert_on_drift(database, messenger, ids[-1], ritual_id, now=now, min_answers=3)
+
+
+def test_no_alert_when_neither_falling_nor_widening(world: RunningApp) -> None:
+    database, now = world.services.database, world.clock.now()
+    ritual_id = make_ritual(database, now)
+    ups_and_downs = [({4: 3}, {4: 3}), ({3: 3}, {3: 3}), ({4: 3}, {4: 3})]
+    ids = [
+        closed_pulse(database, ritual_id, now - dt.timedelta(weeks=3 - k), marketing=m, it=i)
+        for k, (m, i) in enumerate(ups_and_downs)
+    ]
+    assert world.services.messenger is not None
+    assert not alert_on_drift(database, world.services.messenger, ids[-1], ritual_id, now=now, min_answers=3)
+    assert not world.fake.calls("files.completeUploadExternal")
+
+
+# -- anonymity in the export -----------------------------------------------------------------------
+
+
+def _derivable_small_sides(rows: list[dict[str, str]], min_answers: int = 3) -> list[str]:
+    """Sides of fewer than `min_answers` people whose answers some combination of rows gives away.
+
+    For each pulse and question, the rows with a distribution are what a reader knows. A side row
+    shows one directly; and "everyone" minus the shown sides is what the rest answered together.
+    """
+    leaks = []
+    for key in {(r["pulse_id"], r["question"]) for r in rows if r["section"] == "pulse"}:
+        group = [r for r in rows if r["section"] == "pulse" and (r["pulse_id"], r["question"]) == key]
+        shown = [r for r in group if r["average"]]
+        for r in shown:
+            if int(r["answers"]) < min_answers:
+                leaks.append(f"{key}: {r['side']} shown with {r['answers']} answers")
+        everyone = [r for r in shown if r["side"] == "everyone"]
+        if everyone:
+            rest = int(everyone[0]["answers"]) - sum(
+                int(r["answers"]) for r in shown if r["side"] != "everyone"
+            )
+            if 0 < rest < min_answers:
+                leaks.append(f"{key}: everyone minus the shown sides gives away {rest} answers")
+    return leaks
+
+
+def test_export_never_lets_a_small_side_be_worked_out_by_subtraction(world: RunningApp) -> None:
+    database, now = world.services.database, world.clock.now()
+    ritual_id = make_ritual(database, now)
+    # Two people of neither side answered the level question: the results thread shows only the
+    # everyone figure, so the export must not break the sides out either.
+    small = closed_pulse(
+        database,
+        ritual_id,
+        now - dt.timedelta(weeks=2),
+        marketing={2: 2, 4: 2},
+        it={3: 4},
+        level_other={1: 2},
+    )
+    # Three of them: enough to stand on their own, so every side is shown.
+    enough = closed_pulse(
+        database,
+        ritual_id,
+        now - dt.timedelta(weeks=1),
+        marketing={2: 2, 4: 2},
+        it={3: 4},
+        level_other={1: 3},
+    )
+    world.slack.command("export", channel_id="C_SHARED", user_id="U_M1")
+    world.drain()
+    world.fake.wait_for("files.completeUploadExternal")
+    (data,) = world.fake.uploads.values()
+    rows = _csv_rows(data)
+    assert _derivable_small_sides(rows) == []
+
+    def level(pulse_id: int) -> dict[str, dict[str, str]]:
+        return {
+            r["side"]: r
+            for r in rows
+            if r["section"] == "pulse" and r["question"] == "level" and r["pulse_id"] == str(pulse_id)
+        }
+
+    hidden = level(small)
+    assert hidden["everyone"]["answers"] == "10" and hidden["everyone"]["score_1"] == "2"
+    for side in ("marketing", "it", "other"):
+        assert (
+            hidden[side]["average"] == ""
+            and hidden[side]["score_1"] == ""
+            and hidden[side]["withheld"] == "yes"
+        )
+    assert hidden["marketing"]["answers"] == "4"  # how many answered tells nothing about what
+    shown = level(enough)
+    assert shown["marketing"]["average"] == "3.00" and shown["other"]["score_1"] == "3"
+    # The partner question has no "everyone" figure, so its sides stand alone.
+    partner = {r["side"]: r for r in rows if r["pulse_id"] == str(small) and r["question"] == "partner"}
+    assert partner["marketing"]["average"] == "3.00"
+
+
+@pytest.mark.parametrize("others", [0, 1, 2, 3, 7])
+def test_reports_hide_level_sides_exactly_when_the_results_thread_does(
+    world: RunningApp, others: int
+) -> None:
+    from bot.blocks.pulse import _level_sides
+    from db.pulses import results
+    from db.reports import pulse_points
+
+    database, now = world.services.database, world.clock.now()
+    ritual_id = make_ritual(database, now)
+    pulse_id = closed_pulse(
+        database,
+        ritual_id,
+        now - dt.timedelta(weeks=1),
+        marketing={3: 4},
+        it={4: 2},  # IT itself too few: withheld on both questions
+        level_other={5: others} if others else None,
+    )
+    with database.read() as session:
+        thread = _level_sides(results(session, session.get(Pulse, pulse_id), min_answers=3))  # type: ignore[arg-type]
+        (point,) = pulse_points(session, ritual_id, min_answers=3)
+    # 2 IT answers are hidden whatever happens; `others` more of neither side are hidden when fewer than 3.
+    hidden_together = 2 + (others if 0 < others < 3 else 0)
+    assert (thread is None) == (hidden_together < 3)
+    broken_out = [side for side, f in point.level.items() if f.average is not None]
+    assert (broken_out == []) == (thread is None)
+
+
+def test_export_rows_for_wins_and_commitments_match_what_is_stored(world: RunningApp) -> None:
+    from db.commitments import CommitmentSpec, create_commitment, drop, mark_done
+    from db.models import Commitment, Win, WinCredit
+
+    database, now = world.services.database, world.clock.now()
+    ritual_id = make_ritual(database, now)
+    with database.begin() as session:
+        ritual = session.get(Ritual, ritual_id)
+        assert ritual is not None
+        win = Win(
+            workspace_id=ritual.workspace_id,
+            ritual_id=ritual_id,
+            channel_id="C_SHARED",
+            # A spreadsheet would run this as a formula: the export must keep it as text.
+            what='=HYPERLINK("https://evil.example","Tracking plan agreed")',
+            outcome="+18% qualified leads",
+            link="https://example.com/dashboards/leads",
+            created_by="U_M1",
+            created_at=now - dt.timedelta(days=3),
+        )
+        win.credits = [
+            WinCredit(user_id="U_M2", side=Side.MARKETING),
+            WinCredit(user_id="U_I1", side=Side.IT),
+            WinCredit(user_id="U_I3", side=Side.IT),
+        ]
+        session.add(win)
+        stored = []
+        for what, due in (
+            ("@channel review of the CRM fields", dt.date(2026, 11, 20)),
+            ("Ship the form", dt.date(2026, 12, 4)),
+        ):
+            stored.append(
+                create_commitment(
+                    session,
+                    ritual.workspace_id,
+                    CommitmentSpec(what, "U_M1", "U_I2", due, ritual_id=ritual_id, channel_id="C_SHARED"),
+                    created_by="U_M1",
+                    now=now - dt.timedelta(days=10),
+                )
+            )
+        mark_done(stored[0], by="U_I2", now=now - dt.timedelta(days=1))
+        drop(stored[1], "Budget moved to Q1", by="U_M1", now=now)
+    world.slack.command("export", channel_id="C_SHARED", user_id="U_M1")
+    world.drain()
+    world.fake.wait_for("files.completeUploadExternal")
+    (data,) = world.fake.uploads.values()
+    rows = _csv_rows(data)
+    (win_row,) = [r for r in rows if r["section"] == "win"]
+    assert win_row["date"] == "2026-11-20"
+    assert win_row["what"] == '\'=HYPERLINK("https://evil.example","Tracking plan agreed")'
+    assert win_row["outcome"] == "'+18% qualified leads"
+    assert (win_row["marketing"], win_row["it"]) == ("U_M2", "U_I1 U_I3")
+    assert win_row["link"] == "https://example.com/dashboards/leads"
+    commitments = [r for r in rows if r["section"] == "commitment"]
+    with database.read() as session:
+        expected = [
+            {
+                "date": c.created_at.date().isoformat(),
+                "what": ("'" + c.what) if c.what.startswith("@") else c.what,
+                "marketing": c.marketing_owner,
+                "it": c.it_owner,
+                "due": c.due_date.isoformat(),
+                "outcome": c.status.value,
+                "closed": c.closed_at.date().isoformat() if c.closed_at else "",
+                "reason": c.reason or "",
+            }
+            for c in session.scalars(select(Commitment).order_by(Commitment.created_at, Commitment.id))
+        ]
+    assert [{k: r[k] for k in expected[0]} for r in commitments] == expected
+    assert [r["outcome"] for r in commitments] == ["done", "dropped"]
+    assert commitments[0]["what"] == "'@channel review of the CRM fields"
+    assert commitments[1]["reason"] == "Budget moved to Q1" and commitments[1]["closed"] == "2026-11-23"
+
+
+@pytest.mark.parametrize(
+    ("cell", "safe"),
+    [
+        ("=1+2", "'=1+2"),
+        ("+1", "'+1"),
+        ("-1", "'-1"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("Launched the page", "Launched the page"),
+        (3, 3),
+        ("", ""),
+    ],
+)
+def test_csv_cells_that_could_start_a_formula_become_text(cell: object, safe: object) -> None:
+    from jobs.insight import csv_cell
+
+    assert csv_cell(cell) == safe

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy import func, select
 from bot import ids
 from bot.config import Mode
 from bot.messenger import SlackMessenger
-from db.models import Commitment, CommitmentStatus, Win, WinDigest, Workspace
+from db.models import Commitment, CommitmentStatus, Ritual, Win, WinDigest, Workspace
 from db.rituals import RitualSpec, create_ritual
 from db.session import Database
 from jobs.cadence import Cadence, CadenceKind
@@ -20,6 +21,13 @@ from jobs.ledger import nudge_overdue, post_due_digests
 from jobs.scheduler import TandemScheduler
 from tests.clock import FrozenClock
 from tests.conftest import RunningApp
+from tests.fake_slack import TEAM_DOMAIN
+
+
+def element(view: dict[str, Any], action_id: str) -> dict[str, Any]:
+    """The input element with this action id in a view."""
+    (found,) = [b["element"] for b in view["blocks"] if b.get("element", {}).get("action_id") == action_id]
+    return found
 
 
 @pytest.fixture
@@ -135,8 +143,38 @@ def test_message_shortcut_prefills_the_modal(world: RunningApp) -> None:
         ids.SHORTCUT_CELEBRATE, message=message, channel_id="C_SHARED", user_id="U_M1"
     )
     (opened,) = world.fake.wait_for("views.open")
-    rendered = json.dumps(opened.params["view"])
-    assert ("10k sign-ups" in rendered and "permalink" in rendered) or "C_SHARED" in rendered
+    view = opened.params["view"]
+    assert (
+        element(view, ids.ACTION_WIN_WHAT)["initial_value"] == "We hit 10k sign-ups thanks to the new form!"
+    )
+    assert (
+        element(view, ids.ACTION_WIN_LINK)["initial_value"]
+        == f"https://{TEAM_DOMAIN}.slack.com/archives/C_SHARED/p1700000000000500"
+    )
+    assert element(view, ids.ACTION_WIN_CHANNEL)["initial_conversation"] == "C_SHARED"
+    assert "characters" not in json.dumps(view)  # no length notice for a short message
+
+
+@pytest.mark.parametrize(("length", "shown"), [(2_800, 2_800), (4_100, 3_000)])
+def test_a_long_message_is_never_cut_silently(world: RunningApp, length: int, shown: int) -> None:
+    text = ("We shipped the shared lead-scoring model. " * 200)[:length]
+    world.slack.message_shortcut(
+        ids.SHORTCUT_CELEBRATE,
+        message={"type": "message", "ts": "1700000000.000600", "text": text},
+        user_id="U_M1",
+    )
+    (opened,) = world.fake.wait_for("views.open")
+    view = opened.params["view"]
+    prefilled = element(view, ids.ACTION_WIN_WHAT)["initial_value"]
+    # All of it when Slack's input can hold it (3,000), else as much as it holds.
+    assert prefilled == text[:shown]
+    notice = json.dumps(view["blocks"][0])
+    assert f"This text has {length:,} characters and a win can have up to 2,500" in notice
+    assert ("Only the first 3,000 fit in the box below" in notice) == (length > 3_000)
+    # Submitting it as it is gets the inline error with the count, and saves nothing.
+    body = world.slack.view_submission(ids.VIEW_WIN, values=win_values(what=prefilled), user_id="U_M1").json()
+    assert f"{shown:,} characters" in body["errors"][ids.BLOCK_WIN_WHAT]
+    assert count(world.services.database, Win) == 0
 
 
 def test_only_the_creator_edits_or_withdraws_a_win(world: RunningApp) -> None:
@@ -264,7 +302,13 @@ def test_wins_command_shows_the_month(world: RunningApp) -> None:
     shown = world.slack.command("wins", channel_id="C_SHARED").json()
     assert "onboarding emails" in json.dumps(shown) and "November 2026" in json.dumps(shown)
     bad = world.slack.command("wins Weekly sync 2026-13", channel_id="C_SHARED").json()
-    assert "not" in bad["text"] or "find" in bad["text"]
+    assert bad["text"] == ":warning: “2026-13” is not a month. Try 2026-11, november, or last-month."
+    # Also with the ritual left out, in its channel.
+    alone = world.slack.command("wins 2026-13", channel_id="C_SHARED").json()
+    assert "“2026-13” is not a month" in alone["text"]
+    # A name that matches no ritual is still about the ritual.
+    unknown = world.slack.command("wins Monthly review", channel_id="C_SHARED").json()
+    assert "not a month" not in unknown["text"] and "Monthly review" in unknown["text"]
 
 
 def test_home_tab_is_published_on_open_and_within_limits(world: RunningApp) -> None:
@@ -412,3 +456,319 @@ def test_the_creator_edits_a_win_and_the_celebration_is_updated(world: RunningAp
     assert "4 languages" in json.dumps(update.params["blocks"]) and "+15%" in json.dumps(
         update.params["blocks"]
     )
+
+
+# -- editing a win ---------------------------------------------------------------------------------
+
+
+def _edit(world: RunningApp, win_id: int, **values: Any):  # type: ignore[no-untyped-def]
+    world.fake.clear()
+    world.slack.block_action(ids.ACTION_WIN_EDIT, value=str(win_id), user_id="U_M1")
+    world.drain()
+    (opened,) = world.fake.wait_for("views.open")
+    response = world.slack.view_submission(
+        ids.VIEW_WIN,
+        values=win_values(**values),
+        user_id="U_M1",
+        private_metadata=opened.params["view"]["private_metadata"],
+    )
+    assert response.status_code == 200 and not response.text
+    world.drain()
+
+
+def test_moving_a_win_to_another_channel_celebrates_it_there_and_points_the_old_message_to_it(
+    world: RunningApp,
+) -> None:
+    world.fake.add_channel("C_OTHER", name="launches", is_member=True)
+    world.slack.view_submission(ids.VIEW_WIN, values=win_values(), user_id="U_M1")
+    world.drain()
+    with world.services.database.begin() as session:
+        win = session.scalars(select(Win)).one()
+        win_id, first_ts = win.id, win.message_ts
+    assert first_ts
+
+    _edit(world, win_id, channel="C_OTHER")
+    (post,) = world.fake.wait_for("chat.postMessage", lambda c: c.params["channel"] == "C_OTHER")
+    assert "onboarding emails" in json.dumps(post.params["blocks"])
+    (note,) = world.fake.wait_for("chat.update")
+    assert (note.params["channel"], note.params["ts"]) == ("C_SHARED", first_ts)
+    assert "now celebrated in <#C_OTHER>" in note.params["text"]
+    with world.services.database.begin() as session:
+        moved = session.get(Win, win_id)
+        assert moved is not None
+        (posted_ts,) = [ts for (channel, ts) in world.fake.messages if channel == "C_OTHER"]
+        assert (moved.channel_id, moved.message_ts) == ("C_OTHER", posted_ts)
+        new_ts = moved.message_ts
+
+    # A later edit in the same channel updates the new message in place.
+    _edit(world, win_id, channel="C_OTHER", outcome="Activation +20%")
+    (update,) = world.fake.wait_for("chat.update")
+    assert (update.params["channel"], update.params["ts"]) == ("C_OTHER", new_ts)
+    assert "+20%" in json.dumps(update.params["blocks"])
+    assert not world.fake.calls("chat.postMessage")
+
+
+def test_people_taken_off_a_win_see_it_leave_their_home_tab(world: RunningApp) -> None:
+    world.slack.view_submission(ids.VIEW_WIN, values=win_values(marketing=("U_M1", "U_M2")), user_id="U_M1")
+    world.drain()
+    homes = world.runtime.homes
+    assert homes is not None and homes.join(10)
+    with world.services.database.begin() as session:
+        win_id = session.scalars(select(Win.id)).one()
+    _edit(world, win_id, marketing=("U_M1",))
+    assert homes.join(10)
+    published = {c.params["user_id"]: c.params["view"] for c in world.fake.calls("views.publish")}
+    assert {"U_M1", "U_M2", "U_I1"} <= set(published)
+    assert "onboarding emails" not in json.dumps(published["U_M2"])
+    assert "onboarding emails" in json.dumps(published["U_M1"])
+
+
+def test_withdrawing_when_slack_refuses_the_update_still_withdraws_and_says_so(world: RunningApp) -> None:
+    world.slack.view_submission(ids.VIEW_WIN, values=win_values(), user_id="U_M1")
+    world.drain()
+    with world.services.database.begin() as session:
+        win_id = session.scalars(select(Win.id)).one()
+    world.fake.fail("chat.update", error="message_not_found")
+    world.slack.block_action(
+        ids.ACTION_WIN_WITHDRAW, value=str(win_id), user_id="U_M1", response_url=world.fake.response_url("wd")
+    )
+    world.drain()
+    (told,) = world.fake.wait_for("response_url", lambda c: c.path == "/response/wd")
+    assert told.params["response_type"] == "ephemeral"
+    assert "Your win is withdrawn" in told.params["text"] and "message_not_found" in told.params["text"]
+    with world.services.database.begin() as session:
+        assert session.get(Win, win_id).withdrawn_at is not None  # type: ignore[union-attr]
+
+
+# -- checks before the ack -------------------------------------------------------------------------
+
+
+def test_a_rate_limited_check_before_the_ack_answers_at_once_instead_of_sleeping(world: RunningApp) -> None:
+    # A 429 asking for 30 s: the full client would sleep through it and miss Slack's 3 s.
+    world.fake.fail("conversations.info", status=429, retry_after=30, times=None)
+    started = time.monotonic()
+    body = world.slack.view_submission(ids.VIEW_WIN, values=win_values(), user_id="U_M1").json()
+    assert time.monotonic() - started < 2.5
+    assert "ratelimited" in body["errors"][ids.BLOCK_WIN_CHANNEL]
+    assert len(world.fake.calls("conversations.info")) == 1  # one try, no retry
+    assert count(world.services.database, Win) == 0
+
+    world.fake.fail("users.info", status=429, retry_after=30, times=None)
+    started = time.monotonic()
+    response = world.slack.view_submission(ids.VIEW_COMMIT, values=commit_values(), user_id="U_M1")
+    assert time.monotonic() - started < 2.5
+    # Slack could not say whether the owners left: they get the benefit of the doubt.
+    assert response.status_code == 200 and not response.text
+    assert len(world.fake.calls("users.info")) == 2  # the submitter (also an owner) and the IT owner
+    assert count(world.services.database, Commitment) == 1
+
+
+# -- commitments: who may change them, and the buttons that add them ------------------------------
+
+
+def test_a_ritual_lead_may_change_a_commitment_and_other_members_may_not(world: RunningApp) -> None:
+    from db.commitments import CommitmentSpec, create_commitment
+
+    database = world.services.database
+    world.fake.add_user("U_I2", tz="Europe/Berlin")
+    with database.begin() as session:
+        ritual = session.scalars(select(Ritual)).one()
+        cid = create_commitment(
+            session,
+            ritual.workspace_id,
+            CommitmentSpec(
+                "Agree the tracking plan", "U_OUT", "U_I2", dt.date(2026, 12, 4), ritual_id=ritual.id
+            ),
+            created_by="U_I2",
+            now=world.clock.now(),
+        ).id
+    # U_M2 is a member but not a lead (U_M1 was named first for marketing): refused.
+    world.slack.block_action(
+        ids.ACTION_COMMIT_DONE, value=str(cid), user_id="U_M2", response_url=world.fake.response_url("m2")
+    )
+    world.drain()
+    (refusal,) = world.fake.wait_for("response_url", lambda c: c.path == "/response/m2")
+    assert "ritual's lead" in refusal.params["text"]
+    with database.begin() as session:
+        assert session.get(Commitment, cid).status is CommitmentStatus.OPEN  # type: ignore[union-attr]
+    # U_I1, the IT lead (named first for IT), neither an owner nor its creator: allowed.
+    world.slack.block_action(ids.ACTION_COMMIT_DONE, value=str(cid), user_id="U_I1")
+    world.drain()
+    with database.begin() as session:
+        done = session.get(Commitment, cid)
+        assert done is not None and done.status is CommitmentStatus.DONE and done.closed_by == "U_I1"
+
+
+def _buttons(blocks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {
+        e["action_id"]: e
+        for b in blocks
+        for e in ([b["accessory"]] if b.get("accessory") else []) + b.get("elements", [])
+        if e.get("type") == "button"
+    }
+
+
+def test_the_checkins_add_a_commitment_button_opens_the_modal_for_that_ritual(world: RunningApp) -> None:
+    world.slack.command("now", channel_id="C_SHARED", user_id="U_M1")
+    world.settle()
+    (checkin,) = world.fake.wait_for("chat.postMessage", lambda c: c.params["channel"] == "C_SHARED")
+    add = _buttons(checkin.params["blocks"])[ids.ACTION_COMMIT_ADD]
+    world.slack.block_action(
+        ids.ACTION_COMMIT_ADD, value=add["value"], user_id="U_I1", message_ts=checkin.params.get("ts")
+    )
+    world.drain()
+    (opened,) = world.fake.wait_for("views.open")
+    view = opened.params["view"]
+    assert view["callback_id"] == ids.VIEW_COMMIT
+    response = world.slack.view_submission(
+        ids.VIEW_COMMIT, values=commit_values(), user_id="U_I1", private_metadata=view["private_metadata"]
+    )
+    assert response.status_code == 200 and not response.text
+    world.drain()
+    with world.services.database.begin() as session:
+        commitment = session.scalars(select(Commitment)).one()
+        ritual = session.scalars(select(Ritual)).one()
+        assert commitment.ritual_id == ritual.id and commitment.channel_id == "C_SHARED"
+        assert commitment.created_by == "U_I1"
+
+
+def test_the_home_tabs_buttons_open_their_modals(world: RunningApp) -> None:
+    world.slack.event({"type": ids.EVENT_APP_HOME_OPENED, "user": "U_M1", "tab": "home", "channel": "D1"})
+    world.drain()
+    (published,) = world.fake.wait_for("views.publish", lambda c: c.params["user_id"] == "U_M1")
+    home = published.params["view"]
+    buttons = _buttons(home["blocks"])
+    expected = {
+        ids.ACTION_HOME_NEW_RITUAL: ids.VIEW_SETUP,
+        ids.ACTION_HOME_NEW_WIN: ids.VIEW_WIN,
+        ids.ACTION_HOME_NEW_COMMIT: ids.VIEW_COMMIT,
+    }
+    assert set(expected) <= set(buttons)
+    opened_views = {}
+    for action_id, callback_id in expected.items():
+        world.fake.clear()
+        world.slack.block_action(
+            action_id, value=buttons[action_id].get("value"), user_id="U_M1", view={**home, "id": "VHOME"}
+        )
+        world.drain()
+        (opened,) = world.fake.wait_for("views.open")
+        assert opened.params["view"]["callback_id"] == callback_id
+        opened_views[callback_id] = opened.params["view"]
+    # The new-ritual form starts in the person's own timezone (from users.info), not UTC.
+    assert "Europe/Berlin" in json.dumps(opened_views[ids.VIEW_SETUP])
+    assert "Europe/Berlin" not in json.dumps(opened_views[ids.VIEW_WIN])
+
+
+# -- dates in the right timezone -------------------------------------------------------------------
+
+
+def test_past_due_dates_are_judged_by_the_submitters_own_date(world: RunningApp) -> None:
+    world.fake.add_user("U_HNL", tz="Pacific/Honolulu")
+    world.fake.add_user("U_TYO", tz="Asia/Tokyo")
+    database = world.services.database
+    # 09:00 UTC on 23 November is still 22 November, 23:00, in Honolulu: a due date of the 22nd is
+    # today there (UTC would call it past), and past in Tokyo (18:00 on the 23rd).
+    refused = world.slack.view_submission(
+        ids.VIEW_COMMIT, values=commit_values(due="2026-11-22", m="U_TYO"), user_id="U_TYO"
+    ).json()
+    assert "past" in refused["errors"][ids.BLOCK_COMMIT_DUE]
+    accepted = world.slack.view_submission(
+        ids.VIEW_COMMIT, values=commit_values(due="2026-11-22", m="U_HNL"), user_id="U_HNL"
+    )
+    assert accepted.status_code == 200 and not accepted.text
+    # 20:00 UTC: already 24 November in Tokyo, so the 23rd is past there but not in Honolulu.
+    world.clock.set(dt.datetime(2026, 11, 23, 20, 0, tzinfo=dt.UTC))
+    refused = world.slack.view_submission(
+        ids.VIEW_COMMIT, values=commit_values(due="2026-11-23", m="U_TYO"), user_id="U_TYO"
+    ).json()
+    assert "past" in refused["errors"][ids.BLOCK_COMMIT_DUE]
+    accepted = world.slack.view_submission(
+        ids.VIEW_COMMIT, values=commit_values(due="2026-11-23", m="U_HNL"), user_id="U_HNL"
+    )
+    assert accepted.status_code == 200 and not accepted.text
+    world.drain()
+    with database.begin() as session:
+        dues = sorted(c.due_date for c in session.scalars(select(Commitment)))
+    assert dues == [dt.date(2026, 11, 22), dt.date(2026, 11, 23)]
+
+
+def _ritual_commitment(world: RunningApp, due: str) -> int:
+    world.slack.command("commit", channel_id="C_SHARED", user_id="U_M1")
+    (opened,) = world.fake.wait_for("views.open")
+    world.slack.view_submission(
+        ids.VIEW_COMMIT,
+        values=commit_values(due=due),
+        user_id="U_M1",
+        private_metadata=opened.params["view"]["private_metadata"],
+    )
+    world.drain()
+    world.fake.clear()
+    return _commitment_id(world.services.database)
+
+
+def test_a_commitment_is_overdue_when_its_date_is_over_in_the_rituals_timezone(world: RunningApp) -> None:
+    _ritual_commitment(world, "2026-11-24")
+    services = world.services
+    assert services.messenger is not None
+    # 22:30 UTC on the 24th is 23:30 in Berlin, the ritual's timezone: still the due date.
+    assert (
+        nudge_overdue(
+            services.database, services.messenger, now=dt.datetime(2026, 11, 24, 22, 30, tzinfo=dt.UTC)
+        )
+        == 0
+    )
+    # 23:30 UTC is 00:30 on the 25th in Berlin: overdue there, though UTC still says the 24th.
+    assert (
+        nudge_overdue(
+            services.database, services.messenger, now=dt.datetime(2026, 11, 24, 23, 30, tzinfo=dt.UTC)
+        )
+        == 2
+    )
+    nudges = [c for c in world.fake.calls("chat.postMessage") if c.params["channel"].startswith("U_")]
+    assert sorted(c.params["channel"] for c in nudges) == ["U_I1", "U_M1"]
+
+
+def test_a_nudge_that_reached_nobody_is_tried_again_on_the_next_run(world: RunningApp) -> None:
+    cid = _ritual_commitment(world, "2026-11-24")
+    services = world.services
+    assert services.messenger is not None
+    later = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
+    world.fake.fail("chat.postMessage", error="fatal_error", times=2)
+    assert nudge_overdue(services.database, services.messenger, now=later) == 0
+    with services.database.begin() as session:
+        assert session.get(Commitment, cid).nudged_at is None  # type: ignore[union-attr]
+    # Ten minutes on, Slack is back: both owners get it, once.
+    assert nudge_overdue(services.database, services.messenger, now=later + dt.timedelta(minutes=10)) == 2
+    assert nudge_overdue(services.database, services.messenger, now=later + dt.timedelta(minutes=20)) == 0
+    delivered = [c for c in world.fake.calls("chat.postMessage") if c.params["channel"].startswith("U_")]
+    assert len(delivered) == 4  # two refused, then one to each owner
+
+
+def test_a_nudge_that_reached_one_owner_is_not_sent_again(world: RunningApp) -> None:
+    cid = _ritual_commitment(world, "2026-11-24")
+    services = world.services
+    assert services.messenger is not None
+    later = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
+    world.fake.fail("chat.postMessage", error="fatal_error", times=1)
+    assert nudge_overdue(services.database, services.messenger, now=later) == 1
+    with services.database.begin() as session:
+        assert session.get(Commitment, cid).nudged_at is not None  # type: ignore[union-attr]
+    assert nudge_overdue(services.database, services.messenger, now=later + dt.timedelta(minutes=10)) == 0
+
+
+def test_the_home_tab_calls_a_commitment_overdue_by_its_rituals_calendar(world: RunningApp) -> None:
+    _ritual_commitment(world, "2026-11-24")
+    homes = world.runtime.homes
+    assert homes is not None and homes.join(10)
+
+    def home_at(now: dt.datetime) -> str:
+        world.clock.set(now)
+        world.fake.clear()
+        world.slack.event({"type": ids.EVENT_APP_HOME_OPENED, "user": "U_M1", "tab": "home", "channel": "D1"})
+        world.drain()
+        (published,) = world.fake.wait_for("views.publish", lambda c: c.params["user_id"] == "U_M1")
+        return json.dumps(published.params["view"])
+
+    # 23:30 in Berlin on the due date, then 00:30 the next day (UTC says the 24th both times).
+    assert "overdue" not in home_at(dt.datetime(2026, 11, 24, 22, 30, tzinfo=dt.UTC))
+    assert "overdue" in home_at(dt.datetime(2026, 11, 24, 23, 30, tzinfo=dt.UTC))

@@ -38,9 +38,9 @@ def report_summary(ritual_name: str, weeks: int, s: ReportSummary) -> str:
 def export_comment(ritual_name: str, *, anonymous_only: bool, with_answers: bool) -> str:
     parts = [
         f":page_facing_up: *Export of {escape(ritual_name)}* (the last 12 months).",
-        "`tandem-export.csv` has one row per pulse, question and side (answers, average and how many gave "
-        "each score; blank where too few answered to show it), then the shared wins, then the commitments "
-        "with their outcome.",
+        "`tandem-export.csv` has one row per pulse, question and side, and one for everyone on the level "
+        "question (answers, average and how many gave each score; blank where showing it could identify "
+        "people), then the shared wins, then the commitments with their outcome.",
     ]
     if anonymous_only:
         parts.append("No row names who answered a pulse: the anonymous ones were never stored by person.")

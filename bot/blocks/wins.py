@@ -48,6 +48,7 @@ __all__ = [
     "WinForm",
     "WinView",
     "build_celebration",
+    "build_moved_win",
     "build_win_modal",
     "build_wins_digest",
     "build_withdrawn_win",
@@ -102,7 +103,25 @@ def build_win_modal(form: WinForm, *, win_id: int | None) -> View:
         default_to_current_conversation=True if new and not form.channel_id else None,
         filter=ConversationFilter(include=["public", "private"], exclude_bot_users=True),
     )
-    blocks: list[Block] = [
+    blocks: list[Block] = []
+    if len(form.what) > MAX_WIN_CHARS:
+        # A long message celebrated with the shortcut: say so up front rather than at submit time.
+        cut = (
+            f" Only the first {_SLACK_INPUT_MAX:,} fit in the box below, so the rest was left out."
+            if len(form.what) > _SLACK_INPUT_MAX
+            else ""
+        )
+        blocks.append(
+            ContextBlock(
+                elements=[
+                    MarkdownTextObject(
+                        text=f":warning: This text has {len(form.what):,} characters and a win can have "
+                        f"up to {MAX_WIN_CHARS:,}.{cut} Shorten it before you celebrate."
+                    )
+                ]
+            )
+        )
+    blocks += [
         InputBlock(
             block_id=ids.BLOCK_WIN_WHAT,
             label="What did you achieve together?",
@@ -342,6 +361,12 @@ def build_celebration(w: WinView) -> tuple[str, list[Block]]:
         f"— marketing: {mentions(w.marketing, limit=5)}; IT: {mentions(w.it, limit=5)}"
     )
     return text, blocks
+
+
+def build_moved_win(w: WinView) -> tuple[str, list[Block]]:
+    """What replaces a celebration whose win was moved to another channel (`w.channel_id`)."""
+    text = f"This win is now celebrated in <#{escape(w.channel_id)}>."
+    return text, [ContextBlock(elements=[MarkdownTextObject(text=f":arrow_right: {text}")])]
 
 
 def build_withdrawn_win(w: WinView) -> tuple[str, list[Block]]:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from logging import Logger
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import ids
 from bot.blocks.commitments import (
@@ -24,6 +29,7 @@ from bot.blocks.commitments import (
 )
 from bot.listeners.commands import CommandRouter, Invocation
 from bot.services import Services
+from bot.slack_client import PRE_ACK_TIMEOUT, pre_ack_client
 from bot.summaries import commitment_view
 from db import commitments as commit_db
 from db.models import Commitment, Ritual
@@ -38,13 +44,50 @@ def _metadata(view: dict) -> dict:
         return {}
 
 
-def left_workspace(client: WebClient, user_id: str) -> bool:
-    """True when Slack says the person was deactivated (or does not exist)."""
-    try:
-        user = client.users_info(user=user_id)["user"]
-    except SlackApiError as exc:
-        return exc.response.get("error") == "user_not_found"
-    return bool(user.get("deleted"))
+# All the users.info calls made before a submission's ack share this budget (Slack allows 3 s).
+PRE_ACK_BUDGET = 1.5
+
+
+@dataclass
+class People:
+    """What Slack said about some people, asked before an ack: whoever it could not tell about in
+    time counts as present, in the timezone where a date is over last (lenient, never wrongly strict)."""
+
+    found: dict[str, dict] = field(default_factory=dict)
+    unknown: set[str] = field(default_factory=set)  # Slack answered user_not_found
+
+    def left_workspace(self, user_id: str) -> bool:
+        return user_id in self.unknown or bool(self.found.get(user_id, {}).get("deleted"))
+
+    def today(self, user_id: str, now: dt.datetime) -> dt.date:
+        """`user_id`'s own date at `now` (their Slack timezone)."""
+        try:
+            zone: dt.tzinfo = ZoneInfo(self.found[user_id]["tz"])
+        except (KeyError, TypeError, ValueError, ZoneInfoNotFoundError):
+            zone = commit_db.ANYWHERE_ON_EARTH
+        return now.astimezone(zone).date()
+
+
+def look_up_people(
+    client: WebClient, user_ids: Iterable[str | None], *, budget: float = PRE_ACK_BUDGET
+) -> People:
+    """users.info for each person, before an ack: a short timeout, no retries, one shared budget,
+    and never inside a database transaction."""
+    people = People()
+    deadline = time.monotonic() + budget
+    for user_id in dict.fromkeys(u for u in user_ids if u):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0.05:
+            break
+        try:
+            quick = pre_ack_client(client, timeout=min(PRE_ACK_TIMEOUT, remaining))
+            people.found[user_id] = quick.users_info(user=user_id)["user"]
+        except SlackApiError as exc:
+            if exc.response.get("error") == "user_not_found":
+                people.unknown.add(user_id)
+        except (SlackClientError, OSError):
+            pass  # slow or unreachable: the checks that needed it give the benefit of the doubt
+    return people
 
 
 def register(app: App, router: CommandRouter) -> None:
@@ -84,12 +127,16 @@ def register(app: App, router: CommandRouter) -> None:
         user_id = body["user"]["id"]
         team_id = context.team_id or body["team"]["id"]
         now = services.clock.now()
-        form, errors = parse_commit_state(view["state"]["values"], today=now.date())
+        values = view["state"]["values"]
+        draft, _ = parse_commit_state(values, today=dt.date.min)  # who the owners are
+        people = look_up_people(client, (user_id, draft.marketing_owner, draft.it_owner))
+        # "In the past" means before the submitter's own today, not UTC's.
+        form, errors = parse_commit_state(values, today=people.today(user_id, now))
         for block, owner in (
             (ids.BLOCK_COMMIT_MARKETING, form.marketing_owner),
             (ids.BLOCK_COMMIT_IT, form.it_owner),
         ):
-            if owner and block not in errors and left_workspace(client, owner):
+            if owner and block not in errors and people.left_workspace(owner):
                 errors[block] = "This person has left the workspace; pick someone who can still do it."
         if errors:
             ack(response_action="errors", errors=errors)
@@ -113,7 +160,8 @@ def register(app: App, router: CommandRouter) -> None:
             except commit_db.CommitmentError as exc:
                 ack(response_action="errors", errors={ids.BLOCK_COMMIT_IT: str(exc)})
                 return
-            info = commitment_view(commitment, today=now.date())
+            zones = commit_db.ritual_zones(session, [commitment.ritual_id])
+            info = commitment_view(commitment, today=commit_db.local_today(commitment, zones, now))
             channel_id = commitment.channel_id
         ack()
         text, blocks = build_commitment_confirmation(info)
@@ -156,10 +204,12 @@ def register(app: App, router: CommandRouter) -> None:
         context: BoltContext, client: WebClient, commitment_id: int, by: str, logger: Logger
     ) -> None:
         services = Services.of(context)
-        with services.database.begin() as session:
+        with services.database.read() as session:
             commitment = session.get(Commitment, commitment_id)
             assert commitment is not None
-            info = commitment_view(commitment, today=services.clock.now().date())
+            zones = commit_db.ritual_zones(session, [commitment.ritual_id])
+            today = commit_db.local_today(commitment, zones, services.clock.now())
+            info = commitment_view(commitment, today=today)
             channel_id = commitment.channel_id
         if channel_id:
             try:
@@ -218,7 +268,9 @@ def register(app: App, router: CommandRouter) -> None:
     ) -> None:
         services = Services.of(context)
         now = services.clock.now()
-        due, errors = parse_move_state(view["state"]["values"], today=now.date())
+        user_id = body["user"]["id"]
+        today = look_up_people(client, [user_id]).today(user_id, now)
+        due, errors = parse_move_state(view["state"]["values"], today=today)
         if errors or due is None:
             ack(response_action="errors", errors=errors)
             return
@@ -232,7 +284,7 @@ def register(app: App, router: CommandRouter) -> None:
                 )
                 return
             try:
-                commit_db.move_due(commitment, due, today=now.date())
+                commit_db.move_due(commitment, due, today=today)
             except commit_db.CommitmentError as exc:
                 ack(response_action="errors", errors={ids.BLOCK_COMMIT_MOVE_DUE: str(exc)})
                 return

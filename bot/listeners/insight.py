@@ -7,6 +7,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.listeners.commands import CommandRouter, Invocation
 from bot.listeners.rituals import managed_ritual
+from db.models import Ritual
 from jobs.insight import build_export, build_report
 
 REPORT_EXAMPLE = "report Weekly sync 12"
@@ -44,10 +45,16 @@ def register(app: App, router: CommandRouter) -> None:
             ritual = _ritual(inv, session, name, REPORT_EXAMPLE)
             if ritual is None:
                 return
-            inv.ack(
-                text=f":hourglass_flowing_sand: Preparing the report of “{ritual.name}”…",
-                response_type="ephemeral",
-            )
+            ritual_id, ritual_name = ritual.id, ritual.name
+        inv.ack(
+            text=f":hourglass_flowing_sand: Preparing the report of “{ritual_name}”…",
+            response_type="ephemeral",
+        )
+        # Drawing the chart takes up to a second: in a read-only unit of work, which holds no lock.
+        with services.database.read() as session:
+            ritual = session.get(Ritual, ritual_id)
+            if ritual is None:
+                return
             report = build_report(
                 session, ritual, weeks=weeks, now=now, min_answers=services.pulse_settings.min_answers
             )
@@ -74,10 +81,15 @@ def register(app: App, router: CommandRouter) -> None:
             ritual = _ritual(inv, session, inv.args.strip(), "export Weekly sync")
             if ritual is None:
                 return
-            inv.ack(
-                text=f":hourglass_flowing_sand: Preparing the export of “{ritual.name}”…",
-                response_type="ephemeral",
-            )
+            ritual_id, ritual_name = ritual.id, ritual.name
+        inv.ack(
+            text=f":hourglass_flowing_sand: Preparing the export of “{ritual_name}”…",
+            response_type="ephemeral",
+        )
+        with services.database.read() as session:
+            ritual = session.get(Ritual, ritual_id)
+            if ritual is None:
+                return
             export = build_export(
                 session,
                 ritual,

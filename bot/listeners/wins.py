@@ -9,13 +9,14 @@ from zoneinfo import ZoneInfo
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.orm import Session
 
 from bot import ids
 from bot.blocks.wins import (
     WinForm,
     build_celebration,
+    build_moved_win,
     build_win_modal,
     build_wins_digest,
     build_withdrawn_win,
@@ -24,6 +25,7 @@ from bot.blocks.wins import (
 from bot.listeners.commands import CommandRouter, Invocation
 from bot.listeners.rituals import check_channel
 from bot.services import Services
+from bot.slack_client import pre_ack_client
 from bot.summaries import win_view
 from db import wins as win_db
 from db.models import Ritual, Side, Win
@@ -35,6 +37,19 @@ WINS_EXAMPLE = "wins Weekly sync last-month"
 
 def _channel_or_none(channel_id: str | None) -> str | None:
     return channel_id if channel_id and channel_id[0] in "CG" else None
+
+
+def _looks_like_period(word: str) -> bool:
+    """A word meant as a month ("2026-13", "last-moth") rather than as part of a ritual's name."""
+    return any(c.isdigit() for c in word) or "-" in word
+
+
+def _period_problem(word: str, *, today: dt.date) -> str:
+    try:
+        win_db.parse_period(word, today=today)
+    except win_db.WinError as exc:
+        return str(exc)
+    return f"“{word}” is not a month."
 
 
 def _zone_of(session: Session, win: Win) -> dt.tzinfo:
@@ -70,9 +85,9 @@ def register(app: App, router: CommandRouter) -> None:
                 link = client.chat_getPermalink(channel=channel_id, message_ts=message["ts"])["permalink"]
             except SlackApiError:
                 logger.info("no permalink for the celebrated message; the win is saved without one")
-        form = WinForm(
-            what=(message.get("text") or "")[:2500], link=link, channel_id=_channel_or_none(channel_id)
-        )
+        # The whole text: a win longer than allowed gets the modal's inline error (and a notice
+        # above it), never a silent cut.
+        form = WinForm(what=message.get("text") or "", link=link, channel_id=_channel_or_none(channel_id))
         open_win_modal(client, shortcut["trigger_id"], form)
 
     def handle_win_submission(
@@ -83,7 +98,11 @@ def register(app: App, router: CommandRouter) -> None:
         team_id = context.team_id or body["team"]["id"]
         form, errors = parse_win_state(view["state"]["values"])
         if not errors and form.channel_id:
-            problem = check_channel(client, form.channel_id)
+            # Before the ack, so one short try: a slow Slack or a 429 must not eat the 3 seconds.
+            try:
+                problem = check_channel(pre_ack_client(client), form.channel_id)
+            except (SlackClientError, OSError):
+                problem = "Slack did not answer in time to check this channel. Try again."
             if problem:
                 errors[ids.BLOCK_WIN_CHANNEL] = problem
         if errors:
@@ -91,6 +110,10 @@ def register(app: App, router: CommandRouter) -> None:
             return
         win_id = _metadata(view).get("win_id")
         now = services.clock.now()
+        # Where the celebration was posted and whom it credited, before an edit changes them.
+        old_channel: str | None = None
+        old_ts: str | None = None
+        old_credits: tuple[str, ...] = ()
         with services.database.begin() as session:
             workspace = ensure_workspace(session, team_id)
             here = channel_rituals(session, workspace.id, form.channel_id or "")
@@ -113,18 +136,22 @@ def register(app: App, router: CommandRouter) -> None:
                         errors={ids.BLOCK_WIN_WHAT: "Only the person who celebrated this win can edit it."},
                     )
                     return
+                old_channel, old_ts = existing.channel_id, existing.message_ts
+                old_credits = tuple(c.user_id for c in existing.credits)
                 try:
                     win = win_db.update_win(session, existing, spec, now=now)
                 except win_db.WinError as exc:
                     ack(response_action="errors", errors={ids.BLOCK_WIN_WHAT: str(exc)})
                     return
+                if win.channel_id != old_channel:
+                    win.message_ts = None  # the old message stays in the old channel; one is posted below
             info = win_view(win, _zone_of(session, win))
-            old_channel, old_ts = win.channel_id, win.message_ts
             win_key = win.id
         ack()
         text, blocks = build_celebration(info)
+        moved = old_ts is not None and info.channel_id != old_channel
         try:
-            if win_id is not None and old_ts:
+            if old_ts and not moved:
                 client.chat_update(channel=old_channel, ts=old_ts, text=text, blocks=blocks)
             else:
                 ts = client.chat_postMessage(channel=info.channel_id, text=text, blocks=blocks)["ts"]
@@ -134,8 +161,17 @@ def register(app: App, router: CommandRouter) -> None:
                         posted.message_ts, posted.channel_id = ts, info.channel_id
         except SlackApiError:
             logger.warning("the celebration of win %s could not be posted", win_key, exc_info=True)
+            moved = False  # the old celebration stays as it was rather than point nowhere
+        if moved:
+            # Only once the new celebration is up: the old one now points to it.
+            note, note_blocks = build_moved_win(info)
+            try:
+                client.chat_update(channel=old_channel, ts=old_ts, text=note, blocks=note_blocks)
+            except SlackApiError:
+                logger.warning("the old celebration of win %s still shows it", win_key, exc_info=True)
         if services.homes is not None:
-            services.homes.refresh(team_id, user_id, *info.marketing, *info.it)
+            # People taken off the win see it leave their Home tab too.
+            services.homes.refresh(team_id, user_id, *old_credits, *info.marketing, *info.it)
 
     def _own_win(body: dict, context: BoltContext, respond: Respond) -> Win | None:
         services = Services.of(context)
@@ -143,8 +179,10 @@ def register(app: App, router: CommandRouter) -> None:
             win_id = int(body["actions"][0].get("value", ""))
         except ValueError:
             return None
-        with services.database.begin() as session:
+        with services.database.read() as session:
             win = win_db.load_win(session, win_id)
+            if win is not None:
+                session.expunge(win)  # read() rolls back, which would expire it
         if win is None or win.withdrawn_at is not None:
             respond(text="This win was withdrawn.", response_type="ephemeral", replace_original=False)
             return None
@@ -175,7 +213,7 @@ def register(app: App, router: CommandRouter) -> None:
         open_win_modal(client, body["trigger_id"], form, win_id=win.id)
 
     def handle_win_withdraw(
-        ack: Ack, body: dict, respond: Respond, client: WebClient, context: BoltContext
+        ack: Ack, body: dict, respond: Respond, client: WebClient, context: BoltContext, logger: Logger
     ) -> None:
         ack()
         win = _own_win(body, context, respond)
@@ -190,7 +228,19 @@ def register(app: App, router: CommandRouter) -> None:
             channel_id, ts = fresh.channel_id, fresh.message_ts
         text, blocks = build_withdrawn_win(info)
         if ts:
-            client.chat_update(channel=channel_id, ts=ts, text=text, blocks=blocks)
+            try:
+                client.chat_update(channel=channel_id, ts=ts, text=text, blocks=blocks)
+            except SlackApiError as exc:
+                logger.warning(
+                    "the celebration of withdrawn win %s could not be replaced", info.id, exc_info=True
+                )
+                respond(
+                    text=":leftwards_arrow_with_hook: Your win is withdrawn: it has left the digest and Home tabs. "
+                    f"Slack would not replace the celebration message ({exc.response.get('error')}), "
+                    "so delete that message yourself if you want it gone.",
+                    response_type="ephemeral",
+                    replace_original=False,
+                )
         if services.homes is not None:
             services.homes.refresh(context.team_id or "", *info.marketing, *info.it)
 
@@ -211,21 +261,35 @@ def register(app: App, router: CommandRouter) -> None:
         name = " ".join(words)
         with services.database.begin() as session:
             workspace = ensure_workspace(session, inv.team_id)
+
+            def ritual_named(name: str) -> Ritual:
+                return resolve_ritual(
+                    session,
+                    workspace.id,
+                    channel_id=inv.channel_id,
+                    user_id=inv.user_id,
+                    name=name,
+                    example=WINS_EXAMPLE,
+                )
+
             ritual = None
             if name or channel_rituals(session, workspace.id, inv.channel_id):
                 try:
-                    ritual = resolve_ritual(
-                        session,
-                        workspace.id,
-                        channel_id=inv.channel_id,
-                        user_id=inv.user_id,
-                        name=name,
-                        example=WINS_EXAMPLE,
-                    )
+                    ritual = ritual_named(name)
                 except RitualError as exc:
-                    inv.ack(text=f":warning: {exc}", response_type="ephemeral")
+                    message = str(exc)
+                    if not period_text and words and _looks_like_period(words[-1]):
+                        try:
+                            ritual_named(" ".join(words[:-1]))
+                        except RitualError:
+                            pass
+                        else:
+                            # "wins Weekly sync 2026-13": the rest names a ritual, so the last
+                            # word was meant as the month: say what is wrong with it.
+                            message = _period_problem(words[-1], today=now.date())
+                    inv.ack(text=f":warning: {message}", response_type="ephemeral")
                     return
-            zone = (ritual and __import__("zoneinfo").ZoneInfo(ritual.timezone)) or now.tzinfo
+            zone = ZoneInfo(ritual.timezone) if ritual else (now.tzinfo or dt.UTC)
             year, month = win_db.parse_period(period_text, today=now.astimezone(zone).date())
             start, end = win_db.month_bounds(year, month, zone)
             wins = win_db.wins_between(
