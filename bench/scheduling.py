@@ -3,10 +3,12 @@
     python -m bench.scheduling burst     # 1,000 rituals over 50 channels due in the same minute
     python -m bench.scheduling startup   # 10,000 rituals: time to healthy, scheduler ready, memory
 
-`burst` runs the real TandemScheduler (APScheduler, the per-channel poster, the SlackMessenger)
-against the fake Web API answering every call in 100 ms, and waits for the wall-clock minute the
-rituals are due in. `startup` starts `tandem serve` as an operator would, on a SQLite database
-holding 10,000 rituals, and reads the resident memory of its processes from /proc.
+`burst` runs the real TandemScheduler (APScheduler, the preparer, the per-channel poster, the
+SlackMessenger) against the fake Web API answering every call in 100 ms, in a process of its own,
+and waits for the wall-clock minute the rituals are due in. `startup` starts `tandem serve` as an
+operator would, on a SQLite database holding 10,000 rituals, asks /healthz until it answers and
+while the scheduler's first run goes on, and reads the resident memory of its processes from /proc.
+Results and how to read them: bench/README.md, "Scheduling".
 """
 
 from __future__ import annotations

@@ -132,25 +132,25 @@ def acting_on(
                 name=name,
                 example=example,
             )
+            ritual_id, ritual_name = ritual.id, ritual.name
+            allowed, problem = can_manage(ritual, inv.user_id, is_admin=False), None
         except RitualError as exc:
-            inv.ack(text=f":warning: {exc}", response_type="ephemeral")
-            yield None
-            return
-        ritual_id, ritual_name = ritual.id, ritual.name
-        allowed = can_manage(ritual, inv.user_id, is_admin=False)
-    if not allowed:
+            problem = f":warning: {exc}"
+    if problem is None and not allowed:
         admin = is_admin(inv.client, inv.user_id, deadline=deadline)
         if not admin:
-            inv.ack(text=_refusal_text(ritual_name, refusal, admin), response_type="ephemeral")
-            yield None
-            return
+            problem = _refusal_text(ritual_name, refusal, admin)
+    if problem is not None:
+        inv.ack(text=problem, response_type="ephemeral")
+        yield None
+        return
     with database.begin() as session:
         ritual = load_ritual(session, ritual_id)
-        if ritual is None or ritual.status is RitualStatus.DELETED:
-            inv.ack(text=f":warning: “{ritual_name}” was just deleted.", response_type="ephemeral")
-            yield None
+        if ritual is not None and ritual.status is not RitualStatus.DELETED:
+            yield session, ritual
             return
-        yield session, ritual
+    inv.ack(text=f":warning: “{ritual_name}” was just deleted.", response_type="ephemeral")
+    yield None
 
 
 def managed_ritual(
