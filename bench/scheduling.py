@@ -3,10 +3,12 @@
     python -m bench.scheduling burst     # 1,000 rituals over 50 channels due in the same minute
     python -m bench.scheduling startup   # 10,000 rituals: time to healthy, scheduler ready, memory
 
-`burst` runs the real TandemScheduler (APScheduler, the per-channel poster, the SlackMessenger)
-against the fake Web API answering every call in 100 ms, and waits for the wall-clock minute the
-rituals are due in. `startup` starts `tandem serve` as an operator would, on a SQLite database
-holding 10,000 rituals, and reads the resident memory of its processes from /proc.
+`burst` runs the real TandemScheduler (APScheduler, the preparer, the per-channel poster, the
+SlackMessenger) against the fake Web API answering every call in 100 ms, in a process of its own,
+and waits for the wall-clock minute the rituals are due in. `startup` starts `tandem serve` as an
+operator would, on a SQLite database holding 10,000 rituals, asks /healthz until it answers and
+while the scheduler's first run goes on, and reads the resident memory of its processes from /proc.
+Results and how to read them: bench/README.md, "Scheduling".
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import itertools
+import json
 import os
 import re
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -31,7 +35,7 @@ from bot.config import Mode, Settings
 from bot.messenger import SlackMessenger
 from db.clock import SystemClock
 from db.migrate import upgrade
-from db.models import Person, Ritual, RitualMember, Side, Workspace
+from db.models import Occurrence, Person, Ritual, RitualMember, Side, Workspace
 from db.session import Database
 from jobs.scheduler import TandemScheduler
 from tests.fake_slack import FakeSlack
@@ -85,53 +89,114 @@ def seed(database: Database, *, rituals: int, channels: int, at: dt.time, tz: st
             session.execute(insert(RitualMember), members[start : start + 4000])
 
 
-def burst(rituals: int = 1000, channels: int = 50, latency: float = 0.1) -> None:
-    with tempfile.TemporaryDirectory() as tmp, FakeSlack() as fake:
+def serve_fake(latency: float) -> None:
+    """`python -m bench.scheduling fake LATENCY`: the fake Web API in a process of its own.
+
+    In the scheduler's process its request threads would compete for the GIL with Tandem's, and the
+    time a request is recorded as arriving would carry that wait (up to ~80 ms measured), which is
+    not what Slack would see. One line each way: `{"url": ...}` once ready; `count` answers the
+    number of chat.postMessage calls, `posts` all of them as `[channel, text, arrival]`
+    (`time.monotonic()`, the same clock in every process), `quit` stops.
+    """
+    with FakeSlack() as fake:
         fake.auto_channels = True
         fake.latency = latency
-        database = Database(f"sqlite:///{Path(tmp) / 'burst.db'}")
-        upgrade(database.engine)
-        # Due at the start of the next wall-clock minute that leaves time to set up.
-        due = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=75)).replace(second=0, microsecond=0)
-        seed(database, rituals=rituals, channels=channels, at=due.time(), tz="UTC", weekday=due.weekday())
-        settings = Settings(
-            _env_file=None,
-            slack_bot_token="xoxb-bench",
-            slack_signing_secret="x",
-            slack_api_url=fake.base_url,
-            database_url=database.url,
-        )  # type: ignore[call-arg, arg-type]
-        scheduler = TandemScheduler(database, SystemClock(), SlackMessenger(settings, Mode.HTTP))
-        scheduler.start()
-        scheduler.ready.wait(120)
-        print(
-            f"{rituals} rituals over {channels} channels due at {due:%H:%M:%S} UTC; Web API latency {latency * 1000:.0f} ms"
+        print(json.dumps({"url": fake.base_url}), flush=True)
+        for line in sys.stdin:
+            command = line.strip()
+            if command == "count":
+                print(json.dumps(len(fake.calls("chat.postMessage"))), flush=True)
+            elif command == "posts":
+                calls = fake.calls("chat.postMessage")
+                print(json.dumps([[c.params["channel"], c.params["text"], c.at] for c in calls]), flush=True)
+            elif command == "quit":
+                break
+
+
+class RemoteFake:
+    def __init__(self, latency: float) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.scheduling", "fake", str(latency)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
-        while dt.datetime.now(dt.UTC) < due:
-            time.sleep(0.2)
-        deadline = time.monotonic() + 120
-        while len(fake.calls("chat.postMessage")) < rituals and time.monotonic() < deadline:
-            time.sleep(0.05)
-        scheduler.shutdown()
-        posts = fake.calls("chat.postMessage")
-        due_mono = posts[0].at - (posts[0].at - posts[0].at)  # reference: first arrival
-        by_channel: dict[str, list[float]] = defaultdict(list)
-        for call in posts:
-            by_channel[call.params["channel"]].append(call.at)
-        min_gap = min(b - a for times in by_channel.values() for a, b in itertools.pairwise(sorted(times)))
-        span = max(c.at for c in posts) - due_mono
-        wall_first = time.time() - (time.monotonic() - posts[0].at)
-        lag_first = wall_first - due.timestamp()
-        per_message = {(c.params["channel"], c.params["text"]) for c in posts}
+        self.base_url = self.ask("")["url"]
+
+    def ask(self, command: str):  # type: ignore[no-untyped-def]
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        if command:
+            self.proc.stdin.write(command + "\n")
+            self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("quit\n")
+        self.proc.stdin.close()
+        self.proc.wait(timeout=10)
+
+
+def burst(rituals: int = 1000, channels: int = 50, latency: float = 0.1) -> None:
+    fake = RemoteFake(latency)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            _burst(fake, Path(tmp), rituals, channels, latency)
+    finally:
+        fake.close()
+
+
+def _burst(fake: RemoteFake, tmp: Path, rituals: int, channels: int, latency: float) -> None:
+    database = Database(f"sqlite:///{tmp / 'burst.db'}")
+    upgrade(database.engine)
+    # Due at the start of the next wall-clock minute that leaves time to set up.
+    due = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=75)).replace(second=0, microsecond=0)
+    seed(database, rituals=rituals, channels=channels, at=due.time(), tz="UTC", weekday=due.weekday())
+    settings = Settings(
+        _env_file=None,
+        slack_bot_token="xoxb-bench",
+        slack_signing_secret="x",
+        slack_api_url=fake.base_url,
+        database_url=database.url,
+    )  # type: ignore[call-arg, arg-type]
+    scheduler = TandemScheduler(database, SystemClock(), SlackMessenger(settings, Mode.HTTP))
+    scheduler.start()
+    scheduler.ready.wait(120)
+    print(
+        f"{rituals} rituals over {channels} channels due at {due:%H:%M:%S} UTC; "
+        f"Web API latency {latency * 1000:.0f} ms (fake in its own process)"
+    )
+    while dt.datetime.now(dt.UTC) < due:
+        time.sleep(0.2)
+    # The due minute on the monotonic clock the fake records arrivals with.
+    due_mono = time.monotonic() - (time.time() - due.timestamp())
+    deadline = time.monotonic() + 120
+    while fake.ask("count") < rituals and time.monotonic() < deadline:
+        time.sleep(0.1)
+    scheduler.shutdown()
+    posts = fake.ask("posts")
+    by_channel: dict[str, list[float]] = defaultdict(list)
+    for channel, _, at in posts:
+        by_channel[channel].append(at)
+    min_gap = min(b - a for times in by_channel.values() for a, b in itertools.pairwise(sorted(times)))
+    arrivals = sorted(at - due_mono for _, _, at in posts)
+    per_message = {(channel, text) for channel, text, _ in posts}
+    print(
+        f"posted {len(posts)} messages ({len(per_message)} distinct): first {arrivals[0]:.2f} s after the "
+        f"due minute, last {arrivals[-1]:.2f} s after it"
+    )
+    print(f"smallest gap between two messages in one channel: {min_gap:.3f} s (limit 1.000 s)")
+    print(
+        f"floor set by the limit: {rituals // channels} messages per channel need at least {rituals // channels - 1} s"
+    )
+    with database.read() as session:
+        claims = sorted((c - due).total_seconds() for c in session.scalars(select(Occurrence.claimed_at)))
+    if claims:
         print(
-            f"posted {len(posts)} messages ({len(per_message)} distinct): first {lag_first:.2f} s after the due minute, "
-            f"last {lag_first + span:.2f} s after it"
+            f"claimed (prepared) from {claims[0]:.2f} s to {claims[-1]:.2f} s after the due minute; "
+            f"half by {claims[len(claims) // 2]:.2f} s"
         )
-        print(f"smallest gap between two messages in one channel: {min_gap:.3f} s (limit 1.000 s)")
-        print(
-            f"floor set by the limit: {rituals // channels} messages per channel need at least {rituals // channels - 1} s"
-        )
-        database.dispose()
+    database.dispose()
 
 
 def free_port() -> int:
@@ -150,7 +215,21 @@ def children(pid: int) -> list[int]:
     return [int(p) for p in out.split()]
 
 
-def startup(rituals: int = 10_000) -> None:
+def _watch_log(stream, started: float, events: dict[str, float], boots: list[float]) -> None:
+    """Read the server's log as it comes: when the scheduler was ready, and every worker (re)boot."""
+    for line in stream:
+        now = time.monotonic() - started
+        if "Booting worker" in line:
+            boots.append(now)
+        if "scheduler started with" in line and "ready" not in events:
+            events["ready"] = now
+            events["ready_line"] = line.strip().split(": ", 1)[-1]  # type: ignore[assignment]
+        if "Traceback" in line or "WORKER TIMEOUT" in line:
+            events.setdefault("problem", now)
+            events.setdefault("problem_line", line.strip())  # type: ignore[arg-type]
+
+
+def startup(rituals: int = 10_000, limit: float = 120.0) -> None:
     with tempfile.TemporaryDirectory() as tmp, FakeSlack() as fake:
         url = f"sqlite:///{Path(tmp) / 'tandem.db'}"
         database = Database(url)
@@ -170,28 +249,62 @@ def startup(rituals: int = 10_000) -> None:
         proc = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "serve"], env=env, cwd=tmp, stderr=subprocess.PIPE, text=True
         )
+        events: dict[str, float] = {}
+        boots: list[float] = []
+        threading.Thread(target=_watch_log, args=(proc.stderr, started, events, boots), daemon=True).start()
         healthy = None
         try:
-            while time.monotonic() - started < 60:
+            while time.monotonic() - started < limit:
                 try:
                     if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                         healthy = time.monotonic() - started
                         break
-                except requests.ConnectionError:
+                except requests.RequestException:  # not listening yet, or too busy to answer within 1 s
                     time.sleep(0.05)
-            ready = None
-            assert proc.stderr is not None
-            for line in proc.stderr:
-                if "scheduler started with" in line:
-                    ready = time.monotonic() - started
-                    print(line.strip().split(": ", 1)[-1])
-                    break
+            # Keep asking while the scheduler's first run is under way: an answer slower than 1 s
+            # (or none) is what Slack's health checks and a load balancer would see.
+            during: list[float] = []
+            while "ready" not in events and time.monotonic() - started < limit:
+                t0 = time.monotonic()
+                try:
+                    requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).raise_for_status()
+                    during.append(time.monotonic() - t0)
+                except requests.RequestException:
+                    during.append(float("inf"))
+                time.sleep(0.1)
+            # /healthz while the scheduler is settled (and how long one answer takes then).
+            probes = []
+            for _ in range(5):
+                t0 = time.monotonic()
+                try:
+                    ok = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+                except requests.RequestException:
+                    ok = False
+                probes.append((time.monotonic() - t0) * 1000 if ok else float("inf"))
             time.sleep(2)
             pids = [proc.pid, *children(proc.pid)]
             total = sum(rss_mb(p) for p in pids)
+            if "ready_line" in events:
+                print(events["ready_line"])
             print(
-                f"{rituals} rituals: /healthz 200 after {healthy:.2f} s; every job scheduled after {ready:.2f} s"
+                f"{rituals} rituals: /healthz 200 after "
+                + (f"{healthy:.2f} s" if healthy is not None else f"more than {limit:.0f} s (never)")
+                + "; every job scheduled after "
+                + (f"{events['ready']:.2f} s" if "ready" in events else f"more than {limit:.0f} s (never)")
             )
+            if during:
+                slow = sum(1 for d in during if d > 1)
+                fastest_slow = max((d for d in during if d <= 1), default=0) * 1000
+                print(
+                    f"/healthz during the scheduler's start: {len(during)} asked, {slow} slower than 1 s "
+                    f"or unanswered, slowest answered {fastest_slow:.0f} ms"
+                )
+            print(
+                f"worker boots: {len(boots)}; /healthz afterwards: "
+                + ", ".join(f"{p:.0f} ms" for p in probes)
+            )
+            if "problem" in events:
+                print(f"log trouble at {events['problem']:.1f} s: {events['problem_line']}")
             print(
                 "resident memory: "
                 + ", ".join(f"pid {p} {rss_mb(p):.0f} MB" for p in pids)
@@ -204,6 +317,12 @@ def startup(rituals: int = 10_000) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("which", choices=["burst", "startup"])
+    parser.add_argument("which", choices=["burst", "startup", "fake"])
+    parser.add_argument("latency", nargs="?", type=float, default=0.1, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    burst() if args.which == "burst" else startup()
+    if args.which == "fake":
+        serve_fake(args.latency)
+    elif args.which == "burst":
+        burst(latency=args.latency)
+    else:
+        startup()

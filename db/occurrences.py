@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -64,6 +66,22 @@ def known_times(session: Session, ritual_id: int, since: dt.datetime) -> set[dt.
     )
 
 
+def known_times_of(
+    session: Session, ritual_ids: Sequence[int], since: dt.datetime, *, chunk: int = 500
+) -> dict[int, set[dt.datetime]]:
+    """`known_times` for many rituals at once (the scheduler's start-up), through the unique index."""
+    known: dict[int, set[dt.datetime]] = {}
+    for start in range(0, len(ritual_ids), chunk):
+        rows = session.execute(
+            select(Occurrence.ritual_id, Occurrence.scheduled_at).where(
+                Occurrence.ritual_id.in_(ritual_ids[start : start + chunk]), Occurrence.scheduled_at > since
+            )
+        )
+        for ritual_id, scheduled_at in rows:
+            known.setdefault(ritual_id, set()).add(scheduled_at)
+    return known
+
+
 def mark_posted(
     session: Session,
     occurrence_id: int,
@@ -99,6 +117,15 @@ def mark_failed(session: Session, occurrence_id: int, *, reason: str) -> None:
     )
 
 
+def mark_skipped(session: Session, occurrence_id: int, *, reason: str) -> None:
+    """A claimed check-in that was not posted on purpose (its ritual was paused or deleted meanwhile)."""
+    session.execute(
+        update(Occurrence)
+        .where(Occurrence.id == occurrence_id)
+        .values(status=OccurrenceStatus.SKIPPED, reason=reason[:300], prompt_key=None)
+    )
+
+
 def release(session: Session, occurrence_id: int) -> None:
     """Give back a claim that was never sent (graceful shutdown), so a restart can post it in time."""
     session.execute(
@@ -128,7 +155,16 @@ def prompt_history(session: Session, ritual_id: int) -> list[str]:
     )
 
 
-def take_unreported_missed(session: Session, ritual_id: int) -> list[dt.datetime]:
+@dataclass(frozen=True)
+class NotPosted:
+    """A check-in that did not go out: missed (Tandem was down) or failed (Slack or Tandem failed)."""
+
+    scheduled_at: dt.datetime
+    status: OccurrenceStatus
+    reason: str | None
+
+
+def take_unreported_missed(session: Session, ritual_id: int) -> list[NotPosted]:
     """Missed (and failed) check-ins not yet mentioned by a later check-in; marks them mentioned."""
     rows = list(
         session.scalars(
@@ -143,7 +179,7 @@ def take_unreported_missed(session: Session, ritual_id: int) -> list[dt.datetime
     )
     for row in rows:
         row.reported = True
-    return [row.scheduled_at for row in rows]
+    return [NotPosted(row.scheduled_at, row.status, row.reason) for row in rows]
 
 
 def posted_count(session: Session, ritual_id: int) -> int:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.blocks.checkin import AgendaSection, CheckinContent, build_checkin
+from bot.blocks.checkin import AgendaSection, CheckinContent, MissedCheckin, build_checkin
 from bot.blocks.pulse import pulse_agenda_lines
 from bot.blocks.rituals import build_paused_dm
 from bot.blocks.wins import win_agenda_lines
@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 # How far back a restart looks for check-ins it owes; older ones are simply gone.
 MAX_LOOKBACK = dt.timedelta(days=35)
+MISSED_REASON = "Tandem was not running at the time"
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,14 @@ def build_for(
         prompt_text=prompt.text,
         prompt_theme_label=_theme_label(str(prompt.theme)),
         prompt_why=prompt.practice,
-        missed=tuple(m.astimezone(zone).date() for m in missed),
+        missed=tuple(
+            MissedCheckin(
+                m.scheduled_at.astimezone(zone).date(),
+                failed=m.status is OccurrenceStatus.FAILED,
+                reason=m.reason,
+            )
+            for m in missed
+        ),
         marketing=marketing,
         it=it,
         agenda_items=tuple(
@@ -241,6 +249,16 @@ def build_for(
     )
 
 
+def owed_times(session: Session, ritual: Ritual, *, now: dt.datetime) -> list[dt.datetime]:
+    """The ritual's scheduled times up to `now` that have no occurrence row yet (oldest first)."""
+    since = max(ritual.schedule_from, now - MAX_LOOKBACK)
+    owed = occurrences_between(cadence_of(ritual), since, now)
+    if not owed:
+        return []
+    known = occurrences.known_times(session, ritual.id, since)
+    return [when for when in owed if when not in known]
+
+
 def prepare_due(
     session: Session,
     ritual_id: int,
@@ -256,15 +274,8 @@ def prepare_due(
     workspace = session.get(Workspace, ritual.workspace_id)
     if workspace is None or not workspace.active:
         return []
-    since = max(ritual.schedule_from, now - MAX_LOOKBACK)
-    owed = occurrences_between(cadence_of(ritual), since, now)
-    if not owed:
-        return []
-    known = occurrences.known_times(session, ritual.id, since)
     prepared: list[PreparedCheckin] = []
-    for when in owed:
-        if when in known:
-            continue
+    for when in owed_times(session, ritual, now=now):
         if now - when > grace:
             occurrences.claim(
                 session,
@@ -273,7 +284,7 @@ def prepare_due(
                 now=now,
                 status=OccurrenceStatus.MISSED,
                 channel_id=ritual.channel_id,
-                reason="Tandem was not running at the time",
+                reason=MISSED_REASON,
             )
             continue
         occurrence_id = occurrences.claim(session, ritual.id, when, now=now, channel_id=ritual.channel_id)
@@ -282,6 +293,33 @@ def prepare_due(
                 build_for(session, ritual, occurrence_id, when, workspace.team_id, min_answers=min_answers)
             )
     return prepared
+
+
+def record_unprepared(
+    session: Session, ritual_id: int, *, now: dt.datetime, grace: dt.timedelta, reason: str
+) -> int:
+    """Preparing the ritual's due check-ins failed: record each as failed (or missed, past the grace
+    window) with the reason, so none is silently lost and the next check-in mentions them.
+
+    Returns how many were recorded. Runs in a unit of work of its own, after the failed one rolled back.
+    """
+    ritual = session.get(Ritual, ritual_id)
+    if ritual is None or ritual.status is not RitualStatus.ACTIVE:
+        return 0
+    recorded = 0
+    for when in owed_times(session, ritual, now=now):
+        late = now - when > grace
+        claimed = occurrences.claim(
+            session,
+            ritual.id,
+            when,
+            now=now,
+            status=OccurrenceStatus.MISSED if late else OccurrenceStatus.FAILED,
+            channel_id=ritual.channel_id,
+            reason=MISSED_REASON if late else reason,
+        )
+        recorded += claimed is not None
+    return recorded
 
 
 def prepare_now(
@@ -309,21 +347,43 @@ def deliver(
     *,
     clock: Callable[[], dt.datetime],
     on_paused: Callable[[str], None] = lambda team_id: None,
+    answered: Callable[[], None] = lambda: None,
+    nothing_sent: Callable[[], None] = lambda: None,
 ) -> str | None:
-    """Post one prepared check-in and record the outcome; its message ts when it was posted."""
+    """Post one prepared check-in and record the outcome; its message ts if it was posted, else None.
+
+    `answered` is called as soon as Slack answered (or the post failed), `nothing_sent` when the
+    check-in was not sent at all: the channel's pacing counts from them (jobs/poster.py).
+    """
+    # It may have waited in its channel's queue: a ritual paused or deleted meanwhile posts nothing.
+    with database.read() as session:
+        ritual = session.get(Ritual, checkin.ritual_id)
+        stopped = ritual is None or ritual.status is not RitualStatus.ACTIVE
+        status = "deleted" if ritual is None else ritual.status.value
+    if stopped:
+        with database.begin() as session:
+            occurrences.mark_skipped(
+                session, checkin.occurrence_id, reason=f"its ritual was {status} before it could be posted"
+            )
+        log.info("check-in %s not posted: its ritual is %s", checkin.occurrence_id, status)
+        nothing_sent()
+        return None
     try:
         ts = messenger.post(checkin.team_id, checkin.channel_id, text=checkin.text, blocks=checkin.blocks)
     except DeliveryError as exc:
+        answered()
         _record_failure(database, messenger, checkin, exc, clock())
         if exc.pause:
             on_paused(checkin.team_id)
-        return False
+        return None
     except Exception as exc:  # never let one check-in stop the scheduler
+        answered()
         log.exception("posting check-in %s failed unexpectedly", checkin.occurrence_id)
         _record_failure(
             database, messenger, checkin, DeliveryError(f"unexpected error: {type(exc).__name__}"), clock()
         )
-        return False
+        return None
+    answered()
     with database.begin() as session:
         occurrences.mark_posted(
             session,

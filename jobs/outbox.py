@@ -33,8 +33,17 @@ class CheckinOutbox:
 
     def submit(self, checkin: PreparedCheckin) -> None:
         def send() -> None:
-            ts = deliver(self.database, self.messenger, checkin, clock=self.clock, on_paused=self.on_paused)
-            if ts is not None and self.after_posted is not None:
+            ts = deliver(
+                self.database,
+                self.messenger,
+                checkin,
+                clock=self.clock,
+                on_paused=self.on_paused,
+                answered=self.poster.answered,
+                nothing_sent=self.poster.nothing_sent,
+            )
+            # Only a check-in that reached its channel brings its pulse (ts is None when it did not).
+            if ts and self.after_posted is not None:
                 self.after_posted(checkin, ts)
 
         self.poster.submit(checkin.channel_id, send, abandon=lambda: release_unsent(self.database, [checkin]))

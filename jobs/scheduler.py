@@ -12,19 +12,24 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_RUNNING
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.orm import Session
 
 from db import occurrences
 from db.clock import Clock
-from db.rituals import cadence_of, schedulable_rituals
+from db.rituals import schedule_rows
 from db.session import Database
 from jobs import housekeeping
-from jobs.cadence import Cadence, build_trigger
-from jobs.checkins import PreparedCheckin, prepare_due
+from jobs.cadence import Cadence, build_trigger, occurrences_between
+from jobs.checkins import MAX_LOOKBACK, PreparedCheckin, prepare_due, record_unprepared
 from jobs.delivery import Messenger
 from jobs.ledger import nudge_overdue, post_due_digests
 from jobs.outbox import CheckinOutbox
@@ -39,10 +44,137 @@ PULSES_JOB_ID = "pulses"
 LEDGER_JOB_ID = "ledger"
 CHECKIN_JOB_PREFIX = "checkin:"
 RESYNC_INTERVAL = dt.timedelta(minutes=1)
+# From this many job changes at once (the first sync), APScheduler is paused while they are added.
+BULK_CHANGES = 50
 
 
 def checkin_job_id(ritual_id: int) -> str:
     return f"{CHECKIN_JOB_PREFIX}{ritual_id}"
+
+
+class _FifoLock:
+    """A reentrant lock that threads get in the order they asked for it.
+
+    `threading.RLock` is not fair: the thread that releases it can take it again before a waiting
+    thread wakes up, so a preparer running back-to-back transactions could keep the posters'
+    short "posted" writes waiting for seconds.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._owner: int | None = None
+        self._depth = 0
+        self._next_ticket = 0
+        self._serving = 0
+
+    def __enter__(self) -> None:
+        me = threading.get_ident()
+        with self._cond:
+            if self._owner == me:
+                self._depth += 1
+                return
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            while self._serving != ticket or self._owner is not None:
+                self._cond.wait()
+            self._owner, self._depth = me, 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._cond:
+            self._depth -= 1
+            if self._depth == 0:
+                self._owner = None
+                self._serving += 1
+                self._cond.notify_all()
+
+
+class SerializedWrites:
+    """The database as the scheduler uses it: its own write units of work take turns in this process.
+
+    On SQLite every write transaction takes the file's one write lock (BEGIN IMMEDIATE). A thread
+    that finds it taken sleeps in SQLite's busy handler, in steps growing to 100 ms, while the thread
+    that just committed may take it again at once. With the scheduler's threads (preparing check-ins,
+    the poster's threads recording what was posted) that starved the posters for seconds in a burst
+    of due check-ins (bench/README.md); a first-come-first-served lock makes them queue instead.
+    Reads (`read()`) never take it. On PostgreSQL writers do not share one lock: nothing changes there.
+    """
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        # Reentrant, so a unit of work opened inside another one fails the way it would without
+        # this gate (SQLite's busy timeout), instead of hanging the thread forever.
+        self._lock = _FifoLock() if database.backend == "sqlite" else None
+
+    @contextmanager
+    def begin(self) -> Iterator[Session]:
+        if self._lock is None:
+            with self._database.begin() as session:
+                yield session
+            return
+        with self._lock, self._database.begin() as session:
+            yield session
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._database, name)
+
+
+class ChannelTurns:
+    """Rituals waiting to be prepared, served one channel at a time, in turn.
+
+    When hundreds of check-ins fall due in the same minute, preparing them takes seconds, and each
+    channel can only take one message a second: preparing channel A's twenty before channel B's
+    first would leave B idle and finish late. Taking channels in turn keeps every channel's queue
+    in the poster fed from the start.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._queues: dict[str, deque[int]] = {}  # in turn order: the next channel first
+        self._busy = 0
+        self._closed = False
+
+    def put(self, channel_id: str, ritual_id: int) -> None:
+        with self._cond:
+            if self._closed:
+                return
+            queue = self._queues.setdefault(channel_id, deque())
+            if ritual_id not in queue:
+                queue.append(ritual_id)
+            self._cond.notify()
+
+    def take(self) -> int | None:
+        """The next ritual to prepare (blocking); None once closed. Call `done()` after it."""
+        with self._cond:
+            while not self._queues and not self._closed:
+                self._cond.wait()
+            if self._closed:
+                return None
+            channel_id = next(iter(self._queues))
+            queue = self._queues.pop(channel_id)
+            ritual_id = queue.popleft()
+            if queue:
+                self._queues[channel_id] = queue  # back of the line
+            self._busy += 1
+            return ritual_id
+
+    def done(self) -> None:
+        with self._cond:
+            self._busy -= 1
+            self._cond.notify_all()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until everything put so far was prepared; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._queues and not self._busy, timeout)
+
+    def close(self) -> int:
+        """Stop serving; returns how many were still waiting (never claimed, so a restart owes them)."""
+        with self._cond:
+            self._closed = True
+            left = sum(len(q) for q in self._queues.values())
+            self._queues.clear()
+            self._cond.notify_all()
+            return left
 
 
 class TandemScheduler:
@@ -59,7 +191,8 @@ class TandemScheduler:
         poster_interval: float = PER_CHANNEL_INTERVAL,
         pulse_settings: PulseSettings | None = None,
     ) -> None:
-        self.database = database
+        self.database: Database = SerializedWrites(database)  # type: ignore[assignment]
+        database = self.database
         self.clock = clock
         self.messenger = messenger
         self.grace = grace
@@ -83,7 +216,13 @@ class TandemScheduler:
                 database, messenger, self.outbox.send, self.pulse_settings, clock.now
             )
         self._signatures: dict[str, Cadence] = {}
+        # Triggers are stateless: rituals on the same schedule share one (memory, start-up time).
+        self._triggers: dict[Cadence, BaseTrigger] = {}
         self._sync_lock = threading.Lock()
+        # Which channel each scheduled ritual posts into, for taking channels in turn when many are due.
+        self._channels: dict[int, str] = {}
+        self._due = ChannelTurns()
+        self._preparers: list[threading.Thread] = []
         self.ready = threading.Event()  # set once the first sync and catch-up are done
         self.scheduler = BackgroundScheduler(
             timezone="UTC",
@@ -99,8 +238,18 @@ class TandemScheduler:
 
     # -- lifecycle -------------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Start firing; the first sync and catch-up run in the background so the web app is not held up."""
+    def start(self, *, paused: bool = False) -> None:
+        """Start firing; the first sync and catch-up run in the background so the web app is not held up.
+
+        `paused`: jobs are derived and get their next run times, but nothing fires on the wall
+        clock (tests run the jobs themselves).
+        """
+        # One preparer on SQLite (its writes take turns anyway); a few where writers do not block
+        # each other.
+        for i in range(1 if self.database.backend == "sqlite" else 4):
+            thread = threading.Thread(target=self._prepare_due, name=f"tandem-preparer-{i}", daemon=True)
+            thread.start()
+            self._preparers.append(thread)
         self.scheduler.add_job(
             self._unit_of_work(housekeeping.run),
             IntervalTrigger(hours=1),
@@ -131,7 +280,7 @@ class TandemScheduler:
                 name="monthly wins digests and overdue commitment nudges",
                 replace_existing=True,
             )
-        self.scheduler.start()
+        self.scheduler.start(paused=paused)
         threading.Thread(target=self._first_run, name="tandem-scheduler-start", daemon=True).start()
 
     def _first_run(self) -> None:
@@ -141,18 +290,30 @@ class TandemScheduler:
             if stale:
                 log.warning("%d check-ins were interrupted while posting and are recorded as failed", stale)
             self.sync()
-            self.catch_up()
-            self.ledger_work()  # a digest that fell due while Tandem was down
-            log.info("scheduler started with %d check-in jobs", len(self._signatures))
+            caught_up = self.catch_up()
+            log.info(
+                "scheduler started with %d check-in jobs (%d check-ins caught up)",
+                len(self._signatures),
+                caught_up,
+            )
         except Exception:
             log.exception("scheduler start-up sync failed; the periodic resync will try again")
         finally:
             self.ready.set()
+        self.ledger_work()  # a digest that fell due while Tandem was down
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop firing; with `wait`, let running jobs and queued posts finish (or give them back)."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=wait)
+        unprepared = self._due.close()
+        for thread in self._preparers:
+            thread.join(timeout=30 if wait else 0)
+        if unprepared:
+            log.info(
+                "%d due check-ins were not prepared; the next start posts them within the grace window",
+                unprepared,
+            )
         abandoned = self.outbox.stop(timeout=20.0 if wait else 0.0) if self.outbox else 0
         if abandoned:
             log.info("%d unsent check-ins given back for the next start", abandoned)
@@ -162,36 +323,86 @@ class TandemScheduler:
 
     def sync(self) -> None:
         """Make the check-in jobs match the active rituals: add new, replace changed, remove gone."""
-        with self._sync_lock, self.database.begin() as session:
-            wanted = {checkin_job_id(r.id): (r.id, cadence_of(r)) for r in schedulable_rituals(session)}
-            for job_id in [j for j in self._signatures if j not in wanted]:
-                self._remove(job_id)
-            for job_id, (ritual_id, cadence) in wanted.items():
-                if self._signatures.get(job_id) != cadence:
-                    self._add(job_id, ritual_id, cadence)
+        with self._sync_lock:
+            with self.database.read() as session:
+                rows = schedule_rows(session)
+            self._channels = {r.ritual_id: r.channel_id for r in rows}
+            wanted = {checkin_job_id(r.ritual_id): (r.ritual_id, r.cadence) for r in rows}
+            gone = [job_id for job_id in self._signatures if job_id not in wanted]
+            changed = [
+                (job_id, ritual_id, cadence)
+                for job_id, (ritual_id, cadence) in wanted.items()
+                if self._signatures.get(job_id) != cadence
+            ]
+            if not gone and not changed:
+                return
+            now = self.clock.now()
+            next_runs: dict[Cadence, dt.datetime | None] = {}
+            with self._bulk(len(gone) + len(changed)):
+                for job_id in gone:
+                    self._remove(job_id)
+                for job_id, ritual_id, cadence in changed:
+                    self._add(job_id, ritual_id, cadence, now=now, next_runs=next_runs)
 
     def sync_ritual(self, ritual_id: int) -> None:
         """A ritual changed in this process: update its one job at once."""
         job_id = checkin_job_id(ritual_id)
-        with self._sync_lock, self.database.begin() as session:
-            found = schedulable_rituals(session, ritual_id)
+        with self._sync_lock:
+            with self.database.read() as session:
+                found = schedule_rows(session, ritual_id)
             if not found:
                 self._remove(job_id)
-            elif self._signatures.get(job_id) != cadence_of(found[0]):
-                self._add(job_id, ritual_id, cadence_of(found[0]))
+                self._channels.pop(ritual_id, None)
+                return
+            self._channels[ritual_id] = found[0].channel_id
+            if self._signatures.get(job_id) != found[0].cadence:
+                self._add(job_id, ritual_id, found[0].cadence, now=self.clock.now())
 
     def on_change(self, team_id: str | None) -> None:
         """A workspace was installed or removed: re-derive every job."""
         self.sync()
 
-    def _add(self, job_id: str, ritual_id: int, cadence: Cadence) -> None:
-        trigger = build_trigger(cadence)
-        self.scheduler.add_job(
-            self.fire,
-            trigger,
+    @contextmanager
+    def _bulk(self, changes: int) -> Iterator[None]:
+        # Each job added to a running APScheduler wakes its thread, which then competes for the job
+        # store's lock (and the GIL) with the next add: thousands of them at start are added paused.
+        if changes < BULK_CHANGES or self.scheduler.state != STATE_RUNNING:
+            yield
+            return
+        self.scheduler.pause()
+        try:
+            yield
+        finally:
+            self.scheduler.resume()
+
+    def _trigger(self, cadence: Cadence) -> BaseTrigger:
+        trigger = self._triggers.get(cadence)
+        if trigger is None:
+            trigger = self._triggers[cadence] = build_trigger(cadence)
+        return trigger
+
+    def _add(
+        self,
+        job_id: str,
+        ritual_id: int,
+        cadence: Cadence,
+        *,
+        now: dt.datetime,
+        next_runs: dict[Cadence, dt.datetime | None] | None = None,
+    ) -> None:
+        trigger = self._trigger(cadence)
+        if next_runs is not None and cadence in next_runs:
+            next_run = next_runs[cadence]
+        else:
             # From our clock, not APScheduler's own reading of the wall clock: the next run (shown
             # to users) then follows the same time source as claiming, and tests can freeze it.
-            next_run_time=trigger.get_next_fire_time(None, self.clock.now()),
+            next_run = trigger.get_next_fire_time(None, now)
+            if next_runs is not None:
+                next_runs[cadence] = next_run
+        self.scheduler.add_job(
+            self.fire_due,
+            trigger,
+            next_run_time=next_run,
             args=[ritual_id],
             id=job_id,
             name=f"check-in of ritual {ritual_id}",
@@ -210,23 +421,59 @@ class TandemScheduler:
 
     # -- firing ----------------------------------------------------------------------------------
 
+    def fire_due(self, ritual_id: int) -> None:
+        """A check-in job's run: queue the ritual for the preparer, which takes channels in turn."""
+        self._due.put(self._channels.get(ritual_id, ""), ritual_id)
+
+    def _prepare_due(self) -> None:
+        while (ritual_id := self._due.take()) is not None:
+            try:
+                self.fire(ritual_id)
+            except Exception:  # fire() records its own failures; this keeps the preparer alive
+                log.exception("firing ritual %s failed", ritual_id)
+            finally:
+                self._due.done()
+
+    def join(self, timeout: float = 30.0) -> bool:
+        """Wait until due check-ins were prepared and everything queued was posted; False on timeout."""
+        deadline = time.monotonic() + timeout
+        if not self._due.join(timeout):
+            return False
+        return self.outbox is None or self.outbox.join(max(0.0, deadline - time.monotonic()))
+
     def fire(self, ritual_id: int) -> list[PreparedCheckin]:
         """Claim and queue what this ritual owes now. Safe to call any time, from any process."""
+        now = self.clock.now()
         try:
             with self.database.begin() as session:
                 prepared = prepare_due(
                     session,
                     ritual_id,
-                    now=self.clock.now(),
+                    now=now,
                     grace=self.grace,
                     min_answers=self.pulse_settings.min_answers,
                 )
-        except Exception:
+        except Exception as exc:
             log.exception("preparing the check-in of ritual %s failed", ritual_id)
+            self._record_unprepared(ritual_id, now, exc)
             return []
         for checkin in prepared:
             self.submit(checkin)
         return prepared
+
+    def _record_unprepared(self, ritual_id: int, now: dt.datetime, exc: Exception) -> None:
+        # The claim was rolled back with the failed unit of work; record the outcome in a new one,
+        # so the check-in ends as failed with its reason (and the next check-in mentions it)
+        # instead of vanishing until a restart's catch-up.
+        reason = f"Tandem could not prepare it (an internal error: {type(exc).__name__})"
+        try:
+            with self.database.begin() as session:
+                recorded = record_unprepared(session, ritual_id, now=now, grace=self.grace, reason=reason)
+            log.warning("%d check-ins of ritual %s recorded as failed: %s", recorded, ritual_id, reason)
+        except Exception:
+            log.exception(
+                "could not record the failed check-in of ritual %s; the next start's catch-up will", ritual_id
+            )
 
     def submit(self, checkin: PreparedCheckin) -> None:
         if self.outbox is None:
@@ -234,10 +481,29 @@ class TandemScheduler:
         self.outbox.submit(checkin)
 
     def catch_up(self) -> int:
-        """After a restart: post what fell due within the grace window, record older ones as missed."""
-        with self.database.begin() as session:
-            ritual_ids = [r.id for r in schedulable_rituals(session)]
-        return sum(len(self.fire(ritual_id)) for ritual_id in ritual_ids)
+        """After a restart: post what fell due within the grace window, record older ones as missed.
+
+        Which rituals owe anything is worked out from the cadences and one read of the recent
+        occurrences, so only those are claimed (one unit of work each): with thousands of rituals
+        a start-up does not queue thousands of write transactions. Returns how many were queued.
+        """
+        now = self.clock.now()
+        horizon = now - MAX_LOOKBACK
+        with self.database.read() as session:
+            rows = schedule_rows(session)
+            times: dict[Cadence, list[dt.datetime]] = {}
+            owed: dict[int, list[dt.datetime]] = {}
+            for row in rows:
+                if row.cadence not in times:
+                    times[row.cadence] = occurrences_between(row.cadence, horizon, now)
+                mine = [t for t in times[row.cadence] if t > row.schedule_from]
+                if mine:
+                    owed[row.ritual_id] = mine
+            known = occurrences.known_times_of(session, list(owed), horizon)
+        due = [
+            ritual_id for ritual_id, mine in owed.items() if not known.get(ritual_id, set()).issuperset(mine)
+        ]
+        return sum(len(self.fire(ritual_id)) for ritual_id in due)
 
     def pulse_work(self) -> None:
         """Close pulses whose time is up (posting their results) and send due reminders."""

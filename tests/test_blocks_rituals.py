@@ -13,7 +13,7 @@ import pytest
 from slack_sdk.models.blocks import Block
 
 from bot import ids
-from bot.blocks.checkin import AgendaSection, CheckinContent, build_checkin
+from bot.blocks.checkin import AgendaSection, CheckinContent, MissedCheckin, build_checkin
 from bot.blocks.rituals import (
     MAX_LISTED,
     SCOPE_CHANNEL,
@@ -586,6 +586,53 @@ def test_checkin_one_missed_and_other_year() -> None:
     content = dataclasses.replace(CHECKIN, local_date=dt.date(2027, 1, 5), missed=(dt.date(2026, 12, 29),))
     _, blocks = build_checkin(content)
     assert "Tue 29 Dec 2026" in all_text(blocks)
+
+
+def test_checkin_missed_lines_say_how_each_was_lost() -> None:
+    content = dataclasses.replace(
+        CHECKIN,
+        missed=(
+            MissedCheckin(dt.date(2026, 11, 3)),
+            MissedCheckin(
+                dt.date(2026, 11, 10), failed=True, reason="Slack refused the message (internal_error)"
+            ),
+            MissedCheckin(
+                dt.date(2026, 11, 17), failed=True, reason="Slack refused the message (internal_error)"
+            ),
+            MissedCheckin(
+                dt.date(2026, 11, 24), failed=True, reason="interrupted while posting (Tandem stopped)"
+            ),
+            dt.date(2026, 10, 27),  # a bare date: missed while offline
+        ),
+    )
+    _, blocks = build_checkin(content)
+    body = all_text(blocks)
+    assert "The check-ins of Tue 27 Oct and Tue 3 Nov were not posted while Tandem was offline." in body
+    assert (
+        "The check-ins of Tue 10 Nov and Tue 17 Nov could not be posted: "
+        "Slack refused the message (internal_error)." in body
+    )
+    assert (
+        "The check-in of Tue 24 Nov could not be posted: interrupted while posting (Tandem stopped)." in body
+    )
+    # A failed check-in is not said to have been missed "while Tandem was offline".
+    assert body.count("while Tandem was offline") == 1
+
+
+def test_checkin_missed_lines_escape_and_cut_reasons() -> None:
+    many = tuple(
+        MissedCheckin(
+            dt.date(2026, 1, 6) + dt.timedelta(weeks=i),
+            failed=True,
+            reason=f"<b>reason {i}</b> & " + "x" * 400,
+        )
+        for i in range(6)
+    )
+    _, blocks = build_checkin(dataclasses.replace(CHECKIN, missed=many))
+    body = all_text(blocks)
+    assert "&lt;b&gt;reason 0&lt;/b&gt; &amp;" in body and "<b>" not in body
+    assert "…and 3 more check-ins that were not posted." in body
+    check_limits(blocks)
 
 
 def check_limits(blocks: list[Block]) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import subprocess
 import sys
 import time
@@ -14,10 +13,11 @@ from sqlalchemy import select
 
 from bot.config import Mode
 from bot.messenger import SlackMessenger
-from db.models import Occurrence, OccurrenceStatus, Ritual, RitualStatus, Workspace
-from db.rituals import RitualSpec, create_ritual
+from db.models import Occurrence, OccurrenceStatus, Pulse, Ritual, RitualStatus, Workspace
+from db.rituals import RitualSpec, create_ritual, delete_ritual, pause_ritual
 from db.session import Database
 from jobs.cadence import Cadence, CadenceKind
+from jobs.checkins import prepare_due
 from jobs.scheduler import TandemScheduler
 from tests.clock import FrozenClock
 from tests.fake_slack import FakeSlack
@@ -47,14 +47,16 @@ def scheduler(
     sched.shutdown()
 
 
-def make_ritual(database: Database, clock: FrozenClock, channel: str = "C0", name: str = "Weekly") -> int:
+def make_ritual(
+    database: Database, clock: FrozenClock, channel: str = "C0", name: str = "Weekly", *, pulses: bool = False
+) -> int:
     spec = RitualSpec(
         channel_id=channel,
         name=name,
         cadence=Cadence(kind=CadenceKind.weekly, weekday=1, time_of_day=dt.time(9), timezone="Europe/Berlin"),
         marketing=("U_M",),
         it=("U_I",),
-        pulse_enabled=False,  # these tests count check-ins; test_pulses covers the pulse that follows one
+        pulse_enabled=pulses,  # most tests count check-ins; test_pulses covers the pulse that follows one
     )
     with database.begin() as session:
         workspace = session.scalars(select(Workspace).where(Workspace.team_id == "T0001")).one_or_none()
@@ -170,6 +172,11 @@ def test_a_revoked_token_pauses_without_a_dm(
     assert scheduler.outbox is not None and scheduler.outbox.join(10)
     (occ,) = occurrence_rows(database)
     assert occ.status is OccurrenceStatus.FAILED and "token_revoked" in (occ.reason or "")
+    with database.begin() as session:
+        ritual = session.get(Ritual, ritual_id)
+        assert ritual is not None and ritual.status is RitualStatus.PAUSED
+        assert ritual.paused_reason == "Slack no longer accepts Tandem's token (token_revoked)"
+    assert scheduler.next_run(ritual_id) is None  # no job for a paused ritual
     assert [c for c in world.calls("chat.postMessage") if c.params["channel"] == "U_CREATOR"] == []
 
 
@@ -185,6 +192,154 @@ def test_rate_limits_and_server_errors_are_retried(
     assert len(world.calls("chat.postMessage")) == 3
     (occ,) = occurrence_rows(database)
     assert occ.status is OccurrenceStatus.POSTED
+
+
+@pytest.mark.parametrize("status", [502, 504])
+def test_gateway_errors_are_retried(
+    scheduler: TandemScheduler, database: Database, clock: FrozenClock, world: FakeSlack, status: int
+) -> None:
+    ritual_id = make_ritual(database, clock)
+    world.fail("chat.postMessage", status=status, times=1)
+    clock.set(BERLIN_TUESDAY_9 + dt.timedelta(seconds=1))
+    scheduler.fire(ritual_id)
+    assert scheduler.outbox is not None and scheduler.outbox.join(20)
+    assert len(world.calls("chat.postMessage")) == 2
+    (occ,) = occurrence_rows(database)
+    assert occ.status is OccurrenceStatus.POSTED
+
+
+def test_a_checkin_whose_answer_times_out_is_not_posted_twice(
+    database: Database, clock: FrozenClock, settings, world: FakeSlack
+) -> None:  # type: ignore[no-untyped-def]
+    # Slack got the message but its answer is late: a retry could post the check-in twice.
+    slow = settings.model_copy(update={"slack_timeout": 1})
+    sched = TandemScheduler(database, clock, SlackMessenger(slow, Mode.HTTP), poster_interval=0.0)
+    try:
+        ritual_id = make_ritual(database, clock)
+        world.method_latency["chat.postMessage"] = 1.5
+        clock.set(BERLIN_TUESDAY_9 + dt.timedelta(seconds=1))
+        sched.fire(ritual_id)
+        assert sched.outbox is not None and sched.outbox.join(20)
+    finally:
+        sched.shutdown()
+    assert len(world.calls("chat.postMessage")) == 1
+    (occ,) = occurrence_rows(database)
+    assert occ.status is OccurrenceStatus.FAILED and occ.reason == "Slack could not be reached (TimeoutError)"
+
+
+def test_read_timeouts_are_retried_only_where_a_retry_cannot_duplicate() -> None:
+    from slack_sdk.http_retry.request import HttpRequest
+    from slack_sdk.http_retry.state import RetryState
+
+    from bot.slack_client import ReadTimeoutRetryHandler
+
+    handler = ReadTimeoutRetryHandler(max_retry_count=1)
+
+    def retried(method: str, error: Exception) -> bool:
+        request = HttpRequest(method="POST", url=f"https://slack.com/api/{method}", headers={})
+        return handler.can_retry(state=RetryState(), request=request, response=None, error=error)
+
+    assert retried("users.info", TimeoutError("read timed out"))
+    assert retried("conversations.info", TimeoutError("read timed out"))
+    assert not retried("chat.postMessage", TimeoutError("read timed out"))
+    assert not retried("views.open", TimeoutError("read timed out"))
+    assert not retried("users.info", ValueError("not a timeout"))
+
+
+@pytest.mark.parametrize(("status", "error"), [(500, None), (200, "channel_not_found")])
+def test_a_failed_checkin_brings_no_pulse(
+    scheduler: TandemScheduler,
+    database: Database,
+    clock: FrozenClock,
+    world: FakeSlack,
+    status: int,
+    error: str | None,
+) -> None:
+    ritual_id = make_ritual(database, clock, pulses=True)
+    world.fail("chat.postMessage", status=status, error=error, times=None)
+    clock.set(BERLIN_TUESDAY_9 + dt.timedelta(seconds=1))
+    scheduler.fire(ritual_id)
+    assert scheduler.outbox is not None and scheduler.outbox.join(30)
+    (occ,) = occurrence_rows(database)
+    assert occ.status is OccurrenceStatus.FAILED
+    with database.begin() as session:
+        assert session.scalars(select(Pulse)).all() == []
+    # Every message Slack was asked to post was the check-in (and its retries), or the creator's DM.
+    texts = {c.params["text"] for c in world.calls("chat.postMessage") if c.params["channel"] == "C0"}
+    assert len(texts) == 1 and "Weekly" in texts.pop()
+
+
+def test_the_same_checkin_posted_brings_its_pulse(
+    scheduler: TandemScheduler, database: Database, clock: FrozenClock, world: FakeSlack
+) -> None:
+    # The other side of the test above: with Slack working, the pulse does follow.
+    ritual_id = make_ritual(database, clock, pulses=True)
+    clock.set(BERLIN_TUESDAY_9 + dt.timedelta(seconds=1))
+    scheduler.fire(ritual_id)
+    assert scheduler.outbox is not None and scheduler.outbox.join(30)
+    (occ,) = occurrence_rows(database)
+    with database.begin() as session:
+        (pulse,) = session.scalars(select(Pulse)).all()
+    assert occ.message_ts is not None and pulse.thread_ts == occ.message_ts
+    assert len(posts(world)) == 2
+
+
+def test_a_checkin_that_fails_to_prepare_is_recorded_and_mentioned_next_time(
+    scheduler: TandemScheduler,
+    database: Database,
+    clock: FrozenClock,
+    world: FakeSlack,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import jobs.checkins
+
+    ritual_id = make_ritual(database, clock)
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise KeyError("a bug while building the message")
+
+    monkeypatch.setattr(jobs.checkins, "build_for", broken)
+    clock.set(BERLIN_TUESDAY_9 + dt.timedelta(seconds=1))
+    assert scheduler.fire(ritual_id) == []
+    (occ,) = occurrence_rows(database)
+    assert (occ.status, occ.scheduled_at) == (OccurrenceStatus.FAILED, BERLIN_TUESDAY_9)
+    assert occ.reason == "Tandem could not prepare it (an internal error: KeyError)"
+    assert posts(world) == []
+    scheduler.fire(ritual_id)  # a retry of the job changes nothing: the occurrence has its outcome
+    assert len(occurrence_rows(database)) == 1
+
+    monkeypatch.undo()
+    clock.set(BERLIN_TUESDAY_9 + dt.timedelta(weeks=1, seconds=1))
+    scheduler.fire(ritual_id)
+    assert scheduler.outbox is not None and scheduler.outbox.join(10)
+    (post,) = posts(world)
+    assert (
+        "The check-in of Tue 24 Nov could not be posted: Tandem could not prepare it (an internal error: KeyError)."
+        in str(post.params["blocks"])
+    )
+
+
+@pytest.mark.parametrize("change", ["paused", "deleted"])
+def test_a_queued_checkin_of_a_ritual_stopped_meanwhile_is_skipped(
+    scheduler: TandemScheduler, database: Database, clock: FrozenClock, world: FakeSlack, change: str
+) -> None:
+    ritual_id = make_ritual(database, clock)
+    clock.set(BERLIN_TUESDAY_9 + dt.timedelta(seconds=1))
+    with database.begin() as session:
+        (prepared,) = prepare_due(session, ritual_id, now=clock.now(), grace=dt.timedelta(hours=2))
+    with database.begin() as session:  # while it waited for its channel's slot
+        ritual = session.get(Ritual, ritual_id)
+        assert ritual is not None
+        if change == "paused":
+            pause_ritual(ritual, reason="paused by <@U_M>")
+        else:
+            delete_ritual(ritual)
+    scheduler.submit(prepared)
+    assert scheduler.outbox is not None and scheduler.outbox.join(10)
+    assert posts(world) == []
+    (occ,) = occurrence_rows(database)
+    assert occ.status is OccurrenceStatus.SKIPPED
+    assert occ.reason == f"its ritual was {change} before it could be posted"
 
 
 def test_slack_down_for_good_ends_as_failed_with_the_reason(
@@ -207,10 +362,14 @@ class RecordingMessenger:
     def __init__(self, inner: SlackMessenger) -> None:
         self.inner = inner
         self.starts: dict[str, list[float]] = {}
+        self.answers: dict[str, list[float]] = {}
 
     def post(self, team_id: str, channel_id: str, **kwargs):  # type: ignore[no-untyped-def]
         self.starts.setdefault(channel_id, []).append(time.monotonic())
-        return self.inner.post(team_id, channel_id, **kwargs)
+        try:
+            return self.inner.post(team_id, channel_id, **kwargs)
+        finally:
+            self.answers.setdefault(channel_id, []).append(time.monotonic())
 
     def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
         return getattr(self.inner, name)
@@ -225,15 +384,21 @@ def test_one_message_per_second_per_channel(
         ids_ = [make_ritual(database, clock, channel="C2", name=f"R{i}") for i in range(4)]
         ids_ += [make_ritual(database, clock, channel="C3", name=f"S{i}") for i in range(2)]
         clock.set(BERLIN_TUESDAY_9 + dt.timedelta(seconds=1))
+        prepared = []
         for ritual_id in ids_:
-            sched.fire(ritual_id)
+            with database.begin() as session:
+                prepared += prepare_due(session, ritual_id, now=clock.now(), grace=sched.grace)
+        for checkin in prepared:  # all six due at once, C2's four first
+            sched.submit(checkin)
         assert sched.outbox is not None and sched.outbox.join(20)
     finally:
         sched.shutdown()
     assert len(posts(world, "C2")) == 4 and len(posts(world, "C3")) == 2
     for channel in ("C2", "C3"):
-        starts = messenger.starts[channel]
-        assert all(b - a >= 0.2 for a, b in itertools.pairwise(starts)), starts
+        starts, answers = messenger.starts[channel], messenger.answers[channel]
+        # Each post starts at least the interval after Slack answered the one before it, so the
+        # two can never reach Slack closer together than that.
+        assert all(start - answered >= 0.2 for answered, start in zip(answers, starts[1:], strict=False))
     # Channels do not wait for each other: C3's first post did not queue behind C2's four.
     assert messenger.starts["C3"][0] - messenger.starts["C2"][0] < 0.2
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -265,3 +267,179 @@ def test_prompts_list_add_remove(running_app: RunningApp, world: FakeSlack) -> N
     removed = slack.command(f"prompts remove {key}").json()
     assert "Removed" in removed["text"]
     assert "not a prompt id" in slack.command("prompts remove banana").json()["text"]
+
+
+# -- who may change a ritual -------------------------------------------------------------------------
+
+
+def test_outsiders_are_refused_everywhere_and_nothing_changes(
+    running_app: RunningApp, world: FakeSlack, scheduler: TandemScheduler, database: Database
+) -> None:
+    submit_setup(running_app)
+    (ritual,) = rituals(database)
+    slack = running_app.slack
+    assert running_app.runtime.homes.join(10)  # the members' Home tabs, refreshed after the setup
+    world.clear()
+
+    for command in ("edit", "skip", "skip Weekly sync 2026-12-22", "now", "delete", "pause"):
+        refused = slack.command(command, user_id="U_OUT", channel_id="C_SHARED").json()
+        assert refused["text"].startswith(":no_entry: Only the creator of “Weekly sync”"), (command, refused)
+        assert "blocks" not in refused  # no delete confirmation to click
+    # U_OUT was asked about once per command (not an admin), and nothing else happened in Slack.
+    assert {c.method for c in world.calls()} == {"users.info"}
+    assert [c.params["user"] for c in world.calls("users.info")] == ["U_OUT"] * 6
+
+    # The edit modal's submission, with the ritual's metadata, is refused inline too.
+    answer = slack.view_submission(
+        ids.VIEW_SETUP,
+        values=setup_values(time="16:30"),
+        private_metadata=json.dumps({"ritual_id": ritual.id}),
+        user_id="U_OUT",
+    ).json()
+    assert answer["response_action"] == "errors"
+    assert "Only its creator, members or an admin" in answer["errors"][ids.BLOCK_SETUP_NAME]
+
+    # So is the delete confirmation button, were an outsider ever to click one.
+    slack.block_action(
+        ids.ACTION_RITUAL_DELETE_CONFIRM,
+        value=str(ritual.id),
+        user_id="U_OUT",
+        response_url=world.response_url("out"),
+    )
+    (said,) = world.wait_for("response_url", lambda c: c.path == "/response/out")
+    assert "Only its creator, members or an admin can delete it" in said.params["text"]
+
+    running_app.settle()
+    (unchanged,) = rituals(database)
+    assert (unchanged.status, unchanged.local_time) == (RitualStatus.ACTIVE, dt.time(9, 0))
+    with database.begin() as session:
+        assert session.scalars(select(Occurrence)).all() == []  # nothing skipped, nothing posted
+    assert world.calls("chat.postMessage") == [] and world.calls("views.open") == []
+    assert scheduler.next_run(ritual.id) == dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
+
+
+def test_delete_cancel_removes_the_question_and_keeps_the_ritual(
+    running_app: RunningApp, world: FakeSlack, scheduler: TandemScheduler, database: Database
+) -> None:
+    submit_setup(running_app)
+    (ritual,) = rituals(database)
+    ask = running_app.slack.command("delete", channel_id="C_SHARED").json()
+    cancel = next(
+        e
+        for b in ask["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == ids.ACTION_RITUAL_DELETE_CANCEL
+    )
+    running_app.slack.block_action(
+        ids.ACTION_RITUAL_DELETE_CANCEL, value=cancel.get("value"), response_url=world.response_url("cancel")
+    )
+    (said,) = world.wait_for("response_url", lambda c: c.path == "/response/cancel")
+    assert said.params.get("delete_original") is True
+    assert rituals(database)[0].status is RitualStatus.ACTIVE
+    assert scheduler.scheduler.get_job(checkin_job_id(ritual.id)) is not None
+
+
+def test_list_in_a_channel_without_rituals_shows_all_of_yours(
+    running_app: RunningApp, world: FakeSlack, scheduler: TandemScheduler
+) -> None:
+    submit_setup(running_app, name="Weekly sync", marketing=("U_MKT1",))
+    submit_setup(running_app, name="Budget review", channel="C_OTHER", marketing=("U_MKT2",), user="U_MKT2")
+    # Elsewhere (a DM), U_MKT1 sees the one they belong to, with its channel and next time.
+    mine = running_app.slack.command("list", user_id="U_MKT1", channel_id="D_MKT1").json()
+    shown = str(mine["blocks"])
+    assert "Your check-ins" in shown and "Weekly sync" in shown and "24 November" in shown
+    assert "Budget review" not in shown
+    # An outsider belongs to none.
+    none = running_app.slack.command("list", user_id="U_OUT", channel_id="D_OUT").json()
+    assert "no check-ins that you are part of" in none["text"]
+
+
+def test_an_unknown_ritual_name_says_so_with_the_way_out(
+    running_app: RunningApp, world: FakeSlack, scheduler: TandemScheduler, database: Database
+) -> None:
+    submit_setup(running_app)
+    for command in ("pause Nope", "edit Nope", "now Nope", "skip Nope 2026-12-22", "delete Nope"):
+        answer = running_app.slack.command(command, channel_id="C_SHARED").json()
+        assert "I can't find a check-in called “Nope”" in answer["text"], command
+        assert "/tandem list" in answer["text"]
+    assert rituals(database)[0].status is RitualStatus.ACTIVE
+
+
+@pytest.mark.parametrize(
+    "typed", ["24.12.2026", "24/12/2026", "12/24/26", "2026/12/24", "Dec 24", "24 December 2026"]
+)
+def test_skip_with_a_date_in_another_format_shows_the_format(
+    running_app: RunningApp, world: FakeSlack, scheduler: TandemScheduler, database: Database, typed: str
+) -> None:
+    submit_setup(running_app)
+    answer = running_app.slack.command(f"skip Weekly sync {typed}", channel_id="C_SHARED").json()
+    assert f"“{typed}” looks like a date" in answer["text"] and "YYYY-MM-DD" in answer["text"]
+    assert "Try: `/tandem skip Weekly sync 2026-12-24`" in answer["text"]
+    with database.begin() as session:
+        assert session.scalars(select(Occurrence)).all() == []
+
+
+def test_a_ritual_whose_name_ends_like_a_date_can_still_be_skipped(
+    running_app: RunningApp, world: FakeSlack, scheduler: TandemScheduler, database: Database
+) -> None:
+    submit_setup(running_app, name="Review 1.2.26")
+    answer = running_app.slack.command("skip Review 1.2.26", channel_id="C_SHARED").json()
+    assert "Skipping “Review 1.2.26” on Tuesday 24 November 2026" in answer["text"]
+
+
+def test_names_with_wildcard_characters_are_plain_names(
+    running_app: RunningApp, world: FakeSlack, scheduler: TandemScheduler, database: Database
+) -> None:
+    submit_setup(running_app, name="Weekly sync")
+    # With ILIKE, "%" and "_" matched "Weekly sync" and were refused as a clash.
+    assert submit_setup(running_app, name="Weekly%") == {}
+    assert submit_setup(running_app, name="Weekly_sync") == {}
+    assert sorted(r.name for r in rituals(database)) == ["Weekly sync", "Weekly%", "Weekly_sync"]
+    clash = submit_setup(running_app, name="WEEKLY_SYNC")
+    assert "already has a check-in called “WEEKLY_SYNC”" in clash["errors"][ids.BLOCK_SETUP_NAME]
+
+
+# -- the setup modal's checks before the ack ---------------------------------------------------------
+
+
+def test_a_rejected_setup_never_joins_the_channel(
+    running_app: RunningApp, world: FakeSlack, scheduler: TandemScheduler, database: Database
+) -> None:
+    submit_setup(running_app, name="Weekly sync")
+    world.channels["C_SHARED"].is_member = False  # someone removed Tandem meanwhile
+    world.clear()
+    clash = submit_setup(running_app, name="weekly SYNC")
+    assert "already has a check-in called" in clash["errors"][ids.BLOCK_SETUP_NAME]
+    # The name was checked first: Slack was not even asked about the channel.
+    assert world.calls("conversations.join") == [] and world.calls("conversations.info") == []
+    assert len(rituals(database)) == 1
+
+
+def test_slack_answering_slowly_before_the_ack_gives_an_answer_within_three_seconds(
+    running_app: RunningApp, world: FakeSlack, scheduler: TandemScheduler, database: Database
+) -> None:
+    world.method_latency["conversations.info"] = 4.0
+    started = time.monotonic()
+    body = submit_setup(running_app)
+    assert time.monotonic() - started < 3.0
+    assert "did not answer in time" in body["errors"][ids.BLOCK_SETUP_CHANNEL]
+    assert rituals(database) == []
+
+
+def test_a_rate_limited_admin_check_does_not_sleep_past_the_ack(
+    running_app: RunningApp, world: FakeSlack, scheduler: TandemScheduler, database: Database
+) -> None:
+    submit_setup(running_app)
+    # Slack says "wait 10 seconds": the sleeping 429 handler would outlast Slack's 3 seconds.
+    world.fail("users.info", status=429, retry_after=10, times=None)
+    started = time.monotonic()
+    refused = running_app.slack.command("pause", user_id="U_ADMIN", channel_id="C_SHARED").json()
+    assert time.monotonic() - started < 3.0
+    assert "Slack did not say in time whether you are an admin" in refused["text"]
+    assert rituals(database)[0].status is RitualStatus.ACTIVE
+    world.clear_failures()
+    assert (
+        "is paused"
+        in running_app.slack.command("pause", user_id="U_ADMIN", channel_id="C_SHARED").json()["text"]
+    )

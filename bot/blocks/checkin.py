@@ -27,7 +27,7 @@ from bot.blocks.commitments import CommitmentView, commitment_blocks
 from bot.blocks.rituals import mentions
 from bot.blocks.text import escape, truncate
 
-__all__ = ["AgendaSection", "CheckinContent", "build_checkin"]
+__all__ = ["AgendaSection", "CheckinContent", "MissedCheckin", "build_checkin"]
 
 _HEADER_MAX = 150
 _PROMPT_MAX = 2000
@@ -38,6 +38,8 @@ _AGENDA_SECTIONS_MAX = 8
 # All agenda sections together; with the rest of the message this stays under ~10k characters of JSON.
 _AGENDA_CHARS_MAX = 5000
 _MISSED_SHOWN = 5
+_MISSED_GROUPS_SHOWN = 3  # ways check-ins were lost (offline, or each failure reason)
+_REASON_MAX = 200
 _PEOPLE_SHOWN = 20  # per side
 _FALLBACK_MAX = 1000
 _MAX_BLOCKS = 50
@@ -60,6 +62,15 @@ class AgendaSection:
 
 
 @dataclass(frozen=True)
+class MissedCheckin:
+    """A check-in that was not posted: missed while Tandem was offline, or `failed` (with the reason)."""
+
+    day: dt.date  # in the ritual's timezone
+    failed: bool = False
+    reason: str | None = None  # plain text, e.g. "Slack refused the message (internal_error)"
+
+
+@dataclass(frozen=True)
 class CheckinContent:
     """Everything one check-in message shows, as plain values."""
 
@@ -69,7 +80,8 @@ class CheckinContent:
     prompt_text: str
     prompt_theme_label: str
     prompt_why: str
-    missed: tuple[dt.date, ...]  # occurrences that were not posted since the last check-in
+    # Occurrences that were not posted since the last check-in; a bare date was missed while offline.
+    missed: tuple[dt.date | MissedCheckin, ...]
     marketing: tuple[str, ...]  # Slack user ids
     it: tuple[str, ...]
     agenda_items: tuple[AgendaSection, ...] = ()
@@ -107,16 +119,43 @@ def _short_date(day: dt.date, *, year: bool) -> str:
     return f"{day:%a} {day.day} {day:%b}" + (f" {day.year}" if year else "")
 
 
-def _missed_text(missed: tuple[dt.date, ...], today: dt.date) -> str:
-    days = sorted(set(missed))
-    # Show the year only when it could be misread, i.e. when a date is not in the current year.
-    show_year = any(d.year != today.year for d in days)
+def _dates_text(days: list[dt.date], show_year: bool) -> tuple[str, bool]:
+    """ "Tue 3 Nov, Tue 10 Nov and 2 more", and whether that is more than one check-in."""
     shown = [_short_date(d, year=show_year) for d in days[:_MISSED_SHOWN]]
     rest = len(days) - len(shown)
     if len(days) == 1:
-        return f"The check-in of {shown[0]} was not posted while Tandem was offline."
+        return shown[0], False
     last = f"{rest} more" if rest else shown.pop()
-    return f"The check-ins of {', '.join(shown)} and {last} were not posted while Tandem was offline."
+    return f"{', '.join(shown)} and {last}", True
+
+
+def _missed_text(missed: tuple[dt.date | MissedCheckin, ...], today: dt.date) -> str:
+    """One sentence per way check-ins were lost: missed while Tandem was offline, or failed and why."""
+    entries = sorted(
+        {m if isinstance(m, MissedCheckin) else MissedCheckin(m) for m in missed}, key=lambda m: m.day
+    )
+    # Show the year only when it could be misread, i.e. when a date is not in the current year.
+    show_year = any(m.day.year != today.year for m in entries)
+    groups: dict[tuple[bool, str], list[dt.date]] = {}
+    for m in entries:
+        reason = " ".join((m.reason or "").split()) if m.failed else ""
+        days = groups.setdefault((m.failed, reason), [])
+        if m.day not in days:
+            days.append(m.day)
+    lines = []
+    for (failed, reason), days in list(groups.items())[:_MISSED_GROUPS_SHOWN]:
+        dates, several = _dates_text(days, show_year)
+        subject = f"The check-in{'s' if several else ''} of {dates}"
+        if not failed:
+            lines.append(f"{subject} {'were' if several else 'was'} not posted while Tandem was offline.")
+        elif reason:
+            lines.append(f"{subject} could not be posted: {_plain(reason, _REASON_MAX)}.")
+        else:
+            lines.append(f"{subject} could not be posted.")
+    left = sum(len(days) for days in list(groups.values())[_MISSED_GROUPS_SHOWN:])
+    if left:
+        lines.append(f"…and {left} more check-in{'s' if left > 1 else ''} that were not posted.")
+    return "\n".join(lines)
 
 
 def _agenda_text(section: AgendaSection, budget: int) -> str | None:

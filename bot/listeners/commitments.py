@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from logging import Logger
@@ -29,7 +28,7 @@ from bot.blocks.commitments import (
 )
 from bot.listeners.commands import CommandRouter, Invocation
 from bot.services import Services
-from bot.slack_client import PRE_ACK_TIMEOUT, pre_ack_client
+from bot.slack_client import pre_ack_client, pre_ack_deadline
 from bot.summaries import commitment_view
 from db import commitments as commit_db
 from db.models import Commitment, Ritual
@@ -74,17 +73,16 @@ def look_up_people(
     """users.info for each person, before an ack: a short timeout, no retries, one shared budget,
     and never inside a database transaction."""
     people = People()
-    deadline = time.monotonic() + budget
+    deadline = pre_ack_deadline(budget)
     for user_id in dict.fromkeys(u for u in user_ids if u):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0.05:
-            break
         try:
-            quick = pre_ack_client(client, timeout=min(PRE_ACK_TIMEOUT, remaining))
+            quick = pre_ack_client(client, deadline)
             people.found[user_id] = quick.users_info(user=user_id)["user"]
         except SlackApiError as exc:
             if exc.response.get("error") == "user_not_found":
                 people.unknown.add(user_id)
+        except TimeoutError:
+            break  # the budget is spent: whoever is left gets the benefit of the doubt
         except (SlackClientError, OSError):
             pass  # slow or unreachable: the checks that needed it give the benefit of the doubt
     return people

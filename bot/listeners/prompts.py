@@ -20,6 +20,20 @@ def register(app: App, router: CommandRouter) -> None:
         action = action.lower()
         services = inv.services
         now = services.clock.now()
+        admin: bool | None = False
+        if action == "remove":
+            # Whether the caller is an admin is asked of Slack before the write transaction, and only
+            # when they did not add the prompt themselves.
+            try:
+                prompt_id = parse_prompt_id(rest)
+            except PromptError as exc:
+                inv.fail(str(exc), "prompts remove ws-12")
+                return
+            with services.database.read() as session:
+                existing = session.get(CustomPrompt, prompt_id)
+                someone_elses = existing is not None and existing.created_by != inv.user_id
+            if someone_elses:
+                admin = is_admin(inv.client, inv.user_id)
         with services.database.begin() as session:
             workspace = ensure_workspace(session, inv.team_id)
             if action in ("", "list"):
@@ -47,13 +61,12 @@ def register(app: App, router: CommandRouter) -> None:
                 return
             if action == "remove":
                 try:
-                    prompt_id = parse_prompt_id(rest)
                     existing = session.get(CustomPrompt, prompt_id)
                     if (
                         existing is not None
                         and existing.workspace_id == workspace.id
                         and existing.created_by != inv.user_id
-                        and not is_admin(inv.client, inv.user_id)
+                        and not admin
                     ):
                         inv.ack(
                             text=":no_entry: Only the person who added this prompt or a workspace admin can remove it.",
