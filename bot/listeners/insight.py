@@ -6,23 +6,18 @@ from slack_bolt import App
 from slack_sdk.errors import SlackApiError
 
 from bot.listeners.commands import CommandRouter, Invocation
-from bot.listeners.rituals import managed_ritual
+from bot.listeners.rituals import acting_on
 from db.models import Ritual
 from jobs.insight import build_export, build_report
 
 REPORT_EXAMPLE = "report Weekly sync 12"
 MAX_WEEKS = 104
+REFUSAL = "Reports of “{name}” are for its creator, its members and admins."
 
 
 def register(app: App, router: CommandRouter) -> None:
-    def _ritual(inv: Invocation, session, name: str, example: str):  # type: ignore[no-untyped-def]
-        return managed_ritual(
-            inv,
-            session,
-            name,
-            example,
-            refusal="Reports of “{name}” are for its creator, its members and admins.",
-        )
+    def _ritual(inv: Invocation, name: str, example: str):  # type: ignore[no-untyped-def]
+        return acting_on(inv, name, example, refusal=REFUSAL)
 
     def _destination(inv: Invocation, ritual_channel: str) -> str:
         # In the ritual's channel the report is shared there; asked from anywhere else, it is a DM.
@@ -41,11 +36,10 @@ def register(app: App, router: CommandRouter) -> None:
                 inv.fail(f"Give a number of weeks from 1 to {MAX_WEEKS}.", REPORT_EXAMPLE)
                 return
         now = services.clock.now()
-        with services.database.begin() as session:
-            ritual = _ritual(inv, session, name, REPORT_EXAMPLE)
-            if ritual is None:
+        with _ritual(inv, name, REPORT_EXAMPLE) as found:
+            if found is None:
                 return
-            ritual_id, ritual_name = ritual.id, ritual.name
+            ritual_id, ritual_name = found[1].id, found[1].name
         inv.ack(
             text=f":hourglass_flowing_sand: Preparing the report of “{ritual_name}”…",
             response_type="ephemeral",
@@ -77,11 +71,10 @@ def register(app: App, router: CommandRouter) -> None:
     def handle_export(inv: Invocation) -> None:
         services = inv.services
         now = services.clock.now()
-        with services.database.begin() as session:
-            ritual = _ritual(inv, session, inv.args.strip(), "export Weekly sync")
-            if ritual is None:
+        with _ritual(inv, inv.args.strip(), "export Weekly sync") as found:
+            if found is None:
                 return
-            ritual_id, ritual_name = ritual.id, ritual.name
+            ritual_id, ritual_name = found[1].id, found[1].name
         inv.ack(
             text=f":hourglass_flowing_sand: Preparing the export of “{ritual_name}”…",
             response_type="ephemeral",
@@ -121,10 +114,10 @@ def register(app: App, router: CommandRouter) -> None:
                 "Say `on` or `off`, then the ritual if the channel has several.", "alerts off Weekly sync"
             )
             return
-        with inv.services.database.begin() as session:
-            ritual = _ritual(inv, session, name.strip(), "alerts off Weekly sync")
-            if ritual is None:
+        with _ritual(inv, name.strip(), "alerts off Weekly sync") as found:
+            if found is None:
                 return
+            _, ritual = found
             ritual.drift_alerts = choice.lower() == "on"
             ritual_name = ritual.name
         inv.ack(

@@ -21,7 +21,7 @@ from bot.blocks.pulse import (
     decode_answer,
 )
 from bot.listeners.commands import CommandRouter, Invocation
-from bot.listeners.rituals import managed_ritual
+from bot.listeners.rituals import acting_on
 from bot.services import Services
 from db import pulses as pulse_db
 from db.models import Pulse, PulseQuestion, Ritual, RitualStatus, Side, Workspace
@@ -209,16 +209,15 @@ def register(app: App, router: CommandRouter) -> None:
         if inv.args.lower().startswith("votes"):
             handle_votes(inv, inv.args[5:].strip())
             return
-        with services.database.begin() as session:
-            ritual = managed_ritual(
-                inv,
-                session,
-                inv.args,
-                "pulse Weekly sync",
-                refusal="Only the creator of “{name}”, its members or an admin can start a pulse.",
-            )
-            if ritual is None:
+        with acting_on(
+            inv,
+            inv.args,
+            "pulse Weekly sync",
+            refusal="Only the creator of “{name}”, its members or an admin can start a pulse.",
+        ) as found:
+            if found is None:
                 return
+            _, ritual = found
             if ritual.status is not RitualStatus.ACTIVE:
                 inv.ack(text=f"“{ritual.name}” is paused. Resume it first.", response_type="ephemeral")
                 return

@@ -153,30 +153,6 @@ def acting_on(
     yield None
 
 
-def managed_ritual(
-    inv: Invocation, session: Session, name: str, example: str, *, refusal: str | None = None
-) -> Ritual | None:
-    """The ritual a command names, if the caller may act on it; otherwise the ack says why and None.
-
-    For callers that already hold a unit of work: prefer `acting_on`, which asks Slack whether the
-    caller is an admin outside the transaction. Here that question at least cannot outlast the ack.
-    """
-    workspace = ensure_workspace(session, inv.team_id)
-    try:
-        ritual = resolve_ritual(
-            session, workspace.id, channel_id=inv.channel_id, user_id=inv.user_id, name=name, example=example
-        )
-    except RitualError as exc:
-        inv.ack(text=f":warning: {exc}", response_type="ephemeral")
-        return None
-    if not can_manage(ritual, inv.user_id, is_admin=False):
-        admin = is_admin(inv.client, inv.user_id)
-        if not admin:
-            inv.ack(text=_refusal_text(ritual.name, refusal, admin), response_type="ephemeral")
-            return None
-    return ritual
-
-
 def form_for_new(channel_id: str | None, timezone: str) -> SetupForm:
     # Prefill the channel the command was typed in (not a DM), Tuesday 09:00 in the user's timezone.
     return SetupForm(
