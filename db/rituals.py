@@ -39,6 +39,7 @@ class RitualSpec:
     themes: tuple[str, ...] = ()
     pulse_enabled: bool = True
     pulse_anonymous: bool = True
+    pulse_window_hours: int = 24  # a pulse closes after this, or at the next check-in if sooner
 
 
 def cadence_of(ritual: Ritual) -> Cadence:
@@ -64,6 +65,7 @@ def spec_of(ritual: Ritual) -> RitualSpec:
         themes=tuple(ritual.themes or ()),
         pulse_enabled=ritual.pulse_enabled,
         pulse_anonymous=ritual.pulse_anonymous,
+        pulse_window_hours=ritual.pulse_window_hours,
     )
 
 
@@ -112,6 +114,7 @@ def _apply(session: Session, ritual: Ritual, spec: RitualSpec) -> None:
     ritual.themes = list(spec.themes)
     ritual.pulse_enabled = spec.pulse_enabled
     ritual.pulse_anonymous = spec.pulse_anonymous
+    ritual.pulse_window_hours = spec.pulse_window_hours
     wanted = {**{u: Side.MARKETING for u in spec.marketing}, **{u: Side.IT for u in spec.it}}
     existing = {m.person.slack_user_id: m for m in ritual.members}
     for user_id, member in existing.items():

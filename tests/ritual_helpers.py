@@ -22,6 +22,7 @@ def setup_values(
     week_of_month: int | None = None,
     pulse: bool = True,
     anonymous: bool = True,
+    pulse_window: str = "24",
 ) -> dict[str, Any]:
     """`view.state.values` for the setup modal, shaped exactly like Slack's view_submission payload."""
 
@@ -64,6 +65,9 @@ def setup_values(
                 "type": "checkboxes",
                 "selected_options": [option("anonymous")] if anonymous else [],
             }
+        },
+        ids.BLOCK_SETUP_PULSE_WINDOW: {
+            ids.ACTION_SETUP_PULSE_WINDOW: {"type": "static_select", "selected_option": option(pulse_window)}
         },
     }
     if interval is not None:

@@ -78,7 +78,9 @@ class PulseWorld:
         )
 
 
-def make_ritual(database: Database, now: dt.datetime, *, anonymous: bool = True, team: str = "T0001") -> int:
+def make_ritual(
+    database: Database, now: dt.datetime, *, anonymous: bool = True, team: str = "T0001", window: int = 24
+) -> int:
     spec = RitualSpec(
         channel_id="C_SHARED",
         name="Weekly sync",
@@ -86,6 +88,7 @@ def make_ritual(database: Database, now: dt.datetime, *, anonymous: bool = True,
         marketing=MARKETING,
         it=IT,
         pulse_anonymous=anonymous,
+        pulse_window_hours=window,
     )
     with database.begin() as session:
         workspace = session.scalars(select(Workspace).where(Workspace.team_id == team)).one_or_none()
@@ -603,6 +606,57 @@ def test_forget_me_takes_back_an_answer_to_an_open_anonymous_pulse(world: PulseW
     assert world.tallies() == {("partner", "marketing", 5): 1}
     world.close()
     assert world.tallies() == {("partner", "marketing", 5): 1}
+
+
+@pytest.mark.parametrize(
+    ("window", "closes"),
+    [
+        (4, dt.datetime(2026, 11, 23, 13, 0, tzinfo=dt.UTC)),  # its own window: 4 hours
+        # A week would outlast the next check-in (Tuesday 09:00 in Berlin): it closes then instead.
+        (168, dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)),
+    ],
+)
+def test_a_pulse_closes_after_its_ritual_window_or_at_the_next_checkin(
+    running_app: RunningApp, window: int, closes: dt.datetime
+) -> None:
+    running_app.fake.add_channel("C_SHARED", name="mkt-it", is_member=True)
+    services = running_app.services
+    ritual_id = make_ritual(services.database, running_app.clock.now(), window=window)
+    assert services.messenger is not None and services.checkins is not None
+    pulse_id = open_pulse_for(
+        services.database,
+        services.messenger,
+        services.checkins.send,
+        ritual_id=ritual_id,
+        owner="U_M1",
+        now=running_app.clock.now(),
+        settings=services.pulse_settings,
+    )
+    running_app.settle()
+    w = PulseWorld(running_app, ritual_id, pulse_id)  # type: ignore[arg-type]
+    assert w.pulse().closes_at == closes
+    for user in MARKETING:
+        w.click(user, PulseQuestion.PARTNER, 3)
+    running_app.drain()
+    running_app.clock.set(closes - dt.timedelta(seconds=1))
+    assert (
+        close_due(
+            services.database, services.messenger, now=services.clock.now(), settings=services.pulse_settings
+        )
+        == 0
+    )
+    running_app.clock.set(closes)
+    assert (
+        close_due(
+            services.database, services.messenger, now=services.clock.now(), settings=services.pulse_settings
+        )
+        == 1
+    )
+    running_app.settle()
+    assert w.pulse().closed_at == closes
+    assert running_app.fake.wait_for(
+        "chat.postMessage", lambda c: c.params.get("thread_ts") == w.pulse().thread_ts
+    )
 
 
 def test_the_minimum_of_answers_per_side_is_never_below_three() -> None:

@@ -101,6 +101,21 @@ def test_setup_saves_joins_and_confirms_with_the_next_time(
     assert scheduler.scheduler.get_job(checkin_job_id(ritual.id)) is not None
 
 
+def test_the_pulse_window_is_set_in_the_modal_and_shown_when_editing(
+    running_app: RunningApp, world: FakeSlack, scheduler: TandemScheduler, database: Database
+) -> None:
+    assert submit_setup(running_app, pulse_window="4") == {}
+    (ritual,) = rituals(database)
+    assert ritual.pulse_window_hours == 4
+    world.clear()
+    running_app.slack.command("edit", user_id="U_MKT1", channel_id="C_SHARED")
+    (call,) = world.wait_for("views.open")
+    block = next(
+        b for b in call.params["view"]["blocks"] if b.get("block_id") == ids.BLOCK_SETUP_PULSE_WINDOW
+    )
+    assert block["element"]["initial_option"]["value"] == "4"
+
+
 @pytest.mark.parametrize(
     ("values", "block", "words"),
     [
@@ -110,6 +125,7 @@ def test_setup_saves_joins_and_confirms_with_the_next_time(
         ({"channel": "G_PRIVATE"}, ids.BLOCK_SETUP_CHANNEL, "/invite @Tandem"),
         ({"channel": "C_GONE"}, ids.BLOCK_SETUP_CHANNEL, "can't see this channel"),
         ({"marketing": ("U_MKT1",), "it": ("U_MKT1",)}, None, "both marketing and IT"),
+        ({"pulse_window": "99"}, ids.BLOCK_SETUP_PULSE_WINDOW, "how long a pulse stays open"),
     ],
 )
 def test_invalid_setup_is_shown_inline_and_saves_nothing(

@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slack_sdk.models.blocks import (
@@ -182,6 +182,18 @@ _OTHER_REGION = "Other"
 _REGION_OVERRIDES = {"Pacific/Honolulu": "Americas"}
 
 
+# How long a pulse can stay open, by hours; it closes at the next check-in at the latest.
+PULSE_WINDOWS: Final[Mapping[int, str]] = {
+    4: "4 hours",
+    8: "8 hours",
+    24: "1 day",
+    48: "2 days",
+    72: "3 days",
+    168: "1 week",
+}
+DEFAULT_PULSE_WINDOW_HOURS = 24
+
+
 @dataclass(frozen=True)
 class SetupForm:
     """Everything the setup modal asks for, as plain values (what it shows, and what it returns)."""
@@ -199,6 +211,7 @@ class SetupForm:
     themes: tuple[str, ...] = ()  # Theme slugs; empty means every theme
     pulse_enabled: bool = True
     pulse_anonymous: bool = True
+    pulse_window_hours: int = DEFAULT_PULSE_WINDOW_HOURS
 
     def to_cadence(self, *, anchor: dt.date) -> Cadence:
         """The schedule this form describes; `anchor` is only used by every_n_weeks (first date on/after it).
@@ -483,6 +496,17 @@ def build_setup_modal(
             optional=True,
             hint="When ticked, pulse results never show who answered what.",
         ),
+        InputBlock(
+            block_id=ids.BLOCK_SETUP_PULSE_WINDOW,
+            label="Pulse stays open for",
+            element=_select(
+                ids.ACTION_SETUP_PULSE_WINDOW,
+                [_option(str(hours), label) for hours, label in PULSE_WINDOWS.items()],
+                str(form.pulse_window_hours),
+                "How long people can answer",
+            ),
+            hint="It closes earlier if the next check-in comes first; the results go into the check-in's thread.",
+        ),
     ]
     return View(
         type="modal",
@@ -618,7 +642,13 @@ def form_from_state_for_rebuild(state_values: Mapping[str, Any]) -> SetupForm:
         pulse_anonymous=_checked(
             s, ids.BLOCK_SETUP_ANONYMOUS, ids.ACTION_SETUP_ANONYMOUS, _ANONYMOUS, defaults.pulse_anonymous
         ),
+        pulse_window_hours=_window(s) or defaults.pulse_window_hours,
     )
+
+
+def _window(state: Mapping[str, Any]) -> int | None:
+    hours = _int(_selected(state, ids.BLOCK_SETUP_PULSE_WINDOW, ids.ACTION_SETUP_PULSE_WINDOW))
+    return hours if hours in PULSE_WINDOWS else None
 
 
 def parse_setup_state(state_values: Mapping[str, Any], *, today: dt.date) -> tuple[SetupForm, dict[str, str]]:
@@ -686,6 +716,11 @@ def parse_setup_state(state_values: Mapping[str, Any], *, today: dt.date) -> tup
         errors[ids.BLOCK_SETUP_TIMEZONE] = "Pick a timezone for the check-in."
         zone = defaults.timezone
 
+    window = _window(s)
+    raw_window = _selected(s, ids.BLOCK_SETUP_PULSE_WINDOW, ids.ACTION_SETUP_PULSE_WINDOW)
+    if window is None and raw_window not in (_Missing, None):
+        errors[ids.BLOCK_SETUP_PULSE_WINDOW] = "Pick how long a pulse stays open."
+
     marketing = _users(s, ids.BLOCK_SETUP_MARKETING, ids.ACTION_SETUP_MARKETING)
     it = _users(s, ids.BLOCK_SETUP_IT, ids.ACTION_SETUP_IT)
     if not marketing:
@@ -717,6 +752,7 @@ def parse_setup_state(state_values: Mapping[str, Any], *, today: dt.date) -> tup
         pulse_anonymous=_checked(
             s, ids.BLOCK_SETUP_ANONYMOUS, ids.ACTION_SETUP_ANONYMOUS, _ANONYMOUS, defaults.pulse_anonymous
         ),
+        pulse_window_hours=window or defaults.pulse_window_hours,
     )
     errors.update(_cadence_errors(form, today=today, known=errors))
     return form, errors

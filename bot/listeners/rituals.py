@@ -180,6 +180,7 @@ def form_from_ritual(ritual: Ritual) -> SetupForm:
         themes=spec.themes,
         pulse_enabled=spec.pulse_enabled,
         pulse_anonymous=spec.pulse_anonymous,
+        pulse_window_hours=spec.pulse_window_hours,
     )
 
 
@@ -193,6 +194,7 @@ def spec_from_form(form: SetupForm, *, today: dt.date, anchor: dt.date | None = 
         themes=form.themes,
         pulse_enabled=form.pulse_enabled,
         pulse_anonymous=form.pulse_anonymous,
+        pulse_window_hours=form.pulse_window_hours,
     )
 
 
