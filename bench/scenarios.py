@@ -323,7 +323,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "pulse",
             f"signed click on an open anonymous pulse by one of {PULSE.people} people (Tandem acks, "
-            "records the answer in SQLite, then respond() with an ephemeral confirmation to the fake)",
+            "records the answer in SQLite, then replies to the response_url with an ephemeral confirmation)",
             PULSE.build,
             tandem_calls={"response_url": 1},
             setup=PULSE.setup,
