@@ -64,8 +64,13 @@ class PulseError(Exception):
     """A user-facing problem with a pulse; the message is shown as is."""
 
 
+def _dialect_insert(dialect: str):  # type: ignore[no-untyped-def]
+    # ON CONFLICT is spelt per dialect in SQLAlchemy; both backends support it the same way.
+    return pg_insert if dialect == "postgresql" else sqlite_insert
+
+
 def _insert(session: Session):  # type: ignore[no-untyped-def]
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return _dialect_insert(session.get_bind().dialect.name)
 
 
 def voter_key(pulse: Pulse, user_id: str) -> str:
@@ -158,7 +163,7 @@ _BALLOT_LOCKED = _BALLOT.with_for_update()
 
 
 def _new_ballot(dialect: str):  # type: ignore[no-untyped-def]
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    insert = _dialect_insert(dialect)
     return (
         insert(PulseBallot)
         .values(
@@ -175,7 +180,7 @@ def _new_ballot(dialect: str):  # type: ignore[no-untyped-def]
 
 
 def _named_vote(dialect: str):  # type: ignore[no-untyped-def]
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    insert = _dialect_insert(dialect)
     stmt = insert(PulseVote).values(
         pulse_id=bindparam("pulse_id"),
         question=bindparam("question"),
@@ -190,7 +195,7 @@ def _named_vote(dialect: str):  # type: ignore[no-untyped-def]
 
 
 def _set_side(dialect: str):  # type: ignore[no-untyped-def]
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    insert = _dialect_insert(dialect)
     stmt = insert(Person).values(
         workspace_id=bindparam("workspace_id"),
         slack_user_id=bindparam("user_id"),

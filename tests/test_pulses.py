@@ -99,12 +99,13 @@ def make_ritual(
         return create_ritual(session, workspace, spec, created_by="U_M1", now=now).id
 
 
-@pytest.fixture
-def world(running_app: RunningApp) -> PulseWorld:
-    fake = running_app.fake
-    fake.add_channel("C_SHARED", name="mkt-it", is_member=True)
-    services = running_app.services
-    ritual_id = make_ritual(services.database, running_app.clock.now())
+def start_pulse(app: RunningApp, ritual_id: int | None = None, **ritual: object) -> PulseWorld:
+    """Open a pulse as a check-in would (for a new ritual made with `ritual`'s options, unless given
+    one) and wait until its message is posted."""
+    app.fake.add_channel("C_SHARED", name="mkt-it", is_member=True)
+    services = app.services
+    if ritual_id is None:
+        ritual_id = make_ritual(services.database, app.clock.now(), **ritual)  # type: ignore[arg-type]
     assert services.messenger is not None and services.checkins is not None
     pulse_id = open_pulse_for(
         services.database,
@@ -112,12 +113,17 @@ def world(running_app: RunningApp) -> PulseWorld:
         services.checkins.send,
         ritual_id=ritual_id,
         owner="U_M1",
-        now=running_app.clock.now(),
+        now=app.clock.now(),
         settings=services.pulse_settings,
     )
     assert pulse_id is not None
-    running_app.settle()
-    return PulseWorld(running_app, ritual_id, pulse_id)
+    app.settle()
+    return PulseWorld(app, ritual_id, pulse_id)
+
+
+@pytest.fixture
+def world(running_app: RunningApp) -> PulseWorld:
+    return start_pulse(running_app)
 
 
 def ephemeral_to(fake: FakeSlack, name: str) -> dict:
@@ -295,21 +301,8 @@ def test_reminders_once_per_person_and_opt_out(world: PulseWorld) -> None:
 
 
 def test_forget_me_deletes_side_settings_and_named_answers(running_app: RunningApp) -> None:
-    running_app.fake.add_channel("C_SHARED", name="mkt-it", is_member=True)
+    w = start_pulse(running_app, anonymous=False)
     services = running_app.services
-    ritual_id = make_ritual(services.database, running_app.clock.now(), anonymous=False)
-    assert services.messenger is not None and services.checkins is not None
-    pulse_id = open_pulse_for(
-        services.database,
-        services.messenger,
-        services.checkins.send,
-        ritual_id=ritual_id,
-        owner="U_M1",
-        now=running_app.clock.now(),
-        settings=services.pulse_settings,
-    )
-    running_app.settle()
-    w = PulseWorld(running_app, ritual_id, pulse_id)  # type: ignore[arg-type]
     w.click("U_M2", PulseQuestion.PARTNER, 2)
     w.click("U_M2", PulseQuestion.LEVEL, 3)
     running_app.drain()
@@ -469,21 +462,7 @@ def test_pulse_command_starts_a_pulse_closing_the_one_still_open(world: PulseWor
 
 
 def test_pulse_votes_are_for_members_and_only_for_named_pulses(running_app: RunningApp) -> None:
-    running_app.fake.add_channel("C_SHARED", name="mkt-it", is_member=True)
-    services = running_app.services
-    ritual_id = make_ritual(services.database, running_app.clock.now(), anonymous=False)
-    assert services.messenger is not None and services.checkins is not None
-    pulse_id = open_pulse_for(
-        services.database,
-        services.messenger,
-        services.checkins.send,
-        ritual_id=ritual_id,
-        owner="U_M1",
-        now=running_app.clock.now(),
-        settings=services.pulse_settings,
-    )
-    running_app.settle()
-    w = PulseWorld(running_app, ritual_id, pulse_id)  # type: ignore[arg-type]
+    w = start_pulse(running_app, anonymous=False)
     w.click("U_M2", PulseQuestion.PARTNER, 2)
     w.click("U_I1", PulseQuestion.LEVEL, 5)
     running_app.drain()
@@ -551,19 +530,7 @@ def test_the_next_pulse_shows_the_change_since_the_previous_one(world: PulseWorl
     app.drain()
     world.close()
     app.settle()
-    services = app.services
-    assert services.messenger is not None and services.checkins is not None
-    second = open_pulse_for(
-        services.database,
-        services.messenger,
-        services.checkins.send,
-        ritual_id=world.ritual_id,
-        owner="U_M1",
-        now=services.clock.now(),
-        settings=services.pulse_settings,
-    )
-    app.settle()
-    w2 = PulseWorld(app, world.ritual_id, second)  # type: ignore[arg-type]
+    w2 = start_pulse(app, world.ritual_id)
     for user, score in zip(MARKETING, (3, 3, 3), strict=True):
         w2.click(user, PulseQuestion.PARTNER, score)
     for user, score in zip(IT, (4, 4, 4), strict=True):
@@ -619,21 +586,8 @@ def test_forget_me_takes_back_an_answer_to_an_open_anonymous_pulse(world: PulseW
 def test_a_pulse_closes_after_its_ritual_window_or_at_the_next_checkin(
     running_app: RunningApp, window: int, closes: dt.datetime
 ) -> None:
-    running_app.fake.add_channel("C_SHARED", name="mkt-it", is_member=True)
+    w = start_pulse(running_app, window=window)
     services = running_app.services
-    ritual_id = make_ritual(services.database, running_app.clock.now(), window=window)
-    assert services.messenger is not None and services.checkins is not None
-    pulse_id = open_pulse_for(
-        services.database,
-        services.messenger,
-        services.checkins.send,
-        ritual_id=ritual_id,
-        owner="U_M1",
-        now=running_app.clock.now(),
-        settings=services.pulse_settings,
-    )
-    running_app.settle()
-    w = PulseWorld(running_app, ritual_id, pulse_id)  # type: ignore[arg-type]
     assert w.pulse().closes_at == closes
     for user in MARKETING:
         w.click(user, PulseQuestion.PARTNER, 3)
