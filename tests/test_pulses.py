@@ -300,13 +300,9 @@ def test_reminders_once_per_person_and_opt_out(world: PulseWorld) -> None:
     assert dms == {"U_M2", "U_M3", "U_I1", "U_I2"}
 
 
-def test_forget_me_deletes_side_settings_and_named_answers(running_app: RunningApp) -> None:
-    w = start_pulse(running_app, anonymous=False)
-    services = running_app.services
-    w.click("U_M2", PulseQuestion.PARTNER, 2)
-    w.click("U_M2", PulseQuestion.LEVEL, 3)
-    running_app.drain()
-    ask = running_app.slack.command("forget-me", user_id="U_M2").json()
+def forget_me(app: RunningApp, user: str) -> str:
+    """`/tandem forget-me`, then its confirmation button; what the person is told was deleted."""
+    ask = app.slack.command("forget-me", user_id=user).json()
     confirm = next(
         e
         for b in ask["blocks"]
@@ -314,14 +310,23 @@ def test_forget_me_deletes_side_settings_and_named_answers(running_app: RunningA
         for e in b["elements"]
         if e["action_id"] == ids.ACTION_FORGET_CONFIRM
     )
-    running_app.slack.block_action(
+    app.slack.block_action(
         confirm["action_id"],
         value=confirm.get("value"),
-        user_id="U_M2",
-        response_url=running_app.fake.response_url("forget"),
+        user_id=user,
+        response_url=app.fake.response_url("forget"),
     )
+    app.drain()
+    return ephemeral_to(app.fake, "forget")["text"]
+
+
+def test_forget_me_deletes_side_settings_and_named_answers(running_app: RunningApp) -> None:
+    w = start_pulse(running_app, anonymous=False)
+    services = running_app.services
+    w.click("U_M2", PulseQuestion.PARTNER, 2)
+    w.click("U_M2", PulseQuestion.LEVEL, 3)
     running_app.drain()
-    done = ephemeral_to(running_app.fake, "forget")["text"]
+    done = forget_me(running_app, "U_M2")
     assert "marketing" in done and "2" in done
     with services.database.begin() as session:
         assert session.scalars(select(Person).where(Person.slack_user_id == "U_M2")).first() is None
@@ -553,22 +558,7 @@ def test_forget_me_takes_back_an_answer_to_an_open_anonymous_pulse(world: PulseW
     world.click("U_M2", PulseQuestion.LEVEL, 3)
     world.click("U_M3", PulseQuestion.PARTNER, 5)
     app.drain()
-    ask = app.slack.command("forget-me", user_id="U_M2").json()
-    confirm = next(
-        e
-        for b in ask["blocks"]
-        if b["type"] == "actions"
-        for e in b["elements"]
-        if e["action_id"] == ids.ACTION_FORGET_CONFIRM
-    )
-    app.slack.block_action(
-        confirm["action_id"],
-        value=confirm.get("value"),
-        user_id="U_M2",
-        response_url=app.fake.response_url("f"),
-    )
-    app.drain()
-    done = app.fake.responses("f")[-1]["text"]
+    done = forget_me(app, "U_M2")
     assert "2 answers to anonymous pulses still open" in done
     assert world.tallies() == {("partner", "marketing", 5): 1}
     world.close()
