@@ -57,6 +57,13 @@ class PulseWorld:
             **kw,
         )
 
+    def partner_scores(self, marketing: tuple[int, ...], it: tuple[int, ...]) -> None:
+        """Each of MARKETING and IT rates the other side, in order, then the clicks are processed."""
+        for users, scores in ((MARKETING, marketing), (IT, it)):
+            for user, score in zip(users, scores, strict=True):
+                self.click(user, PulseQuestion.PARTNER, score)
+        self.app.drain()
+
     def pulse(self) -> Pulse:
         with self.app.services.database.begin() as session:
             pulse = session.get(Pulse, self.pulse_id)
@@ -528,19 +535,11 @@ def test_a_reminder_dm_carries_buttons_that_count(world: PulseWorld) -> None:
 
 def test_the_next_pulse_shows_the_change_since_the_previous_one(world: PulseWorld) -> None:
     app, fake = world.app, world.app.fake
-    for user, score in zip(MARKETING, (2, 2, 2), strict=True):
-        world.click(user, PulseQuestion.PARTNER, score)
-    for user, score in zip(IT, (4, 4, 4), strict=True):
-        world.click(user, PulseQuestion.PARTNER, score)
-    app.drain()
+    world.partner_scores((2, 2, 2), (4, 4, 4))
     world.close()
     app.settle()
     w2 = start_pulse(app, world.ritual_id)
-    for user, score in zip(MARKETING, (3, 3, 3), strict=True):
-        w2.click(user, PulseQuestion.PARTNER, score)
-    for user, score in zip(IT, (4, 4, 4), strict=True):
-        w2.click(user, PulseQuestion.PARTNER, score)
-    app.drain()
+    w2.partner_scores((3, 3, 3), (4, 4, 4))
     fake.clear()
     w2.close()
     app.settle()
@@ -686,11 +685,7 @@ def test_a_checkin_brings_its_pulse_in_the_channel_and_the_next_shows_the_last_p
     world: PulseWorld,
 ) -> None:
     app = world.app
-    for user, score in zip(MARKETING, (2, 3, 3), strict=True):
-        world.click(user, PulseQuestion.PARTNER, score)
-    for user, score in zip(IT, (4, 4, 5), strict=True):
-        world.click(user, PulseQuestion.PARTNER, score)
-    app.drain()
+    world.partner_scores((2, 3, 3), (4, 4, 5))
     world.close()
     app.settle()
     app.fake.clear()

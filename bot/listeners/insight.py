@@ -19,6 +19,18 @@ def register(app: App, router: CommandRouter) -> None:
     def _ritual(inv: Invocation, name: str, example: str):  # type: ignore[no-untyped-def]
         return acting_on(inv, name, example, refusal=REFUSAL)
 
+    def _prepare(inv: Invocation, name: str, example: str, what: str) -> int | None:
+        """The ritual's id once the caller may read it, acknowledged with what is being prepared."""
+        with _ritual(inv, name, example) as found:
+            if found is None:
+                return None
+            ritual_id, ritual_name = found[1].id, found[1].name
+        inv.ack(
+            text=f":hourglass_flowing_sand: Preparing the {what} of “{ritual_name}”…",
+            response_type="ephemeral",
+        )
+        return ritual_id
+
     def _destination(inv: Invocation, ritual_channel: str) -> str:
         # In the ritual's channel the report is shared there; asked from anywhere else, it is a DM.
         if inv.channel_id == ritual_channel:
@@ -36,14 +48,9 @@ def register(app: App, router: CommandRouter) -> None:
                 inv.fail(f"Give a number of weeks from 1 to {MAX_WEEKS}.", REPORT_EXAMPLE)
                 return
         now = services.clock.now()
-        with _ritual(inv, name, REPORT_EXAMPLE) as found:
-            if found is None:
-                return
-            ritual_id, ritual_name = found[1].id, found[1].name
-        inv.ack(
-            text=f":hourglass_flowing_sand: Preparing the report of “{ritual_name}”…",
-            response_type="ephemeral",
-        )
+        ritual_id = _prepare(inv, name, REPORT_EXAMPLE, "report")
+        if ritual_id is None:
+            return
         # Drawing the chart takes up to a second: in a read-only unit of work, which holds no lock.
         with services.database.read() as session:
             ritual = session.get(Ritual, ritual_id)
@@ -71,14 +78,9 @@ def register(app: App, router: CommandRouter) -> None:
     def handle_export(inv: Invocation) -> None:
         services = inv.services
         now = services.clock.now()
-        with _ritual(inv, inv.args.strip(), "export Weekly sync") as found:
-            if found is None:
-                return
-            ritual_id, ritual_name = found[1].id, found[1].name
-        inv.ack(
-            text=f":hourglass_flowing_sand: Preparing the export of “{ritual_name}”…",
-            response_type="ephemeral",
-        )
+        ritual_id = _prepare(inv, inv.args.strip(), "export Weekly sync", "export")
+        if ritual_id is None:
+            return
         with services.database.read() as session:
             ritual = session.get(Ritual, ritual_id)
             if ritual is None:
