@@ -166,10 +166,16 @@ def claim_digest(
     ).scalar_one_or_none()
 
 
-def finish_digest(session: Session, digest_id: int, *, ts: str | None, reason: str | None = None) -> None:
+def finish_digest(
+    session: Session, digest_id: int, *, ts: str | None, reason: str | None = None, empty: bool = False
+) -> None:
+    """Record how a claimed digest ended: posted, failed, or skipped because the month had no wins."""
     digest = session.get(WinDigest, digest_id)
     if digest is not None:
-        digest.status = OccurrenceStatus.POSTED if ts else OccurrenceStatus.FAILED
+        if empty:
+            digest.status = OccurrenceStatus.SKIPPED
+        else:
+            digest.status = OccurrenceStatus.POSTED if ts else OccurrenceStatus.FAILED
         digest.message_ts = ts
         digest.reason = reason
 

@@ -69,6 +69,11 @@ def post_due_digests(database: Database, messenger: Messenger, *, now: dt.dateti
                     continue
                 start, end = win_db.month_bounds(year, month, zone)
                 wins = win_db.wins_between(session, workspace_id, start=start, end=end, channel_id=channel_id)
+                if not wins:
+                    # Nothing to celebrate is nothing to post: an empty digest is noise (and the
+                    # claim stays, so the month is not looked at again).
+                    win_db.finish_digest(session, digest_id, ts=None, reason="no wins that month", empty=True)
+                    continue
                 team = session.get(Workspace, workspace_id)
                 work.append(
                     (digest_id, team.team_id if team else "", channel_id, period, ritual_name,

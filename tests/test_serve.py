@@ -193,10 +193,11 @@ def test_scheduler_runs_alone_and_stops_on_sigterm(tmp_path: Path, fake_slack: F
     )
     try:
         # It catches up on the check-in that fell due (well within the 2-hour grace) ...
-        (post,) = fake_slack.wait_for(
-            "chat.postMessage", lambda c: c.params["channel"] == "C_DUE", timeout=60
+        (_checkin,) = fake_slack.wait_for(
+            "chat.postMessage",
+            lambda c: c.params["channel"] == "C_DUE" and "Weekly sync" in c.params["text"],
+            timeout=60,
         )
-        assert "Weekly sync" in post.params["text"]
         # ... and serves nothing: the web app is another process's job.
         with pytest.raises(requests.ConnectionError):
             requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from bot import ids
 from bot.config import Mode
 from bot.messenger import SlackMessenger
-from db.models import Commitment, CommitmentStatus, Ritual, Win, WinDigest, Workspace
+from db.models import Commitment, CommitmentStatus, OccurrenceStatus, Ritual, Win, WinDigest, Workspace
 from db.rituals import RitualSpec, create_ritual
 from db.session import Database
 from jobs.cadence import Cadence, CadenceKind
@@ -294,6 +294,20 @@ def test_monthly_digest_exactly_once_per_channel_across_a_restart(world: Running
         )
         == 0
     )
+
+
+def test_a_month_without_wins_posts_no_digest(world: RunningApp, settings) -> None:  # type: ignore[no-untyped-def]
+    database = world.services.database
+    end_of_month = dt.datetime(2026, 11, 30, 15, 5, tzinfo=dt.UTC)  # 16:05 in Berlin
+    scheduler = TandemScheduler(database, FrozenClock(end_of_month), SlackMessenger(settings, Mode.HTTP))
+    scheduler.ledger_work()
+    scheduler.ledger_work()
+    scheduler.shutdown()
+    assert [c for c in world.fake.calls("chat.postMessage") if "November 2026" in c.params["text"]] == []
+    with database.begin() as session:
+        # Claimed once and recorded as skipped: the month is not looked at again.
+        (status,) = session.scalars(select(WinDigest.status)).all()
+    assert status is OccurrenceStatus.SKIPPED
 
 
 def test_wins_command_shows_the_month(world: RunningApp) -> None:
