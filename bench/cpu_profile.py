@@ -60,12 +60,8 @@ def database_url(workdir: Path) -> str:
 
 
 def tandem_wsgi(fake: FakeSlack, workdir: Path) -> tuple[WSGIApp, Callable[[], None]]:
-    from bot.app import create_app
     from bot.config import Mode, load_settings
-    from bot.responder import ResponseUrlClient
-    from bot.runtime import register_single_workspace
-    from bot.services import Services
-    from bot.web import TandemWSGI
+    from bot.runtime import Runtime, register_single_workspace
     from db.clock import SystemClock
     from db.migrate import upgrade
     from db.session import Database
@@ -80,11 +76,11 @@ def tandem_wsgi(fake: FakeSlack, workdir: Path) -> tuple[WSGIApp, Callable[[], N
     database = Database(settings.database_url)
     upgrade(database.engine)
     register_single_workspace(settings, database, SystemClock())
-    services = Services(
-        settings=settings, database=database, clock=SystemClock(), responses=ResponseUrlClient()
-    )
-    app = create_app(settings, services, mode=Mode.HTTP, listener_executor=InlineExecutor())
-    return TandemWSGI(app, database), database.dispose
+    database.dispose()
+    # The same wiring `tandem serve --no-scheduler` builds, with the listener work run inline.
+    runtime = Runtime(settings, Mode.HTTP, listener_executor=InlineExecutor())
+    assert runtime.wsgi is not None
+    return runtime.wsgi, runtime.close
 
 
 def bare_wsgi(fake: FakeSlack) -> tuple[WSGIApp, Callable[[], None]]:

@@ -37,13 +37,13 @@ from sqlalchemy import func, insert, select
 
 from bot import ids
 from bot.blocks.pulse import answer_action_id, encode_answer
+from db.cadence import Cadence, CadenceKind
 from db.migrate import upgrade
 from db.models import Person, Pulse, PulseBallot, PulseQuestion, PulseTally, Side
 from db.pulses import close_pulse, open_pulse, voter_key
 from db.rituals import RitualSpec, create_ritual
 from db.session import Database
 from db.workspaces import ensure_workspace
-from jobs.cadence import Cadence, CadenceKind
 from tests.fake_slack import TEAM_ID  # what the fake's auth.test answers
 from tests.slack_requests import BuiltRequest, SlackRequests
 

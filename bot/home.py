@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.blocks.home import HomePulse, HomeRitual, build_home
+from bot.messenger import DeliveryError, Messenger
 from bot.summaries import commitment_view, summary, win_view
 from db import pulses as pulse_db
 from db.commitments import local_today, open_for_user, ritual_zones
@@ -20,7 +21,6 @@ from db.people import find_person
 from db.rituals import cadence_of, skipped_times, user_rituals
 from db.session import Database
 from db.wins import wins_crediting
-from jobs.delivery import DeliveryError, Messenger
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,46 @@ checks that the manifest and the registered listeners agree.
 
 from __future__ import annotations
 
-from typing import Final
+import json
+from typing import Any, Final
 
 COMMAND: Final = "/tandem"
+
+# Every row id is an INTEGER column: 32 bits on PostgreSQL. An id from a payload outside this range
+# names nothing Tandem stored, and SQLite would overflow on one past 64 bits.
+MAX_ROW_ID: Final = 2**31 - 1
+
+
+def parse_row_id(value: object) -> int | None:
+    """A row id from outside (button or option value, private_metadata, command argument): a positive
+    integer within `MAX_ROW_ID`, written as digits or given as a JSON number; None for anything else.
+
+    Every parser of a payload (beside its builder in `bot/blocks`) reads ids through this one, so
+    garbage, negative, huge or boolean ids never reach a query.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        # isdigit() alone accepts "²" and other Unicode digits that int() refuses.
+        if not (0 < len(text) <= 10 and text.isascii() and text.isdigit()):
+            return None
+        value = int(text)
+    if isinstance(value, int) and 1 <= value <= MAX_ROW_ID:
+        return value
+    return None
+
+
+def parse_metadata(private_metadata: object) -> dict[str, Any]:
+    """A view's private_metadata as the JSON object Tandem wrote; {} for anything else."""
+    if not isinstance(private_metadata, str) or not private_metadata or len(private_metadata) > 3000:
+        return {}
+    try:
+        value = json.loads(private_metadata)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
 
 # Events Tandem subscribes to (bot events in the manifest).
 EVENT_APP_UNINSTALLED: Final = "app_uninstalled"

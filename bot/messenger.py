@@ -1,23 +1,34 @@
-"""The `Messenger` jobs post through: Slack's Web API with the right token, errors made plain."""
+"""The one road to Slack: every Web API call Tandem makes, and every reply to a response_url.
+
+Use cases talk to Slack only through the `Messenger` protocol below, and every failure arrives as
+one typed error, `DeliveryError`, whatever the call: so the same Slack answer gets the same
+treatment everywhere (a channel that is gone pauses its rituals whether the failing post was a
+check-in, a win, a digest or a pulse result). `SlackMessenger` is the implementation; tests pass it
+the local fake of Slack's Web API, never a mock.
+
+Calls made before an interaction is acknowledged take a `deadline` (a `time.monotonic()` value):
+they share Slack's 3 seconds with the database, so they never retry and time out by it.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.oauth.installation_store import InstallationStore
 
 from bot.config import Mode, Settings
-from bot.slack_client import make_client
-from jobs.delivery import DeliveryError
+from bot.responder import ResponseUrlClient
+from bot.slack_client import make_client, pre_ack_client
 
 log = logging.getLogger(__name__)
 
-# Errors that need a person to act before this ritual can post again, in words for that person.
+# Errors that need a person to act before a ritual can post in the channel again, in words for that person.
 CHANNEL_ERRORS = {
     "not_in_channel": "Tandem is not a member of the channel any more",
     "channel_not_found": "the channel no longer exists, or Tandem cannot see it",
@@ -27,17 +38,159 @@ CHANNEL_ERRORS = {
 TOKEN_ERRORS = {"invalid_auth", "token_revoked", "account_inactive", "not_authed", "token_expired", "no_bot"}
 
 
-class SlackMessenger:
-    """Posts for any workspace Tandem is installed in: one token (HTTP, Socket Mode) or the store's."""
+class DeliveryError(Exception):
+    """Slack did not do what Tandem asked.
+
+    `code` is Slack's error code ("channel_not_found", "ratelimited", "timeout", ...); `pause` means
+    a ritual in that channel cannot work until a person fixes something (the bot was removed, the
+    channel was archived or deleted, the token was revoked); `workspace_gone` means nobody in the
+    workspace can be told (the token itself no longer works); `unanswered` means Slack did not
+    answer at all (network, timeout), so the call may be worth repeating.
+    """
 
     def __init__(
-        self, settings: Settings, mode: Mode, installation_store: InstallationStore | None = None
+        self,
+        reason: str,
+        *,
+        code: str = "",
+        pause: bool = False,
+        workspace_gone: bool = False,
+        unanswered: bool = False,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+        self.pause = pause
+        self.workspace_gone = workspace_gone
+        self.unanswered = unanswered
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    """What Tandem asks Slack about a person."""
+
+    user_id: str
+    timezone: str
+    is_admin: bool
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class ChannelInfo:
+    channel_id: str
+    is_member: bool
+    is_private: bool
+    is_archived: bool
+
+
+class Messenger(Protocol):
+    """Everything Tandem asks of Slack. Each method raises `DeliveryError`, and nothing else."""
+
+    def post(
+        self,
+        team_id: str,
+        channel_id: str,
+        *,
+        text: str,
+        blocks: Sequence[dict[str, Any]],
+        thread_ts: str | None = None,
+    ) -> str:
+        """Post to a channel (or into a thread); returns the message ts."""
+        ...
+
+    def update(
+        self, team_id: str, channel_id: str, ts: str, *, text: str, blocks: Sequence[dict[str, Any]]
+    ) -> None:
+        """Replace a message Tandem posted."""
+        ...
+
+    def ephemeral(
+        self, team_id: str, channel_id: str, user_id: str, *, text: str, blocks: Sequence[dict[str, Any]] = ()
+    ) -> None:
+        """A message only `user_id` sees, in a channel."""
+        ...
+
+    def dm(self, team_id: str, user_id: str, *, text: str, blocks: Sequence[dict[str, Any]]) -> None:
+        """Send a direct message."""
+        ...
+
+    def dm_channel(self, team_id: str, user_id: str) -> str:
+        """The id of the bot's DM with a person (files need a channel id)."""
+        ...
+
+    def upload(
+        self,
+        team_id: str,
+        channel_id: str,
+        *,
+        content: bytes,
+        filename: str,
+        title: str,
+        alt_text: str | None = None,
+        initial_comment: str | None = None,
+    ) -> None:
+        """Upload a file into a channel or DM (files.getUploadURLExternal + completeUploadExternal)."""
+        ...
+
+    def publish_home(self, team_id: str, user_id: str, view: dict[str, Any]) -> None:
+        """Publish a person's App Home tab."""
+        ...
+
+    def open_view(
+        self, team_id: str, trigger_id: str, view: dict[str, Any], *, deadline: float | None = None
+    ) -> None:
+        """Open a modal (trigger ids expire after 3 seconds: pass a deadline)."""
+        ...
+
+    def update_view(
+        self, team_id: str, view_id: str, view: dict[str, Any], *, hash: str | None = None
+    ) -> None:
+        """Replace an open modal (`hash` refuses the update if the user changed it meanwhile)."""
+        ...
+
+    def respond(self, response_url: str, message: dict[str, Any] | bytes) -> bool:
+        """Reply to an interaction's response_url (a payload, or its JSON already encoded); False when
+        Slack refused it (logged, not raised: the work is done and only its confirmation is lost)."""
+        ...
+
+    def user_info(self, team_id: str, user_id: str, *, deadline: float | None = None) -> UserInfo:
+        """A person's timezone, title and whether they are a workspace admin or owner."""
+        ...
+
+    def channel_info(
+        self, team_id: str, channel_id: str, *, deadline: float | None = None
+    ) -> ChannelInfo: ...
+
+    def join_channel(self, team_id: str, channel_id: str, *, deadline: float | None = None) -> None:
+        """Join a public channel (channels:join)."""
+        ...
+
+    def permalink(self, team_id: str, channel_id: str, ts: str) -> str: ...
+
+    def forget(self, team_id: str) -> None:
+        """Drop what is cached for a workspace (its client): it uninstalled, or reinstalled with a new token."""
+        ...
+
+
+class SlackMessenger:
+    """Slack's Web API for any workspace Tandem is installed in: one token (HTTP, Socket Mode) or
+    the installation store's (OAuth)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        mode: Mode,
+        installation_store: InstallationStore | None = None,
+        responses: ResponseUrlClient | None = None,
     ) -> None:
         self.settings = settings
         self.mode = mode
         self.installation_store = installation_store
+        self.responses = responses or ResponseUrlClient(timeout=settings.slack_timeout)
         self._clients: dict[str, WebClient] = {}
         self._lock = threading.Lock()
+
+    # -- clients ----------------------------------------------------------------------------------
 
     def client(self, team_id: str) -> WebClient:
         with self._lock:
@@ -52,19 +205,49 @@ class SlackMessenger:
             )
             if bot is None or not bot.bot_token:
                 raise DeliveryError(
-                    "Tandem is no longer installed in this workspace", pause=True, workspace_gone=True
+                    "Tandem is no longer installed in this workspace",
+                    code="not_installed",
+                    pause=True,
+                    workspace_gone=True,
                 )
             token = bot.bot_token
         else:
-            token = self.settings.slack_bot_token.get_secret_value()  # type: ignore[union-attr]
+            # Settings.resolve_mode guarantees a bot token in the single-workspace modes.
+            assert self.settings.slack_bot_token is not None
+            token = self.settings.slack_bot_token.get_secret_value()
         client = make_client(self.settings, token)
         with self._lock:
             self._clients[team_id] = client
         return client
 
+    def _client(self, team_id: str, deadline: float | None) -> WebClient:
+        client = self.client(team_id)
+        if deadline is None:
+            return client
+        try:
+            return pre_ack_client(client, deadline)
+        except TimeoutError:
+            raise DeliveryError("Slack did not answer in time", code="timeout", unanswered=True) from None
+
     def forget(self, team_id: str) -> None:
         with self._lock:
             self._clients.pop(team_id, None)
+
+    def _call(self, team_id: str, deadline: float | None, call: Any) -> Any:
+        """Run `call(client)` and translate whatever goes wrong into a DeliveryError."""
+        client = self._client(team_id, deadline)
+        try:
+            return call(client)
+        except SlackApiError as exc:
+            raise self._translate(team_id, exc) from None
+        except (SlackClientError, OSError) as exc:
+            raise DeliveryError(
+                f"Slack could not be reached ({type(exc).__name__})",
+                code="timeout" if isinstance(exc, TimeoutError) else "unreachable",
+                unanswered=True,
+            ) from None
+
+    # -- messages ---------------------------------------------------------------------------------
 
     def post(
         self,
@@ -75,31 +258,45 @@ class SlackMessenger:
         blocks: Sequence[dict[str, Any]],
         thread_ts: str | None = None,
     ) -> str:
-        client = self.client(team_id)
-        try:
-            return self._post(client, channel_id, text, blocks, thread_ts)
-        except SlackApiError as exc:
-            error = exc.response.get("error", "")
-            if error == "not_in_channel" and self._join(client, channel_id):
-                # Removed from a public channel: join it again (channels:join) and retry once.
-                try:
+        def send(client: WebClient) -> str:
+            try:
+                return self._post(client, channel_id, text, blocks, thread_ts)
+            except SlackApiError as exc:
+                if exc.response.get("error") == "not_in_channel" and self._join(client, channel_id):
+                    # Removed from a public channel: join it again (channels:join) and retry once.
                     return self._post(client, channel_id, text, blocks, thread_ts)
-                except SlackApiError as again:
-                    raise self._translate(team_id, again) from None
-            raise self._translate(team_id, exc) from None
-        except SlackClientError as exc:
-            raise DeliveryError(f"Slack could not be reached ({type(exc).__name__})") from None
-        except OSError as exc:
-            raise DeliveryError(f"Slack could not be reached ({type(exc).__name__})") from None
+                raise
 
-    def publish_home(self, team_id: str, user_id: str, view: dict[str, Any]) -> None:
-        client = self.client(team_id)
-        try:
-            client.views_publish(user_id=user_id, view=view)
-        except SlackApiError as exc:
-            raise self._translate(team_id, exc) from None
-        except (SlackClientError, OSError) as exc:
-            raise DeliveryError(f"Slack could not be reached ({type(exc).__name__})") from None
+        return str(self._call(team_id, None, send))
+
+    def update(
+        self, team_id: str, channel_id: str, ts: str, *, text: str, blocks: Sequence[dict[str, Any]]
+    ) -> None:
+        self._call(
+            team_id,
+            None,
+            lambda c: c.chat_update(channel=channel_id, ts=ts, text=text, blocks=list(blocks)),
+        )
+
+    def ephemeral(
+        self, team_id: str, channel_id: str, user_id: str, *, text: str, blocks: Sequence[dict[str, Any]] = ()
+    ) -> None:
+        self._call(
+            team_id,
+            None,
+            lambda c: c.chat_postEphemeral(
+                channel=channel_id, user=user_id, text=text, blocks=list(blocks) or None
+            ),
+        )
+
+    def dm(self, team_id: str, user_id: str, *, text: str, blocks: Sequence[dict[str, Any]]) -> None:
+        # Posting to a user id opens (or reuses) the DM with the bot.
+        self._call(
+            team_id, None, lambda c: c.chat_postMessage(channel=user_id, text=text, blocks=list(blocks))
+        )
+
+    def dm_channel(self, team_id: str, user_id: str) -> str:
+        return str(self._call(team_id, None, lambda c: c.conversations_open(users=user_id)["channel"]["id"]))
 
     def upload(
         self,
@@ -112,50 +309,68 @@ class SlackMessenger:
         alt_text: str | None = None,
         initial_comment: str | None = None,
     ) -> None:
-        client = self.client(team_id)
-        try:
-            client.files_upload_v2(
+        self._call(
+            team_id,
+            None,
+            lambda c: c.files_upload_v2(
                 channel=channel_id,
                 content=content,
                 filename=filename,
                 title=title,
                 alt_txt=alt_text,
                 initial_comment=initial_comment,
-            )
-        except SlackApiError as exc:
-            raise self._translate(team_id, exc) from None
-        except (SlackClientError, OSError) as exc:
-            raise DeliveryError(f"Slack could not be reached ({type(exc).__name__})") from None
+            ),
+        )
 
-    def dm_channel(self, team_id: str, user_id: str) -> str:
-        client = self.client(team_id)
-        try:
-            return client.conversations_open(users=user_id)["channel"]["id"]
-        except SlackApiError as exc:
-            raise self._translate(team_id, exc) from None
-        except (SlackClientError, OSError) as exc:
-            raise DeliveryError(f"Slack could not be reached ({type(exc).__name__})") from None
+    def publish_home(self, team_id: str, user_id: str, view: dict[str, Any]) -> None:
+        self._call(team_id, None, lambda c: c.views_publish(user_id=user_id, view=view))
 
-    def dm(self, team_id: str, user_id: str, *, text: str, blocks: Sequence[dict[str, Any]]) -> None:
-        client = self.client(team_id)
-        try:
-            # Posting to a user id opens (or reuses) the DM with the bot.
-            client.chat_postMessage(channel=user_id, text=text, blocks=list(blocks))
-        except SlackApiError as exc:
-            raise self._translate(team_id, exc) from None
-        except (SlackClientError, OSError) as exc:
-            raise DeliveryError(f"Slack could not be reached ({type(exc).__name__})") from None
+    # -- interactions -----------------------------------------------------------------------------
 
-    def update(
-        self, team_id: str, channel_id: str, ts: str, *, text: str, blocks: Sequence[dict[str, Any]]
+    def open_view(
+        self, team_id: str, trigger_id: str, view: dict[str, Any], *, deadline: float | None = None
     ) -> None:
-        client = self.client(team_id)
-        try:
-            client.chat_update(channel=channel_id, ts=ts, text=text, blocks=list(blocks))
-        except SlackApiError as exc:
-            raise self._translate(team_id, exc) from None
-        except (SlackClientError, OSError) as exc:
-            raise DeliveryError(f"Slack could not be reached ({type(exc).__name__})") from None
+        self._call(team_id, deadline, lambda c: c.views_open(trigger_id=trigger_id, view=view))
+
+    def update_view(
+        self, team_id: str, view_id: str, view: dict[str, Any], *, hash: str | None = None
+    ) -> None:
+        self._call(team_id, None, lambda c: c.views_update(view_id=view_id, hash=hash, view=view))
+
+    def respond(self, response_url: str, message: dict[str, Any] | bytes) -> bool:
+        if isinstance(message, bytes):
+            return self.responses.send_raw(response_url, message)
+        return self.responses.send(response_url, message)
+
+    def user_info(self, team_id: str, user_id: str, *, deadline: float | None = None) -> UserInfo:
+        user = self._call(team_id, deadline, lambda c: c.users_info(user=user_id)["user"])
+        return UserInfo(
+            user_id=user_id,
+            timezone=user.get("tz") or "UTC",
+            is_admin=bool(user.get("is_admin") or user.get("is_owner")),
+            title=(user.get("profile") or {}).get("title") or "",
+        )
+
+    def channel_info(self, team_id: str, channel_id: str, *, deadline: float | None = None) -> ChannelInfo:
+        channel = self._call(team_id, deadline, lambda c: c.conversations_info(channel=channel_id)["channel"])
+        return ChannelInfo(
+            channel_id=channel_id,
+            is_member=bool(channel.get("is_member")),
+            is_private=bool(channel.get("is_private")),
+            is_archived=bool(channel.get("is_archived")),
+        )
+
+    def join_channel(self, team_id: str, channel_id: str, *, deadline: float | None = None) -> None:
+        self._call(team_id, deadline, lambda c: c.conversations_join(channel=channel_id))
+
+    def permalink(self, team_id: str, channel_id: str, ts: str) -> str:
+        return str(
+            self._call(
+                team_id, None, lambda c: c.chat_getPermalink(channel=channel_id, message_ts=ts)["permalink"]
+            )
+        )
+
+    # -- internals --------------------------------------------------------------------------------
 
     @staticmethod
     def _post(
@@ -164,7 +379,7 @@ class SlackMessenger:
         response = client.chat_postMessage(
             channel=channel_id, text=text, blocks=list(blocks), thread_ts=thread_ts, unfurl_links=False
         )
-        return response["ts"]
+        return str(response["ts"])
 
     @staticmethod
     def _join(client: WebClient, channel_id: str) -> bool:
@@ -177,12 +392,19 @@ class SlackMessenger:
     def _translate(self, team_id: str, exc: SlackApiError) -> DeliveryError:
         error = exc.response.get("error", "") or f"HTTP {exc.response.status_code}"
         if error in CHANNEL_ERRORS:
-            return DeliveryError(f"{CHANNEL_ERRORS[error]} ({error})", pause=True)
+            return DeliveryError(f"{CHANNEL_ERRORS[error]} ({error})", code=error, pause=True)
         if error in TOKEN_ERRORS:
             self.forget(team_id)
             return DeliveryError(
-                f"Slack no longer accepts Tandem's token ({error})", pause=True, workspace_gone=True
+                f"Slack no longer accepts Tandem's token ({error})",
+                code=error,
+                pause=True,
+                workspace_gone=True,
             )
-        if error == "ratelimited":
-            return DeliveryError("Slack kept rate-limiting Tandem after several retries (ratelimited)")
-        return DeliveryError(f"Slack refused the message ({error})")
+        if error == "ratelimited" or exc.response.status_code == 429:
+            return DeliveryError(
+                "Slack kept rate-limiting Tandem after several retries (ratelimited)", code="ratelimited"
+            )
+        return DeliveryError(
+            f"Slack refused the message ({error})", code=error, unanswered=exc.response.status_code >= 500
+        )

@@ -12,6 +12,7 @@ from db.workspaces import claim_event, ensure_workspace, release_event
 
 log = logging.getLogger(__name__)
 
+SERVICES = "tandem"
 # Set in the Bolt context when this delivery claimed its event id: only that delivery may release it.
 CLAIMED_EVENT = "tandem_claimed_event"
 
@@ -22,7 +23,7 @@ def register(app: App, services: Services) -> None:
     def prepare(body: dict, context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:
         # One middleware, not two: Bolt builds each middleware's arguments on every request, and
         # every pulse click passes through here.
-        context["tandem"] = services
+        context[SERVICES] = services
         team_id = context.team_id
         if team_id and team_id not in known_teams:
             with services.database.begin() as session:
@@ -51,7 +52,7 @@ def register(app: App, services: Services) -> None:
 def release_claimed_event(context: BoltContext) -> None:
     """Forget the event id this delivery claimed, because its listener failed: a retry may try again."""
     event_id = context.get(CLAIMED_EVENT)
-    services = context.get("tandem")
+    services = context.get(SERVICES)
     if not event_id or services is None:
         return
     try:
@@ -62,3 +63,9 @@ def release_claimed_event(context: BoltContext) -> None:
     else:
         context[CLAIMED_EVENT] = None
         log.info("event %s released after its listener failed: a retry will be processed", event_id)
+
+
+def services_of(context: BoltContext) -> Services:
+    """The process's services, which the middleware put into every request's context."""
+    services: Services = context[SERVICES]
+    return services

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 
 from slack_bolt import App
 from slack_sdk.errors import SlackApiError
@@ -13,8 +13,7 @@ from bot.app import create_app, make_installation_store
 from bot.config import ConfigError, Mode, Settings
 from bot.home import HomePublisher
 from bot.messenger import SlackMessenger
-from bot.responder import ResponseUrlClient
-from bot.services import Services
+from bot.services import PulseSettings, Services
 from bot.slack_client import make_client
 from bot.web import TandemWSGI
 from db.clock import Clock, SystemClock
@@ -22,7 +21,7 @@ from db.session import Database
 from db.workspaces import record_install
 from jobs.outbox import CheckinOutbox
 from jobs.poster import PER_CHANNEL_INTERVAL
-from jobs.pulses import CountRefresher, PulseSettings, pulse_after_checkin
+from jobs.pulses import CountRefresher, pulse_after_checkin
 from jobs.scheduler import TandemScheduler
 
 log = logging.getLogger(__name__)
@@ -40,6 +39,7 @@ class Runtime:
         with_scheduler: bool = False,
         clock: Clock | None = None,
         listener_threads: int = 16,
+        listener_executor: Executor | None = None,
         poster_interval: float = PER_CHANNEL_INTERVAL,
     ) -> None:
         self.settings = settings
@@ -73,7 +73,7 @@ class Runtime:
             self.outbox.after_posted = pulse_after_checkin(
                 self.database, self.messenger, self.outbox.send, pulse_settings, self.clock.now
             )
-        self.counts = CountRefresher(self.database, self.messenger) if with_app else None
+        self.counts = CountRefresher(self.database, self.messenger)
         # The scheduler process refreshes Home tabs too (a pulse it closed changes them).
         self.homes = HomePublisher(
             self.database, self.messenger, self.clock, min_answers=pulse_settings.min_answers
@@ -91,10 +91,11 @@ class Runtime:
             pulse_settings=pulse_settings,
             counts=self.counts,
             homes=self.homes,
-            responses=ResponseUrlClient(timeout=settings.slack_timeout) if with_app else None,
         )
         # Bolt runs each listener's post-ack work here; owning it lets shutdown wait for that work.
-        self.executor = ThreadPoolExecutor(max_workers=listener_threads, thread_name_prefix="tandem-listener")
+        self.executor = listener_executor or ThreadPoolExecutor(
+            max_workers=listener_threads, thread_name_prefix="tandem-listener"
+        )
         self.app: App | None = None
         self.wsgi: TandemWSGI | None = None
         if with_app:
@@ -120,8 +121,7 @@ class Runtime:
             self.scheduler.shutdown(wait=True)  # stops its outbox too
         if self.scheduler is None:
             self.outbox.stop()
-        if self.counts is not None:
-            self.counts.stop()
+        self.counts.stop()
         self.homes.stop()
         self.database.dispose()
 

@@ -8,9 +8,9 @@ from bot.blocks.commitments import CommitmentView
 from bot.blocks.rituals import RitualSummary
 from bot.blocks.wins import WinView
 from db import wins as win_db
+from db.cadence import describe
 from db.models import Commitment, Ritual, Side, Win
 from db.rituals import cadence_of, member_ids, next_time
-from jobs.cadence import describe
 
 
 def summary(ritual: Ritual, now: dt.datetime, skipped: list[dt.datetime] | None = None) -> RitualSummary:

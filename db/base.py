@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import DateTime, Dialect, MetaData
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -53,3 +54,13 @@ def utcnow() -> dt.datetime:
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {dt.datetime: UTCDateTime}
+
+
+def upsert(dialect_name: str, table: Any) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT that can say ON CONFLICT: SQLAlchemy spells it per dialect, both backends support it.
+
+    `table` is a mapped class or a `Table`; `dialect_name` is `session.get_bind().dialect.name`.
+    """
+    if dialect_name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)

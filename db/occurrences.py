@@ -7,19 +7,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from db.base import upsert
 from db.models import Occurrence, OccurrenceStatus
 
 # A claim this old with no outcome belongs to a process that died mid-post: we cannot know whether
 # Slack got the message, so it ends as failed (never re-posted: a duplicate is worse than a gap).
 STALE_CLAIM = dt.timedelta(minutes=15)
-
-
-def _insert(session: Session):  # type: ignore[no-untyped-def]
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 def claim(
@@ -39,7 +34,7 @@ def claim(
     processes, a retry or a restart cannot both win.
     """
     stmt = (
-        _insert(session)(Occurrence)
+        upsert(session.get_bind().dialect.name, Occurrence)
         .values(
             ritual_id=ritual_id,
             scheduled_at=scheduled_at,

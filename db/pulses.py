@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Executable
 
+from db.base import upsert
 from db.models import (
     Person,
     Pulse,
@@ -62,15 +62,6 @@ class AnswerOutcome:
 
 class PulseError(Exception):
     """A user-facing problem with a pulse; the message is shown as is."""
-
-
-def _dialect_insert(dialect: str):  # type: ignore[no-untyped-def]
-    # ON CONFLICT is spelt per dialect in SQLAlchemy; both backends support it the same way.
-    return pg_insert if dialect == "postgresql" else sqlite_insert
-
-
-def _insert(session: Session):  # type: ignore[no-untyped-def]
-    return _dialect_insert(session.get_bind().dialect.name)
 
 
 def voter_key(pulse: Pulse, user_id: str) -> str:
@@ -162,10 +153,9 @@ _BALLOT = select(PulseBallot.id, PulseBallot.score, PulseBallot.side, PulseBallo
 _BALLOT_LOCKED = _BALLOT.with_for_update()
 
 
-def _new_ballot(dialect: str):  # type: ignore[no-untyped-def]
-    insert = _dialect_insert(dialect)
+def _new_ballot(dialect: str) -> Executable:
     return (
-        insert(PulseBallot)
+        upsert(dialect, PulseBallot)
         .values(
             pulse_id=bindparam("pulse_id"),
             question=bindparam("question"),
@@ -179,9 +169,8 @@ def _new_ballot(dialect: str):  # type: ignore[no-untyped-def]
     )
 
 
-def _named_vote(dialect: str):  # type: ignore[no-untyped-def]
-    insert = _dialect_insert(dialect)
-    stmt = insert(PulseVote).values(
+def _named_vote(dialect: str) -> Executable:
+    stmt = upsert(dialect, PulseVote).values(
         pulse_id=bindparam("pulse_id"),
         question=bindparam("question"),
         person_id=bindparam("person_id"),
@@ -194,9 +183,8 @@ def _named_vote(dialect: str):  # type: ignore[no-untyped-def]
     )
 
 
-def _set_side(dialect: str):  # type: ignore[no-untyped-def]
-    insert = _dialect_insert(dialect)
-    stmt = insert(Person).values(
+def _set_side(dialect: str) -> Executable:
+    stmt = upsert(dialect, Person).values(
         workspace_id=bindparam("workspace_id"),
         slack_user_id=bindparam("user_id"),
         side=bindparam("new_side"),
@@ -392,7 +380,7 @@ def claim_reminder(session: Session, pulse_id: int, voter: str) -> bool:
     """True the first time; the unique constraint keeps it to one reminder per pulse per person."""
     return (
         session.execute(
-            _insert(session)(PulseReminder)
+            upsert(session.get_bind().dialect.name, PulseReminder)
             .values(pulse_id=pulse_id, voter=voter)
             .on_conflict_do_nothing(index_elements=["pulse_id", "voter"])
             .returning(PulseReminder.id)

@@ -10,6 +10,7 @@ from functools import lru_cache
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from db.cadence import Cadence, CadenceKind, next_occurrences
 from db.models import (
     Occurrence,
     OccurrenceStatus,
@@ -20,7 +21,7 @@ from db.models import (
     Side,
     Workspace,
 )
-from jobs.cadence import Cadence, CadenceKind, next_occurrences
+from db.people import get_or_create_person
 
 
 class RitualError(Exception):
@@ -89,17 +90,6 @@ def ritual_leads(session: Session, ritual_id: int) -> dict[Side, str]:
     return leads
 
 
-def person(session: Session, workspace_id: int, user_id: str) -> Person:
-    found = session.scalars(
-        select(Person).where(Person.workspace_id == workspace_id, Person.slack_user_id == user_id)
-    ).one_or_none()
-    if found is None:
-        found = Person(workspace_id=workspace_id, slack_user_id=user_id)
-        session.add(found)
-        session.flush()
-    return found
-
-
 def _apply(session: Session, ritual: Ritual, spec: RitualSpec) -> None:
     c = spec.cadence
     ritual.channel_id = spec.channel_id
@@ -121,7 +111,7 @@ def _apply(session: Session, ritual: Ritual, spec: RitualSpec) -> None:
         if user_id not in wanted:
             ritual.members.remove(member)
     for user_id, side in wanted.items():
-        p = person(session, ritual.workspace_id, user_id)
+        p = get_or_create_person(session, ritual.workspace_id, user_id)
         # Naming someone on a side of a ritual is how Tandem learns their side.
         p.side = side
         if user_id in existing:

@@ -7,10 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
+from db.base import upsert
 from db.models import OccurrenceStatus, Side, Win, WinCredit, WinDigest
 
 
@@ -150,9 +149,8 @@ def claim_digest(
     missed: bool = False,
 ) -> int | None:
     """Claim a channel's digest for a month; the id if this caller won, None if it was already claimed."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     return session.execute(
-        insert(WinDigest)
+        upsert(session.get_bind().dialect.name, WinDigest)
         .values(
             workspace_id=workspace_id,
             channel_id=channel_id,

@@ -5,16 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from db.base import upsert
 from db.models import ProcessedEvent, Pulse, Ritual, Workspace, slack_bots, slack_installations
 from db.pulses import close_pulse
-
-
-def _insert(session: Session):  # type: ignore[no-untyped-def]
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 def ensure_workspace(
@@ -32,7 +27,7 @@ def ensure_workspace(
     if now is None:
         raise LookupError(f"workspace {team_id} is unknown and no `now` was given to create it")
     stmt = (
-        _insert(session)(Workspace)
+        upsert(session.get_bind().dialect.name, Workspace)
         .values(team_id=team_id, enterprise_id=enterprise_id, installed_at=now)
         .on_conflict_do_nothing(index_elements=["team_id"])
     )
@@ -83,7 +78,7 @@ def claim_event(session: Session, event_id: str, *, team_id: str | None, now: dt
     cannot both insert the row.
     """
     stmt = (
-        _insert(session)(ProcessedEvent)
+        upsert(session.get_bind().dialect.name, ProcessedEvent)
         .values(event_id=event_id, team_id=team_id, received_at=now)
         .on_conflict_do_nothing(index_elements=["event_id"])
         # RETURNING, not rowcount: psycopg reports no reliable rowcount for INSERT ... ON CONFLICT.

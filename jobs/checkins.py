@@ -20,9 +20,11 @@ from bot.blocks.checkin import AgendaSection, CheckinContent, MissedCheckin, bui
 from bot.blocks.pulse import pulse_agenda_lines
 from bot.blocks.rituals import build_paused_dm
 from bot.blocks.wins import win_agenda_lines
+from bot.messenger import DeliveryError, Messenger
 from bot.summaries import commitment_view, win_view
 from db import occurrences
 from db import pulses as pulse_db
+from db.cadence import occurrences_between
 from db.commitments import open_for_ritual
 from db.models import (
     Commitment,
@@ -40,8 +42,6 @@ from db.reports import PulsePoint, pulse_points, weak_spot
 from db.rituals import cadence_of, load_ritual, member_ids, pause_ritual
 from db.session import Database
 from db.wins import wins_between
-from jobs.cadence import occurrences_between
-from jobs.delivery import DeliveryError, Messenger
 
 log = logging.getLogger(__name__)
 

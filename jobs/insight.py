@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from bot.blocks.report import drift_alert, export_comment, report_summary
 from bot.charts import TrendPoint, alt_text, chart_title, render_trend_chart
+from bot.messenger import DeliveryError, Messenger
 from db.models import Ritual, Side, Workspace
 from db.prompt_library import Theme
 from db.reports import (
@@ -30,7 +31,6 @@ from db.reports import (
 )
 from db.rituals import ritual_leads
 from db.session import Database
-from jobs.delivery import DeliveryError, Messenger
 
 log = logging.getLogger(__name__)
 

@@ -14,13 +14,13 @@ from zoneinfo import ZoneInfo
 
 from bot.blocks.commitments import build_nudge_dm
 from bot.blocks.wins import WinView, build_wins_digest
+from bot.messenger import DeliveryError, Messenger
 from bot.summaries import commitment_view, win_view
 from db import wins as win_db
 from db.commitments import claim_overdue_nudges, local_today, release_nudge, ritual_zones
 from db.models import Workspace
 from db.rituals import schedulable_rituals
 from db.session import Database
-from jobs.delivery import DeliveryError, Messenger
 
 log = logging.getLogger(__name__)
 

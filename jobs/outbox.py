@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
+from bot.messenger import Messenger
 from db.session import Database
 from jobs.checkins import PreparedCheckin, deliver, release_unsent
-from jobs.delivery import Messenger
 from jobs.poster import PER_CHANNEL_INTERVAL, ChannelPoster
 
 

@@ -11,18 +11,18 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from bot.blocks.pulse import PulseView, build_pulse_message, build_reminder_dm, build_results
+from bot.messenger import DeliveryError, Messenger
+from bot.services import PulseSettings
 from db import pulses as pulse_db
 from db.models import Person, Pulse, Ritual, RitualMember, Workspace
 from db.rituals import next_time
 from db.session import Database
 from jobs.checkins import PreparedCheckin
-from jobs.delivery import DeliveryError, Messenger
 from jobs.insight import alert_on_drift
 
 log = logging.getLogger(__name__)
@@ -30,12 +30,6 @@ log = logging.getLogger(__name__)
 # Slack's chat.update is Tier 3 (about 50 a minute): one refresh of a pulse's count every few
 # seconds keeps a busy pulse far below that, however many people click.
 COUNT_REFRESH_SECONDS = 3.0
-
-
-@dataclass(frozen=True)
-class PulseSettings:
-    min_answers: int = 3
-    reminder_hours: float = 4.0
 
 
 Sender = Callable[[str, Callable[[], None]], None]  # (channel id, send) -> queued for the channel's slot

@@ -23,18 +23,19 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.orm import Session
 
+from bot.messenger import Messenger
+from bot.services import PulseSettings
 from db import occurrences
+from db.cadence import Cadence, build_trigger, occurrences_between
 from db.clock import Clock
 from db.rituals import schedule_rows
 from db.session import Database
 from jobs import housekeeping
-from jobs.cadence import Cadence, build_trigger, occurrences_between
 from jobs.checkins import MAX_LOOKBACK, PreparedCheckin, prepare_due, record_unprepared
-from jobs.delivery import Messenger
 from jobs.ledger import nudge_overdue, post_due_digests
 from jobs.outbox import CheckinOutbox
 from jobs.poster import PER_CHANNEL_INTERVAL
-from jobs.pulses import ClosedHook, PulseSettings, close_due, pulse_after_checkin, send_reminders
+from jobs.pulses import ClosedHook, close_due, pulse_after_checkin, send_reminders
 
 log = logging.getLogger(__name__)
 

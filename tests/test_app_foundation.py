@@ -20,6 +20,7 @@ from bot.listeners import register_listeners
 from bot.runtime import Runtime
 from db import commitments as commit_db
 from db import pulses as pulse_db
+from db.cadence import Cadence, CadenceKind
 from db.models import (
     Commitment,
     Occurrence,
@@ -37,7 +38,6 @@ from db.pulses import open_pulse
 from db.rituals import RitualSpec, create_ritual
 from db.session import Database
 from db.workspaces import record_install
-from jobs.cadence import Cadence, CadenceKind
 from jobs.pulses import close_due, send_reminders
 from jobs.scheduler import TandemScheduler
 from tests.clock import FrozenClock

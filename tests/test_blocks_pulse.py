@@ -184,7 +184,7 @@ FULL = results(mkt=MKT_34, it=IT_41, level_mkt=fig(0, 1, 3, 1, 0), level_it=fig(
 
 
 def test_encode_decode_round_trip() -> None:
-    for pulse_id in (1, 42, 10**17):
+    for pulse_id in (1, 42, ids.MAX_ROW_ID):
         for question in PulseQuestion:
             for score in range(1, 6):
                 value = encode_answer(pulse_id, question, score)
@@ -207,6 +207,8 @@ def test_encode_decode_round_trip() -> None:
         "42:partner:3:1",
         "x:partner:3",
         "0:partner:3",
+        f"{ids.MAX_ROW_ID + 1}:partner:3",  # past the database's integer range
+        "99999999999999999999999:partner:3",
         "042:partner:3",
         "+42:partner:3",
         " 42:partner:3",

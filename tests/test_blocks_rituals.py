@@ -33,8 +33,8 @@ from bot.blocks.setup import (
     parse_time,
     setup_ritual_id,
 )
+from db.cadence import Cadence, CadenceKind
 from db.prompt_library import Theme
-from jobs.cadence import Cadence, CadenceKind
 
 TODAY = dt.date(2026, 11, 23)
 

@@ -1,4 +1,4 @@
-"""Tests for jobs.cadence: controlled clock only (every "now" is passed in explicitly)."""
+"""Tests for db.cadence: controlled clock only (every "now" is passed in explicitly)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from apscheduler.triggers.calendarinterval import CalendarIntervalTrigger
 from apscheduler.triggers.cron import CronTrigger
 
-from jobs.cadence import (
+from db.cadence import (
     MAX_OCCURRENCES,
     Cadence,
     CadenceKind,

@@ -13,10 +13,10 @@ from sqlalchemy import select
 
 from bot.config import Mode
 from bot.messenger import SlackMessenger
+from db.cadence import Cadence, CadenceKind
 from db.models import Occurrence, OccurrenceStatus, Pulse, Ritual, RitualStatus, Workspace
 from db.rituals import RitualSpec, create_ritual, delete_ritual, pause_ritual
 from db.session import Database
-from jobs.cadence import Cadence, CadenceKind
 from jobs.checkins import prepare_due
 from jobs.scheduler import TandemScheduler
 from tests.clock import FrozenClock

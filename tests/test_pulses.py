@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from bot import ids
 from bot.blocks.pulse import encode_answer
+from db.cadence import Cadence, CadenceKind
 from db.models import (
     Occurrence,
     Person,
@@ -29,7 +30,6 @@ from db.models import (
 from db.pulses import answer_counts, answered_count
 from db.rituals import RitualSpec, create_ritual
 from db.session import Database
-from jobs.cadence import Cadence, CadenceKind
 from jobs.pulses import close_due, open_pulse_for, send_reminders
 from tests.conftest import RunningApp
 from tests.fake_slack import FakeSlack

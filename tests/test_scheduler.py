@@ -16,11 +16,11 @@ from sqlalchemy import select
 from bot.config import Mode, Settings
 from bot.messenger import SlackMessenger
 from bot.runtime import Runtime
+from db.cadence import Cadence, CadenceKind
 from db.models import Occurrence, OccurrenceStatus, Ritual, Workspace
 from db.occurrences import claim
 from db.rituals import RitualSpec, create_ritual, delete_ritual, pause_ritual
 from db.session import Database
-from jobs.cadence import Cadence, CadenceKind
 from jobs.scheduler import (
     HOUSEKEEPING_JOB_ID,
     LEDGER_JOB_ID,

@@ -18,11 +18,11 @@ import pytest
 import requests
 
 from bot import __version__, ids
+from db.cadence import Cadence, CadenceKind
 from db.migrate import upgrade
 from db.rituals import RitualSpec, create_ritual
 from db.session import Database
 from db.workspaces import record_install
-from jobs.cadence import Cadence, CadenceKind
 from tests.fake_slack import TEAM_ID, FakeSlack
 from tests.slack_requests import SlackRequests
 

@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 from bot import ids
 from bot.config import Mode
 from bot.messenger import SlackMessenger
+from db.cadence import Cadence, CadenceKind
 from db.models import Commitment, CommitmentStatus, OccurrenceStatus, Ritual, Win, WinDigest, Workspace
 from db.rituals import RitualSpec, create_ritual
 from db.session import Database
-from jobs.cadence import Cadence, CadenceKind
 from jobs.ledger import nudge_overdue, post_due_digests
 from jobs.scheduler import TandemScheduler
 from tests.clock import FrozenClock

@@ -127,13 +127,7 @@ def _metadata(**values: int | None) -> str:
 
 
 def _metadata_int(private_metadata: str | None, key: str) -> int | None:
-    if not private_metadata:
-        return None
-    try:
-        value = json.loads(private_metadata).get(key)
-    except (ValueError, AttributeError):
-        return None
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return ids.parse_row_id(ids.parse_metadata(private_metadata).get(key))
 
 
 def commit_modal_metadata(private_metadata: str | None) -> tuple[int | None, int | None]:
@@ -387,7 +381,10 @@ def parse_commit_choice(value: str) -> tuple[str, int]:
     match = _CHOICE_RE.fullmatch(value) if isinstance(value, str) else None
     if match is None:
         raise ValueError(f"not a commitment choice: {value!r}")
-    return match[1], int(match[2])
+    commitment_id = ids.parse_row_id(match[2])
+    if commitment_id is None:
+        raise ValueError(f"not a commitment id: {match[2]!r}")
+    return match[1], commitment_id
 
 
 def _menu(commitment_id: int) -> OverflowMenuElement:

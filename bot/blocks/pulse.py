@@ -81,7 +81,7 @@ SIDE_ACTION_PATTERN: Final = re.compile(rf"^{re.escape(ids.ACTION_PULSE_SIDE_PRE
 # than misread as someone's answer, so only the exact shape we write is accepted (ASCII digits, no
 # sign, no spaces, no leading zeros, a known question, a score from 1 to 5).
 _VALUE_RE: Final = re.compile(
-    r"([1-9][0-9]{0,17}):(" + "|".join(q.value for q in PulseQuestion) + r"):([1-5])", re.ASCII
+    r"([1-9][0-9]{0,22}):(" + "|".join(q.value for q in PulseQuestion) + r"):([1-5])", re.ASCII
 )
 
 
@@ -113,7 +113,7 @@ def parse_side_action_id(action_id: str) -> Side:
 
 def encode_answer(pulse_id: int, question: PulseQuestion, score: int) -> str:
     """A button value: "pulse_id:question:score", e.g. "42:partner:4"."""
-    if isinstance(pulse_id, bool) or not isinstance(pulse_id, int) or pulse_id < 1:
+    if not isinstance(pulse_id, int) or ids.parse_row_id(pulse_id) is None:
         raise ValueError(f"pulse ids are positive integers, not {pulse_id!r}")
     _check(question, score)
     return f"{pulse_id}:{question.value}:{score}"
@@ -124,7 +124,10 @@ def decode_answer(value: str) -> tuple[int, PulseQuestion, int]:
     match = _VALUE_RE.fullmatch(value) if isinstance(value, str) else None
     if match is None:
         raise ValueError(f"not a pulse answer: {value!r}")
-    return int(match[1]), PulseQuestion(match[2]), int(match[3])
+    pulse_id = ids.parse_row_id(match[1])
+    if pulse_id is None:
+        raise ValueError(f"not a pulse id: {match[1]!r}")
+    return pulse_id, PulseQuestion(match[2]), int(match[3])
 
 
 # -- wording -----------------------------------------------------------------------------------------

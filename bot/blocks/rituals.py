@@ -59,7 +59,7 @@ class RitualSummary:
     id: int
     name: str
     channel_id: str
-    schedule: str  # e.g. jobs.cadence.describe(cadence)
+    schedule: str  # e.g. db.cadence.describe(cadence)
     next_local: dt.datetime | None  # aware, in the ritual's timezone
     status: str  # "active" | "paused"
     paused_reason: str | None
@@ -229,3 +229,22 @@ def build_paused_dm(ritual_name: str, channel_id: str, reason_text: str) -> tupl
         ),
     ]
     return text, blocks
+
+
+def refusal_text(kind: str, *, detail: str = "", ritual_name: str = "", refusal: str | None = None) -> str:
+    """The ephemeral answer when a request may not go on (bot.usecases.access.Refused, as plain values).
+
+    `refusal` words a feature's own "not allowed" sentence, with `{name}` for the ritual's name.
+    """
+    if kind == "not_found":
+        return ":warning: This check-in no longer exists, or is not one of this workspace's."
+    if kind == "ambiguous":
+        return f":warning: {detail}"
+    text = (
+        refusal.format(name=ritual_name)
+        if refusal
+        else f"Only the creator of “{ritual_name}”, its members or a workspace admin can change it."
+    )
+    if kind == "admin_unknown":
+        text += " (Slack did not say in time whether you are an admin: if you are, try again.)"
+    return f":no_entry: {text}"

@@ -32,8 +32,8 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot import ids
+from db.cadence import LAST_WEEK, MAX_INTERVAL_WEEKS, MIN_INTERVAL_WEEKS, WEEKDAY_NAMES, Cadence
 from db.prompt_library import Theme
-from jobs.cadence import LAST_WEEK, MAX_INTERVAL_WEEKS, MIN_INTERVAL_WEEKS, WEEKDAY_NAMES, Cadence
 
 __all__ = [
     "CADENCE_KINDS",
@@ -532,13 +532,7 @@ def _themes_select(selected: Sequence[str]) -> StaticMultiSelectElement:
 
 def setup_ritual_id(private_metadata: str | None) -> int | None:
     """The ritual id stored in the modal's `private_metadata`: None for a new ritual."""
-    if not private_metadata:
-        return None
-    try:
-        value = json.loads(private_metadata).get("ritual_id")
-    except (ValueError, AttributeError):
-        return None
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return ids.parse_row_id(ids.parse_metadata(private_metadata).get("ritual_id"))
 
 
 # --------------------------------------------------------------------------- parsing the state

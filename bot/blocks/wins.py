@@ -197,13 +197,7 @@ def build_win_modal(form: WinForm, *, win_id: int | None) -> View:
 
 def win_modal_id(private_metadata: str | None) -> int | None:
     """The win id in the modal's `private_metadata`: None for a new win."""
-    if not private_metadata:
-        return None
-    try:
-        value = json.loads(private_metadata).get("win_id")
-    except (ValueError, AttributeError):
-        return None
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return ids.parse_row_id(ids.parse_metadata(private_metadata).get("win_id"))
 
 
 # --------------------------------------------------------------------------- parsing the state

@@ -15,6 +15,7 @@ from slack_sdk import WebClient
 
 from bot import ids
 from bot.blocks.help import HelpEntry, build_help, help_text
+from bot.middleware import services_of
 from bot.services import Services
 
 
@@ -45,7 +46,7 @@ class Invocation:
 
     @property
     def services(self) -> Services:
-        return Services.of(self.context)
+        return services_of(self.context)
 
     def fail(self, problem: str, example: str) -> None:
         """Acknowledge a malformed command: say what was wrong and show a correct example."""

@@ -27,7 +27,7 @@ from bot.blocks.commitments import (
     parse_move_state,
 )
 from bot.listeners.commands import CommandRouter, Invocation
-from bot.services import Services
+from bot.middleware import services_of
 from bot.slack_client import pre_ack_client, pre_ack_deadline
 from bot.summaries import commitment_view
 from db import commitments as commit_db
@@ -121,7 +121,7 @@ def register(app: App, router: CommandRouter) -> None:
     def handle_commit_submission(
         ack: Ack, body: dict, view: dict, client: WebClient, context: BoltContext, logger: Logger
     ) -> None:
-        services = Services.of(context)
+        services = services_of(context)
         user_id = body["user"]["id"]
         team_id = context.team_id or body["team"]["id"]
         now = services.clock.now()
@@ -177,7 +177,7 @@ def register(app: App, router: CommandRouter) -> None:
     def _changeable(
         body: dict, context: BoltContext, respond: Respond, commitment_id: int
     ) -> Commitment | None:
-        services = Services.of(context)
+        services = services_of(context)
         with services.database.begin() as session:
             commitment = session.get(Commitment, commitment_id)
             if commitment is None:
@@ -201,7 +201,7 @@ def register(app: App, router: CommandRouter) -> None:
     def announce(
         context: BoltContext, client: WebClient, commitment_id: int, by: str, logger: Logger
     ) -> None:
-        services = Services.of(context)
+        services = services_of(context)
         with services.database.read() as session:
             commitment = session.get(Commitment, commitment_id)
             assert commitment is not None
@@ -244,7 +244,7 @@ def register(app: App, router: CommandRouter) -> None:
         if commitment is None:
             return
         user_id = body["user"]["id"]
-        services = Services.of(context)
+        services = services_of(context)
         if choice == "done":
             with services.database.begin() as session:
                 fresh = session.get(Commitment, commitment_id)
@@ -264,7 +264,7 @@ def register(app: App, router: CommandRouter) -> None:
     def handle_move_submission(
         ack: Ack, body: dict, view: dict, client: WebClient, context: BoltContext, logger: Logger
     ) -> None:
-        services = Services.of(context)
+        services = services_of(context)
         now = services.clock.now()
         user_id = body["user"]["id"]
         today = look_up_people(client, [user_id]).today(user_id, now)
@@ -292,7 +292,7 @@ def register(app: App, router: CommandRouter) -> None:
     def handle_drop_submission(
         ack: Ack, body: dict, view: dict, client: WebClient, context: BoltContext, logger: Logger
     ) -> None:
-        services = Services.of(context)
+        services = services_of(context)
         reason, errors = parse_drop_state(view["state"]["values"])
         if errors:
             ack(response_action="errors", errors=errors)

@@ -12,7 +12,7 @@ from bot.blocks.commitments import CommitForm, build_commit_modal
 from bot.blocks.setup import build_setup_modal
 from bot.blocks.wins import WinForm, build_win_modal
 from bot.listeners.rituals import form_for_new, user_timezone
-from bot.services import Services
+from bot.middleware import services_of
 from db.people import get_or_create_person
 from db.workspaces import ensure_workspace
 
@@ -21,7 +21,7 @@ def register(app: App) -> None:
     def handle_home_opened(event: dict, client: WebClient, context: BoltContext, logger: Logger) -> None:
         if event.get("tab") != "home":
             return
-        services = Services.of(context)
+        services = services_of(context)
         team_id = context.team_id or ""
         user_id = event["user"]
         with services.database.begin() as session:

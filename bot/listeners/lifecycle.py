@@ -7,7 +7,7 @@ from logging import Logger
 from slack_bolt import App, BoltContext
 
 from bot import ids
-from bot.messenger import SlackMessenger
+from bot.middleware import services_of
 from bot.services import Services
 from db.workspaces import record_uninstall
 
@@ -15,15 +15,14 @@ from db.workspaces import record_uninstall
 def forget_client(services: Services, team_id: str) -> None:
     """Drop the messenger's cached client for `team_id`: its token is gone, and after a reinstall
     (OAuth) a stale one would be refused and pause the workspace's rituals."""
-    if isinstance(services.messenger, SlackMessenger):
-        services.messenger.forget(team_id)
+    services.messenger.forget(team_id)
 
 
 def _remove_workspace(context: BoltContext, team_id: str | None, logger: Logger) -> None:
     if not team_id:
         logger.warning("uninstall event without a team id; nothing to remove")
         return
-    services = Services.of(context)
+    services = services_of(context)
     with services.database.begin() as session:
         record_uninstall(session, team_id, now=services.clock.now())
     forget_client(services, team_id)

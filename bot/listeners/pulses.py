@@ -22,6 +22,7 @@ from bot.blocks.pulse import (
 )
 from bot.listeners.commands import CommandRouter, Invocation
 from bot.listeners.rituals import acting_on
+from bot.middleware import services_of
 from bot.services import Services
 from db import pulses as pulse_db
 from db.models import Pulse, PulseQuestion, Ritual, RitualStatus, Side, Workspace
@@ -114,9 +115,9 @@ def register(app: App, router: CommandRouter) -> None:
             _ephemeral(respond, OTHER_SIDE_ON_PARTNER)
         else:
             changed = status is pulse_db.AnswerStatus.CHANGED
-            if response_url and services.responses is not None:
+            if response_url:
                 message = _confirmation(question, outcome.score, changed, outcome.anonymous, replace)
-                services.responses.send_raw(response_url, message)
+                services.messenger.respond(response_url, message)
             else:
                 text, blocks = build_answer_confirmation(
                     question, outcome.score, changed=changed, anonymous=outcome.anonymous
@@ -129,7 +130,7 @@ def register(app: App, router: CommandRouter) -> None:
         ack()  # first: Slack's 3 seconds
         action = body["actions"][0]
         record(
-            Services.of(context),
+            services_of(context),
             respond,
             body.get("response_url"),
             team_id=context.team_id or body["team"]["id"],
@@ -152,7 +153,7 @@ def register(app: App, router: CommandRouter) -> None:
         # The side is saved with the answer they clicked before being asked, in one unit of work
         # (and only for a pulse of their own workspace): no need to click again.
         record(
-            Services.of(context),
+            services_of(context),
             respond,
             body.get("response_url"),
             team_id=context.team_id or body["team"]["id"],
@@ -165,7 +166,7 @@ def register(app: App, router: CommandRouter) -> None:
 
     def handle_close(ack: Ack, body: dict, respond: Respond, context: BoltContext) -> None:
         ack()
-        services = Services.of(context)
+        services = services_of(context)
         user_id = body["user"]["id"]
         try:
             pulse_id = int(body["actions"][0].get("value", ""))
@@ -319,7 +320,7 @@ def register(app: App, router: CommandRouter) -> None:
 
     def handle_forget_confirm(ack: Ack, body: dict, respond: Respond, context: BoltContext) -> None:
         ack()
-        services = Services.of(context)
+        services = services_of(context)
         with services.database.begin() as session:
             workspace = ensure_workspace(session, context.team_id or body["team"]["id"])
             deleted = forget_person(session, workspace.id, body["user"]["id"])

@@ -25,6 +25,8 @@ from bot.blocks.rituals import (
 )
 from bot.blocks.setup import SetupForm, build_setup_modal, form_from_state_for_rebuild, parse_setup_state
 from bot.listeners.commands import CommandRouter, Invocation
+from bot.messenger import DeliveryError
+from bot.middleware import services_of
 from bot.services import Services
 from bot.slack_client import pre_ack_client, pre_ack_deadline
 from bot.summaries import summary
@@ -50,7 +52,6 @@ from db.rituals import (
 )
 from db.workspaces import ensure_workspace
 from jobs.checkins import prepare_now
-from jobs.delivery import DeliveryError
 
 DATE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
 # Dates written some other way: 24.12.2026, 24/12/2026, 12/24/26, 2026/12/24, 24-12-2026.
@@ -286,7 +287,7 @@ def register(app: App, router: CommandRouter) -> None:
     def handle_setup_submission(
         ack: Ack, body: dict, view: dict, client: WebClient, context: BoltContext, logger: Logger
     ) -> None:
-        services = Services.of(context)
+        services = services_of(context)
         deadline = pre_ack_deadline()
         user_id = body["user"]["id"]
         team_id = context.team_id or body["team"]["id"]
@@ -499,7 +500,7 @@ def register(app: App, router: CommandRouter) -> None:
         ack: Ack, body: dict, respond: Respond, client: WebClient, context: BoltContext
     ) -> None:
         ack()
-        services = Services.of(context)
+        services = services_of(context)
         user_id = body["user"]["id"]
         ritual_id = int(body["actions"][0]["value"])
         with services.database.read() as session:

@@ -24,7 +24,7 @@ from bot.blocks.wins import (
 )
 from bot.listeners.commands import CommandRouter, Invocation
 from bot.listeners.rituals import check_channel
-from bot.services import Services
+from bot.middleware import services_of
 from bot.slack_client import pre_ack_client
 from bot.summaries import win_view
 from db import wins as win_db
@@ -93,7 +93,7 @@ def register(app: App, router: CommandRouter) -> None:
     def handle_win_submission(
         ack: Ack, body: dict, view: dict, client: WebClient, context: BoltContext, logger: Logger
     ) -> None:
-        services = Services.of(context)
+        services = services_of(context)
         user_id = body["user"]["id"]
         team_id = context.team_id or body["team"]["id"]
         form, errors = parse_win_state(view["state"]["values"])
@@ -174,7 +174,7 @@ def register(app: App, router: CommandRouter) -> None:
             services.homes.refresh(team_id, user_id, *old_credits, *info.marketing, *info.it)
 
     def _own_win(body: dict, context: BoltContext, respond: Respond) -> Win | None:
-        services = Services.of(context)
+        services = services_of(context)
         try:
             win_id = int(body["actions"][0].get("value", ""))
         except ValueError:
@@ -219,7 +219,7 @@ def register(app: App, router: CommandRouter) -> None:
         win = _own_win(body, context, respond)
         if win is None:
             return
-        services = Services.of(context)
+        services = services_of(context)
         with services.database.begin() as session:
             fresh = win_db.load_win(session, win.id)
             assert fresh is not None
