@@ -24,7 +24,6 @@ import re
 import sys
 from collections.abc import Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
-from typing import Any
 
 from slack_bolt import Ack, App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -61,7 +60,7 @@ class BareRuntime:
         )
         self.app.command("/tandem")(_ack)
         self.app.action(re.compile(".*"))(_ack)
-        self.wsgi: Any = SlackRequestHandler(self.app, path=EVENTS_PATH)
+        self.wsgi = SlackRequestHandler(self.app, path=EVENTS_PATH)
 
     def start_scheduler(self) -> None:  # pragma: no cover - serve_http is called with run_scheduler=False
         pass
@@ -90,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=log_level.upper())
 
     serve_http(
-        lambda: BareRuntime(signing_secret, api_url, token),  # type: ignore[arg-type,return-value]
+        lambda: BareRuntime(signing_secret, api_url, token),
         host=args.host,
         port=args.port,
         workers=args.workers,

@@ -132,6 +132,7 @@ def top_functions(profile: cProfile.Profile, requests: int, top: int) -> str:
     out = io.StringIO()
     stats = pstats.Stats(profile, stream=out)
     rows = []
+    # `Stats.stats` holds pstats' raw table (with the call counts we need); typeshed does not declare it.
     for (filename, line, name), (_, calls, tottime, cumtime, _) in stats.stats.items():  # type: ignore[attr-defined]
         where = filename.split("site-packages/")[-1].replace(str(Path.cwd()) + "/", "")
         rows.append((cumtime, tottime, calls, f"{name} ({where}:{line})"))

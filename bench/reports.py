@@ -225,6 +225,7 @@ def seed_named_ritual(database: Database) -> int:
             session.flush()
             counts: dict[tuple[PulseQuestion, Side, int], int] = {}
             for person_id, side in people:
+                assert side is not None  # every person seeded above has a side
                 for question in PulseQuestion:
                     score = rng.randint(1, 5)
                     votes.append(

@@ -27,11 +27,12 @@ import threading
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import IO, Any
 
 import requests
 from sqlalchemy import insert, select
 
-from bot.config import Mode, Settings
+from bot.config import Mode, load_settings
 from bot.messenger import SlackMessenger
 from db.clock import SystemClock
 from db.migrate import upgrade
@@ -48,10 +49,8 @@ def seed(database: Database, *, rituals: int, channels: int, at: dt.time, tz: st
         workspace = Workspace(team_id="T0001", installed_at=now)
         session.add(workspace)
         session.flush()
-        people = [
-            Person(workspace_id=workspace.id, slack_user_id=u, side=s)
-            for u, s in (("U_M", Side.MARKETING), ("U_I", Side.IT))
-        ]
+        sides = {"U_M": Side.MARKETING, "U_I": Side.IT}
+        people = [Person(workspace_id=workspace.id, slack_user_id=u, side=s) for u, s in sides.items()]
         session.add_all(people)
         session.flush()
         rows = [
@@ -81,9 +80,9 @@ def seed(database: Database, *, rituals: int, channels: int, at: dt.time, tz: st
             session.execute(insert(Ritual), rows[start : start + 2000])
         ids = list(session.scalars(select(Ritual.id)))
         members = [
-            {"ritual_id": rid, "person_id": p.id, "side": p.side.value}
+            {"ritual_id": rid, "person_id": p.id, "side": sides[p.slack_user_id].value}
             for rid in ids
-            for p in people  # type: ignore[union-attr]
+            for p in people
         ]
         for start in range(0, len(members), 4000):
             session.execute(insert(RitualMember), members[start : start + 4000])
@@ -123,7 +122,7 @@ class RemoteFake:
         )
         self.base_url = self.ask("")["url"]
 
-    def ask(self, command: str):  # type: ignore[no-untyped-def]
+    def ask(self, command: str) -> Any:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         if command:
             self.proc.stdin.write(command + "\n")
@@ -152,13 +151,13 @@ def _burst(fake: RemoteFake, tmp: Path, rituals: int, channels: int, latency: fl
     # Due at the start of the next wall-clock minute that leaves time to set up.
     due = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=75)).replace(second=0, microsecond=0)
     seed(database, rituals=rituals, channels=channels, at=due.time(), tz="UTC", weekday=due.weekday())
-    settings = Settings(
+    settings = load_settings(
         _env_file=None,
         slack_bot_token="xoxb-bench",
         slack_signing_secret="x",
         slack_api_url=fake.base_url,
         database_url=database.url,
-    )  # type: ignore[call-arg, arg-type]
+    )
     scheduler = TandemScheduler(database, SystemClock(), SlackMessenger(settings, Mode.HTTP))
     scheduler.start()
     scheduler.ready.wait(120)
@@ -190,7 +189,8 @@ def _burst(fake: RemoteFake, tmp: Path, rituals: int, channels: int, latency: fl
         f"floor set by the limit: {rituals // channels} messages per channel need at least {rituals // channels - 1} s"
     )
     with database.read() as session:
-        claims = sorted((c - due).total_seconds() for c in session.scalars(select(Occurrence.claimed_at)))
+        claimed = session.scalars(select(Occurrence.claimed_at))
+        claims = sorted((c - due).total_seconds() for c in claimed if c is not None)
     if claims:
         print(
             f"claimed (prepared) from {claims[0]:.2f} s to {claims[-1]:.2f} s after the due minute; "
@@ -207,7 +207,9 @@ def free_port() -> int:
 
 def rss_mb(pid: int) -> float:
     text = Path(f"/proc/{pid}/status").read_text()
-    return int(re.search(r"VmRSS:\s+(\d+) kB", text).group(1)) / 1024  # type: ignore[union-attr]
+    found = re.search(r"VmRSS:\s+(\d+) kB", text)
+    assert found is not None, f"no VmRSS for process {pid}"
+    return int(found.group(1)) / 1024
 
 
 def children(pid: int) -> list[int]:
@@ -215,18 +217,21 @@ def children(pid: int) -> list[int]:
     return [int(p) for p in out.split()]
 
 
-def _watch_log(stream, started: float, events: dict[str, float], boots: list[float]) -> None:
-    """Read the server's log as it comes: when the scheduler was ready, and every worker (re)boot."""
+def _watch_log(
+    stream: IO[str], started: float, events: dict[str, float], lines: dict[str, str], boots: list[float]
+) -> None:
+    """Read the server's log as it comes: when the scheduler was ready (and what it said), trouble,
+    and every worker (re)boot."""
     for line in stream:
         now = time.monotonic() - started
         if "Booting worker" in line:
             boots.append(now)
         if "scheduler started with" in line and "ready" not in events:
             events["ready"] = now
-            events["ready_line"] = line.strip().split(": ", 1)[-1]  # type: ignore[assignment]
+            lines["ready"] = line.strip().split(": ", 1)[-1]
         if "Traceback" in line or "WORKER TIMEOUT" in line:
             events.setdefault("problem", now)
-            events.setdefault("problem_line", line.strip())  # type: ignore[arg-type]
+            lines.setdefault("problem", line.strip())
 
 
 def startup(rituals: int = 10_000, limit: float = 120.0) -> None:
@@ -250,8 +255,11 @@ def startup(rituals: int = 10_000, limit: float = 120.0) -> None:
             [sys.executable, "-m", "bot.cli", "serve"], env=env, cwd=tmp, stderr=subprocess.PIPE, text=True
         )
         events: dict[str, float] = {}
+        lines: dict[str, str] = {}
         boots: list[float] = []
-        threading.Thread(target=_watch_log, args=(proc.stderr, started, events, boots), daemon=True).start()
+        threading.Thread(
+            target=_watch_log, args=(proc.stderr, started, events, lines, boots), daemon=True
+        ).start()
         healthy = None
         try:
             while time.monotonic() - started < limit:
@@ -284,8 +292,8 @@ def startup(rituals: int = 10_000, limit: float = 120.0) -> None:
             time.sleep(2)
             pids = [proc.pid, *children(proc.pid)]
             total = sum(rss_mb(p) for p in pids)
-            if "ready_line" in events:
-                print(events["ready_line"])
+            if "ready" in lines:
+                print(lines["ready"])
             print(
                 f"{rituals} rituals: /healthz 200 after "
                 + (f"{healthy:.2f} s" if healthy is not None else f"more than {limit:.0f} s (never)")
@@ -304,7 +312,7 @@ def startup(rituals: int = 10_000, limit: float = 120.0) -> None:
                 + ", ".join(f"{p:.0f} ms" for p in probes)
             )
             if "problem" in events:
-                print(f"log trouble at {events['problem']:.1f} s: {events['problem_line']}")
+                print(f"log trouble at {events['problem']:.1f} s: {lines['problem']}")
             print(
                 "resident memory: "
                 + ", ".join(f"pid {p} {rss_mb(p):.0f} MB" for p in pids)

@@ -46,33 +46,29 @@ def create_app(
     """
     mode = mode or settings.resolve_mode()
     protect_answers_in_logs()
-    common = {
-        "logger": logging.getLogger("tandem.bolt"),
-        # Acknowledge first, then run the rest of the listener on the executor: Slack's 3 seconds.
-        "process_before_response": False,
-        "listener_executor": listener_executor,
-        "raise_error_for_unhandled_request": False,
-    }
+    oauth_settings: OAuthSettings | None = None
     if mode is Mode.OAUTH:
-        app = App(
-            signing_secret=settings.slack_signing_secret.get_secret_value(),  # type: ignore[union-attr]
-            client=make_client(settings),
-            oauth_settings=_oauth_settings(
-                settings, services, installation_store or make_installation_store(settings, services.database)
-            ),
-            **common,
+        # Each workspace's token comes from the installation store: the client carries none.
+        client = make_client(settings)
+        oauth_settings = _oauth_settings(
+            settings, services, installation_store or make_installation_store(settings, services.database)
         )
     else:
-        token = settings.slack_bot_token.get_secret_value()  # type: ignore[union-attr]
-        signing_secret = settings.slack_signing_secret
-        app = App(
-            # The token travels in the client (Bolt reads it from there for single-team auth).
-            # Socket Mode needs no signing secret: requests arrive over an authenticated websocket.
-            signing_secret=signing_secret.get_secret_value() if signing_secret else "",
-            client=make_client(settings, token),
-            request_verification_enabled=mode is not Mode.SOCKET,
-            **common,
-        )
+        # The token travels in the client (Bolt reads it from there for single-team auth).
+        client = make_client(settings, settings.bot_token())
+    # Socket Mode needs no signing secret: requests arrive over an authenticated websocket.
+    verify_requests = mode is not Mode.SOCKET
+    app = App(
+        logger=logging.getLogger("tandem.bolt"),
+        signing_secret=settings.signing_secret() if verify_requests else "",
+        client=client,
+        oauth_settings=oauth_settings,
+        request_verification_enabled=verify_requests,
+        # Acknowledge first, then run the rest of the listener on the executor: Slack's 3 seconds.
+        process_before_response=False,
+        listener_executor=listener_executor,
+        raise_error_for_unhandled_request=False,
+    )
     register_middleware(app, services)
     register_listeners(app)
     return app
@@ -111,7 +107,7 @@ def _oauth_settings(
 
     return OAuthSettings(
         client_id=client_id,
-        client_secret=settings.slack_client_secret.get_secret_value(),  # type: ignore[union-attr]
+        client_secret=settings.client_secret(),
         scopes=list(manifest.BOT_SCOPES),
         install_path=INSTALL_PATH,
         redirect_uri_path=REDIRECT_PATH,

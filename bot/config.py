@@ -72,6 +72,21 @@ class Settings(BaseSettings):
         """`SLACK_API_URL` with the trailing slash slack_sdk needs to join method names."""
         return self.slack_api_url if self.slack_api_url.endswith("/") else self.slack_api_url + "/"
 
+    # The secrets a resolved mode requires: `resolve_mode` refuses to start without them, so for a
+    # resolved mode these never fail; a caller that picked a mode itself gets a ConfigError, not None.
+
+    def bot_token(self) -> str:
+        """SLACK_BOT_TOKEN: one workspace's bot token (HTTP and Socket Mode)."""
+        return _required(self.slack_bot_token, "SLACK_BOT_TOKEN")
+
+    def signing_secret(self) -> str:
+        """SLACK_SIGNING_SECRET: verifies that a request came from Slack (HTTP and OAuth)."""
+        return _required(self.slack_signing_secret, "SLACK_SIGNING_SECRET")
+
+    def client_secret(self) -> str:
+        """SLACK_CLIENT_SECRET: exchanges an OAuth code for a workspace's token (OAuth)."""
+        return _required(self.slack_client_secret, "SLACK_CLIENT_SECRET")
+
     def resolve_mode(self, socket_mode: bool = False) -> Mode:
         """Decide the mode, or raise `ConfigError` listing everything that is missing or contradictory."""
         problems: list[str] = []
@@ -155,9 +170,16 @@ def _secret(value: SecretStr | None) -> str:
     return value.get_secret_value() if value is not None else ""
 
 
+def _required(value: SecretStr | None, name: str) -> str:
+    if not _present(value):
+        raise ConfigError([f"{name} is missing: this mode needs it (see the README's Settings)."])
+    return _secret(value)
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read settings; invalid values become a `ConfigError` that never echoes the value itself."""
     try:
+        # Values of any type on purpose: pydantic validates them (the errors below), not mypy.
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = []

@@ -4,8 +4,7 @@ A pulse click is the hottest request Tandem serves (a whole company may answer w
 and each one needs an ephemeral "you answered 4". Bolt's `respond()` builds a new `WebhookClient`
 and opens a new HTTPS connection for every reply, which cost more CPU than everything else a click
 does together (bench/README.md). This sends the same JSON over one kept-alive connection per thread
-and host, as any HTTP/1.1 client would. It is used only where the volume calls for it; everything
-else keeps Bolt's `respond()`.
+and host, as any HTTP/1.1 client would. `Messenger.respond` sends its replies through it.
 """
 
 from __future__ import annotations
@@ -48,8 +47,8 @@ class ResponseUrlClient:
 
     def send_raw(self, url: str, body: bytes) -> bool:
         if self._proxied:
-            response = WebhookClient(url=url, timeout=int(self.timeout)).send_dict(json.loads(body))
-            return self._accepted(response.status_code, response.body)
+            sent = WebhookClient(url=url, timeout=int(self.timeout)).send_dict(json.loads(body))
+            return self._accepted(sent.status_code, sent.body)
         parts = urlsplit(url)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         key = (parts.scheme, parts.hostname, parts.port)
@@ -82,12 +81,6 @@ class ResponseUrlClient:
                 log.warning("a reply to Slack's response_url failed: %s", type(exc).__name__)
                 return False
         return False
-
-    def close(self) -> None:
-        """Close this thread's connections (others close when their threads end)."""
-        for conn in self._connections().values():
-            conn.close()
-        self._connections().clear()
 
     def _connections(self) -> dict[tuple[Any, ...], http.client.HTTPConnection]:
         connections = getattr(self._local, "connections", None)

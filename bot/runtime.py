@@ -19,10 +19,9 @@ from bot.web import TandemWSGI
 from db.clock import Clock, SystemClock
 from db.session import Database
 from db.workspaces import record_install
-from jobs.outbox import CheckinOutbox
 from jobs.poster import PER_CHANNEL_INTERVAL
-from jobs.pulses import CountRefresher, pulse_after_checkin
-from jobs.scheduler import TandemScheduler
+from jobs.pulses import CountRefresher
+from jobs.scheduler import TandemScheduler, checkin_outbox
 
 log = logging.getLogger(__name__)
 
@@ -53,39 +52,41 @@ class Runtime:
         pulse_settings = PulseSettings(
             min_answers=settings.tandem_pulse_min_answers, reminder_hours=settings.tandem_pulse_reminder_hours
         )
-        self.scheduler: TandemScheduler | None = None
-        if with_scheduler:
-            self.scheduler = TandemScheduler(
-                self.database,
-                self.clock,
-                self.messenger,
-                grace=dt.timedelta(hours=settings.tandem_missed_grace_hours),
-                poster_interval=poster_interval,
-                pulse_settings=pulse_settings,
-            )
-            assert self.scheduler.outbox is not None
-            self.outbox = self.scheduler.outbox
-        else:
-            # A web worker without a scheduler still posts `/tandem now` and `/tandem pulse` itself.
-            self.outbox = CheckinOutbox(
-                self.database, self.messenger, self.clock.now, threads=2, interval=poster_interval
-            )
-            self.outbox.after_posted = pulse_after_checkin(
-                self.database, self.messenger, self.outbox.send, pulse_settings, self.clock.now
-            )
         self.counts = CountRefresher(self.database, self.messenger)
         # The scheduler process refreshes Home tabs too (a pulse it closed changes them).
         self.homes = HomePublisher(
             self.database, self.messenger, self.clock, min_answers=pulse_settings.min_answers
         )
-        if self.scheduler is not None:
-            self.scheduler.on_pulse_closed = lambda team_id, users: self.homes.refresh(team_id, *users)
+        # One outbox per process. The scheduler's posts and its other writes take turns on SQLite
+        # (Database.writes_in_turn); a web worker without a scheduler still posts `/tandem now` and
+        # `/tandem pulse` itself, with fewer threads.
+        checkin_database = self.database.writes_in_turn() if with_scheduler else self.database
+        self.outbox = checkin_outbox(
+            checkin_database,
+            self.messenger,
+            self.clock,
+            pulse_settings,
+            threads=16 if with_scheduler else 2,
+            interval=poster_interval,
+            on_paused=self._schedule_changed,
+        )
+        self.scheduler: TandemScheduler | None = None
+        if with_scheduler:
+            self.scheduler = TandemScheduler(
+                checkin_database,
+                self.clock,
+                self.messenger,
+                outbox=self.outbox,
+                on_pulse_closed=lambda team_id, users: self.homes.refresh(team_id, *users),
+                grace=dt.timedelta(hours=settings.tandem_missed_grace_hours),
+                pulse_settings=pulse_settings,
+            )
         self.services = Services(
             settings=settings,
             database=self.database,
             clock=self.clock,
-            on_schedule_change=self.scheduler.on_change if self.scheduler else (lambda team_id: None),
-            on_ritual_change=self.scheduler.sync_ritual if self.scheduler else (lambda ritual_id: None),
+            on_schedule_change=self._schedule_changed,
+            on_ritual_change=self._ritual_changed,
             checkins=self.outbox,
             messenger=self.messenger,
             pulse_settings=pulse_settings,
@@ -108,6 +109,15 @@ class Runtime:
             )
             self.wsgi = TandemWSGI(self.app, self.database)
 
+    def _schedule_changed(self, team_id: str | None) -> None:
+        # Without a scheduler in this process, the scheduler process sees it on its periodic resync.
+        if self.scheduler is not None:
+            self.scheduler.on_change(team_id)
+
+    def _ritual_changed(self, ritual_id: int) -> None:
+        if self.scheduler is not None:
+            self.scheduler.sync_ritual(ritual_id)
+
     def start_scheduler(self) -> None:
         if self.scheduler is not None:
             self.scheduler.start()
@@ -118,8 +128,8 @@ class Runtime:
         # scheduler's shutdown then drains (stopping the outbox first would refuse them).
         self.executor.shutdown(wait=True)
         if self.scheduler is not None:
-            self.scheduler.shutdown(wait=True)  # stops its outbox too
-        if self.scheduler is None:
+            self.scheduler.shutdown(wait=True)  # after its running jobs, drains and stops the outbox
+        else:
             self.outbox.stop()
         self.counts.stop()
         self.homes.stop()
@@ -132,9 +142,8 @@ def register_single_workspace(settings: Settings, database: Database, clock: Clo
     Run once at start in single-workspace modes, so a bad token is one clear message instead of
     every worker failing to boot, and a workspace that reinstalled with a new token is active again.
     """
-    token = settings.slack_bot_token.get_secret_value()  # type: ignore[union-attr]
     try:
-        auth = make_client(settings, token).auth_test()
+        auth = make_client(settings, settings.bot_token()).auth_test()
     except SlackApiError as exc:
         raise ConfigError(
             [

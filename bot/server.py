@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gunicorn.app.base import BaseApplication
 
-from bot.runtime import Runtime
+if TYPE_CHECKING:
+    from wsgiref.types import WSGIApplication
 
 log = logging.getLogger(__name__)
 
@@ -26,14 +27,25 @@ log = logging.getLogger(__name__)
 GRACEFUL_TIMEOUT = 60
 
 
-class GunicornServer(BaseApplication):  # type: ignore[misc]
+class Served(Protocol):
+    """What a worker runs: `bot.runtime.Runtime` (or the benchmark's bare stand-in for it)."""
+
+    @property
+    def wsgi(self) -> WSGIApplication | None: ...
+
+    def start_scheduler(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class GunicornServer(BaseApplication):
     """Runs the WSGI app that `build()` makes, building it in each worker after the fork."""
 
-    def __init__(self, build: Callable[[], Runtime], options: dict[str, Any], *, run_scheduler: bool) -> None:
+    def __init__(self, build: Callable[[], Served], options: dict[str, Any], *, run_scheduler: bool) -> None:
         self.build = build
         self.options = options
         self.run_scheduler = run_scheduler
-        self.runtime: Runtime | None = None
+        self.runtime: Served | None = None
         super().__init__()
 
     def load_config(self) -> None:
@@ -59,7 +71,7 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
 
 
 def serve_http(
-    build: Callable[[], Runtime],
+    build: Callable[[], Served],
     *,
     host: str,
     port: int,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import logging
+import sqlite3
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
@@ -38,7 +41,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
 
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
-    def on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    def on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
         # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin (see on_begin).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -54,7 +57,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+    def on_begin(conn: Connection) -> None:
         # A deferred transaction that reads and then writes cannot wait for the write lock: SQLite
         # answers SQLITE_BUSY at once when another writer got in between, busy timeout or not.
         # Taking the write lock up front (IMMEDIATE) turns that into an orderly wait. Read-only
@@ -63,6 +66,42 @@ def _configure_sqlite(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN")
         else:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class FifoLock:
+    """A reentrant lock that threads get in the order they asked for it.
+
+    `threading.RLock` is not fair: the thread that releases it can take it again before a waiting
+    thread wakes up, so a thread running back-to-back transactions could keep another thread's
+    short write waiting for seconds.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._owner: int | None = None
+        self._depth = 0
+        self._next_ticket = 0
+        self._serving = 0
+
+    def __enter__(self) -> None:
+        me = threading.get_ident()
+        with self._cond:
+            if self._owner == me:
+                self._depth += 1
+                return
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            while self._serving != ticket or self._owner is not None:
+                self._cond.wait()
+            self._owner, self._depth = me, 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._cond:
+            self._depth -= 1
+            if self._depth == 0:
+                self._owner = None
+                self._serving += 1
+                self._cond.notify_all()
 
 
 class Database:
@@ -75,6 +114,33 @@ class Database:
         self.read_sessions = sessionmaker(
             self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
         )
+        # Set only on the twin that `writes_in_turn()` returns.
+        self._write_turns: FifoLock | None = None
+
+    def writes_in_turn(self) -> Database:
+        """This database (the same engine and connections) whose write units of work take turns.
+
+        On SQLite every write transaction takes the file's one write lock (BEGIN IMMEDIATE). A thread
+        that finds it taken sleeps in SQLite's busy handler, in steps growing to 100 ms, while the
+        thread that just committed may take it again at once. With the scheduler's threads (preparing
+        check-ins, the poster's threads recording what was posted) that starved the posters for
+        seconds in a burst of due check-ins (bench/README.md). Writes (`begin()`, `connect()`) made
+        through the returned database queue first come, first served instead; reads (`read()`) never
+        queue. Writes made through another `Database` do not take part. The lock is reentrant, so a
+        unit of work opened inside another one fails the way it would without it (SQLite's busy
+        timeout) instead of hanging its thread forever.
+
+        On PostgreSQL, where writers do not share one lock, it returns this database itself, as it
+        does when called on a database whose writes take turns already.
+        """
+        if self.backend != "sqlite" or self._write_turns is not None:
+            return self
+        twin = copy.copy(self)
+        twin._write_turns = FifoLock()
+        return twin
+
+    def _write_turn(self) -> AbstractContextManager[None]:
+        return self._write_turns if self._write_turns is not None else nullcontext()
 
     @property
     def backend(self) -> str:
@@ -83,13 +149,13 @@ class Database:
     @contextmanager
     def begin(self) -> Iterator[Session]:
         """One unit of work: commits when the block ends, rolls back if it raises."""
-        with self.sessions.begin() as session:
+        with self._write_turn(), self.sessions.begin() as session:
             yield session
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
         """One unit of work in Core statements only, without an ORM session: for the hottest paths."""
-        with self.engine.begin() as conn:
+        with self._write_turn(), self.engine.begin() as conn:
             yield conn
 
     @contextmanager

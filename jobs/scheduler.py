@@ -44,7 +44,10 @@ RESYNC_JOB_ID = "resync"
 PULSES_JOB_ID = "pulses"
 LEDGER_JOB_ID = "ledger"
 CHECKIN_JOB_PREFIX = "checkin:"
+HOUSEKEEPING_INTERVAL = dt.timedelta(hours=1)
 RESYNC_INTERVAL = dt.timedelta(minutes=1)
+PULSES_INTERVAL = dt.timedelta(minutes=1)
+LEDGER_INTERVAL = dt.timedelta(minutes=10)
 # From this many job changes at once (the first sync), APScheduler is paused while they are added.
 BULK_CHANGES = 50
 
@@ -53,70 +56,28 @@ def checkin_job_id(ritual_id: int) -> str:
     return f"{CHECKIN_JOB_PREFIX}{ritual_id}"
 
 
-class _FifoLock:
-    """A reentrant lock that threads get in the order they asked for it.
+def checkin_outbox(
+    database: Database,
+    messenger: Messenger,
+    clock: Clock,
+    pulse_settings: PulseSettings,
+    *,
+    threads: int,
+    interval: float,
+    on_paused: Callable[[str], None],
+) -> CheckinOutbox:
+    """The outbox that posts prepared check-ins, each followed by its pulse when its ritual has pulses.
 
-    `threading.RLock` is not fair: the thread that releases it can take it again before a waiting
-    thread wakes up, so a preparer running back-to-back transactions could keep the posters'
-    short "posted" writes waiting for seconds.
+    The one place an outbox is put together: the runtime builds one per process with it, and a
+    scheduler constructed without one (in tests) builds its own with it. `on_paused` is told the team
+    id after a post found its channel gone and paused the ritual.
     """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
-        self._owner: int | None = None
-        self._depth = 0
-        self._next_ticket = 0
-        self._serving = 0
-
-    def __enter__(self) -> None:
-        me = threading.get_ident()
-        with self._cond:
-            if self._owner == me:
-                self._depth += 1
-                return
-            ticket = self._next_ticket
-            self._next_ticket += 1
-            while self._serving != ticket or self._owner is not None:
-                self._cond.wait()
-            self._owner, self._depth = me, 1
-
-    def __exit__(self, *exc: object) -> None:
-        with self._cond:
-            self._depth -= 1
-            if self._depth == 0:
-                self._owner = None
-                self._serving += 1
-                self._cond.notify_all()
-
-
-class SerializedWrites:
-    """The database as the scheduler uses it: its own write units of work take turns in this process.
-
-    On SQLite every write transaction takes the file's one write lock (BEGIN IMMEDIATE). A thread
-    that finds it taken sleeps in SQLite's busy handler, in steps growing to 100 ms, while the thread
-    that just committed may take it again at once. With the scheduler's threads (preparing check-ins,
-    the poster's threads recording what was posted) that starved the posters for seconds in a burst
-    of due check-ins (bench/README.md); a first-come-first-served lock makes them queue instead.
-    Reads (`read()`) never take it. On PostgreSQL writers do not share one lock: nothing changes there.
-    """
-
-    def __init__(self, database: Database) -> None:
-        self._database = database
-        # Reentrant, so a unit of work opened inside another one fails the way it would without
-        # this gate (SQLite's busy timeout), instead of hanging the thread forever.
-        self._lock = _FifoLock() if database.backend == "sqlite" else None
-
-    @contextmanager
-    def begin(self) -> Iterator[Session]:
-        if self._lock is None:
-            with self._database.begin() as session:
-                yield session
-            return
-        with self._lock, self._database.begin() as session:
-            yield session
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._database, name)
+    outbox = CheckinOutbox(
+        database, messenger, clock.now, threads=threads, interval=interval, on_paused=on_paused
+    )
+    # The pulse is queued behind its check-in, into the same channel's slots, in its thread.
+    outbox.after_posted = pulse_after_checkin(database, messenger, outbox.send, pulse_settings, clock.now)
+    return outbox
 
 
 class ChannelTurns:
@@ -179,43 +140,45 @@ class ChannelTurns:
 
 
 class TandemScheduler:
-    """Owns one APScheduler instance, the per-channel poster, and the jobs derived from the tables."""
+    """Owns one APScheduler instance and the jobs derived from the tables; posts through an outbox."""
 
     def __init__(
         self,
         database: Database,
         clock: Clock,
-        messenger: Messenger | None = None,
+        messenger: Messenger,
         *,
+        outbox: CheckinOutbox | None = None,
+        on_pulse_closed: ClosedHook | None = None,
         grace: dt.timedelta = dt.timedelta(hours=2),
+        pulse_settings: PulseSettings | None = None,
         poster_threads: int = 16,
         poster_interval: float = PER_CHANNEL_INTERVAL,
-        pulse_settings: PulseSettings | None = None,
     ) -> None:
-        self.database: Database = SerializedWrites(database)  # type: ignore[assignment]
-        database = self.database
+        """`outbox`: where prepared check-ins go (the runtime's, built on `database.writes_in_turn()`);
+        without one the scheduler builds its own with `checkin_outbox`, of `poster_threads` threads
+        posting at most once per `poster_interval` seconds into a channel. `on_pulse_closed` is told
+        the team and the members of a pulse this scheduler closed (their Home tabs change).
+        """
+        # The preparers', the pulse and ledger jobs' and the posters' writes take turns in this
+        # process (SQLite): see Database.writes_in_turn. The runtime's outbox shares these turns.
+        self.database = database.writes_in_turn()
         self.clock = clock
         self.messenger = messenger
         self.grace = grace
         self.pulse_settings = pulse_settings or PulseSettings()
-        # Set by the runtime: refresh App Home tabs of a closed pulse's ritual members.
-        self.on_pulse_closed: ClosedHook | None = None
-        self.outbox = (
-            CheckinOutbox(
-                database,
+        self.on_pulse_closed = on_pulse_closed
+        if outbox is None:
+            outbox = checkin_outbox(
+                self.database,
                 messenger,
-                clock.now,
+                clock,
+                self.pulse_settings,
                 threads=poster_threads,
                 interval=poster_interval,
-                on_paused=lambda team_id: self.sync(),
+                on_paused=self.on_change,
             )
-            if messenger is not None
-            else None
-        )
-        if self.outbox is not None and messenger is not None:
-            self.outbox.after_posted = pulse_after_checkin(
-                database, messenger, self.outbox.send, self.pulse_settings, clock.now
-            )
+        self.outbox = outbox
         self._signatures: dict[str, Cadence] = {}
         # Triggers are stateless: rituals on the same schedule share one (memory, start-up time).
         self._triggers: dict[Cadence, BaseTrigger] = {}
@@ -251,38 +214,25 @@ class TandemScheduler:
             thread = threading.Thread(target=self._prepare_due, name=f"tandem-preparer-{i}", daemon=True)
             thread.start()
             self._preparers.append(thread)
-        self.scheduler.add_job(
-            self._unit_of_work(housekeeping.run),
-            IntervalTrigger(hours=1),
-            id=HOUSEKEEPING_JOB_ID,
-            name="housekeeping",
-            replace_existing=True,
+        self._every(
+            HOUSEKEEPING_INTERVAL, HOUSEKEEPING_JOB_ID, self._unit_of_work(housekeeping.run), "housekeeping"
         )
-        self.scheduler.add_job(
-            self.sync,
-            IntervalTrigger(seconds=int(RESYNC_INTERVAL.total_seconds())),
-            id=RESYNC_JOB_ID,
-            name="re-derive check-in jobs from the rituals table",
-            replace_existing=True,
+        self._every(
+            RESYNC_INTERVAL, RESYNC_JOB_ID, self.sync, "re-derive check-in jobs from the rituals table"
         )
-        if self.messenger is not None:
-            self.scheduler.add_job(
-                self.pulse_work,
-                IntervalTrigger(minutes=1),
-                id=PULSES_JOB_ID,
-                name="close due pulses and send reminders",
-                replace_existing=True,
-            )
-        if self.messenger is not None:
-            self.scheduler.add_job(
-                self.ledger_work,
-                IntervalTrigger(minutes=10),
-                id=LEDGER_JOB_ID,
-                name="monthly wins digests and overdue commitment nudges",
-                replace_existing=True,
-            )
+        self._every(PULSES_INTERVAL, PULSES_JOB_ID, self.pulse_work, "close due pulses and send reminders")
+        self._every(
+            LEDGER_INTERVAL,
+            LEDGER_JOB_ID,
+            self.ledger_work,
+            "monthly wins digests and overdue commitment nudges",
+        )
         self.scheduler.start(paused=paused)
         threading.Thread(target=self._first_run, name="tandem-scheduler-start", daemon=True).start()
+
+    def _every(self, interval: dt.timedelta, job_id: str, run: Callable[[], None], name: str) -> None:
+        trigger = IntervalTrigger(seconds=int(interval.total_seconds()))
+        self.scheduler.add_job(run, trigger, id=job_id, name=name, replace_existing=True)
 
     def _first_run(self) -> None:
         try:
@@ -315,7 +265,7 @@ class TandemScheduler:
                 "%d due check-ins were not prepared; the next start posts them within the grace window",
                 unprepared,
             )
-        abandoned = self.outbox.stop(timeout=20.0 if wait else 0.0) if self.outbox else 0
+        abandoned = self.outbox.stop(timeout=20.0 if wait else 0.0)
         if abandoned:
             log.info("%d unsent check-ins given back for the next start", abandoned)
         log.info("scheduler stopped")
@@ -440,7 +390,7 @@ class TandemScheduler:
         deadline = time.monotonic() + timeout
         if not self._due.join(timeout):
             return False
-        return self.outbox is None or self.outbox.join(max(0.0, deadline - time.monotonic()))
+        return self.outbox.join(max(0.0, deadline - time.monotonic()))
 
     def fire(self, ritual_id: int) -> list[PreparedCheckin]:
         """Claim and queue what this ritual owes now. Safe to call any time, from any process."""
@@ -477,8 +427,6 @@ class TandemScheduler:
             )
 
     def submit(self, checkin: PreparedCheckin) -> None:
-        if self.outbox is None:
-            raise RuntimeError("this scheduler has no messenger to post with")
         self.outbox.submit(checkin)
 
     def catch_up(self) -> int:
@@ -508,8 +456,6 @@ class TandemScheduler:
 
     def pulse_work(self) -> None:
         """Close pulses whose time is up (posting their results) and send due reminders."""
-        if self.messenger is None:
-            return
         now = self.clock.now()
         try:
             close_due(
@@ -526,8 +472,6 @@ class TandemScheduler:
 
     def ledger_work(self) -> None:
         """Post due monthly wins digests (each once per channel and month) and overdue nudges."""
-        if self.messenger is None:
-            return
         now = self.clock.now()
         try:
             post_due_digests(self.database, self.messenger, now=now)

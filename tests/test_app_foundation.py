@@ -327,6 +327,38 @@ def test_pulse_jobs_skip_an_uninstalled_workspace_even_with_a_pulse_left_open(
     assert _mentions(fake, removed) == []
 
 
+def test_the_scheduler_posts_through_the_runtimes_one_outbox(
+    settings: Settings, database: Database, fake_slack: FakeSlack, clock: FrozenClock
+) -> None:
+    """`tandem scheduler` as the runtime wires it: one outbox, whose writes take turns with the
+    scheduler's own, and a post that finds its channel gone unschedules the ritual at once."""
+    team = Team(TEAM_ID, "C_GONE", "U_MKT_GONE", "U_IT_GONE")
+    _seed(database, team, clock.now())
+    with database.read() as session:
+        ritual_id = session.scalars(select(Ritual.id).where(Ritual.channel_id == team.channel)).one()
+    runtime = Runtime(
+        settings, Mode.HTTP, with_app=False, with_scheduler=True, clock=clock, poster_interval=0.0
+    )
+    try:
+        scheduler = runtime.scheduler
+        assert scheduler is not None and scheduler.on_pulse_closed is not None
+        assert scheduler.outbox is runtime.outbox is runtime.services.checkins
+        assert runtime.outbox.database is scheduler.database
+        assert scheduler.database.engine is runtime.database.engine
+        # Use cases keep the plain database: only the scheduler's writes queue for their turn.
+        assert runtime.services.database is runtime.database
+        scheduler.sync()
+        assert scheduler.next_run(ritual_id) is not None
+
+        fake_slack.fail("chat.postMessage", error="channel_not_found", times=3)
+        clock.advance(hours=21)  # Tuesday 06:00: the 05:30 check-in is owed
+        assert scheduler.catch_up() == 1
+        assert scheduler.join(20)
+        assert scheduler.next_run(ritual_id) is None  # paused, and the scheduler was told
+    finally:
+        runtime.close()
+
+
 def test_tokens_revoked_for_the_bot_uninstalls_but_user_tokens_alone_do_not(
     running_app: RunningApp, database: Database
 ) -> None:
