@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -15,11 +16,13 @@ SECRET = "s3cr3t-signing-value-never-print"
 
 
 def make(**values: str) -> Settings:
+    # Strings for SecretStr fields, and pydantic-settings' own `_env_file`: pydantic takes both,
+    # mypy sees only the fields and their types.
     return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
 
 
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[None]:  # type: ignore[no-untyped-def]
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     for name in (
         "SLACK_BOT_TOKEN",
         "SLACK_SIGNING_SECRET",
@@ -111,7 +114,7 @@ def test_serve_with_nothing_set_exits_2_with_one_message(capsys: pytest.CaptureF
     assert "Traceback" not in err
 
 
-def test_dotenv_file_is_read(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_dotenv_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / ".env").write_text("SLACK_BOT_TOKEN=xoxb-from-file\nPORT=4000\n")
     settings = load_settings()
     assert settings.port == 4000

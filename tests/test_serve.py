@@ -47,7 +47,8 @@ def wait_until_healthy(url: str, process: subprocess.Popen[str], timeout: float 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"tandem serve exited with {process.returncode}: {process.stderr.read()}")  # type: ignore[union-attr]
+            assert process.stderr is not None  # start_tandem pipes it
+            raise AssertionError(f"tandem serve exited with {process.returncode}: {process.stderr.read()}")
         try:
             return requests.get(url + "/healthz", timeout=1)
         except requests.ConnectionError:
@@ -166,6 +167,7 @@ def test_the_graceful_timeout_covers_what_shutdown_waits_for() -> None:
     from bot.config import Settings
     from bot.server import GRACEFUL_TIMEOUT
 
+    # `_env_file` is pydantic-settings' own option; mypy sees only the fields.
     slack_call = Settings(_env_file=None).slack_timeout  # type: ignore[call-arg]
     outbox_drain = 20  # jobs.scheduler: TandemScheduler.shutdown stops the outbox after 20 s
     ack = 3  # Slack's limit on a request
