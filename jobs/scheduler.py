@@ -23,15 +23,16 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.orm import Session
 
+from bot.blocks.checkin import not_prepared_reason
 from bot.messenger import Messenger
 from bot.services import PulseSettings
+from bot.usecases.checkins import MAX_LOOKBACK, PreparedCheckin, prepare_due, record_unprepared
 from db import occurrences
 from db.cadence import Cadence, build_trigger, occurrences_between
 from db.clock import Clock
 from db.rituals import schedule_rows
 from db.session import Database
 from jobs import housekeeping
-from jobs.checkins import MAX_LOOKBACK, PreparedCheckin, prepare_due, record_unprepared
 from jobs.ledger import nudge_overdue, post_due_digests
 from jobs.outbox import CheckinOutbox
 from jobs.poster import PER_CHANNEL_INTERVAL
@@ -207,7 +208,7 @@ class TandemScheduler:
                 clock.now,
                 threads=poster_threads,
                 interval=poster_interval,
-                on_paused=lambda team_id: self.sync(),
+                on_ritual_change=self.sync_ritual,
             )
             if messenger is not None
             else None
@@ -466,7 +467,7 @@ class TandemScheduler:
         # The claim was rolled back with the failed unit of work; record the outcome in a new one,
         # so the check-in ends as failed with its reason (and the next check-in mentions it)
         # instead of vanishing until a restart's catch-up.
-        reason = f"Tandem could not prepare it (an internal error: {type(exc).__name__})"
+        reason = not_prepared_reason(type(exc).__name__)
         try:
             with self.database.begin() as session:
                 recorded = record_unprepared(session, ritual_id, now=now, grace=self.grace, reason=reason)
