@@ -68,7 +68,7 @@ class Runtime:
             pulse_settings,
             threads=16 if with_scheduler else 2,
             interval=poster_interval,
-            on_paused=self._schedule_changed,
+            on_ritual_change=self._ritual_changed,
         )
         self.scheduler: TandemScheduler | None = None
         if with_scheduler:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from db.base import upsert
@@ -124,19 +125,33 @@ def mark_skipped(session: Session, occurrence_id: int, *, reason: str) -> None:
 def release(session: Session, occurrence_id: int) -> None:
     """Give back a claim that was never sent (graceful shutdown), so a restart can post it in time."""
     session.execute(
-        Occurrence.__table__.delete().where(
+        delete(Occurrence).where(
             Occurrence.id == occurrence_id, Occurrence.status == OccurrenceStatus.CLAIMED
         )
     )
 
 
 def fail_stale_claims(session: Session, *, now: dt.datetime) -> int:
-    result = session.execute(
-        update(Occurrence)
-        .where(Occurrence.status == OccurrenceStatus.CLAIMED, Occurrence.claimed_at < now - STALE_CLAIM)
-        .values(status=OccurrenceStatus.FAILED, reason="interrupted while posting (Tandem stopped)")
+    # An UPDATE's result is a CursorResult, which has the row count; Session.execute is typed for any
+    # statement and says only Result.
+    result = cast(
+        "CursorResult[Any]",
+        session.execute(
+            update(Occurrence)
+            .where(Occurrence.status == OccurrenceStatus.CLAIMED, Occurrence.claimed_at < now - STALE_CLAIM)
+            .values(status=OccurrenceStatus.FAILED, reason="interrupted while posting (Tandem stopped)")
+        ),
     )
     return result.rowcount or 0
+
+
+def last_posted_at(session: Session, ritual_id: int) -> dt.datetime | None:
+    """When the ritual's latest check-in was posted (None before its first)."""
+    return session.scalar(
+        select(func.max(Occurrence.posted_at)).where(
+            Occurrence.ritual_id == ritual_id, Occurrence.status == OccurrenceStatus.POSTED
+        )
+    )
 
 
 def prompt_history(session: Session, ritual_id: int) -> list[str]:
@@ -175,15 +190,3 @@ def take_unreported_missed(session: Session, ritual_id: int) -> list[NotPosted]:
     for row in rows:
         row.reported = True
     return [NotPosted(row.scheduled_at, row.status, row.reason) for row in rows]
-
-
-def posted_count(session: Session, ritual_id: int) -> int:
-    return len(
-        list(
-            session.scalars(
-                select(Occurrence.id).where(
-                    Occurrence.ritual_id == ritual_id, Occurrence.status == OccurrenceStatus.POSTED
-                )
-            )
-        )
-    )

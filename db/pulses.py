@@ -405,6 +405,16 @@ def open_pulses_of(session: Session, ritual_id: int) -> list[Pulse]:
     return list(session.scalars(select(Pulse).where(Pulse.ritual_id == ritual_id, Pulse.closed_at.is_(None))))
 
 
+def last_closed_pulse(session: Session, ritual_id: int) -> Pulse | None:
+    """The ritual's most recently opened pulse that has closed (its results lead the next check-in)."""
+    return session.scalars(
+        select(Pulse)
+        .where(Pulse.ritual_id == ritual_id, Pulse.closed_at.is_not(None))
+        .order_by(Pulse.opened_at.desc())
+        .limit(1)
+    ).one_or_none()
+
+
 # -- figures ---------------------------------------------------------------------------------------
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from db.cadence import Cadence, CadenceKind, next_occurrences
@@ -168,7 +168,8 @@ def load_ritual(session: Session, ritual_id: int) -> Ritual | None:
     ).one_or_none()
 
 
-def _visible(session: Session, workspace_id: int) -> select:  # type: ignore[valid-type]
+def _visible(workspace_id: int) -> Select[Ritual]:
+    """The workspace's rituals that are not deleted, with their members, by name."""
     return (
         select(Ritual)
         .where(Ritual.workspace_id == workspace_id, Ritual.status != RitualStatus.DELETED)
@@ -178,7 +179,7 @@ def _visible(session: Session, workspace_id: int) -> select:  # type: ignore[val
 
 
 def channel_rituals(session: Session, workspace_id: int, channel_id: str) -> list[Ritual]:
-    return list(session.scalars(_visible(session, workspace_id).where(Ritual.channel_id == channel_id)))
+    return list(session.scalars(_visible(workspace_id).where(Ritual.channel_id == channel_id)))
 
 
 def user_rituals(session: Session, workspace_id: int, user_id: str) -> list[Ritual]:
@@ -190,7 +191,7 @@ def user_rituals(session: Session, workspace_id: int, user_id: str) -> list[Ritu
     )
     return list(
         session.scalars(
-            _visible(session, workspace_id).where((Ritual.created_by == user_id) | Ritual.id.in_(member_of))
+            _visible(workspace_id).where((Ritual.created_by == user_id) | Ritual.id.in_(member_of))
         )
     )
 
@@ -214,7 +215,7 @@ def resolve_ritual(
             f"This channel has {len(here)} check-ins ({names}). Say which: `/tandem {example}`."
         )
     wanted = name.strip().casefold()
-    everywhere = list(session.scalars(_visible(session, workspace_id)))
+    everywhere: list[Ritual] = list(session.scalars(_visible(workspace_id)))
     for pool in (here, user_rituals(session, workspace_id, user_id), everywhere):
         matches = [r for r in pool if r.name.casefold() == wanted]
         if len(matches) == 1:
@@ -381,7 +382,4 @@ def schedule_rows(session: Session, ritual_id: int | None = None) -> list[Schedu
     )
     if ritual_id is not None:
         query = query.where(Ritual.id == ritual_id)
-    return [
-        ScheduleRow(row[0], row[1], _cadence(*row[2:9]), row[9])  # type: ignore[arg-type]
-        for row in session.execute(query)
-    ]
+    return [ScheduleRow(row[0], row[1], _cadence(*row[2:9]), row[9]) for row in session.execute(query)]

@@ -1,4 +1,9 @@
-"""The outbox: prepared check-ins go out through the per-channel poster and their outcome is recorded."""
+"""The outbox: prepared check-ins go out through the per-channel poster and their outcome is recorded.
+
+It offers what `bot.usecases.checkins.deliver` needs to pause a channel's rituals when Slack refuses a
+check-in there (the database, the messenger, `on_ritual_change`), so a scheduler that runs without a
+web app behaves the same as one inside it.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,8 @@ import datetime as dt
 from collections.abc import Callable
 
 from bot.messenger import Messenger
+from bot.usecases.checkins import PreparedCheckin, deliver, release_unsent
 from db.session import Database
-from jobs.checkins import PreparedCheckin, deliver, release_unsent
 from jobs.poster import PER_CHANNEL_INTERVAL, ChannelPoster
 
 
@@ -20,13 +25,14 @@ class CheckinOutbox:
         *,
         threads: int = 16,
         interval: float = PER_CHANNEL_INTERVAL,
-        on_paused: Callable[[str], None] = lambda team_id: None,
+        on_ritual_change: Callable[[int], None] = lambda ritual_id: None,
         after_posted: Callable[[PreparedCheckin, str], None] | None = None,
     ) -> None:
         self.database = database
         self.messenger = messenger
         self.clock = clock
-        self.on_paused = on_paused
+        # Called with the id of each ritual a refused check-in paused (the scheduler drops its job).
+        self.on_ritual_change = on_ritual_change
         # Runs after a check-in was posted, with its ts (the pulse that goes with it).
         self.after_posted = after_posted
         self.poster = ChannelPoster(threads=threads, interval=interval)
@@ -34,11 +40,9 @@ class CheckinOutbox:
     def submit(self, checkin: PreparedCheckin) -> None:
         def send() -> None:
             ts = deliver(
-                self.database,
-                self.messenger,
+                self,
                 checkin,
                 clock=self.clock,
-                on_paused=self.on_paused,
                 answered=self.poster.answered,
                 nothing_sent=self.poster.nothing_sent,
             )

@@ -23,15 +23,16 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.orm import Session
 
+from bot.blocks.checkin import not_prepared_reason
 from bot.messenger import Messenger
 from bot.services import PulseSettings
+from bot.usecases.checkins import MAX_LOOKBACK, PreparedCheckin, prepare_due, record_unprepared
 from db import occurrences
 from db.cadence import Cadence, build_trigger, occurrences_between
 from db.clock import Clock
 from db.rituals import schedule_rows
 from db.session import Database
 from jobs import housekeeping
-from jobs.checkins import MAX_LOOKBACK, PreparedCheckin, prepare_due, record_unprepared
 from jobs.ledger import nudge_overdue, post_due_digests
 from jobs.outbox import CheckinOutbox
 from jobs.poster import PER_CHANNEL_INTERVAL
@@ -64,16 +65,16 @@ def checkin_outbox(
     *,
     threads: int,
     interval: float,
-    on_paused: Callable[[str], None],
+    on_ritual_change: Callable[[int], None],
 ) -> CheckinOutbox:
     """The outbox that posts prepared check-ins, each followed by its pulse when its ritual has pulses.
 
     The one place an outbox is put together: the runtime builds one per process with it, and a
-    scheduler constructed without one (in tests) builds its own with it. `on_paused` is told the team
-    id after a post found its channel gone and paused the ritual.
+    scheduler constructed without one (in tests) builds its own with it. `on_ritual_change` is told
+    the id of each ritual a refused post paused (its channel or token gone).
     """
     outbox = CheckinOutbox(
-        database, messenger, clock.now, threads=threads, interval=interval, on_paused=on_paused
+        database, messenger, clock.now, threads=threads, interval=interval, on_ritual_change=on_ritual_change
     )
     # The pulse is queued behind its check-in, into the same channel's slots, in its thread.
     outbox.after_posted = pulse_after_checkin(database, messenger, outbox.send, pulse_settings, clock.now)
@@ -176,7 +177,7 @@ class TandemScheduler:
                 self.pulse_settings,
                 threads=poster_threads,
                 interval=poster_interval,
-                on_paused=self.on_change,
+                on_ritual_change=self.sync_ritual,
             )
         self.outbox = outbox
         self._signatures: dict[str, Cadence] = {}
@@ -416,7 +417,7 @@ class TandemScheduler:
         # The claim was rolled back with the failed unit of work; record the outcome in a new one,
         # so the check-in ends as failed with its reason (and the next check-in mentions it)
         # instead of vanishing until a restart's catch-up.
-        reason = f"Tandem could not prepare it (an internal error: {type(exc).__name__})"
+        reason = not_prepared_reason(type(exc).__name__)
         try:
             with self.database.begin() as session:
                 recorded = record_unprepared(session, ritual_id, now=now, grace=self.grace, reason=reason)

@@ -13,7 +13,15 @@ import pytest
 from slack_sdk.models.blocks import Block
 
 from bot import ids
-from bot.blocks.checkin import AgendaSection, CheckinContent, MissedCheckin, build_checkin
+from bot.blocks.checkin import (
+    AgendaSection,
+    CheckinContent,
+    MissedCheckin,
+    PulseFocus,
+    build_checkin,
+    focus_lines,
+)
+from bot.blocks.commitments import CommitmentView
 from bot.blocks.rituals import (
     MAX_LISTED,
     SCOPE_CHANNEL,
@@ -23,13 +31,18 @@ from bot.blocks.rituals import (
     build_delete_confirmation,
     build_paused_dm,
     build_ritual_list,
+    delete_confirmation_id,
+    parse_skip_args,
 )
 from bot.blocks.setup import (
     DEFAULT_TIMEZONES,
     SetupForm,
     build_setup_modal,
     form_from_state_for_rebuild,
+    parse_setup_metadata,
+    parse_setup_rebuild,
     parse_setup_state,
+    parse_setup_submission,
     parse_time,
     setup_ritual_id,
 )
@@ -688,3 +701,143 @@ def test_checkin_mrkdwn_lines_are_cut_between_tokens() -> None:
     body = all_text(blocks)
     assert "<@U12" not in body  # the mention would have been cut in half, so it is left out whole
     assert "x" * 290 + " …" in body
+
+
+# --------------------------------------------------------------------------- parsers of what comes back
+
+
+@pytest.mark.parametrize(
+    ("metadata", "ritual_id", "tampered"),
+    [
+        (json.dumps({"ritual_id": None}), None, False),
+        (json.dumps({"ritual_id": 42}), 42, False),
+        (json.dumps({"ritual_id": "42"}), 42, False),
+        ("", None, False),  # no metadata at all: a new ritual
+        (None, None, False),
+        ("not json", None, True),
+        ("[]", None, True),
+        ("{}", None, True),
+        (json.dumps({"ritual_id": "1; drop"}), None, True),
+        (json.dumps({"ritual_id": -1}), None, True),
+        (json.dumps({"ritual_id": 2**31}), None, True),
+        (json.dumps({"ritual_id": True}), None, True),
+        ("x" * 4000, None, True),
+    ],
+)
+def test_setup_metadata_is_read_once_and_garbage_is_told_apart(
+    metadata: str | None, ritual_id: int | None, tampered: bool
+) -> None:
+    target = parse_setup_metadata(metadata)
+    assert (target.ritual_id, target.tampered) == (ritual_id, tampered)
+    assert setup_ritual_id(metadata) == ritual_id
+
+
+def test_a_setup_submission_with_garbage_metadata_or_no_state_is_errors_not_an_exception() -> None:
+    view = modal_dict(FORM, ritual_id=None)
+    good = parse_setup_submission({**view, "state": {"values": state_for(view)}}, today=TODAY)
+    assert (good.ritual_id, good.errors) == (None, {})
+    garbage = parse_setup_submission(
+        {**view, "state": {"values": state_for(view)}, "private_metadata": "[]"}, today=TODAY
+    )
+    assert (
+        list(garbage.errors) == [ids.BLOCK_SETUP_NAME]
+        and "no longer exists" in garbage.errors[ids.BLOCK_SETUP_NAME]
+    )
+    for broken in (None, [], "view", {"state": None}, {"state": {"values": "x"}}):
+        submission = parse_setup_submission(broken, today=TODAY)
+        assert ids.BLOCK_SETUP_CHANNEL in submission.errors and ids.BLOCK_SETUP_NAME in submission.errors
+
+
+def test_a_cadence_change_is_read_from_whatever_view_comes_with_it() -> None:
+    view = {**modal_dict(FORM, ritual_id=7), "id": "V9", "hash": "h1"}
+    rebuild = parse_setup_rebuild({**view, "state": {"values": state_for(view)}})
+    assert rebuild is not None and (rebuild.view_id, rebuild.hash, rebuild.ritual_id) == ("V9", "h1", 7)
+    assert rebuild.form.name == FORM.name
+    assert parse_setup_rebuild(None) is None and parse_setup_rebuild({"id": 5}) is None
+    odd = parse_setup_rebuild({"id": "V9", "hash": 3, "private_metadata": "nope", "state": "x"})
+    assert odd is not None and (odd.hash, odd.ritual_id, odd.form.channel_id) == (None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("12", 12),
+        (12, 12),
+        ("abc", None),
+        ("-1", None),
+        ("0", None),
+        ("99999999999999999999999", None),
+        (None, None),
+    ],
+)
+def test_delete_confirmation_value(value: object, expected: int | None) -> None:
+    assert delete_confirmation_id(value) == expected
+
+
+def test_the_delete_confirmation_carries_what_its_parser_reads() -> None:
+    _, blocks = build_delete_confirmation(summary())
+    (actions,) = [b for b in as_dicts(blocks) if b["type"] == "actions"]
+    assert delete_confirmation_id(actions["elements"][0]["value"]) == 12
+
+
+@pytest.mark.parametrize(
+    ("args", "name", "on", "other", "problem"),
+    [
+        ("Weekly sync 2026-12-22", "Weekly sync", dt.date(2026, 12, 22), None, None),
+        ("2026-12-1", "", dt.date(2026, 12, 1), None, None),
+        ("Weekly sync", "Weekly sync", None, None, None),
+        ("", "", None, None, None),
+        ("Weekly sync 2026-13-45", "Weekly sync 2026-13-45", None, None, "is not a date"),
+        ("Weekly sync 9999-12-31", "Weekly sync 9999-12-31", None, None, "more than five years ahead"),
+        ("Weekly sync 2031-11-25", "Weekly sync 2031-11-25", None, None, "more than five years ahead"),
+        ("Weekly sync 2031-11-20", "Weekly sync", dt.date(2031, 11, 20), None, None),
+        ("Weekly sync 0001-01-01", "Weekly sync", dt.date(1, 1, 1), None, None),  # "in the past": the db's
+        ("Weekly sync 24.12.2026", "Weekly sync 24.12.2026", None, "24.12.2026", None),
+        ("Weekly sync 24 December 2026", "Weekly sync 24 December 2026", None, "24 December 2026", None),
+    ],
+)
+def test_skip_arguments(
+    args: str, name: str, on: dt.date | None, other: str | None, problem: str | None
+) -> None:
+    parsed = parse_skip_args(args, today=TODAY)
+    assert (parsed.name, parsed.on, parsed.other_date) == (name, on, other)
+    if problem is None:
+        assert parsed.problem is None
+    else:
+        assert parsed.problem is not None and problem in parsed.problem
+
+
+def _commitment(what: str, due: dt.date) -> CommitmentView:
+    return CommitmentView(
+        id=1,
+        what=what,
+        marketing_owner="UM",
+        it_owner="UI",
+        due=due,
+        status="open",
+        overdue=False,
+        created_by="UM",
+    )
+
+
+def test_focus_leads_with_the_widest_gap_or_the_lowest_score_then_commitments_due() -> None:
+    day = dt.date(2026, 12, 1)
+    gap = PulseFocus(marketing_view=2.0, it_view=4.0, level=3.5, gap=-2.0)
+    assert focus_lines(gap, (), day) == (
+        "Widest gap in the last pulse: 2.0 points between marketing's view of IT (2.0) and IT's view "
+        "of marketing (4.0).",
+    )
+    close = PulseFocus(marketing_view=3.0, it_view=3.5, level=2.5, gap=-0.5)
+    assert focus_lines(close, (), day) == (
+        "Lowest in the last pulse: collaboration at the right level, 2.5/5.",
+    )
+    withheld = PulseFocus(marketing_view=None, it_view=None, level=None, gap=None)
+    assert focus_lines(withheld, (), day) == ()
+    due = [_commitment(f"c{i}", day - dt.timedelta(days=i)) for i in range(5)]
+    later = _commitment("later", day + dt.timedelta(days=1))
+    assert focus_lines(None, (*due, later), day) == (
+        "Commitment due Tue 1 Dec: c0",
+        "Commitment overdue since Mon 30 Nov: c1",
+        "Commitment overdue since Sun 29 Nov: c2",
+        "…and 2 more commitments due",
+    )

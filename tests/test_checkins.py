@@ -13,11 +13,11 @@ from sqlalchemy import select
 
 from bot.config import Mode
 from bot.messenger import SlackMessenger
+from bot.usecases.checkins import prepare_due
 from db.cadence import Cadence, CadenceKind
 from db.models import Occurrence, OccurrenceStatus, Pulse, Ritual, RitualStatus, Workspace
 from db.rituals import RitualSpec, create_ritual, delete_ritual, pause_ritual
 from db.session import Database
-from jobs.checkins import prepare_due
 from jobs.scheduler import TandemScheduler
 from tests.clock import FrozenClock
 from tests.fake_slack import FakeSlack
@@ -291,14 +291,14 @@ def test_a_checkin_that_fails_to_prepare_is_recorded_and_mentioned_next_time(
     world: FakeSlack,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import jobs.checkins
+    import bot.usecases.checkins
 
     ritual_id = make_ritual(database, clock)
 
     def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise KeyError("a bug while building the message")
 
-    monkeypatch.setattr(jobs.checkins, "build_for", broken)
+    monkeypatch.setattr(bot.usecases.checkins, "build_for", broken)
     clock.set(BERLIN_TUESDAY_9 + dt.timedelta(seconds=1))
     assert scheduler.fire(ritual_id) == []
     (occ,) = occurrence_rows(database)

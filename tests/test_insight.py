@@ -10,11 +10,11 @@ import json
 import pytest
 from sqlalchemy import select
 
+from bot.usecases.checkins import prepare_now
 from db.cadence import Cadence, CadenceKind
 from db.models import Person, Pulse, PulseQuestion, PulseTally, PulseVote, Ritual, Side, Workspace
 from db.rituals import RitualSpec, create_ritual
 from db.session import Database
-from jobs.checkins import prepare_now
 from jobs.insight import alert_on_drift
 from tests.conftest import RunningApp
 

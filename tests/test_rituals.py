@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import time
 from collections.abc import Iterator
 
@@ -459,3 +460,312 @@ def test_a_rate_limited_admin_check_does_not_sleep_past_the_ack(
         "is paused"
         in running_app.slack.command("pause", user_id="U_ADMIN", channel_id="C_SHARED").json()["text"]
     )
+
+
+# -- tampered payloads and other workspaces ------------------------------------------------------------
+# Validly signed requests carrying what Tandem never sent (a buggy client, a replay tool, a hostile
+# workspace): each is answered in words or inline, changes nothing, and logs no unhandled error.
+
+
+def errors_logged(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def delete_click(app: RunningApp, value: str | None, **kwargs) -> str:  # type: ignore[no-untyped-def]
+    """Click a delete confirmation carrying `value`; what Tandem answered through the response_url."""
+    app.fake.clear()
+    response = app.slack.block_action(
+        ids.ACTION_RITUAL_DELETE_CONFIRM, value=value, response_url=app.fake.response_url("click"), **kwargs
+    )
+    assert response.status_code == 200
+    (said,) = app.fake.wait_for("response_url", lambda c: c.path == "/response/click")
+    return str(said.params["text"])
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "0", "99999999999999999999999", "1.5", "", " ", "1e3", None])
+def test_a_tampered_delete_button_is_answered_and_deletes_nothing(
+    running_app: RunningApp,
+    world: FakeSlack,
+    scheduler: TandemScheduler,
+    database: Database,
+    caplog: pytest.LogCaptureFixture,
+    value: str | None,
+) -> None:
+    submit_setup(running_app)
+    assert "This check-in no longer exists" in delete_click(running_app, value)
+    assert [r.status for r in rituals(database)] == [RitualStatus.ACTIVE]
+    assert errors_logged(caplog) == []
+
+
+def test_another_workspace_can_neither_delete_nor_change_a_ritual_by_its_id(
+    running_app: RunningApp,
+    world: FakeSlack,
+    scheduler: TandemScheduler,
+    database: Database,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    submit_setup(running_app)  # workspace T0001, created by U_MKT1
+    (ritual,) = rituals(database)
+    # From workspace T0002, by someone whose user id happens to be the creator's.
+    elsewhere = {"team_id": "T0002", "user_id": "U_MKT1"}
+    assert "This check-in no longer exists" in delete_click(running_app, str(ritual.id), **elsewhere)
+    answer = running_app.slack.view_submission(
+        ids.VIEW_SETUP,
+        values=setup_values(name="Renamed", time="16:30"),
+        private_metadata=json.dumps({"ritual_id": ritual.id}),
+        **elsewhere,
+    ).json()
+    assert answer["response_action"] == "errors"
+    assert "This check-in no longer exists" in answer["errors"][ids.BLOCK_SETUP_NAME]
+    (unchanged,) = rituals(database)
+    assert (unchanged.status, unchanged.name, unchanged.local_time) == (
+        RitualStatus.ACTIVE,
+        "Weekly sync",
+        dt.time(9, 0),
+    )
+    assert scheduler.next_run(ritual.id) == dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
+    # By name, another workspace's rituals are not there at all.
+    for command in ("pause Weekly sync", "delete Weekly sync", "now Weekly sync"):
+        refused = running_app.slack.command(command, team_id="T0002", user_id="U_MKT1").json()
+        assert "I can't find a check-in called “Weekly sync”" in refused["text"], command
+    assert rituals(database)[0].status is RitualStatus.ACTIVE
+    assert errors_logged(caplog) == []
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        "not json",
+        "[]",
+        "{}",
+        "null",
+        json.dumps({"ritual_id": "1; drop"}),
+        json.dumps({"ritual_id": -1}),
+        json.dumps({"ritual_id": 0}),
+        json.dumps({"ritual_id": 99999999999999999999999}),
+        json.dumps({"ritual_id": True}),
+        json.dumps({"ritual_id": 1.5}),
+        json.dumps({"ritual_id": [1]}),
+        json.dumps({"ritual_id": 424242}),  # no such ritual
+    ],
+)
+def test_a_setup_with_tampered_metadata_saves_nothing(
+    running_app: RunningApp,
+    world: FakeSlack,
+    scheduler: TandemScheduler,
+    database: Database,
+    caplog: pytest.LogCaptureFixture,
+    metadata: str,
+) -> None:
+    # It may have been meant as an edit: it neither edits nor silently creates a new ritual.
+    response = running_app.slack.view_submission(
+        ids.VIEW_SETUP, values=setup_values(), private_metadata=metadata
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["response_action"] == "errors"
+    assert "This check-in no longer exists" in body["errors"][ids.BLOCK_SETUP_NAME]
+    assert rituals(database) == []
+    assert world.calls("conversations.join") == [] and world.calls("chat.postMessage") == []
+    assert errors_logged(caplog) == []
+
+
+def test_a_setup_whose_metadata_names_no_ritual_creates_one(
+    running_app: RunningApp, world: FakeSlack, scheduler: TandemScheduler, database: Database
+) -> None:
+    # What the setup modal writes for a new ritual.
+    response = running_app.slack.view_submission(
+        ids.VIEW_SETUP, values=setup_values(), private_metadata=json.dumps({"ritual_id": None})
+    )
+    assert response.status_code == 200 and not response.text
+    assert [r.name for r in rituals(database)] == ["Weekly sync"]
+
+
+def replaced(values: dict, block: str, action: str, element: object) -> dict:  # type: ignore[type-arg]
+    values = {**values, block: {action: element}}
+    return values
+
+
+# Theme and checkbox values the modal never offered are dropped rather than refused (a tidy-up that
+# test_blocks_rituals.test_valid_form_makes_a_cadence pins); everything else wrong is an inline error.
+@pytest.mark.parametrize(
+    ("tamper", "block"),
+    [
+        (lambda v: {}, ids.BLOCK_SETUP_CHANNEL),
+        (lambda v: [], ids.BLOCK_SETUP_CHANNEL),
+        (lambda v: "values", ids.BLOCK_SETUP_NAME),
+        (lambda v: {k: "x" for k in v}, ids.BLOCK_SETUP_MARKETING),
+        (lambda v: {k: {} for k in v}, ids.BLOCK_SETUP_TIME),
+        (
+            lambda v: replaced(
+                v, ids.BLOCK_SETUP_CHANNEL, ids.ACTION_SETUP_CHANNEL, {"selected_conversation": 42}
+            ),
+            ids.BLOCK_SETUP_CHANNEL,
+        ),
+        (
+            lambda v: replaced(
+                v, ids.BLOCK_SETUP_CHANNEL, ids.ACTION_SETUP_CHANNEL, {"selected_conversation": ["C_SHARED"]}
+            ),
+            ids.BLOCK_SETUP_CHANNEL,
+        ),
+        (
+            lambda v: replaced(
+                v, ids.BLOCK_SETUP_MARKETING, ids.ACTION_SETUP_MARKETING, {"selected_users": "U_MKT1"}
+            ),
+            ids.BLOCK_SETUP_MARKETING,
+        ),
+        (
+            lambda v: replaced(v, ids.BLOCK_SETUP_IT, ids.ACTION_SETUP_IT, {"selected_users": [7, None, {}]}),
+            ids.BLOCK_SETUP_IT,
+        ),
+        (
+            lambda v: replaced(v, ids.BLOCK_SETUP_NAME, ids.ACTION_SETUP_NAME, {"value": 12}),
+            ids.BLOCK_SETUP_NAME,
+        ),
+        (
+            lambda v: replaced(v, ids.BLOCK_SETUP_NAME, ids.ACTION_SETUP_NAME, {"value": "x" * 5000}),
+            ids.BLOCK_SETUP_NAME,
+        ),
+        (
+            lambda v: replaced(
+                v, ids.BLOCK_SETUP_CADENCE, ids.ACTION_SETUP_CADENCE, {"selected_option": {"value": "daily"}}
+            ),
+            ids.BLOCK_SETUP_CADENCE,
+        ),
+        (
+            lambda v: replaced(
+                v, ids.BLOCK_SETUP_CADENCE, ids.ACTION_SETUP_CADENCE, {"selected_option": "weekly"}
+            ),
+            ids.BLOCK_SETUP_CADENCE,
+        ),
+        (
+            lambda v: replaced(
+                v, ids.BLOCK_SETUP_WEEKDAY, ids.ACTION_SETUP_WEEKDAY, {"selected_option": {"value": "9"}}
+            ),
+            ids.BLOCK_SETUP_WEEKDAY,
+        ),
+        (
+            lambda v: replaced(
+                v, ids.BLOCK_SETUP_WEEKDAY, ids.ACTION_SETUP_WEEKDAY, {"selected_option": {"value": 1}}
+            ),
+            ids.BLOCK_SETUP_WEEKDAY,
+        ),
+        (
+            lambda v: replaced(
+                v,
+                ids.BLOCK_SETUP_TIMEZONE,
+                ids.ACTION_SETUP_TIMEZONE,
+                {"selected_option": {"value": "Mars/Olympus"}},
+            ),
+            ids.BLOCK_SETUP_TIMEZONE,
+        ),
+        (
+            lambda v: replaced(
+                v,
+                ids.BLOCK_SETUP_TIMEZONE,
+                ids.ACTION_SETUP_TIMEZONE,
+                {"selected_option": {"value": "../../etc/passwd"}},
+            ),
+            ids.BLOCK_SETUP_TIMEZONE,
+        ),
+        (
+            lambda v: {
+                **v,
+                ids.BLOCK_SETUP_CADENCE: {
+                    ids.ACTION_SETUP_CADENCE: {"selected_option": {"value": "every_n_weeks"}}
+                },
+                ids.BLOCK_SETUP_INTERVAL: {
+                    ids.ACTION_SETUP_INTERVAL: {"selected_option": {"value": "99999999999"}}
+                },
+            },
+            ids.BLOCK_SETUP_INTERVAL,
+        ),
+        (
+            lambda v: replaced(
+                v,
+                ids.BLOCK_SETUP_PULSE_WINDOW,
+                ids.ACTION_SETUP_PULSE_WINDOW,
+                {"selected_option": {"value": "-1"}},
+            ),
+            ids.BLOCK_SETUP_PULSE_WINDOW,
+        ),
+    ],
+)
+def test_a_tampered_setup_form_gets_inline_errors_and_saves_nothing(
+    running_app: RunningApp,
+    world: FakeSlack,
+    scheduler: TandemScheduler,
+    database: Database,
+    caplog: pytest.LogCaptureFixture,
+    tamper,  # type: ignore[no-untyped-def]
+    block: str,
+) -> None:
+    response = running_app.slack.view_submission(ids.VIEW_SETUP, values=tamper(setup_values()))
+    assert response.status_code == 200
+    body = response.json()
+    assert body["response_action"] == "errors" and body["errors"].get(block), body
+    assert rituals(database) == []
+    assert world.calls("conversations.join") == []
+    assert errors_logged(caplog) == []
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        {"id": "V1", "state": "garbage", "private_metadata": "not json"},
+        {"id": "V1", "state": {"values": []}, "private_metadata": json.dumps({"ritual_id": "1; drop"})},
+        {
+            "id": "V1",
+            "state": {"values": {ids.BLOCK_SETUP_NAME: {ids.ACTION_SETUP_NAME: {"value": "y" * 9000}}}},
+        },
+        {"state": {"values": {}}},  # no view id: nothing to rebuild
+        {"id": 5, "hash": 7},
+    ],
+)
+def test_a_tampered_cadence_change_rebuilds_at_most_and_logs_no_error(
+    running_app: RunningApp,
+    world: FakeSlack,
+    scheduler: TandemScheduler,
+    database: Database,
+    caplog: pytest.LogCaptureFixture,
+    view: dict,  # type: ignore[type-arg]
+) -> None:
+    response = running_app.slack.block_action(
+        ids.ACTION_SETUP_CADENCE,
+        action_type="static_select",
+        selected_option={"value": "monthly"},
+        view=view,
+        container={"type": "view", "view_id": "V1"},
+    )
+    assert response.status_code == 200
+    running_app.drain()
+    for call in world.calls("views.update"):
+        assert call.params["view"]["callback_id"] == ids.VIEW_SETUP
+    assert rituals(database) == []
+    assert errors_logged(caplog) == []
+
+
+@pytest.mark.parametrize(
+    ("date", "words"),
+    [
+        ("9999-12-31", "more than five years ahead"),
+        ("2031-12-31", "more than five years ahead"),
+        ("0001-01-01", "is in the past"),
+        ("0000-01-01", "is not a date"),
+    ],
+)
+def test_skip_dates_are_bounded(
+    running_app: RunningApp,
+    world: FakeSlack,
+    scheduler: TandemScheduler,
+    database: Database,
+    caplog: pytest.LogCaptureFixture,
+    date: str,
+    words: str,
+) -> None:
+    submit_setup(running_app)
+    answer = running_app.slack.command(f"skip Weekly sync {date}", channel_id="C_SHARED").json()
+    assert words in answer["text"]
+    with database.begin() as session:
+        assert session.scalars(select(Occurrence)).all() == []
+    assert errors_logged(caplog) == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from slack_sdk.models.blocks import (
@@ -26,8 +27,29 @@ from bot import ids
 from bot.blocks.commitments import CommitmentView, commitment_blocks
 from bot.blocks.rituals import mentions
 from bot.blocks.text import escape, truncate
+from db.prompt_library import Theme
 
-__all__ = ["AgendaSection", "CheckinContent", "MissedCheckin", "build_checkin"]
+__all__ = [
+    "MISSED_REASON",
+    "AgendaSection",
+    "CheckinContent",
+    "MissedCheckin",
+    "PulseFocus",
+    "build_checkin",
+    "focus_lines",
+    "last_pulse_section",
+    "not_prepared_reason",
+    "stopped_reason",
+    "theme_label",
+    "unexpected_failure_reason",
+    "wins_section",
+]
+
+# Why a check-in was not posted, as recorded on its occurrence. A failed one's reason is shown in the
+# next check-in ("could not be posted: …"); a missed one is shown as "not posted while Tandem was offline".
+MISSED_REASON = "Tandem was not running at the time"
+# A gap this wide (in points on the 1–5 scale) leads the focus instead of the lowest score.
+WIDE_GAP = 1.0
 
 _HEADER_MAX = 150
 _PROMPT_MAX = 2000
@@ -91,6 +113,86 @@ class CheckinContent:
     focus: tuple[str, ...] = ()
     # Why the prompt's theme was picked from the pulse data, e.g. "chosen because IT rated … 2.4".
     chosen_because: str | None = None
+
+
+@dataclass(frozen=True)
+class PulseFocus:
+    """The last pulse's averages on the 1–5 scale (None where it is withheld or nobody answered)."""
+
+    marketing_view: float | None  # marketing's view of IT
+    it_view: float | None  # IT's view of marketing
+    level: float | None  # collaboration at the right level, everyone
+    gap: float | None  # marketing's view minus IT's view
+
+
+def not_prepared_reason(error_name: str) -> str:
+    """A check-in that Tandem failed to prepare (a bug): recorded as failed, mentioned next time."""
+    return f"Tandem could not prepare it (an internal error: {error_name})"
+
+
+def unexpected_failure_reason(error_name: str) -> str:
+    return f"unexpected error: {error_name}"
+
+
+def stopped_reason(status: str) -> str:
+    """A claimed check-in whose ritual was paused or deleted before its turn to post came."""
+    return f"its ritual was {status} before it could be posted"
+
+
+def theme_label(slug: str) -> str:
+    """A prompt theme's label ("Data and analytics"); a workspace prompt's unknown theme as it is."""
+    try:
+        return Theme(slug).label
+    except ValueError:
+        return slug
+
+
+def focus_lines(
+    pulse: PulseFocus | None, commitments: Sequence[CommitmentView], day: dt.date
+) -> tuple[str, ...]:
+    """The opening of a check-in (`CheckinContent.focus`): the weakest item of the last pulse, or its
+    widest gap, and the open commitments due by `day` (the check-in's local date)."""
+    lines: list[str] = []
+    if pulse is not None:
+        shown = [
+            (score, label)
+            for score, label in (
+                (pulse.marketing_view, "marketing's view of IT"),
+                (pulse.it_view, "IT's view of marketing"),
+                (pulse.level, "collaboration at the right level"),
+            )
+            if score is not None
+        ]
+        if (
+            pulse.gap is not None
+            and abs(pulse.gap) >= WIDE_GAP
+            and pulse.marketing_view is not None
+            and pulse.it_view is not None
+        ):
+            lines.append(
+                f"Widest gap in the last pulse: {abs(pulse.gap):.1f} points between marketing's view of IT "
+                f"({pulse.marketing_view:.1f}) and IT's view of marketing ({pulse.it_view:.1f})."
+            )
+        elif shown:
+            score, label = min(shown)
+            lines.append(f"Lowest in the last pulse: {label}, {score:.1f}/5.")
+    due = [c for c in commitments if c.status == "open" and c.due <= day]
+    for c in due[:3]:
+        when = "overdue since" if c.due < day else "due"
+        lines.append(f"Commitment {when} {c.due:%a %-d %b}: {c.what}")
+    if len(due) > 3:
+        lines.append(f"…and {len(due) - 3} more commitments due")
+    return tuple(lines)
+
+
+def last_pulse_section(lines: tuple[str, ...]) -> AgendaSection | None:
+    """The agenda's "Last pulse" (plain lines, bot.blocks.pulse.pulse_agenda_lines); None without lines."""
+    return AgendaSection("Last pulse", lines) if lines else None
+
+
+def wins_section(lines: tuple[str, ...]) -> AgendaSection | None:
+    """The agenda's wins since the last check-in (mrkdwn lines, bot.blocks.wins.win_agenda_lines)."""
+    return AgendaSection("Wins since the last check-in", lines, mrkdwn=True) if lines else None
 
 
 def _cut(markup: str, limit: int) -> str:
@@ -241,12 +343,12 @@ def build_checkin(c: CheckinContent) -> tuple[str, list[Block]]:
     budget = _AGENDA_CHARS_MAX
     shown_sections = left_out = 0
     for section in c.agenda_items:
-        text = None
+        agenda: str | None = None
         if shown_sections < _AGENDA_SECTIONS_MAX and budget > 0:
-            text = _agenda_text(section, min(budget, 2900))
-        if text is not None:
-            blocks.append(SectionBlock(text=MarkdownTextObject(text=text)))
-            budget -= len(text)
+            agenda = _agenda_text(section, min(budget, 2900))
+        if agenda is not None:
+            blocks.append(SectionBlock(text=MarkdownTextObject(text=agenda)))
+            budget -= len(agenda)
             shown_sections += 1
         elif any(line.strip() for line in section.lines):
             left_out += 1

@@ -1,8 +1,10 @@
-"""Messages about rituals: the setup confirmation, `/tandem list`, delete confirmation, paused DM."""
+"""Messages about rituals: the setup confirmation, `/tandem list`, delete confirmation, paused DM, the
+answers to the ritual commands, and the parsers of what comes back (delete button, `skip` arguments)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,19 +21,34 @@ from bot import ids
 from bot.blocks.text import escape, truncate
 
 __all__ = [
+    "DELETE_REFUSAL",
     "MAX_LISTED",
     "PAUSE_REASONS",
     "SCOPE_CHANNEL",
     "SCOPE_MINE",
+    "SKIP_EXAMPLE",
     "RitualSummary",
+    "SkipArgs",
     "build_confirmation",
     "build_delete_confirmation",
     "build_paused_dm",
     "build_ritual_list",
+    "delete_confirmation_id",
+    "deleted_text",
     "format_local",
+    "looks_like_date_problem",
     "mentions",
+    "not_opened_text",
+    "now_text",
+    "parse_skip_args",
     "pause_reason_text",
+    "paused_by_reason",
+    "paused_text",
+    "refusal_text",
+    "resumed_text",
+    "skipped_text",
     "slack_date",
+    "warning_text",
 ]
 
 SCOPE_CHANNEL = "channel"
@@ -200,6 +217,11 @@ def build_delete_confirmation(r: RitualSummary) -> tuple[str, list[Block]]:
     return text, blocks
 
 
+def delete_confirmation_id(value: object) -> int | None:
+    """The ritual id a Delete button of `build_delete_confirmation` carries; None for anything else."""
+    return ids.parse_row_id(value)
+
+
 def build_paused_dm(ritual_name: str, channel_id: str, reason_text: str) -> tuple[str, list[Block]]:
     """The DM to a ritual's creator when Slack refused its channel and the ritual was paused.
 
@@ -248,3 +270,130 @@ def refusal_text(kind: str, *, detail: str = "", ritual_name: str = "", refusal:
     if kind == "admin_unknown":
         text += " (Slack did not say in time whether you are an admin: if you are, try again.)"
     return f":no_entry: {text}"
+
+
+# -- answers to the ritual commands (ephemeral text) -------------------------------------------------
+
+
+def paused_by_reason(user_id: str) -> str:
+    """The pause reason recorded when a person pauses a ritual (shown by `/tandem list`, mrkdwn)."""
+    return f"paused by <@{escape(user_id)}>"
+
+
+def warning_text(problem: str) -> str:
+    """A problem the domain explained in words of its own (db.rituals.RitualError)."""
+    return f":warning: {problem}"
+
+
+def paused_text(name: str, *, already: bool) -> str:
+    if already:
+        return f"“{escape(name)}” is already paused."
+    return f":double_vertical_bar: “{escape(name)}” is paused. Resume it with `{ids.COMMAND} resume {escape(name)}`."
+
+
+def resumed_text(name: str, next_local: dt.datetime | None, *, already: bool) -> str:
+    if already:
+        return f"“{escape(name)}” is not paused."
+    when = f"{next_local:%A %d %B %Y, %H:%M %Z}" if next_local else "not scheduled"
+    return f":arrow_forward: “{escape(name)}” is back on. Next check-in: {when}."
+
+
+def skipped_text(name: str, skipped_local: dt.datetime, next_local: dt.datetime | None) -> str:
+    after = f" The next one is {next_local:%A %d %B, %H:%M %Z}." if next_local else ""
+    return f":fast_forward: Skipping “{escape(name)}” on {skipped_local:%A %d %B %Y}.{after}"
+
+
+def now_text(name: str, status: str) -> str:
+    """`/tandem now`: "posting", or why not ("paused"; "busy": one was claimed this very second)."""
+    if status == "paused":
+        return f"“{escape(name)}” is paused. Resume it first."
+    if status == "busy":
+        return ":warning: A check-in was just posted for this ritual; try again in a second."
+    return f":rocket: Posting “{escape(name)}” now."
+
+
+# What the Delete button tells someone who may not delete the ritual (`refusal` of `refusal_text`).
+DELETE_REFUSAL = "Only its creator, members or an admin can delete it."
+
+
+def deleted_text(name: str) -> str:
+    return f":wastebasket: “{escape(name)}” is deleted. Its past check-ins are kept for reports."
+
+
+def not_opened_text(name: str) -> str:
+    """The edit form could not be opened (Slack refused, or did not answer before the trigger expired)."""
+    return (
+        f":warning: Slack did not open the form of “{escape(name)}” in time. Try `{ids.COMMAND} edit` again."
+    )
+
+
+# -- `/tandem skip [ritual] [YYYY-MM-DD]` --------------------------------------------------------------
+
+SKIP_EXAMPLE = "skip Weekly sync 2026-12-24"
+# A skip date this far ahead names no check-in anyone plans (and 9999-12-31 is garbage, not a date).
+MAX_SKIP_AHEAD = dt.timedelta(days=5 * 365 + 1)
+_DATE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
+_DATE_START = re.compile(r"^\d{4}-")
+# Dates written some other way: 24.12.2026, 24/12/2026, 12/24/26, 2026/12/24, 24-12-2026.
+_OTHER_DATE = re.compile(r"^(\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|\d{4}[./]\d{1,2}[./]\d{1,2})$")
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec")
+
+
+@dataclass(frozen=True)
+class SkipArgs:
+    """What `/tandem skip` was given: a ritual name (empty: the channel's only one) and a date, or why not."""
+
+    name: str
+    on: dt.date | None = None  # None: the next check-in
+    # The text ends with a date written another way: refuse it, unless a ritual has exactly that name.
+    other_date: str | None = None
+    problem: str | None = None  # the arguments cannot be read: say this, with SKIP_EXAMPLE
+
+
+def parse_skip_args(args: str, *, today: dt.date) -> SkipArgs:
+    """Split `skip` arguments into a name and an optional YYYY-MM-DD at the end, within five years."""
+    head, _, last = args.rpartition(" ")
+    candidate = last if last else args
+    if _DATE.match(candidate) or _DATE_START.match(candidate):
+        try:
+            on = dt.date.fromisoformat("-".join(p.zfill(2) for p in candidate.split("-")))
+        except ValueError:
+            return SkipArgs(args, problem=f"“{candidate}” is not a date. Write it as YYYY-MM-DD.")
+        # A past date is the database's to explain ("is in the past"); a far one is refused here.
+        if on > today + MAX_SKIP_AHEAD:
+            return SkipArgs(
+                args,
+                problem=f"“{candidate}” is more than five years ahead. Give a date within the next five years.",
+            )
+        return SkipArgs(head.strip(), on)
+    return SkipArgs(args, other_date=_looks_like_other_date(args))
+
+
+def looks_like_date_problem(other_date: str) -> str:
+    return f"“{other_date}” looks like a date: write dates as YYYY-MM-DD (24 December 2026 is 2026-12-24)."
+
+
+def _month(word: str) -> bool:
+    word = word.lower().rstrip(".,")
+    return word[:4] in _MONTHS or word[:3] in _MONTHS
+
+
+def _day(word: str) -> bool:
+    return word.rstrip(".,").removesuffix("th").removesuffix("st").removesuffix("nd").isdigit()
+
+
+def _looks_like_other_date(text: str) -> str | None:
+    """The end of `text` if it is a date written other than YYYY-MM-DD (24.12.2026, 24 Dec, Dec 24)."""
+    words = text.split()
+    if words and _OTHER_DATE.match(words[-1]):
+        return words[-1]
+    for size in (3, 2):  # "24 December 2026", "December 24, 2026", "24 Dec", "Dec 24"
+        tail = words[-size:]
+        if len(words) < size:
+            continue
+        if size == 3 and not tail[2].isdigit():
+            continue
+        first, second = tail[:2]
+        if (_month(first) and _day(second)) or (_day(first) and _month(second)):
+            return " ".join(tail)
+    return None

@@ -2,8 +2,10 @@
 
 Building and parsing live together so that every input the modal shows is read back with the same
 block and action ids (from :mod:`bot.ids`). Both directions are pure: no Slack calls, no database.
-The listener checks separately that Tandem can post in the chosen channel, and reports a problem
-there on :data:`bot.ids.BLOCK_SETUP_CHANNEL`.
+Whatever Slack sends back is read here once, including a tampered view (non-JSON metadata, missing
+blocks, wrongly typed values): it becomes a form and inline errors, never an exception. The use
+case (bot.usecases.rituals) checks separately that Tandem can post in the chosen channel; the
+words for what it finds are here too (:func:`channel_problem_text`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -39,11 +42,22 @@ __all__ = [
     "CADENCE_KINDS",
     "DEFAULT_TIMEZONES",
     "MAX_NAME_LENGTH",
+    "ChannelProblem",
     "SetupForm",
+    "SetupRebuild",
+    "SetupSubmission",
+    "SetupTarget",
     "build_setup_modal",
+    "channel_problem_text",
     "form_from_state_for_rebuild",
+    "new_setup_form",
+    "parse_setup_metadata",
+    "parse_setup_rebuild",
     "parse_setup_state",
+    "parse_setup_submission",
     "parse_time",
+    "setup_gone_error",
+    "setup_refusal_error",
     "setup_ritual_id",
 ]
 
@@ -530,9 +544,46 @@ def _themes_select(selected: Sequence[str]) -> StaticMultiSelectElement:
     )
 
 
+@dataclass(frozen=True)
+class SetupTarget:
+    """What a setup modal saves, as its `private_metadata` says: a new ritual, or the one it edits."""
+
+    ritual_id: int | None  # None: a new ritual
+    # The metadata is there but not what `build_setup_modal` wrote (not JSON, not an object, no
+    # "ritual_id", or an id that is no row id): nothing is saved, since it may have been meant as an edit.
+    tampered: bool = False
+
+
+def parse_setup_metadata(private_metadata: object) -> SetupTarget:
+    """Read the modal's `private_metadata` (`{"ritual_id": int | null}`), whatever was sent.
+
+    No metadata at all is a new ritual; anything else must be what `build_setup_modal` wrote.
+    """
+    if private_metadata is None or private_metadata == "":
+        return SetupTarget(None)
+    metadata = ids.parse_metadata(private_metadata)
+    if "ritual_id" not in metadata:
+        return SetupTarget(None, tampered=True)
+    if metadata["ritual_id"] is None:
+        return SetupTarget(None)
+    ritual_id = ids.parse_row_id(metadata["ritual_id"])
+    return SetupTarget(ritual_id, tampered=ritual_id is None)
+
+
 def setup_ritual_id(private_metadata: str | None) -> int | None:
-    """The ritual id stored in the modal's `private_metadata`: None for a new ritual."""
-    return ids.parse_row_id(ids.parse_metadata(private_metadata).get("ritual_id"))
+    """The ritual id stored in the modal's `private_metadata`: None for a new ritual (or for metadata
+    Tandem did not write, which is good enough for rebuilding the modal; a submission is refused)."""
+    return parse_setup_metadata(private_metadata).ritual_id
+
+
+def new_setup_form(channel_id: str | None, timezone: str) -> SetupForm:
+    """The form for a new ritual: the channel it was asked from (not a DM), Tuesday 09:00 in `timezone`."""
+    return SetupForm(
+        channel_id=channel_id if channel_id and channel_id[0] in "CG" else None,
+        name="Marketing + IT check-in",
+        weekday=1,
+        timezone=timezone,
+    )
 
 
 # --------------------------------------------------------------------------- parsing the state
@@ -541,9 +592,20 @@ _Missing = object()
 
 
 def _field(state: Mapping[str, Any], block_id: str, action_id: str) -> Mapping[str, Any] | None:
-    block = state.get(block_id)
+    block = state.get(block_id) if isinstance(state, Mapping) else None
     value = block.get(action_id) if isinstance(block, Mapping) else None
     return value if isinstance(value, Mapping) else None
+
+
+def _list(value: object) -> list[Any]:
+    """A list from the payload, or nothing (a tampered string or number is not a list of choices)."""
+    return value if isinstance(value, list) else []
+
+
+def _channel(state: Mapping[str, Any]) -> str | None:
+    field = _field(state, ids.BLOCK_SETUP_CHANNEL, ids.ACTION_SETUP_CHANNEL) or {}
+    channel_id = field.get("selected_conversation")
+    return channel_id if isinstance(channel_id, str) and channel_id else None
 
 
 def _selected(state: Mapping[str, Any], block_id: str, action_id: str) -> str | object | None:
@@ -560,13 +622,13 @@ def _selected_values(state: Mapping[str, Any], block_id: str, action_id: str) ->
     field = _field(state, block_id, action_id)
     if field is None:
         return None
-    options = field.get("selected_options") or []
+    options = _list(field.get("selected_options"))
     return [o["value"] for o in options if isinstance(o, Mapping) and isinstance(o.get("value"), str)]
 
 
 def _users(state: Mapping[str, Any], block_id: str, action_id: str) -> tuple[str, ...]:
     field = _field(state, block_id, action_id)
-    users = (field.get("selected_users") if field else None) or []
+    users = _list(field.get("selected_users") if field else None)
     # Keep the order people were picked in, once each.
     return tuple(dict.fromkeys(u for u in users if isinstance(u, str) and u))
 
@@ -613,10 +675,9 @@ def form_from_state_for_rebuild(state_values: Mapping[str, Any]) -> SetupForm:
         time_of_day = parse_time(_text(s, ids.BLOCK_SETUP_TIME, ids.ACTION_SETUP_TIME) or "")
     except ValueError:
         time_of_day = defaults.time_of_day
-    channel = _field(s, ids.BLOCK_SETUP_CHANNEL, ids.ACTION_SETUP_CHANNEL) or {}
     return SetupForm(
-        channel_id=channel.get("selected_conversation") or None,
-        name=(_text(s, ids.BLOCK_SETUP_NAME, ids.ACTION_SETUP_NAME) or "").strip(),
+        channel_id=_channel(s),
+        name=(_text(s, ids.BLOCK_SETUP_NAME, ids.ACTION_SETUP_NAME) or "").strip()[:MAX_NAME_LENGTH],
         cadence_kind=kind if isinstance(kind, str) and kind in CADENCE_KINDS else defaults.cadence_kind,
         interval_weeks=(
             interval
@@ -657,10 +718,8 @@ def parse_setup_state(state_values: Mapping[str, Any], *, today: dt.date) -> tup
     errors: dict[str, str] = {}
     defaults = SetupForm(channel_id=None, name="")
 
-    channel = _field(s, ids.BLOCK_SETUP_CHANNEL, ids.ACTION_SETUP_CHANNEL) or {}
-    channel_id = channel.get("selected_conversation") or None
-    if not isinstance(channel_id, str):
-        channel_id = None
+    channel_id = _channel(s)
+    if channel_id is None:
         errors[ids.BLOCK_SETUP_CHANNEL] = "Pick the channel where the check-ins should be posted."
 
     name = " ".join((_text(s, ids.BLOCK_SETUP_NAME, ids.ACTION_SETUP_NAME) or "").split())
@@ -797,3 +856,106 @@ def _cadence_errors(form: SetupForm, *, today: dt.date, known: Mapping[str, str]
         except ValueError as exc:
             errors[ids.BLOCK_SETUP_CADENCE] = str(exc)
     return errors
+
+
+# --------------------------------------------------------------------------- what comes back
+
+
+@dataclass(frozen=True)
+class SetupSubmission:
+    """A setup modal's submission: which ritual it saves, the form, and the errors to show inline."""
+
+    ritual_id: int | None
+    form: SetupForm
+    errors: dict[str, str]
+
+
+def _view(view: object) -> tuple[Mapping[str, Any], object]:
+    """A view's `state.values` and `private_metadata`, as far as they are there."""
+    if not isinstance(view, Mapping):
+        return {}, None
+    state = view.get("state")
+    values = state.get("values") if isinstance(state, Mapping) else None
+    return (values if isinstance(values, Mapping) else {}), view.get("private_metadata")
+
+
+def parse_setup_submission(view: object, *, today: dt.date) -> SetupSubmission:
+    """Read a `view_submission`'s view (Bolt's `view`): metadata, then the inputs (see `parse_setup_state`).
+
+    Metadata Tandem did not write saves nothing: its error goes on the name input, where the
+    "no longer exists" of an edit goes too.
+    """
+    values, metadata = _view(view)
+    target = parse_setup_metadata(metadata)
+    form, errors = parse_setup_state(values, today=today)
+    if target.tampered:
+        errors = {ids.BLOCK_SETUP_NAME: setup_gone_error()}
+    return SetupSubmission(target.ritual_id, form, errors)
+
+
+@dataclass(frozen=True)
+class SetupRebuild:
+    """An open setup modal whose cadence select changed: rebuilt with what is filled in so far."""
+
+    view_id: str
+    hash: str | None  # Slack refuses the update if the modal changed meanwhile
+    ritual_id: int | None
+    form: SetupForm
+
+
+def parse_setup_rebuild(view: object) -> SetupRebuild | None:
+    """Read the modal a cadence change came from (a block action's `view`); None if there is none."""
+    if not isinstance(view, Mapping) or not isinstance(view.get("id"), str) or not view["id"]:
+        return None
+    values, metadata = _view(view)
+    view_hash = view.get("hash")
+    return SetupRebuild(
+        view_id=view["id"],
+        hash=view_hash if isinstance(view_hash, str) else None,
+        ritual_id=setup_ritual_id(metadata if isinstance(metadata, str) else None),
+        form=form_from_state_for_rebuild(values),
+    )
+
+
+def setup_gone_error() -> str:
+    """Inline, when the ritual a modal edits is deleted, another workspace's, or the metadata is garbage."""
+    return "This check-in no longer exists. Close this form and start again with /tandem setup."
+
+
+def setup_refusal_error(*, admin_unknown: bool) -> str:
+    """Inline, when the person submitting an edit is not its creator, a member or an admin."""
+    text = "Only its creator, members or an admin can change it."
+    if admin_unknown:
+        text += " (Slack did not say in time whether you are an admin: try again.)"
+    return text
+
+
+class ChannelProblem(StrEnum):
+    """Why Tandem cannot post in the channel a setup picked (shown on the channel input)."""
+
+    UNSEEN = "unseen"  # channel_not_found: private without Tandem, or gone
+    ARCHIVED = "archived"
+    PRIVATE = "private"  # a private channel Tandem is not a member of
+    CHECK_FAILED = "check_failed"  # Slack refused to describe it
+    CHECK_SLOW = "check_slow"  # Slack did not answer in time
+    JOIN_FAILED = "join_failed"
+    JOIN_SLOW = "join_slow"
+
+
+def channel_problem_text(problem: ChannelProblem, code: str = "") -> str:
+    """What to tell the person about the channel; `code` is Slack's error code, where there is one."""
+    match problem:
+        case ChannelProblem.UNSEEN:
+            return "Tandem can't see this channel. If it is private, invite @Tandem to it first (/invite @Tandem)."
+        case ChannelProblem.ARCHIVED:
+            return "This channel is archived. Pick a channel people still use."
+        case ChannelProblem.PRIVATE:
+            return "Tandem is not in this private channel. Invite it first with /invite @Tandem, then save again."
+        case ChannelProblem.CHECK_FAILED:
+            return f"Slack could not check this channel ({code}). Try again."
+        case ChannelProblem.CHECK_SLOW:
+            return "Slack did not answer in time while Tandem checked this channel. Try again."
+        case ChannelProblem.JOIN_FAILED:
+            return f"Tandem could not join this channel ({code}). Invite it with /invite @Tandem."
+        case ChannelProblem.JOIN_SLOW:
+            return "Slack did not answer in time while Tandem joined this channel. Try again."

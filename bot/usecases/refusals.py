@@ -9,18 +9,34 @@ how to resume (unless the workspace itself is gone, when nobody can be told).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Protocol
 
 from bot.blocks.rituals import build_paused_dm
-from bot.messenger import DeliveryError
-from bot.services import Services
+from bot.messenger import DeliveryError, Messenger
 from bot.usecases.access import workspace_id_of
 from db.models import RitualStatus
 from db.rituals import channel_rituals, pause_ritual
+from db.session import Database
 
 log = logging.getLogger(__name__)
 
 
-def pause_after_refusal(services: Services, team_id: str, channel_id: str, error: DeliveryError) -> list[int]:
+class Pausing(Protocol):
+    """What pausing needs of `bot.services.Services`. The scheduler's outbox offers the same three, so
+    a check-in refused while no Services exists (a scheduler on its own) pauses the same way."""
+
+    @property
+    def database(self) -> Database: ...
+
+    @property
+    def messenger(self) -> Messenger: ...
+
+    @property
+    def on_ritual_change(self) -> Callable[[int], None]: ...
+
+
+def pause_after_refusal(services: Pausing, team_id: str, channel_id: str, error: DeliveryError) -> list[int]:
     """Pause the channel's active rituals if `error` says the channel (or token) is unusable.
 
     Returns the ids of the rituals it paused (none when the error was passing, such as a rate limit).

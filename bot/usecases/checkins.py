@@ -1,8 +1,11 @@
-"""Posting check-ins: claim each occurrence once, pick its prompt, post it, record how it ended.
+"""Check-ins: claim each occurrence once, pick its prompt, build the message, post it, record how it ended.
 
-`prepare_due` runs in the caller's unit of work and only touches the database; `deliver` talks to
-Slack through a `Messenger` and records the outcome in a unit of work of its own, so a slow or
-failing Slack never holds a database transaction open.
+`prepare_due`, `prepare_now` and `record_unprepared` run in the caller's unit of work and only touch
+the database (the scheduler's preparer opens one per ritual, `/tandem now` one per command);
+`deliver` posts through the messenger and records the outcome in units of work of its own, so a slow
+or failing Slack never holds a database transaction open. A post that Slack refuses because the
+channel (or the token) is unusable pauses the channel's rituals, as any other post does
+(`bot.usecases.refusals`).
 """
 
 from __future__ import annotations
@@ -13,33 +16,35 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.blocks.checkin import AgendaSection, CheckinContent, MissedCheckin, build_checkin
+from bot.blocks.checkin import (
+    MISSED_REASON,
+    CheckinContent,
+    MissedCheckin,
+    PulseFocus,
+    build_checkin,
+    focus_lines,
+    last_pulse_section,
+    stopped_reason,
+    theme_label,
+    unexpected_failure_reason,
+    wins_section,
+)
 from bot.blocks.pulse import pulse_agenda_lines
-from bot.blocks.rituals import build_paused_dm
 from bot.blocks.wins import win_agenda_lines
-from bot.messenger import DeliveryError, Messenger
+from bot.messenger import DeliveryError
 from bot.summaries import commitment_view, win_view
+from bot.usecases.refusals import Pausing, pause_after_refusal
 from db import occurrences
 from db import pulses as pulse_db
 from db.cadence import occurrences_between
 from db.commitments import open_for_ritual
-from db.models import (
-    Commitment,
-    CustomPrompt,
-    Occurrence,
-    OccurrenceStatus,
-    Pulse,
-    Ritual,
-    RitualStatus,
-    Side,
-    Workspace,
-)
+from db.models import OccurrenceStatus, Ritual, RitualStatus, Side, Workspace
 from db.prompt_library import BUILTIN_PROMPTS, Prompt, Theme, choose_next_prompt
+from db.prompts import workspace_prompts
 from db.reports import PulsePoint, pulse_points, weak_spot
-from db.rituals import cadence_of, load_ritual, member_ids, pause_ritual
+from db.rituals import cadence_of, load_ritual, member_ids
 from db.session import Database
 from db.wins import wins_between
 
@@ -47,7 +52,8 @@ log = logging.getLogger(__name__)
 
 # How far back a restart looks for check-ins it owes; older ones are simply gone.
 MAX_LOOKBACK = dt.timedelta(days=35)
-MISSED_REASON = "Tandem was not running at the time"
+# How far back the pulses that steer a check-in's prompt reach.
+PULSE_LOOKBACK = dt.timedelta(weeks=12)
 
 
 @dataclass(frozen=True)
@@ -76,99 +82,51 @@ class PreparedCheckin:
     prompt_theme: str | None = None  # the pulse that follows reads its partner scores as this theme's
 
 
+# -- building one check-in ----------------------------------------------------------------------------
+
+
 def candidate_prompts(session: Session, ritual: Ritual) -> list[Prompt | WorkspacePrompt]:
+    """The library's prompts and the workspace's own, of the themes this ritual discusses."""
     themes = set(ritual.themes or [t.value for t in Theme])
-    custom = session.scalars(
-        select(CustomPrompt).where(
-            CustomPrompt.workspace_id == ritual.workspace_id,
-            CustomPrompt.removed_at.is_(None),
-            CustomPrompt.theme.in_(themes),
-        )
-    )
     candidates: list[Prompt | WorkspacePrompt] = [p for p in BUILTIN_PROMPTS if p.theme.value in themes]
-    candidates += [WorkspacePrompt(c.key, c.theme, c.text) for c in custom]
+    candidates += [
+        WorkspacePrompt(c.key, c.theme, c.text)
+        for c in workspace_prompts(session, ritual.workspace_id)
+        if c.theme in themes
+    ]
     return candidates
 
 
-def _theme_label(slug: str) -> str:
-    try:
-        return Theme(slug).label
-    except ValueError:
-        return slug
-
-
-def last_pulse_section(session: Session, ritual_id: int, *, min_answers: int) -> AgendaSection | None:
-    latest = session.scalars(
-        select(Pulse)
-        .where(Pulse.ritual_id == ritual_id, Pulse.closed_at.is_not(None))
-        .order_by(Pulse.opened_at.desc())
-        .limit(1)
-    ).one_or_none()
-    if latest is None:
+def _pulse_focus(point: PulsePoint | None) -> PulseFocus | None:
+    if point is None:
         return None
-    lines = pulse_agenda_lines(
-        pulse_db.results(session, latest, min_answers=min_answers, with_previous=False)
+    return PulseFocus(
+        marketing_view=point.partner[Side.MARKETING].average,
+        it_view=point.partner[Side.IT].average,
+        level=point.level_all.average,
+        gap=point.gap,
     )
-    return AgendaSection("Last pulse", lines) if lines else None
 
 
-def wins_section(session: Session, ritual: Ritual, *, until: dt.datetime) -> AgendaSection | None:
+def _last_pulse_lines(session: Session, ritual_id: int, *, min_answers: int) -> tuple[str, ...]:
+    latest = pulse_db.last_closed_pulse(session, ritual_id)
+    if latest is None:
+        return ()
+    return pulse_agenda_lines(pulse_db.results(session, latest, min_answers=min_answers, with_previous=False))
+
+
+def _win_lines(session: Session, ritual: Ritual, *, until: dt.datetime) -> tuple[str, ...]:
     """Wins celebrated since the ritual's previous posted check-in (or its creation)."""
-    previous = session.scalar(
-        select(func.max(Occurrence.posted_at)).where(
-            Occurrence.ritual_id == ritual.id, Occurrence.status == OccurrenceStatus.POSTED
-        )
-    )
     wins = wins_between(
         session,
         ritual.workspace_id,
-        start=previous or ritual.created_at,
+        start=occurrences.last_posted_at(session, ritual.id) or ritual.created_at,
         end=until + dt.timedelta(seconds=1),
         channel_id=ritual.channel_id,
         ritual_id=ritual.id,
     )
     zone = cadence_of(ritual).zone
-    lines = win_agenda_lines([win_view(w, zone) for w in wins])
-    return AgendaSection("Wins since the last check-in", lines, mrkdwn=True) if lines else None
-
-
-# How far back the pulses that steer a check-in's prompt reach.
-PULSE_LOOKBACK = dt.timedelta(weeks=12)
-
-
-def focus_lines(last: PulsePoint | None, commitments: Sequence[Commitment], day: dt.date) -> tuple[str, ...]:
-    """The opening of a check-in: the weakest item of the last pulse and the commitments now due."""
-    lines: list[str] = []
-    if last is not None:
-        shown = [
-            (f, label)
-            for f, label in (
-                (last.partner[Side.MARKETING].average, "marketing's view of IT"),
-                (last.partner[Side.IT].average, "IT's view of marketing"),
-                (last.level_all.average, "collaboration at the right level"),
-            )
-            if f is not None
-        ]
-        if last.gap is not None and abs(last.gap) >= WIDE_GAP:
-            lines.append(
-                f"Widest gap in the last pulse: {abs(last.gap):.1f} points between marketing's view of IT "
-                f"({last.partner[Side.MARKETING].average:.1f}) and IT's view of marketing "
-                f"({last.partner[Side.IT].average:.1f})."
-            )
-        elif shown:
-            score, label = min(shown)
-            lines.append(f"Lowest in the last pulse: {label}, {score:.1f}/5.")
-    due = [c for c in commitments if c.due_date <= day]
-    for c in due[:3]:
-        when = "overdue since" if c.due_date < day else "due"
-        lines.append(f"Commitment {when} {c.due_date:%a %-d %b}: {c.what}")
-    if len(due) > 3:
-        lines.append(f"…and {len(due) - 3} more commitments due")
-    return tuple(lines)
-
-
-# A gap this wide (in points on the 1–5 scale) leads the agenda instead of the lowest score.
-WIDE_GAP = 1.0
+    return win_agenda_lines([win_view(w, zone) for w in wins])
 
 
 def build_for(
@@ -188,7 +146,7 @@ def build_for(
     """
     candidates = candidate_prompts(session, ritual)
     points = pulse_points(session, ritual.id, since=scheduled_at - PULSE_LOOKBACK, min_answers=min_answers)
-    spot = weak_spot(points, theme_label=_theme_label, now=scheduled_at)
+    spot = weak_spot(points, theme_label=theme_label, now=scheduled_at)
     if spot is not None and spot.theme not in {str(p.theme) for p in candidates}:
         spot = None  # a theme this ritual does not discuss
     prompt = choose_next_prompt(
@@ -200,14 +158,14 @@ def build_for(
     missed = occurrences.take_unreported_missed(session, ritual.id)
     zone = cadence_of(ritual).zone
     marketing, it = member_ids(ritual)
-    open_commitments = open_for_ritual(session, ritual.id)
     local_day = scheduled_at.astimezone(zone).date()
+    commitments = tuple(commitment_view(c, today=local_day) for c in open_for_ritual(session, ritual.id))
     content = CheckinContent(
         ritual_name=ritual.name,
-        local_date=scheduled_at.astimezone(zone).date(),
+        local_date=local_day,
         timezone=ritual.timezone,
         prompt_text=prompt.text,
-        prompt_theme_label=_theme_label(str(prompt.theme)),
+        prompt_theme_label=theme_label(str(prompt.theme)),
         prompt_why=prompt.practice,
         missed=tuple(
             MissedCheckin(
@@ -222,14 +180,14 @@ def build_for(
         agenda_items=tuple(
             section
             for section in (
-                last_pulse_section(session, ritual.id, min_answers=min_answers),
-                wins_section(session, ritual, until=scheduled_at),
+                last_pulse_section(_last_pulse_lines(session, ritual.id, min_answers=min_answers)),
+                wins_section(_win_lines(session, ritual, until=scheduled_at)),
             )
             if section
         ),
-        commitments=tuple(commitment_view(c, today=local_day) for c in open_commitments),
+        commitments=commitments,
         ritual_id=ritual.id,
-        focus=focus_lines(points[-1] if points else None, open_commitments, local_day),
+        focus=focus_lines(_pulse_focus(points[-1] if points else None), commitments, local_day),
         chosen_because=spot.reason if spot and str(prompt.theme) == spot.theme else None,
     )
     text, blocks = build_checkin(content)
@@ -247,6 +205,9 @@ def build_for(
         text=text,
         blocks=[b.to_dict() for b in blocks],
     )
+
+
+# -- claiming -------------------------------------------------------------------------------------
 
 
 def owed_times(session: Session, ritual: Ritual, *, now: dt.datetime) -> list[dt.datetime]:
@@ -329,24 +290,26 @@ def prepare_now(
     now: dt.datetime,
     team_id: str,
     min_answers: int = pulse_db.MIN_ANSWERS_FLOOR,
-) -> PreparedCheckin:
-    """`/tandem now`: an occurrence at this second, counted like any other."""
+) -> PreparedCheckin | None:
+    """`/tandem now`: an occurrence at this second, counted like any other; None if one was claimed
+    at this very second already (a double click)."""
     when = now.replace(microsecond=0)
     occurrence_id = occurrences.claim(
         session, ritual.id, when, now=now, channel_id=ritual.channel_id, manual=True
     )
     if occurrence_id is None:
-        raise DeliveryError("A check-in was just posted for this ritual; try again in a second.")
+        return None
     return build_for(session, ritual, occurrence_id, when, team_id, min_answers=min_answers)
 
 
+# -- posting --------------------------------------------------------------------------------------
+
+
 def deliver(
-    database: Database,
-    messenger: Messenger,
+    services: Pausing,
     checkin: PreparedCheckin,
     *,
     clock: Callable[[], dt.datetime],
-    on_paused: Callable[[str], None] = lambda team_id: None,
     answered: Callable[[], None] = lambda: None,
     nothing_sent: Callable[[], None] = lambda: None,
 ) -> str | None:
@@ -355,6 +318,7 @@ def deliver(
     `answered` is called as soon as Slack answered (or the post failed), `nothing_sent` when the
     check-in was not sent at all: the channel's pacing counts from them (jobs/poster.py).
     """
+    database = services.database
     # It may have waited in its channel's queue: a ritual paused or deleted meanwhile posts nothing.
     with database.read() as session:
         ritual = session.get(Ritual, checkin.ritual_id)
@@ -362,26 +326,24 @@ def deliver(
         status = "deleted" if ritual is None else ritual.status.value
     if stopped:
         with database.begin() as session:
-            occurrences.mark_skipped(
-                session, checkin.occurrence_id, reason=f"its ritual was {status} before it could be posted"
-            )
+            occurrences.mark_skipped(session, checkin.occurrence_id, reason=stopped_reason(status))
         log.info("check-in %s not posted: its ritual is %s", checkin.occurrence_id, status)
         nothing_sent()
         return None
     try:
-        ts = messenger.post(checkin.team_id, checkin.channel_id, text=checkin.text, blocks=checkin.blocks)
+        ts = services.messenger.post(
+            checkin.team_id, checkin.channel_id, text=checkin.text, blocks=checkin.blocks
+        )
     except DeliveryError as exc:
         answered()
-        _record_failure(database, messenger, checkin, exc, clock())
-        if exc.pause:
-            on_paused(checkin.team_id)
+        _record_failure(database, checkin, exc.reason)
+        # A channel (or token) that no longer works pauses the channel's rituals and tells their creators.
+        pause_after_refusal(services, checkin.team_id, checkin.channel_id, exc)
         return None
     except Exception as exc:  # never let one check-in stop the scheduler
         answered()
         log.exception("posting check-in %s failed unexpectedly", checkin.occurrence_id)
-        _record_failure(
-            database, messenger, checkin, DeliveryError(f"unexpected error: {type(exc).__name__}"), clock()
-        )
+        _record_failure(database, checkin, unexpected_failure_reason(type(exc).__name__))
         return None
     answered()
     with database.begin() as session:
@@ -396,22 +358,10 @@ def deliver(
     return ts
 
 
-def _record_failure(
-    database: Database, messenger: Messenger, checkin: PreparedCheckin, exc: DeliveryError, now: dt.datetime
-) -> None:
-    log.warning("check-in %s of ritual %s failed: %s", checkin.occurrence_id, checkin.ritual_id, exc.reason)
+def _record_failure(database: Database, checkin: PreparedCheckin, reason: str) -> None:
+    log.warning("check-in %s of ritual %s failed: %s", checkin.occurrence_id, checkin.ritual_id, reason)
     with database.begin() as session:
-        occurrences.mark_failed(session, checkin.occurrence_id, reason=exc.reason)
-        if exc.pause:
-            ritual = session.get(Ritual, checkin.ritual_id)
-            if ritual is not None and ritual.status is RitualStatus.ACTIVE:
-                pause_ritual(ritual, reason=exc.reason)
-    if exc.pause and not exc.workspace_gone:
-        text, blocks = build_paused_dm(checkin.ritual_name, checkin.channel_id, exc.reason)
-        try:
-            messenger.dm(checkin.team_id, checkin.created_by, text=text, blocks=[b.to_dict() for b in blocks])
-        except DeliveryError as dm_error:
-            log.warning("could not tell %s that a ritual paused: %s", checkin.created_by, dm_error.reason)
+        occurrences.mark_failed(session, checkin.occurrence_id, reason=reason)
 
 
 def release_unsent(database: Database, checkins: Sequence[PreparedCheckin]) -> None:
