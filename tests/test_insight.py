@@ -10,12 +10,12 @@ import json
 import pytest
 from sqlalchemy import select
 
+from bot.usecases.insight import alert_on_drift
 from db.cadence import Cadence, CadenceKind
 from db.models import Person, Pulse, PulseQuestion, PulseTally, PulseVote, Ritual, Side, Workspace
 from db.rituals import RitualSpec, create_ritual
 from db.session import Database
 from jobs.checkins import prepare_now
-from jobs.insight import alert_on_drift
 from tests.conftest import RunningApp
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -528,6 +528,6 @@ def test_export_rows_for_wins_and_commitments_match_what_is_stored(world: Runnin
     ],
 )
 def test_csv_cells_that_could_start_a_formula_become_text(cell: object, safe: object) -> None:
-    from jobs.insight import csv_cell
+    from bot.usecases.insight import csv_cell
 
     assert csv_cell(cell) == safe

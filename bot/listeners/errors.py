@@ -3,41 +3,53 @@
 from __future__ import annotations
 
 from logging import Logger
+from typing import Any
 
 from slack_bolt import App, BoltContext
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
-from slack_sdk.webhook import WebhookClient
 
-from bot.middleware import release_claimed_event
+from bot.blocks.help import SOMETHING_WENT_WRONG
+from bot.messenger import DeliveryError
+from bot.middleware import SERVICES, release_claimed_event
+from bot.services import Services
 
-# The failure may come after the ack and after part of the work was saved, so promise nothing
-# about what changed: ask the person to look before repeating it.
-SORRY = (
-    ":warning: Sorry, something went wrong on Tandem's side and your request may not have been "
-    "completed. Please check whether it took effect before trying again; if it keeps happening, "
-    "tell your Slack admin."
-)
+
+def _first_response_url(body: dict[str, Any]) -> str | None:
+    url = body.get("response_url")
+    if isinstance(url, str) and url:
+        return url
+    for entry in body.get("response_urls") or ():
+        url = entry.get("response_url") if isinstance(entry, dict) else None
+        if isinstance(url, str) and url:
+            return url
+    return None
+
+
+def _id_of(body: dict[str, Any], flat: str, nested: str) -> str | None:
+    """`body[flat]` (slash commands) or `body[nested]["id"]` (interactions), when it is text."""
+    value = body.get(flat)
+    if not value and isinstance(body.get(nested), dict):
+        value = body[nested].get("id")
+    return value if isinstance(value, str) and value else None
+
+
+def handle_error(error: Exception, body: dict[str, Any], context: BoltContext, logger: Logger) -> None:
+    logger.error("unhandled error in a Tandem listener", exc_info=error)
+    # An event whose listener failed must not stay marked as handled, or Slack's retry is dropped.
+    release_claimed_event(context)
+    services: Services | None = context.get(SERVICES)  # absent if the failure came before the middleware
+    if services is None or not isinstance(body, dict):
+        return
+    message = {"text": SOMETHING_WENT_WRONG, "response_type": "ephemeral"}
+    response_url = _first_response_url(body)
+    user, channel = _id_of(body, "user_id", "user"), _id_of(body, "channel_id", "channel")
+    try:
+        if response_url:
+            services.messenger.respond(response_url, message)
+        elif user and channel:
+            services.messenger.ephemeral(context.team_id or "", channel, user, text=SOMETHING_WENT_WRONG)
+    except DeliveryError as exc:
+        logger.warning("could not tell the user about the error: %s", exc.reason)
 
 
 def register(app: App) -> None:
-    def handle_error(
-        error: Exception, body: dict, client: WebClient, context: BoltContext, logger: Logger
-    ) -> None:
-        logger.error("unhandled error in a Tandem listener", exc_info=error)
-        # An event whose listener failed must not stay marked as handled, or Slack's retry is dropped.
-        release_claimed_event(context)
-        response_url = body.get("response_url") or next(
-            (r.get("response_url") for r in body.get("response_urls", [])), None
-        )
-        user = body.get("user_id") or (body.get("user") or {}).get("id")
-        channel = body.get("channel_id") or (body.get("channel") or {}).get("id")
-        try:
-            if response_url:
-                WebhookClient(response_url, timeout=5).send(text=SORRY, response_type="ephemeral")
-            elif user and channel:
-                client.chat_postEphemeral(channel=channel, user=user, text=SORRY)
-        except (SlackApiError, OSError):
-            logger.warning("could not tell the user about the error", exc_info=True)
-
     app.error(handle_error)
