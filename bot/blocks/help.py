@@ -24,6 +24,10 @@ SOMETHING_WENT_WRONG = (
     "completed. Please check whether it took effect before trying again; if it keeps happening, "
     "tell your Slack admin."
 )
+# A command whose user or channel field is not a Slack id (a tampered request).
+NO_SENDER = (
+    ":warning: This command did not say which Slack user and channel it came from, so Tandem did nothing."
+)
 # An unknown subcommand is quoted back, cut to this many characters (it may be anything at all).
 UNKNOWN_SHOWN = 60
 

@@ -44,6 +44,9 @@ def parse_new_prompt(args: str) -> NewPrompt:
         theme = parse_theme(truncate(theme_text, _QUOTED))
     except ValueError as exc:
         raise PromptInputError(str(exc)) from None
+    if not text.isprintable():
+        # Control and invisible formatting characters (a NUL would not even store on PostgreSQL).
+        raise PromptInputError("Write the prompt as plain text, without control characters.")
     if len(text) < MIN_TEXT_LENGTH:
         raise PromptInputError("Write the prompt as a question of at least a few words.")
     if len(text) > MAX_TEXT_LENGTH:

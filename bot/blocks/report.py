@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from bot.blocks.rituals import refusal_text
+from bot.blocks.setup import MAX_NAME_LENGTH
 from bot.blocks.text import escape
 from db.prompt_library import Theme
 
@@ -18,6 +19,7 @@ MAX_WEEKS: Final = 104
 REPORT_REFUSAL: Final = "Reports of “{name}” are for its creator, its members and admins."
 WEEKS_PROBLEM: Final = f"Give a number of weeks from 1 to {MAX_WEEKS}."
 ALERTS_PROBLEM: Final = "Say `on` or `off`, then the ritual if the channel has several."
+NAME_PROBLEM: Final = f"No check-in has a name that long: names have at most {MAX_NAME_LENGTH} characters."
 
 
 # -- arguments ------------------------------------------------------------------------------------
@@ -33,17 +35,29 @@ class ReportArgs:
     weeks: int
 
 
+def _ritual_name(name: str) -> str:
+    # A longer name matches nothing; refusing it here keeps it from being quoted back at length.
+    if len(name) > MAX_NAME_LENGTH:
+        raise InsightArgsError(NAME_PROBLEM)
+    return name
+
+
+def parse_ritual_name(text: str) -> str:
+    """`[ritual]` (export): the name with its whitespace collapsed, "" for the channel's only one."""
+    return _ritual_name(" ".join(text.split()))
+
+
 def parse_report_args(text: str) -> ReportArgs:
     """`[ritual] [weeks]`: a last word of ASCII digits is the number of weeks (1 to MAX_WEEKS)."""
     name = " ".join(text.split())
     head, _, last = name.rpartition(" ")
     if not (last.isascii() and last.isdigit()):
-        return ReportArgs(name, DEFAULT_WEEKS)
+        return ReportArgs(_ritual_name(name), DEFAULT_WEEKS)
     # A long run of digits is out of range whatever it says: no need to read it as a number.
     weeks = int(last) if len(last) <= 4 else 0
     if not 1 <= weeks <= MAX_WEEKS:
         raise InsightArgsError(WEEKS_PROBLEM)
-    return ReportArgs(head, weeks)
+    return ReportArgs(_ritual_name(head), weeks)
 
 
 def parse_alerts_args(text: str) -> tuple[bool, str]:
@@ -51,7 +65,7 @@ def parse_alerts_args(text: str) -> tuple[bool, str]:
     choice, _, name = " ".join(text.split()).partition(" ")
     if choice.lower() not in ("on", "off"):
         raise InsightArgsError(ALERTS_PROBLEM)
-    return choice.lower() == "on", name
+    return choice.lower() == "on", _ritual_name(name)
 
 
 # -- answers to the commands ----------------------------------------------------------------------

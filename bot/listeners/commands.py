@@ -16,7 +16,7 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot import ids
-from bot.blocks.help import SOMETHING_WENT_WRONG, HelpEntry, build_help, help_text
+from bot.blocks.help import NO_SENDER, SOMETHING_WENT_WRONG, HelpEntry, build_help, help_text
 from bot.middleware import services_of
 from bot.services import Services
 from bot.usecases.access import Actor
@@ -162,6 +162,9 @@ class CommandRouter:
         logger: Logger,
     ) -> None:
         """The `/tandem` listener: one subcommand per call, and an answer whatever happens."""
+        if not (_is_slack_id(command.get("user_id")) and _is_slack_id(command.get("channel_id"))):
+            ack(text=NO_SENDER, response_type="ephemeral")
+            return
         name, args = parse(command.get("text"))
         invocation = Invocation(name, args, command, ack, respond, client, context, logger, self)
         try:
@@ -172,6 +175,18 @@ class CommandRouter:
             # Unacknowledged, Bolt would answer HTTP 500 and Slack show a bare failure: say it here.
             logger.exception("/tandem %s failed before it was acknowledged", name[:40])
             ack(text=SOMETHING_WENT_WRONG, response_type="ephemeral")
+
+
+def _is_slack_id(value: object) -> bool:
+    """Slack's ids (U…, C…, D…) are short printable ASCII: anything else in a command's fields was
+    not written by Slack, and would not fit Tandem's columns (32 characters) either."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= 32
+        and value.isascii()
+        and value.isprintable()
+        and " " not in value
+    )
 
 
 def parse(text: object) -> tuple[str, str]:

@@ -13,6 +13,7 @@ from bot.blocks.report import (
     not_shared_text,
     parse_alerts_args,
     parse_report_args,
+    parse_ritual_name,
     preparing_text,
     report_refusal_text,
 )
@@ -49,10 +50,15 @@ def handle_report(inv: Invocation) -> None:
 
 
 def handle_export(inv: Invocation) -> None:
+    try:
+        name = parse_ritual_name(inv.args)
+    except InsightArgsError as exc:
+        inv.fail(str(exc), EXPORT_EXAMPLE)
+        return
     outcome = insight.send_export(
         inv.services,
         inv.actor,
-        inv.args,
+        name,
         acknowledge=lambda name: inv.answer(preparing_text("export", name)),
     )
     _render(inv, "export", outcome)
