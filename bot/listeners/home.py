@@ -12,14 +12,13 @@ from bot.usecases import home
 from bot.usecases.access import Actor
 
 
-def _actor(context: BoltContext) -> Actor:
-    # A Home tab belongs to no channel.
-    return Actor(context.team_id or "", context.user_id or "")
-
-
-def _trigger_id(body: dict[str, Any]) -> str:
+def _opener(body: dict[str, Any], context: BoltContext) -> tuple[Actor, str] | None:
+    """Who clicked, and the trigger a modal opens with; None when the payload has no usable trigger
+    (Slack always sends one, so there is nobody to tell: nothing opens)."""
     trigger_id = body.get("trigger_id")
-    return trigger_id if isinstance(trigger_id, str) else ""
+    if not isinstance(trigger_id, str) or not trigger_id or not context.user_id:
+        return None
+    return Actor(context.team_id or "", context.user_id), trigger_id  # a Home tab has no channel
 
 
 def handle_home_opened(event: dict[str, Any], context: BoltContext) -> None:
@@ -35,23 +34,29 @@ def handle_home_opened(event: dict[str, Any], context: BoltContext) -> None:
 
 def handle_new_ritual(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
     ack()
-    from bot.usecases import rituals
+    opener = _opener(body, context)
+    if opener is not None:
+        from bot.usecases import rituals
 
-    rituals.open_setup(services_of(context), _actor(context), _trigger_id(body))
+        rituals.open_setup(services_of(context), *opener)
 
 
 def handle_new_win(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
     ack()
-    from bot.usecases import wins
+    opener = _opener(body, context)
+    if opener is not None:
+        from bot.usecases import wins
 
-    wins.open_win_modal(services_of(context), _actor(context), _trigger_id(body))
+        wins.open_win_modal(services_of(context), *opener)
 
 
 def handle_new_commit(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
     ack()
-    from bot.usecases import commitments
+    opener = _opener(body, context)
+    if opener is not None:
+        from bot.usecases import commitments
 
-    commitments.open_commit_modal(services_of(context), _actor(context), _trigger_id(body))
+        commitments.open_commit_modal(services_of(context), *opener)
 
 
 def register(app: App) -> None:
