@@ -7,17 +7,17 @@ from typing import Any
 
 from slack_bolt import App, BoltContext
 
-from bot.blocks.help import SOMETHING_WENT_WRONG
-from bot.messenger import DeliveryError
 from bot.middleware import SERVICES, release_claimed_event
 from bot.services import Services
+from bot.usecases import errors
 
 
 def _first_response_url(body: dict[str, Any]) -> str | None:
     url = body.get("response_url")
     if isinstance(url, str) and url:
         return url
-    for entry in body.get("response_urls") or ():
+    entries = body.get("response_urls")  # a modal submission's, when its view asked for one
+    for entry in entries if isinstance(entries, list) else ():
         url = entry.get("response_url") if isinstance(entry, dict) else None
         if isinstance(url, str) and url:
             return url
@@ -39,16 +39,13 @@ def handle_error(error: Exception, body: dict[str, Any], context: BoltContext, l
     services: Services | None = context.get(SERVICES)  # absent if the failure came before the middleware
     if services is None or not isinstance(body, dict):
         return
-    message = {"text": SOMETHING_WENT_WRONG, "response_type": "ephemeral"}
-    response_url = _first_response_url(body)
-    user, channel = _id_of(body, "user_id", "user"), _id_of(body, "channel_id", "channel")
-    try:
-        if response_url:
-            services.messenger.respond(response_url, message)
-        elif user and channel:
-            services.messenger.ephemeral(context.team_id or "", channel, user, text=SOMETHING_WENT_WRONG)
-    except DeliveryError as exc:
-        logger.warning("could not tell the user about the error: %s", exc.reason)
+    errors.apologise(
+        services,
+        context.team_id or "",
+        response_url=_first_response_url(body),
+        user_id=_id_of(body, "user_id", "user"),
+        channel_id=_id_of(body, "channel_id", "channel"),
+    )
 
 
 def register(app: App) -> None:

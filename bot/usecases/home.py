@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from slack_sdk.models.views import View
 from sqlalchemy.orm import Session
 
 from bot.blocks.home import HomePulse, HomeRitual, build_home
@@ -30,11 +30,13 @@ log = logging.getLogger(__name__)
 HOME_WINS = 10  # the home shows the most recent wins; the builder counts the rest
 
 
-def home_view(session: Session, team_id: str, user_id: str, *, now: dt.datetime, min_answers: int) -> View:
+def home_view(
+    session: Session, team_id: str, user_id: str, *, now: dt.datetime, min_answers: int
+) -> dict[str, Any]:
     """A person's Home tab: their check-ins, the latest pulse of each, their open commitments and wins."""
     workspace_id = workspace_id_of(session, team_id)
     if not workspace_id:
-        return build_home(user_id=user_id, rituals=(), pulses=(), commitments=(), wins=())
+        return build_home(user_id=user_id, rituals=(), pulses=(), commitments=(), wins=()).to_dict()
     person = find_person(session, workspace_id, user_id)
     user_zone = ZoneInfo(person.timezone) if person and person.timezone else None
     home_rituals, home_pulses = [], []
@@ -64,7 +66,7 @@ def home_view(session: Session, team_id: str, user_id: str, *, now: dt.datetime,
         commitments=commitments,
         wins=[win_view(w, zone) for w in wins],
         wins_total=wins_total,
-    )
+    ).to_dict()
 
 
 def open_home(services: Services, actor: Actor) -> bool:
@@ -121,7 +123,7 @@ class HomePublisher:
                 view = home_view(
                     session, team_id, user_id, now=self.clock.now(), min_answers=self.min_answers
                 )
-            self.messenger.publish_home(team_id, user_id, view.to_dict())
+            self.messenger.publish_home(team_id, user_id, view)
             return True
         except DeliveryError as exc:
             log.warning("the Home tab of a user could not be published (%s); dropped", exc.reason)

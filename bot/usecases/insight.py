@@ -15,6 +15,7 @@ import io
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -61,6 +62,7 @@ DRIFT_REPORT_WEEKS = 12
 # Called with the ritual's name once the asker may read it, before the slow work: the listener
 # acknowledges the command with it ("Preparing the report of …").
 Acknowledge = Callable[[str], None]
+Prepared = TypeVar("Prepared")
 
 
 @dataclass(frozen=True)
@@ -191,14 +193,27 @@ def build_export(
 # -- what people ask for -------------------------------------------------------------------------
 
 
-def _readable(
-    services: Services, actor: Actor, ritual_name: str, example: str, acknowledge: Acknowledge
-) -> RitualRef | Refused:
-    """The named ritual if the actor may read its reports, acknowledged with its name."""
+def _prepare(
+    services: Services,
+    actor: Actor,
+    ritual_name: str,
+    example: str,
+    acknowledge: Acknowledge,
+    build: Callable[[Session, Ritual], Prepared],
+) -> Prepared | Refused:
+    """`build` from the named ritual, once the actor may read its reports and was told it is coming.
+
+    Building draws charts and reads a year of rows: in a read-only unit of work, which holds no lock.
+    """
     found = ritual_named(services, actor, ritual_name, example=example)
-    if isinstance(found, RitualRef):
-        acknowledge(found.name)
-    return found
+    if isinstance(found, Refused):
+        return found
+    acknowledge(found.name)
+    with services.database.read() as session:
+        ritual = load_scoped_ritual(session, actor.team_id, found.id)
+        if ritual is None:  # deleted since the check
+            return Refused(RefusalKind.NOT_FOUND)
+        return build(session, ritual)
 
 
 def _failed(exc: DeliveryError) -> Delivery:
@@ -211,21 +226,21 @@ def share_report(
 ) -> Refused | Delivery:
     """`/tandem report`: the chart and its summary, shared in the ritual's channel when asked there,
     by DM when asked anywhere else."""
-    found = _readable(services, actor, ritual_name, REPORT_EXAMPLE, acknowledge)
-    if isinstance(found, Refused):
-        return found
-    with services.database.read() as session:
-        ritual = load_scoped_ritual(session, actor.team_id, found.id)
-        if ritual is None:  # deleted since the check
-            return Refused(RefusalKind.NOT_FOUND)
-        report = build_report(
-            session,
-            ritual,
-            weeks=weeks,
-            now=services.clock.now(),
-            min_answers=services.pulse_settings.min_answers,
-        )
-        ritual_channel = ritual.channel_id
+    now, min_answers = services.clock.now(), services.pulse_settings.min_answers
+    prepared = _prepare(
+        services,
+        actor,
+        ritual_name,
+        REPORT_EXAMPLE,
+        acknowledge,
+        lambda session, ritual: (
+            build_report(session, ritual, weeks=weeks, now=now, min_answers=min_answers),
+            ritual.channel_id,
+        ),
+    )
+    if isinstance(prepared, Refused):
+        return prepared
+    report, ritual_channel = prepared
     in_channel = actor.channel_id == ritual_channel
     try:
         destination = (
@@ -251,20 +266,19 @@ def send_export(
     services: Services, actor: Actor, ritual_name: str, *, acknowledge: Acknowledge
 ) -> Refused | Delivery:
     """`/tandem export`: a year of figures, wins and commitments as CSV, always by DM."""
-    found = _readable(services, actor, ritual_name, EXPORT_EXAMPLE, acknowledge)
-    if isinstance(found, Refused):
-        return found
-    with services.database.read() as session:
-        ritual = load_scoped_ritual(session, actor.team_id, found.id)
-        if ritual is None:  # deleted since the check
-            return Refused(RefusalKind.NOT_FOUND)
-        export = build_export(
-            session,
-            ritual,
-            requester=actor.user_id,
-            now=services.clock.now(),
-            min_answers=services.pulse_settings.min_answers,
-        )
+    now, min_answers = services.clock.now(), services.pulse_settings.min_answers
+    export = _prepare(
+        services,
+        actor,
+        ritual_name,
+        EXPORT_EXAMPLE,
+        acknowledge,
+        lambda session, ritual: build_export(
+            session, ritual, requester=actor.user_id, now=now, min_answers=min_answers
+        ),
+    )
+    if isinstance(export, Refused):
+        return export
     try:
         dm = services.messenger.dm_channel(actor.team_id, actor.user_id)
         for index, (filename, content) in enumerate(export.files):
