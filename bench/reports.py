@@ -21,6 +21,7 @@ from pathlib import Path
 
 from sqlalchemy import insert, select
 
+from bot.usecases.insight import build_export, build_report
 from db.migrate import upgrade
 from db.models import (
     Person,
@@ -34,7 +35,6 @@ from db.models import (
     Workspace,
 )
 from db.session import Database
-from jobs.insight import build_export, build_report
 from tests.databases import fresh_postgres_database
 
 RITUALS, PULSES, ANSWERS = 200, 50, 100

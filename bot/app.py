@@ -16,13 +16,12 @@ from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from bot import manifest
 from bot.config import Mode, Settings
 from bot.listeners import register_listeners
-from bot.listeners.lifecycle import forget_client
 from bot.logging_setup import protect_answers_in_logs
 from bot.middleware import register as register_middleware
 from bot.services import Services
 from bot.slack_client import make_client
+from bot.usecases import workspaces
 from db.session import Database
-from db.workspaces import record_install
 
 log = logging.getLogger(__name__)
 
@@ -89,16 +88,12 @@ def _oauth_settings(
 
     def on_success(args: SuccessArgs) -> BoltResponse:
         installation = args.installation
-        with services.database.begin() as session:
-            record_install(
-                session,
-                installation.team_id or "",
-                name=installation.team_name,
-                enterprise_id=installation.enterprise_id,
-                now=services.clock.now(),
-            )
-        forget_client(services, installation.team_id or "")  # a reinstall brings a new token
-        services.on_schedule_change(installation.team_id)
+        workspaces.install(
+            services,
+            installation.team_id or "",
+            name=installation.team_name,
+            enterprise_id=installation.enterprise_id,
+        )
         return args.default.success(args)
 
     def on_failure(args: FailureArgs) -> BoltResponse:

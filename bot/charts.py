@@ -29,7 +29,10 @@ IT_COLOUR = "#E69F00"  # orange
 GAP_COLOUR = "#999999"  # grey
 TEXT_COLOUR = "#333333"
 GRID_COLOUR = "#DDDDDD"
-THRESHOLD_STYLE = {"color": "#444444", "linestyle": (0, (4, 3)), "linewidth": 1.2}
+# The dashed line at the number of answers a score needs to be shown.
+THRESHOLD_COLOUR = "#444444"
+THRESHOLD_DASHES = (0, (4, 3))
+THRESHOLD_WIDTH = 1.2
 
 MARKETING_LABEL = "Marketing rates IT"
 IT_LABEL = "IT rates marketing"
@@ -205,7 +208,7 @@ def _date_axis(ax: Axes, days: list[dt.date], *, evenly: bool) -> None:
 def _draw_trend(fig: Figure, points: list[TrendPoint], *, min_answers: int) -> None:
     import numpy as np
     from matplotlib import dates as mdates
-    from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
 
     x = np.array([mdates.date2num(p.when) for p in points], dtype=float)
     marketing = np.array([np.nan if p.marketing_of_it is None else p.marketing_of_it for p in points])
@@ -262,14 +265,18 @@ def _draw_trend(fig: Figure, points: list[TrendPoint], *, min_answers: int) -> N
                 bar.set_alpha(0.45)
                 bar.set_hatch("////")
                 bar.set_edgecolor(colour)
-    answers.axhline(min_answers, zorder=3, **THRESHOLD_STYLE)
+    threshold = answers.axhline(
+        min_answers, zorder=3, color=THRESHOLD_COLOUR, linestyle=THRESHOLD_DASHES, linewidth=THRESHOLD_WIDTH
+    )
     answers.set_ylabel("Answers", fontsize=LABEL_SIZE, color=TEXT_COLOUR)
     top = max(max(p.marketing_answers for p in points), max(p.it_answers for p in points), min_answers)
     answers.set_ylim(0, top * 1.12 + 0.5)
-    answers.yaxis.get_major_locator().set_params(integer=True, nbins=4)
+    locator = answers.yaxis.get_major_locator()
+    assert isinstance(locator, MaxNLocator)  # a linear axis's AutoLocator is one
+    locator.set_params(integer=True, nbins=4)
     _style_axes(answers)
     handles, labels = answers.get_legend_handles_labels()
-    handles.append(Line2D([], [], **THRESHOLD_STYLE))
+    handles.append(threshold)  # the legend draws the line's own style
     labels.append(f"Needed to show a score ({min_answers})")
     _legend_above(answers, handles, labels)
 

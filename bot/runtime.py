@@ -11,10 +11,10 @@ from slack_sdk.errors import SlackApiError
 
 from bot.app import create_app, make_installation_store
 from bot.config import ConfigError, Mode, Settings
-from bot.home import HomePublisher
 from bot.messenger import SlackMessenger
 from bot.services import PulseSettings, Services
 from bot.slack_client import make_client
+from bot.usecases.home import HomePublisher
 from bot.web import TandemWSGI
 from db.clock import Clock, SystemClock
 from db.session import Database

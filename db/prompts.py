@@ -1,4 +1,7 @@
-"""A workspace's own prompts: add, remove, list. Plain values in; nothing here knows Slack."""
+"""A workspace's own prompts: add, find, remove, list. Plain values in; nothing here knows Slack.
+
+Every lookup is scoped to a workspace: another workspace's prompt is simply not there.
+"""
 
 from __future__ import annotations
 
@@ -8,27 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import CustomPrompt
-from db.prompt_library import MAX_TEXT_LENGTH, Theme, parse_theme
-
-MIN_TEXT_LENGTH = 10
-
-
-class PromptError(Exception):
-    """A user-facing problem with a prompt command; the message is shown as is."""
+from db.prompt_library import Theme
 
 
 def add_prompt(
-    session: Session, workspace_id: int, theme_text: str, text: str, *, user_id: str, now: dt.datetime
+    session: Session, workspace_id: int, theme: Theme, text: str, *, user_id: str, now: dt.datetime
 ) -> CustomPrompt:
-    try:
-        theme = parse_theme(theme_text)
-    except ValueError as exc:
-        raise PromptError(str(exc)) from None
-    text = " ".join(text.split())
-    if len(text) < MIN_TEXT_LENGTH:
-        raise PromptError("Write the prompt as a question of at least a few words.")
-    if len(text) > MAX_TEXT_LENGTH:
-        raise PromptError(f"That prompt has {len(text)} characters; keep it to {MAX_TEXT_LENGTH}.")
+    """Store a prompt (its text already checked: bot.blocks.prompts.parse_new_prompt)."""
     prompt = CustomPrompt(
         workspace_id=workspace_id, theme=theme.value, text=text, created_by=user_id, created_at=now
     )
@@ -37,30 +26,20 @@ def add_prompt(
     return prompt
 
 
-def parse_prompt_id(text: str) -> int:
-    cleaned = text.strip().lower().removeprefix("ws-")
-    if not cleaned.isdigit():
-        raise PromptError(
-            f"“{text.strip()}” is not a prompt id. Ids look like ws-12 (see `/tandem prompts`)."
-        )
-    return int(cleaned)
-
-
-def remove_prompt(session: Session, workspace_id: int, prompt_id: int, *, now: dt.datetime) -> CustomPrompt:
-    prompt = session.scalars(
+def find_prompt(session: Session, workspace_id: int, prompt_id: int) -> CustomPrompt | None:
+    """The workspace's prompt with this id, unless it was removed."""
+    return session.scalars(
         select(CustomPrompt).where(
             CustomPrompt.id == prompt_id,
             CustomPrompt.workspace_id == workspace_id,
             CustomPrompt.removed_at.is_(None),
         )
     ).one_or_none()
-    if prompt is None:
-        raise PromptError(
-            f"There is no prompt ws-{prompt_id} in this workspace. See them with `/tandem prompts`."
-        )
+
+
+def remove_prompt(prompt: CustomPrompt, *, now: dt.datetime) -> None:
     # Kept, not deleted: past check-ins still name the prompt they asked.
     prompt.removed_at = now
-    return prompt
 
 
 def workspace_prompts(session: Session, workspace_id: int) -> list[CustomPrompt]:
@@ -71,6 +50,3 @@ def workspace_prompts(session: Session, workspace_id: int) -> list[CustomPrompt]
             .order_by(CustomPrompt.id)
         )
     )
-
-
-__all__ = ["PromptError", "Theme", "add_prompt", "parse_prompt_id", "remove_prompt", "workspace_prompts"]

@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Integer, Select, bindparam, case, func, select
+from sqlalchemy import Integer, Select, bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
 from db.models import (
@@ -53,15 +54,6 @@ class PulsePoint:
         """The partnership score: the mean of both sides' ratings of each other, when both are shown."""
         mkt, it = self.partner[Side.MARKETING].average, self.partner[Side.IT].average
         return round((mkt + it) / 2, 2) if mkt is not None and it is not None else None
-
-    def partner_view(self) -> tuple[str, str]:
-        """Both sides' ratings as text ("3.4/5", or "withheld" when too few answered)."""
-
-        def shown(side: Side) -> str:
-            avg = self.partner[side].average
-            return f"{avg:.1f}/5" if avg is not None else "withheld (too few answers)"
-
-        return shown(Side.MARKETING), shown(Side.IT)
 
     @property
     def withheld(self) -> bool:
@@ -104,7 +96,7 @@ def shown_level_sides(
 
 
 @functools.cache
-def _points_query(since: bool, until: bool, limit: bool) -> Select:  # type: ignore[type-arg]
+def _points_query(since: bool, until: bool, limit: bool) -> Select[Any]:
     """The statement behind `pulse_points`, built once per shape (values are bound parameters):
     building it is a good part of the cost of a check-in's preparation."""
     pulses = select(Pulse.id, Pulse.opened_at, Pulse.anonymous, Pulse.theme).where(
@@ -235,8 +227,9 @@ def summarise(
     averages: dict[str, list[float]] = defaultdict(list)
     for p in points:
         for side in (Side.MARKETING, Side.IT):
-            if p.partner[side].average is not None:
-                averages[QUESTION_LABELS[(PulseQuestion.PARTNER, side)]].append(p.partner[side].average)  # type: ignore[arg-type]
+            average = p.partner[side].average
+            if average is not None:
+                averages[QUESTION_LABELS[(PulseQuestion.PARTNER, side)]].append(average)
         if p.level_all.average is not None:
             averages[QUESTION_LABELS[(PulseQuestion.LEVEL, None)]].append(p.level_all.average)
     means = {label: round(sum(v) / len(v), 2) for label, v in averages.items() if v}
@@ -414,7 +407,9 @@ def weakness(p: PulsePoint) -> tuple[float, float]:
     return low, min(gap, 4.0)
 
 
-def weak_spot(points: list[PulsePoint], *, theme_label, now: dt.datetime) -> WeakSpot | None:  # type: ignore[no-untyped-def]
+def weak_spot(
+    points: list[PulsePoint], *, theme_label: Callable[[str], str], now: dt.datetime
+) -> WeakSpot | None:
     """The theme whose latest pulse scored lowest or showed the widest gap (shown figures only).
 
     Each theme is judged by its worse criterion (see `weakness`); the reason names the criterion
@@ -473,13 +468,38 @@ class Drift:
 
 def detect_drift(points: list[PulsePoint]) -> Drift | None:
     """The overall score fell, or the gap widened, in each of the last two pulses."""
-    shown = [p for p in points if p.overall is not None]
+    shown = [(p, overall) for p in points if (overall := p.overall) is not None]
     if len(shown) < 3:
         return None
-    a, b, c = shown[-3:]
-    if a.overall > b.overall > c.overall:  # type: ignore[operator]
-        return Drift("falling", (a.overall, b.overall, c.overall))  # type: ignore[arg-type]
+    (a, oa), (b, ob), (c, oc) = shown[-3:]
+    if oa > ob > oc:
+        return Drift("falling", (oa, ob, oc))
     ga, gb, gc = (abs(p.gap or 0.0) for p in (a, b, c))
     if ga < gb < gc:
         return Drift("widening", (ga, gb, gc))
     return None
+
+
+def claim_drift_alert(session: Session, ritual_id: int, pulse_id: int) -> bool:
+    """Mark the ritual's drift as alerted for `pulse_id`; False when it already was (a rerun, or a
+    second process). The conditional UPDATE is the claim: commit it before sending anything."""
+    claimed = session.execute(
+        update(Ritual)
+        .where(
+            Ritual.id == ritual_id,
+            (Ritual.drift_alerted_pulse_id.is_(None)) | (Ritual.drift_alerted_pulse_id != pulse_id),
+        )
+        .values(drift_alerted_pulse_id=pulse_id)
+        .returning(Ritual.id)
+    ).scalar_one_or_none()
+    return claimed is not None
+
+
+def latest_closed_pulse(session: Session, ritual_id: int) -> Pulse | None:
+    """The ritual's most recently opened pulse that has closed."""
+    return session.scalars(
+        select(Pulse)
+        .where(Pulse.ritual_id == ritual_id, Pulse.closed_at.is_not(None))
+        .order_by(Pulse.opened_at.desc())
+        .limit(1)
+    ).one_or_none()

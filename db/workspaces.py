@@ -94,5 +94,8 @@ def release_event(session: Session, event_id: str) -> None:
 
 def prune_processed_events(session: Session, *, older_than: dt.datetime) -> int:
     """Slack stops retrying an event within the hour; a week of ids is ample."""
-    result = session.execute(delete(ProcessedEvent).where(ProcessedEvent.received_at < older_than))
+    # Through the connection: a Core DELETE's result is a CursorResult, which counts its rows.
+    result = session.connection().execute(
+        delete(ProcessedEvent).where(ProcessedEvent.received_at < older_than)
+    )
     return result.rowcount or 0

@@ -19,11 +19,11 @@ from bot.blocks.pulse import PulseView, build_pulse_message, build_reminder_dm, 
 from bot.messenger import DeliveryError, Messenger
 from bot.services import PulseSettings
 from bot.usecases.checkins import PreparedCheckin
+from bot.usecases.insight import alert_on_drift
 from db import pulses as pulse_db
 from db.models import Person, Pulse, Ritual, RitualMember, Workspace
 from db.rituals import next_time
 from db.session import Database
-from jobs.insight import alert_on_drift
 
 log = logging.getLogger(__name__)
 

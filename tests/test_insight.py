@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import select
 
 from bot.usecases.checkins import prepare_now
+from bot.usecases.insight import alert_on_drift
 from db.cadence import Cadence, CadenceKind
 from db.models import Person, Pulse, PulseQuestion, PulseTally, PulseVote, Ritual, Side, Workspace
 from db.rituals import RitualSpec, create_ritual
 from db.session import Database
-from jobs.insight import alert_on_drift
 from tests.conftest import RunningApp
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -528,6 +528,76 @@ def test_export_rows_for_wins_and_commitments_match_what_is_stored(world: Runnin
     ],
 )
 def test_csv_cells_that_could_start_a_formula_become_text(cell: object, safe: object) -> None:
-    from jobs.insight import csv_cell
+    from bot.usecases.insight import csv_cell
 
     assert csv_cell(cell) == safe
+
+
+# -- another workspace's ritual ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "report Weekly sync",
+        "report Weekly sync 4",
+        "export Weekly sync",
+        "alerts off Weekly sync",
+        "alerts on",
+    ],
+)
+def test_report_export_and_alerts_never_reach_another_workspaces_ritual(world: RunningApp, text: str) -> None:
+    database, now = world.services.database, world.clock.now()
+    ritual_id = make_ritual(database, now)  # in T0001
+    closed_pulse(database, ritual_id, now - dt.timedelta(weeks=1), marketing={3: 3}, it={4: 3})
+    with database.begin() as session:
+        session.get(Ritual, ritual_id).drift_alerts = True  # type: ignore[union-attr]
+    world.fake.add_user("U_ADMIN_B", is_admin=True)
+    # An admin of workspace B, even typing in the channel id A's ritual lives in.
+    for channel_id in ("C_SHARED", "C_OTHER"):
+        response = world.slack.command(text, team_id="T_OTHER", user_id="U_ADMIN_B", channel_id=channel_id)
+        assert response.status_code == 200
+        answer = response.json()
+        assert answer["response_type"] == "ephemeral" and "Preparing" not in answer["text"]
+        assert "can't find a check-in" in answer["text"] or "no check-in in this channel" in answer["text"]
+    world.drain()
+    assert not world.fake.calls("files.getUploadURLExternal") and not world.fake.calls("conversations.open")
+    with database.read() as session:
+        assert session.get(Ritual, ritual_id).drift_alerts is True  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("report Weekly sync 0", "1 to 104"),
+        ("report 105", "1 to 104"),
+        ("report 99999999999999999999999", "1 to 104"),
+        ("alerts", "Say `on` or `off`"),
+        ("alerts maybe Weekly sync", "Say `on` or `off`"),
+    ],
+)
+def test_bad_insight_arguments_are_answered_with_an_example(
+    world: RunningApp, text: str, problem: str
+) -> None:
+    make_ritual(world.services.database, world.clock.now())
+    answer = world.slack.command(text, channel_id="C_SHARED", user_id="U_M1").json()
+    assert problem in answer["text"] and "Try: `/tandem " in answer["text"]
+    world.drain()
+    assert not world.fake.calls("files.getUploadURLExternal")
+
+
+def test_reports_are_refused_to_outsiders_and_a_lost_channel_pauses_its_ritual(world: RunningApp) -> None:
+    database, now = world.services.database, world.clock.now()
+    ritual_id = make_ritual(database, now)
+    refused = world.slack.command("report", channel_id="C_SHARED", user_id="U_OUT").json()
+    assert "Reports of “Weekly sync” are for its creator, its members and admins." in refused["text"]
+    # Removed from the channel: the report cannot be shared there, the person is told why, and the
+    # ritual pauses as it would after a failed check-in.
+    world.fake.fail("files.completeUploadExternal", error="not_in_channel", times=None)
+    answer = world.slack.command("report", channel_id="C_SHARED", user_id="U_M1").json()
+    assert "Preparing the report" in answer["text"]
+    world.drain()
+    (told,) = world.fake.wait_for("response_url")
+    assert "could not be shared (not_in_channel)" in told.params["text"]
+    with database.read() as session:
+        assert session.get(Ritual, ritual_id).status.value == "paused"  # type: ignore[union-attr]

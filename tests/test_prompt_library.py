@@ -310,3 +310,98 @@ def test_choose_does_not_mutate_inputs():
     choose_next_prompt(candidates, history, rng_seed=3, preferred_themes=["vision"])
     assert history == ["vision-02"]
     assert candidates == prompts_for_themes([Theme.VISION])
+
+
+# --- `/tandem prompts` through the real app -------------------------------------------------------
+
+
+def _prompt_rows(running_app):  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from db.models import CustomPrompt as Row
+
+    with running_app.services.database.read() as session:
+        return [(p.id, p.removed_at) for p in session.scalars(select(Row).order_by(Row.id))]
+
+
+def _add(running_app, **kwargs) -> str:  # type: ignore[no-untyped-def]
+    added = running_app.slack.command(
+        "prompts add data Which dashboard did nobody open last month, and why?", **kwargs
+    ).json()
+    assert "Added prompt `ws-" in added["text"]
+    return added["text"].split("`")[1]
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "999999999999999999999",  # past every integer column (was HTTP 500)
+        "ws-999999999999999999999",
+        "2147483648",  # one past PostgreSQL's INTEGER
+        "-1",
+        "ws--1",
+        "0",
+        "ws-0",
+        "banana",
+        "ws-",
+        "²",  # a digit to str.isdigit(), not to int()
+        "1e3",
+        "ws-1 ws-2",
+        "",
+    ],
+)
+def test_prompts_remove_answers_a_bad_id_and_removes_nothing(running_app, given: str) -> None:  # type: ignore[no-untyped-def]
+    _add(running_app)
+    before = _prompt_rows(running_app)
+    response = running_app.slack.command(f"prompts remove {given}")
+    assert response.status_code == 200
+    answer = response.json()
+    assert answer["response_type"] == "ephemeral"
+    assert "is not a prompt id" in answer["text"] and "/tandem prompts remove ws-12" in answer["text"]
+    assert _prompt_rows(running_app) == before
+
+
+def test_prompts_remove_an_unknown_id_in_range_is_no_such_prompt(running_app) -> None:  # type: ignore[no-untyped-def]
+    key = _add(running_app)
+    before = _prompt_rows(running_app)
+    answer = running_app.slack.command("prompts remove ws-2147483647").json()
+    assert "There is no prompt ws-2147483647 in this workspace" in answer["text"]
+    assert _prompt_rows(running_app) == before
+    assert "Removed" in running_app.slack.command(f"prompts remove {key.upper()}").json()["text"]
+    gone = running_app.slack.command(f"prompts remove {key}").json()
+    assert f"There is no prompt {key} in this workspace" in gone["text"]
+
+
+def test_another_workspaces_prompt_cannot_be_seen_or_removed(running_app) -> None:  # type: ignore[no-untyped-def]
+    key = _add(running_app)  # in the default workspace
+    running_app.fake.add_user("U_ADMIN_B", is_admin=True)
+    before = _prompt_rows(running_app)
+    for user_id in ("U_ADMIN_B", "U_OUT"):
+        for given in (key, key.removeprefix("ws-")):
+            answer = running_app.slack.command(
+                f"prompts remove {given}", team_id="T_OTHER", user_id=user_id
+            ).json()
+            assert f"There is no prompt {key} in this workspace" in answer["text"]
+    listed = running_app.slack.command("prompts", team_id="T_OTHER").json()
+    assert f"`{key}`" not in str(listed["blocks"]) and "no prompts of its own" in str(listed["blocks"])
+    assert _prompt_rows(running_app) == before and before[0][1] is None
+    # Its own workspace still sees it.
+    assert f"`{key}`" in str(running_app.slack.command("prompts").json()["blocks"])
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        ("prompts add", "Give a theme and the prompt's text."),
+        ("prompts add data", "Give a theme and the prompt's text."),
+        ("prompts add data Why?", "at least a few words"),
+        ("prompts add data " + "Why " * 100, "keep it to 280"),
+        ("prompts add " + "x" * 5000 + " What one number would change our plan?", "Unknown theme"),
+        ("prompts frobnicate", "I don't know `prompts frobnicate`"),
+    ],
+)
+def test_prompts_add_and_unknown_actions_answer_with_an_example(running_app, args: str, problem: str) -> None:  # type: ignore[no-untyped-def]
+    answer = running_app.slack.command(args).json()
+    assert problem in answer["text"] and "Try: `/tandem prompts" in answer["text"]
+    assert len(answer["text"]) < 600
+    assert _prompt_rows(running_app) == []

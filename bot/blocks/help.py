@@ -1,4 +1,4 @@
-"""The `/tandem help` message."""
+"""The `/tandem help` message, and what Tandem says when something went wrong on its side."""
 
 from __future__ import annotations
 
@@ -15,7 +15,21 @@ from slack_sdk.models.blocks import (
 )
 
 from bot import ids
-from bot.blocks.text import escape
+from bot.blocks.text import escape, truncate
+
+# The failure may come after the ack and after part of the work was saved, so promise nothing
+# about what changed: ask the person to look before repeating it.
+SOMETHING_WENT_WRONG = (
+    ":warning: Sorry, something went wrong on Tandem's side and your request may not have been "
+    "completed. Please check whether it took effect before trying again; if it keeps happening, "
+    "tell your Slack admin."
+)
+# A command whose user or channel field is not a Slack id (a tampered request).
+NO_SENDER = (
+    ":warning: This command did not say which Slack user and channel it came from, so Tandem did nothing."
+)
+# An unknown subcommand is quoted back, cut to this many characters (it may be anything at all).
+UNKNOWN_SHOWN = 60
 
 
 @dataclass(frozen=True)
@@ -31,7 +45,9 @@ def help_text(entries: Sequence[HelpEntry], *, unknown: str | None = None) -> st
     """The plain-text fallback, also what screen readers and notifications show."""
     lines = []
     if unknown is not None:
-        lines.append(f"I don't know the subcommand “{unknown}”. Here is what I can do:")
+        lines.append(
+            f"I don't know the subcommand “{truncate(unknown, UNKNOWN_SHOWN)}”. Here is what I can do:"
+        )
     else:
         lines.append("Tandem keeps marketing and IT working as partners. Here is what I can do:")
     for e in entries:
@@ -42,9 +58,7 @@ def help_text(entries: Sequence[HelpEntry], *, unknown: str | None = None) -> st
 def build_help(entries: Sequence[HelpEntry], *, unknown: str | None = None) -> list[Block]:
     """Every subcommand with a one-line example; `unknown` is the subcommand that was not understood."""
     if unknown is not None:
-        intro = (
-            f":thinking_face: I don't know the subcommand `{escape(unknown[:60])}`. Here is what I can do:"
-        )
+        intro = f":thinking_face: I don't know the subcommand `{escape(unknown[:UNKNOWN_SHOWN])}`. Here is what I can do:"
     else:
         intro = (
             ":handshake: *Tandem* keeps marketing and IT working as partners: joint check-ins, "

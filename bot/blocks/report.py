@@ -1,9 +1,130 @@
-"""The words around a report chart, an export and a drift alert (mrkdwn text, no blocks)."""
+"""Insight in words: the text around a report chart, an export and a drift alert (mrkdwn, no blocks),
+the answers to `/tandem report`, `export` and `alerts`, and the parser of their arguments."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+from bot.blocks.rituals import refusal_text
+from bot.blocks.setup import MAX_NAME_LENGTH
 from bot.blocks.text import escape
-from db.reports import Drift, PulsePoint, ReportSummary
+from db.prompt_library import Theme
+
+REPORT_EXAMPLE: Final = "report Weekly sync 12"
+EXPORT_EXAMPLE: Final = "export Weekly sync"
+ALERTS_EXAMPLE: Final = "alerts off Weekly sync"
+DEFAULT_WEEKS: Final = 12
+MAX_WEEKS: Final = 104
+REPORT_REFUSAL: Final = "Reports of “{name}” are for its creator, its members and admins."
+WEEKS_PROBLEM: Final = f"Give a number of weeks from 1 to {MAX_WEEKS}."
+ALERTS_PROBLEM: Final = "Say `on` or `off`, then the ritual if the channel has several."
+NAME_PROBLEM: Final = f"No check-in has a name that long: names have at most {MAX_NAME_LENGTH} characters."
+
+
+# -- arguments ------------------------------------------------------------------------------------
+
+
+class InsightArgsError(ValueError):
+    """The arguments of an insight subcommand made no sense; the message says why, in words for Slack."""
+
+
+@dataclass(frozen=True)
+class ReportArgs:
+    ritual_name: str  # "" when the channel's only ritual is meant
+    weeks: int
+
+
+def _ritual_name(name: str) -> str:
+    # A longer name matches nothing; refusing it here keeps it from being quoted back at length.
+    if len(name) > MAX_NAME_LENGTH:
+        raise InsightArgsError(NAME_PROBLEM)
+    return name
+
+
+def parse_ritual_name(text: str) -> str:
+    """`[ritual]` (export): the name with its whitespace collapsed, "" for the channel's only one."""
+    return _ritual_name(" ".join(text.split()))
+
+
+def parse_report_args(text: str) -> ReportArgs:
+    """`[ritual] [weeks]`: a last word of ASCII digits is the number of weeks (1 to MAX_WEEKS)."""
+    name = " ".join(text.split())
+    head, _, last = name.rpartition(" ")
+    if not (last.isascii() and last.isdigit()):
+        return ReportArgs(_ritual_name(name), DEFAULT_WEEKS)
+    # A long run of digits is out of range whatever it says: no need to read it as a number.
+    weeks = int(last) if len(last) <= 4 else 0
+    if not 1 <= weeks <= MAX_WEEKS:
+        raise InsightArgsError(WEEKS_PROBLEM)
+    return ReportArgs(_ritual_name(head), weeks)
+
+
+def parse_alerts_args(text: str) -> tuple[bool, str]:
+    """`on|off [ritual]`: whether alerts are wanted, and the ritual's name ("" for the channel's one)."""
+    choice, _, name = " ".join(text.split()).partition(" ")
+    if choice.lower() not in ("on", "off"):
+        raise InsightArgsError(ALERTS_PROBLEM)
+    return choice.lower() == "on", _ritual_name(name)
+
+
+# -- answers to the commands ----------------------------------------------------------------------
+
+
+def report_refusal_text(kind: str, *, detail: str = "", ritual_name: str = "") -> str:
+    """Why a report, an export or an alert setting was refused (bot.usecases.access.Refused's values)."""
+    return refusal_text(kind, detail=detail, ritual_name=ritual_name, refusal=REPORT_REFUSAL)
+
+
+def preparing_text(what: str, ritual_name: str) -> str:
+    """`what` is "report" or "export"."""
+    return f":hourglass_flowing_sand: Preparing the {what} of “{escape(ritual_name)}”…"
+
+
+def not_shared_text(what: str, error: str) -> str:
+    """A report or export was allowed and prepared, but Slack refused the file (`error` is its code)."""
+    if what == "export":
+        return f":warning: The export could not be sent ({escape(error)})."
+    return f":warning: The {what} could not be shared ({escape(error)})."
+
+
+def alerts_text(on: bool, ritual_name: str) -> str:
+    name = escape(ritual_name)
+    return (
+        f":bell: Drift alerts for “{name}” are on." if on else f":no_bell: No more drift alerts for “{name}”."
+    )
+
+
+# -- the report's summary, the export's comment, the drift alert ----------------------------------
+
+
+class ReportFigures(Protocol):
+    """What the written summary of a report says (db.reports.ReportSummary has these)."""
+
+    @property
+    def pulses(self) -> int: ...
+    @property
+    def gap_first(self) -> float | None: ...
+    @property
+    def gap_last(self) -> float | None: ...
+    @property
+    def best(self) -> tuple[str, float] | None: ...  # (what was rated, its average)
+    @property
+    def worst(self) -> tuple[str, float] | None: ...
+    @property
+    def wins(self) -> int: ...
+    @property
+    def commitments_done(self) -> int: ...
+    @property
+    def hidden_points(self) -> int: ...
+
+
+def theme_label(slug: str) -> str:
+    """A theme's name for people; a slug Tandem no longer knows is shown as it is."""
+    try:
+        return Theme(slug).label
+    except ValueError:
+        return slug
 
 
 def _gap_trend(first: float | None, last: float | None) -> str:
@@ -16,7 +137,16 @@ def _gap_trend(first: float | None, last: float | None) -> str:
     return f"The gap between the two sides {direction} from {abs(first):.1f} to {abs(last):.1f}."
 
 
-def report_summary(ritual_name: str, weeks: int, s: ReportSummary) -> str:
+def report_title(ritual_name: str, weeks: int) -> str:
+    """The file's title (it can say it all; the chart's own title must fit on one line)."""
+    return f"{ritual_name}: how marketing and IT rate each other, last {weeks} weeks"
+
+
+def report_period(weeks: int) -> str:
+    return f"last {weeks} weeks"
+
+
+def report_summary(ritual_name: str, weeks: int, s: ReportFigures) -> str:
     lines = [f":bar_chart: *{escape(ritual_name)}: the last {weeks} weeks*"]
     if not s.pulses:
         lines.append("No pulse closed in this period yet, so there is nothing to chart.")
@@ -52,17 +182,37 @@ def export_comment(ritual_name: str, *, anonymous_only: bool, with_answers: bool
     return "\n".join(parts)
 
 
-def drift_alert(ritual_name: str, drift: Drift, last: PulsePoint, focus: str | None) -> str:
-    values = " → ".join(f"{v:.1f}" for v in drift.values)
+def _rating(average: float | None) -> str:
+    return f"{average:.1f}/5" if average is not None else "withheld (too few answers)"
+
+
+@dataclass(frozen=True)
+class DriftFacts:
+    """What a drift alert says, as plain values."""
+
+    ritual_name: str
+    falling: bool  # the partnership score fell; otherwise the gap between the sides widened
+    values: tuple[float, ...]  # the last three scores, or gaps
+    marketing_of_it: float | None  # the latest pulse's ratings (None: withheld)
+    it_of_marketing: float | None
+    focus_theme: str | None = None  # the weak spot the next check-in aims at, and why
+    focus_reason: str = ""
+
+
+def drift_alert(facts: DriftFacts) -> str:
+    values = " → ".join(f"{v:.1f}" for v in facts.values)
     what = (
         f"the partnership score fell in each of the last two pulses ({values})"
-        if drift.kind == "falling"
+        if facts.falling
         else f"the gap between marketing and IT widened in each of the last two pulses ({values})"
     )
-    lines = [f":warning: *{escape(ritual_name)}*: {what}."]
-    mkt, it = last.partner_view()
-    lines.append(f"Latest pulse: marketing's view of IT {mkt}, IT's view of marketing {it}.")
-    if focus:
+    lines = [
+        f":warning: *{escape(facts.ritual_name)}*: {what}.",
+        f"Latest pulse: marketing's view of IT {_rating(facts.marketing_of_it)}, "
+        f"IT's view of marketing {_rating(facts.it_of_marketing)}.",
+    ]
+    if facts.focus_theme:
+        focus = f"{theme_label(facts.focus_theme)} ({facts.focus_reason})"
         lines.append(f"Suggested focus for the next check-in: {escape(focus)}.")
     lines.append("The chart shows the trend. Turn these alerts off with `/tandem alerts off`.")
     return "\n".join(lines)

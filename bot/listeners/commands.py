@@ -1,22 +1,25 @@
 """The `/tandem` slash command and its subcommand router.
 
 Feature modules add subcommands with `router.add(...)`; the router parses the text, hands the rest
-to the subcommand, and answers anything it does not know with the help message.
+to the subcommand, and answers anything it does not know with the help message. Whatever the text
+(empty, very long, control characters, any script), the person gets an ephemeral answer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from logging import Logger
+from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot import ids
-from bot.blocks.help import HelpEntry, build_help, help_text
+from bot.blocks.help import NO_SENDER, SOMETHING_WENT_WRONG, HelpEntry, build_help, help_text
 from bot.middleware import services_of
 from bot.services import Services
+from bot.usecases.access import Actor
 
 
 @dataclass(frozen=True)
@@ -25,32 +28,55 @@ class Invocation:
 
     name: str
     args: str
-    command: dict
+    command: dict[str, Any]
     ack: Ack
     respond: Respond
+    # Kept for subcommands not yet moved to use cases; new code speaks to Slack through
+    # `services.messenger` only.
     client: WebClient
     context: BoltContext
     logger: Logger
+    router: CommandRouter
 
     @property
     def user_id(self) -> str:
-        return self.command["user_id"]
+        return str(self.command.get("user_id") or "")
 
     @property
     def channel_id(self) -> str:
-        return self.command["channel_id"]
+        return str(self.command.get("channel_id") or "")
 
     @property
     def team_id(self) -> str:
-        return self.context.team_id or self.command.get("team_id", "")
+        return self.context.team_id or str(self.command.get("team_id") or "")
+
+    @property
+    def trigger_id(self) -> str:
+        return str(self.command.get("trigger_id") or "")
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.team_id, self.user_id, self.channel_id)
 
     @property
     def services(self) -> Services:
         return services_of(self.context)
 
+    @property
+    def acknowledged(self) -> bool:
+        return self.ack.response is not None
+
+    def answer(self, text: str, blocks: Sequence[dict[str, Any]] | None = None) -> None:
+        """Tell the person, and only them: in the acknowledgement while it has not gone out, else
+        through the command's response_url."""
+        if not self.acknowledged:
+            self.ack(text=text, blocks=blocks, response_type="ephemeral")
+        else:
+            self.respond(text=text, blocks=blocks, response_type="ephemeral")
+
     def fail(self, problem: str, example: str) -> None:
-        """Acknowledge a malformed command: say what was wrong and show a correct example."""
-        self.ack(text=f":warning: {problem}\nTry: `{ids.COMMAND} {example}`", response_type="ephemeral")
+        """Answer a malformed command: say what was wrong and show a correct example."""
+        self.answer(f":warning: {problem}\nTry: `{ids.COMMAND} {example}`")
 
 
 SubcommandHandler = Callable[[Invocation], None]
@@ -89,7 +115,7 @@ class Subcommand:
 class CommandRouter:
     def __init__(self) -> None:
         self._subcommands: dict[str, Subcommand] = {}
-        self._help: tuple[str, list[dict]] | None = None
+        self._help: tuple[str, list[dict[str, Any]]] | None = None
 
     def add(self, name: str, *, usage: str, summary: str, example: str, handler: SubcommandHandler) -> None:
         if name in self._subcommands:
@@ -105,7 +131,7 @@ class CommandRouter:
         ranked = sorted(self._subcommands.values(), key=lambda s: HELP_ORDER.get(s.name, len(HELP_ORDER)))
         return [s.entry for s in ranked]
 
-    def help_message(self, unknown: str | None = None) -> tuple[str, list[dict]]:
+    def help_message(self, unknown: str | None = None) -> tuple[str, list[dict[str, Any]]]:
         """The help text and blocks. The plain help is built once: building and validating the
         blocks was most of the CPU time of a `/tandem help` request (bench/README.md)."""
         if unknown is not None:
@@ -126,21 +152,53 @@ class CommandRouter:
             return
         sub.handler(invocation)
 
+    def handle_command(
+        self,
+        ack: Ack,
+        command: dict[str, Any],
+        client: WebClient,
+        respond: Respond,
+        context: BoltContext,
+        logger: Logger,
+    ) -> None:
+        """The `/tandem` listener: one subcommand per call, and an answer whatever happens."""
+        if not (_is_slack_id(command.get("user_id")) and _is_slack_id(command.get("channel_id"))):
+            ack(text=NO_SENDER, response_type="ephemeral")
+            return
+        name, args = parse(command.get("text"))
+        invocation = Invocation(name, args, command, ack, respond, client, context, logger, self)
+        try:
+            self.dispatch(invocation)
+        except Exception:
+            if invocation.acknowledged:
+                raise  # the global error handler tells the person (bot/listeners/errors.py)
+            # Unacknowledged, Bolt would answer HTTP 500 and Slack show a bare failure: say it here.
+            logger.exception("/tandem %s failed before it was acknowledged", name[:40])
+            ack(text=SOMETHING_WENT_WRONG, response_type="ephemeral")
 
-def parse(text: str) -> tuple[str, str]:
-    """Split `/tandem` text into a lower-cased subcommand and the rest, as typed."""
-    text = (text or "").strip()
-    if not text:
+
+def _is_slack_id(value: object) -> bool:
+    """Slack's ids (U…, C…, D…) are short printable ASCII: anything else in a command's fields was
+    not written by Slack, and would not fit Tandem's columns (32 characters) either."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= 32
+        and value.isascii()
+        and value.isprintable()
+        and " " not in value
+    )
+
+
+def parse(text: object) -> tuple[str, str]:
+    """Split `/tandem` text into a lower-cased subcommand and the rest, as typed (any whitespace
+    separates them; anything that is not text is no text)."""
+    if not isinstance(text, str):
         return "", ""
-    name, _, rest = text.partition(" ")
-    return name.lower(), rest.strip()
+    parts = text.split(None, 1)
+    if not parts:
+        return "", ""
+    return parts[0].lower(), parts[1].strip() if len(parts) > 1 else ""
 
 
 def register(app: App, router: CommandRouter) -> None:
-    def handle_tandem_command(
-        ack: Ack, command: dict, client: WebClient, respond: Respond, context: BoltContext, logger: Logger
-    ) -> None:
-        name, args = parse(command.get("text", ""))
-        router.dispatch(Invocation(name, args, command, ack, respond, client, context, logger))
-
-    app.command(ids.COMMAND)(handle_tandem_command)
+    app.command(ids.COMMAND)(router.handle_command)

@@ -3,41 +3,50 @@
 from __future__ import annotations
 
 from logging import Logger
+from typing import Any
 
 from slack_bolt import App, BoltContext
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
-from slack_sdk.webhook import WebhookClient
 
-from bot.middleware import release_claimed_event
+from bot.middleware import SERVICES, release_claimed_event
+from bot.services import Services
+from bot.usecases import errors
 
-# The failure may come after the ack and after part of the work was saved, so promise nothing
-# about what changed: ask the person to look before repeating it.
-SORRY = (
-    ":warning: Sorry, something went wrong on Tandem's side and your request may not have been "
-    "completed. Please check whether it took effect before trying again; if it keeps happening, "
-    "tell your Slack admin."
-)
+
+def _first_response_url(body: dict[str, Any]) -> str | None:
+    url = body.get("response_url")
+    if isinstance(url, str) and url:
+        return url
+    entries = body.get("response_urls")  # a modal submission's, when its view asked for one
+    for entry in entries if isinstance(entries, list) else ():
+        url = entry.get("response_url") if isinstance(entry, dict) else None
+        if isinstance(url, str) and url:
+            return url
+    return None
+
+
+def _id_of(body: dict[str, Any], flat: str, nested: str) -> str | None:
+    """`body[flat]` (slash commands) or `body[nested]["id"]` (interactions), when it is text."""
+    value = body.get(flat)
+    if not value and isinstance(body.get(nested), dict):
+        value = body[nested].get("id")
+    return value if isinstance(value, str) and value else None
+
+
+def handle_error(error: Exception, body: dict[str, Any], context: BoltContext, logger: Logger) -> None:
+    logger.error("unhandled error in a Tandem listener", exc_info=error)
+    # An event whose listener failed must not stay marked as handled, or Slack's retry is dropped.
+    release_claimed_event(context)
+    services: Services | None = context.get(SERVICES)  # absent if the failure came before the middleware
+    if services is None or not isinstance(body, dict):
+        return
+    errors.apologise(
+        services,
+        context.team_id or "",
+        response_url=_first_response_url(body),
+        user_id=_id_of(body, "user_id", "user"),
+        channel_id=_id_of(body, "channel_id", "channel"),
+    )
 
 
 def register(app: App) -> None:
-    def handle_error(
-        error: Exception, body: dict, client: WebClient, context: BoltContext, logger: Logger
-    ) -> None:
-        logger.error("unhandled error in a Tandem listener", exc_info=error)
-        # An event whose listener failed must not stay marked as handled, or Slack's retry is dropped.
-        release_claimed_event(context)
-        response_url = body.get("response_url") or next(
-            (r.get("response_url") for r in body.get("response_urls", [])), None
-        )
-        user = body.get("user_id") or (body.get("user") or {}).get("id")
-        channel = body.get("channel_id") or (body.get("channel") or {}).get("id")
-        try:
-            if response_url:
-                WebhookClient(response_url, timeout=5).send(text=SORRY, response_type="ephemeral")
-            elif user and channel:
-                client.chat_postEphemeral(channel=channel, user=user, text=SORRY)
-        except (SlackApiError, OSError):
-            logger.warning("could not tell the user about the error", exc_info=True)
-
     app.error(handle_error)

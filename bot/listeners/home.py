@@ -2,57 +2,64 @@
 
 from __future__ import annotations
 
-from logging import Logger
+from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
-from slack_sdk import WebClient
 
 from bot import ids
-from bot.blocks.commitments import CommitForm, build_commit_modal
-from bot.blocks.setup import build_setup_modal
-from bot.blocks.wins import WinForm, build_win_modal
-from bot.listeners.rituals import form_for_new, user_timezone
 from bot.middleware import services_of
-from db.people import get_or_create_person
-from db.workspaces import ensure_workspace
+from bot.usecases import home
+from bot.usecases.access import Actor
+
+
+def _opener(body: dict[str, Any], context: BoltContext) -> tuple[Actor, str] | None:
+    """Who clicked, and the trigger a modal opens with; None when the payload has no usable trigger
+    (Slack always sends one, so there is nobody to tell: nothing opens)."""
+    trigger_id = body.get("trigger_id")
+    if not isinstance(trigger_id, str) or not trigger_id or not context.user_id:
+        return None
+    return Actor(context.team_id or "", context.user_id), trigger_id  # a Home tab has no channel
+
+
+def handle_home_opened(event: dict[str, Any], context: BoltContext) -> None:
+    user_id = event.get("user")
+    if event.get("tab") != "home" or not isinstance(user_id, str) or not user_id:
+        return
+    home.open_home(services_of(context), Actor(context.team_id or "", user_id))
+
+
+# The three buttons open modals that belong to other features; their use cases are imported where
+# they are called, so this module loads even where a feature's use-case module is not there yet.
+
+
+def handle_new_ritual(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+    ack()
+    opener = _opener(body, context)
+    if opener is not None:
+        from bot.usecases import rituals
+
+        rituals.open_setup(services_of(context), *opener)
+
+
+def handle_new_win(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+    ack()
+    opener = _opener(body, context)
+    if opener is not None:
+        from bot.usecases import wins
+
+        wins.open_win_modal(services_of(context), *opener)
+
+
+def handle_new_commit(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+    ack()
+    opener = _opener(body, context)
+    if opener is not None:
+        from bot.usecases import commitments
+
+        commitments.open_commit_modal(services_of(context), *opener)
 
 
 def register(app: App) -> None:
-    def handle_home_opened(event: dict, client: WebClient, context: BoltContext, logger: Logger) -> None:
-        if event.get("tab") != "home":
-            return
-        services = services_of(context)
-        team_id = context.team_id or ""
-        user_id = event["user"]
-        with services.database.begin() as session:
-            workspace = ensure_workspace(session, team_id)
-            person = get_or_create_person(session, workspace.id, user_id)
-            needs_timezone = person.timezone is None
-        if needs_timezone:
-            # Next check-ins are shown in the person's own timezone; learn it once.
-            timezone = user_timezone(client, user_id)
-            with services.database.begin() as session:
-                workspace = ensure_workspace(session, team_id)
-                get_or_create_person(session, workspace.id, user_id).timezone = timezone
-        if services.homes is not None:
-            services.homes.publish(team_id, user_id)
-
-    def handle_new_ritual(ack: Ack, body: dict, client: WebClient) -> None:
-        ack()
-        user_id = body["user"]["id"]
-        form = form_for_new(None, user_timezone(client, user_id))
-        client.views_open(trigger_id=body["trigger_id"], view=build_setup_modal(form, ritual_id=None))
-
-    def handle_new_win(ack: Ack, body: dict, client: WebClient) -> None:
-        ack()
-        client.views_open(trigger_id=body["trigger_id"], view=build_win_modal(WinForm(), win_id=None))
-
-    def handle_new_commit(ack: Ack, body: dict, client: WebClient) -> None:
-        ack()
-        client.views_open(
-            trigger_id=body["trigger_id"], view=build_commit_modal(CommitForm(), ritual_id=None)
-        )
-
     app.event(ids.EVENT_APP_HOME_OPENED)(handle_home_opened)
     app.action(ids.ACTION_HOME_NEW_RITUAL)(handle_new_ritual)
     app.action(ids.ACTION_HOME_NEW_WIN)(handle_new_win)

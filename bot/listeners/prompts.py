@@ -4,83 +4,68 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.blocks.prompts import build_prompt_list
-from bot.listeners.commands import CommandRouter, Invocation
-from bot.listeners.rituals import is_admin
-from db.models import CustomPrompt
-from db.prompts import PromptError, add_prompt, parse_prompt_id, remove_prompt, workspace_prompts
-from db.workspaces import ensure_workspace
+from bot.blocks.prompts import (
+    ADD_EXAMPLE,
+    NOT_YOURS_TEXT,
+    REMOVE_EXAMPLE,
+    PromptInputError,
+    added_text,
+    build_prompt_list,
+    no_such_prompt_text,
+    parse_new_prompt,
+    parse_prompt_id,
+    removed_text,
+    unknown_action_text,
+)
+from bot.listeners.commands import CommandRouter, Invocation, parse
+from bot.usecases import prompts
+from bot.usecases.prompts import Removal
 
-ADD_EXAMPLE = "prompts add data What one number would change our next campaign?"
+
+def handle_list(inv: Invocation) -> None:
+    listed = prompts.list_prompts(inv.services, inv.actor)
+    text, blocks = build_prompt_list([(p.key, p.theme, p.text) for p in listed])
+    inv.answer(text, [b.to_dict() for b in blocks])
+
+
+def handle_add(inv: Invocation, args: str) -> None:
+    try:
+        new = parse_new_prompt(args)
+    except PromptInputError as exc:
+        inv.fail(str(exc), ADD_EXAMPLE)
+        return
+    key = prompts.add_prompt(inv.services, inv.actor, new)
+    inv.answer(added_text(key, new.theme))
+
+
+def handle_remove(inv: Invocation, args: str) -> None:
+    try:
+        prompt_id = parse_prompt_id(args)
+    except PromptInputError as exc:
+        inv.fail(str(exc), REMOVE_EXAMPLE)
+        return
+    removed = prompts.remove_prompt(inv.services, inv.actor, prompt_id)
+    if removed.outcome is Removal.REMOVED:
+        inv.answer(removed_text(removed.key))
+    elif removed.outcome is Removal.NOT_ALLOWED:
+        inv.answer(NOT_YOURS_TEXT)
+    else:
+        inv.fail(no_such_prompt_text(prompt_id), REMOVE_EXAMPLE)
+
+
+def handle_prompts(inv: Invocation) -> None:
+    action, rest = parse(inv.args)
+    if action in ("", "list"):
+        handle_list(inv)
+    elif action == "add":
+        handle_add(inv, rest)
+    elif action == "remove":
+        handle_remove(inv, rest)
+    else:
+        inv.fail(unknown_action_text(action), ADD_EXAMPLE)
 
 
 def register(app: App, router: CommandRouter) -> None:
-    def handle_prompts(inv: Invocation) -> None:
-        action, _, rest = inv.args.partition(" ")
-        action = action.lower()
-        services = inv.services
-        now = services.clock.now()
-        admin: bool | None = False
-        if action == "remove":
-            # Whether the caller is an admin is asked of Slack before the write transaction, and only
-            # when they did not add the prompt themselves.
-            try:
-                prompt_id = parse_prompt_id(rest)
-            except PromptError as exc:
-                inv.fail(str(exc), "prompts remove ws-12")
-                return
-            with services.database.read() as session:
-                existing = session.get(CustomPrompt, prompt_id)
-                someone_elses = existing is not None and existing.created_by != inv.user_id
-            if someone_elses:
-                admin = is_admin(inv.client, inv.user_id)
-        with services.database.begin() as session:
-            workspace = ensure_workspace(session, inv.team_id)
-            if action in ("", "list"):
-                custom = [(p.key, p.theme, p.text) for p in workspace_prompts(session, workspace.id)]
-                text, blocks = build_prompt_list(custom)
-                inv.ack(text=text, blocks=blocks, response_type="ephemeral")
-                return
-            if action == "add":
-                theme, _, prompt_text = rest.strip().partition(" ")
-                if not theme or not prompt_text.strip():
-                    inv.fail("Give a theme and the prompt's text.", ADD_EXAMPLE)
-                    return
-                try:
-                    prompt = add_prompt(
-                        session, workspace.id, theme, prompt_text, user_id=inv.user_id, now=now
-                    )
-                except PromptError as exc:
-                    inv.fail(str(exc), ADD_EXAMPLE)
-                    return
-                inv.ack(
-                    text=f":white_check_mark: Added prompt `{prompt.key}` to the “{prompt.theme}” theme. "
-                    "Rituals with that theme will draw it in their rotation.",
-                    response_type="ephemeral",
-                )
-                return
-            if action == "remove":
-                try:
-                    existing = session.get(CustomPrompt, prompt_id)
-                    if (
-                        existing is not None
-                        and existing.workspace_id == workspace.id
-                        and existing.created_by != inv.user_id
-                        and not admin
-                    ):
-                        inv.ack(
-                            text=":no_entry: Only the person who added this prompt or a workspace admin can remove it.",
-                            response_type="ephemeral",
-                        )
-                        return
-                    prompt = remove_prompt(session, workspace.id, prompt_id, now=now)
-                except PromptError as exc:
-                    inv.fail(str(exc), "prompts remove ws-12")
-                    return
-                inv.ack(text=f":wastebasket: Removed prompt `{prompt.key}`.", response_type="ephemeral")
-                return
-        inv.fail(f"I don't know `prompts {action}`.", ADD_EXAMPLE)
-
     router.add(
         "prompts",
         usage="prompts [add <theme> <text> | remove <id>]",

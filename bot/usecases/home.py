@@ -5,46 +5,46 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from slack_sdk.models.views import View
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.blocks.home import HomePulse, HomeRitual, build_home
 from bot.messenger import DeliveryError, Messenger
+from bot.services import Services
 from bot.summaries import commitment_view, summary, win_view
+from bot.usecases.access import Actor, workspace_id_of
 from db import pulses as pulse_db
+from db.clock import Clock
 from db.commitments import local_today, open_for_user, ritual_zones
-from db.models import Person, Pulse, RitualMember, Workspace
-from db.people import find_person
+from db.people import find_person, get_or_create_person
+from db.reports import latest_closed_pulse
 from db.rituals import cadence_of, skipped_times, user_rituals
 from db.session import Database
 from db.wins import wins_crediting
+from db.workspaces import ensure_workspace
 
 log = logging.getLogger(__name__)
 
 HOME_WINS = 10  # the home shows the most recent wins; the builder counts the rest
 
 
-def home_view(session: Session, team_id: str, user_id: str, *, now: dt.datetime, min_answers: int) -> View:
-    workspace = session.scalars(select(Workspace).where(Workspace.team_id == team_id)).one_or_none()
-    if workspace is None:
-        return build_home(user_id=user_id, rituals=(), pulses=(), commitments=(), wins=())
-    person = find_person(session, workspace.id, user_id)
+def home_view(
+    session: Session, team_id: str, user_id: str, *, now: dt.datetime, min_answers: int
+) -> dict[str, Any]:
+    """A person's Home tab: their check-ins, the latest pulse of each, their open commitments and wins."""
+    workspace_id = workspace_id_of(session, team_id)
+    if not workspace_id:
+        return build_home(user_id=user_id, rituals=(), pulses=(), commitments=(), wins=()).to_dict()
+    person = find_person(session, workspace_id, user_id)
     user_zone = ZoneInfo(person.timezone) if person and person.timezone else None
-    rituals = user_rituals(session, workspace.id, user_id)
     home_rituals, home_pulses = [], []
-    for ritual in rituals:
+    for ritual in user_rituals(session, workspace_id, user_id):
         info = summary(ritual, now, skipped_times(session, ritual.id, now))
         nxt = info.next_local
         home_rituals.append(HomeRitual(info, nxt.astimezone(user_zone) if nxt and user_zone else nxt))
-        latest = session.scalars(
-            select(Pulse)
-            .where(Pulse.ritual_id == ritual.id, Pulse.closed_at.is_not(None))
-            .order_by(Pulse.opened_at.desc())
-            .limit(1)
-        ).one_or_none()
+        latest = latest_closed_pulse(session, ritual.id)
         if latest is not None and latest.closed_at is not None:
             home_pulses.append(
                 HomePulse(
@@ -53,11 +53,11 @@ def home_view(session: Session, team_id: str, user_id: str, *, now: dt.datetime,
                     latest.closed_at.astimezone(user_zone or cadence_of(ritual).zone),
                 )
             )
-    mine = open_for_user(session, workspace.id, user_id)
+    mine = open_for_user(session, workspace_id, user_id)
     # Overdue as the nudge sees it: past the due date in the commitment's ritual's timezone.
     zones = ritual_zones(session, (c.ritual_id for c in mine))
     commitments = [commitment_view(c, today=local_today(c, zones, now)) for c in mine]
-    wins, wins_total = wins_crediting(session, workspace.id, user_id, limit=HOME_WINS)
+    wins, wins_total = wins_crediting(session, workspace_id, user_id, limit=HOME_WINS)
     zone = user_zone or dt.UTC
     return build_home(
         user_id=user_id,
@@ -66,17 +66,27 @@ def home_view(session: Session, team_id: str, user_id: str, *, now: dt.datetime,
         commitments=commitments,
         wins=[win_view(w, zone) for w in wins],
         wins_total=wins_total,
-    )
+    ).to_dict()
 
 
-def ritual_people(session: Session, ritual_id: int) -> list[str]:
-    return list(
-        session.scalars(
-            select(Person.slack_user_id)
-            .join(RitualMember, RitualMember.person_id == Person.id)
-            .where(RitualMember.ritual_id == ritual_id)
-        )
-    )
+def open_home(services: Services, actor: Actor) -> bool:
+    """Someone opened their Home tab: publish it, in their own timezone (asked of Slack once).
+
+    Returns whether the tab was published."""
+    with services.database.begin() as session:
+        workspace = ensure_workspace(session, actor.team_id)
+        needs_timezone = get_or_create_person(session, workspace.id, actor.user_id).timezone is None
+    if needs_timezone:
+        try:
+            timezone = services.messenger.user_info(actor.team_id, actor.user_id).timezone
+        except DeliveryError as exc:
+            # Shown in UTC this time; the next opening asks again.
+            log.warning("the timezone of a user could not be learnt: %s", exc.reason)
+        else:
+            with services.database.begin() as session:
+                workspace = ensure_workspace(session, actor.team_id)
+                get_or_create_person(session, workspace.id, actor.user_id).timezone = timezone
+    return services.homes.publish(actor.team_id, actor.user_id)
 
 
 class HomePublisher:
@@ -84,7 +94,9 @@ class HomePublisher:
     is retried by the Web API client or dropped with a log line, and never blocks the action that
     asked for it."""
 
-    def __init__(self, database: Database, messenger: Messenger, clock, *, min_answers: int = 3) -> None:  # type: ignore[no-untyped-def]
+    def __init__(
+        self, database: Database, messenger: Messenger, clock: Clock, *, min_answers: int = 3
+    ) -> None:
         self.database = database
         self.messenger = messenger
         self.clock = clock
@@ -111,7 +123,7 @@ class HomePublisher:
                 view = home_view(
                     session, team_id, user_id, now=self.clock.now(), min_answers=self.min_answers
                 )
-            self.messenger.publish_home(team_id, user_id, view.to_dict())
+            self.messenger.publish_home(team_id, user_id, view)
             return True
         except DeliveryError as exc:
             log.warning("the Home tab of a user could not be published (%s); dropped", exc.reason)
