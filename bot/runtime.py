@@ -15,13 +15,14 @@ from bot.home import HomePublisher
 from bot.messenger import SlackMessenger
 from bot.services import PulseSettings, Services
 from bot.slack_client import make_client
+from bot.usecases.pulses import refresh_count
 from bot.web import TandemWSGI
 from db.clock import Clock, SystemClock
 from db.session import Database
 from db.workspaces import record_install
 from jobs.outbox import CheckinOutbox
 from jobs.poster import PER_CHANNEL_INTERVAL
-from jobs.pulses import CountRefresher, pulse_after_checkin
+from jobs.pulses import CountRefresher, after_checkin
 from jobs.scheduler import TandemScheduler
 
 log = logging.getLogger(__name__)
@@ -70,17 +71,13 @@ class Runtime:
             self.outbox = CheckinOutbox(
                 self.database, self.messenger, self.clock.now, threads=2, interval=poster_interval
             )
-            self.outbox.after_posted = pulse_after_checkin(
-                self.database, self.messenger, self.outbox.send, pulse_settings, self.clock.now
-            )
-        self.counts = CountRefresher(self.database, self.messenger)
+            self.outbox.after_posted = lambda checkin, ts: after_checkin(self.services, checkin, ts)
+        self.counts = CountRefresher(lambda pulse_id: refresh_count(self.services, pulse_id))
         # The scheduler process refreshes Home tabs too (a pulse it closed changes them).
         self.homes = HomePublisher(
             self.database, self.messenger, self.clock, min_answers=pulse_settings.min_answers
         )
-        if self.scheduler is not None:
-            self.scheduler.on_pulse_closed = lambda team_id, users: self.homes.refresh(team_id, *users)
-        self.services = Services(
+        self.services: Services = Services(
             settings=settings,
             database=self.database,
             clock=self.clock,
@@ -92,6 +89,8 @@ class Runtime:
             counts=self.counts,
             homes=self.homes,
         )
+        if self.scheduler is not None:
+            self.scheduler.services = self.services
         # Bolt runs each listener's post-ack work here; owning it lets shutdown wait for that work.
         self.executor = listener_executor or ThreadPoolExecutor(
             max_workers=listener_threads, thread_name_prefix="tandem-listener"

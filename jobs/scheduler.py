@@ -16,6 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_RUNNING
@@ -23,19 +24,19 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.orm import Session
 
+from bot.config import Settings
 from bot.messenger import Messenger
-from bot.services import PulseSettings
+from bot.services import PulseSettings, Services
 from db import occurrences
 from db.cadence import Cadence, build_trigger, occurrences_between
 from db.clock import Clock
 from db.rituals import schedule_rows
 from db.session import Database
-from jobs import housekeeping
+from jobs import housekeeping, pulses
 from jobs.checkins import MAX_LOOKBACK, PreparedCheckin, prepare_due, record_unprepared
 from jobs.ledger import nudge_overdue, post_due_digests
 from jobs.outbox import CheckinOutbox
 from jobs.poster import PER_CHANNEL_INTERVAL
-from jobs.pulses import ClosedHook, close_due, pulse_after_checkin, send_reminders
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +179,19 @@ class ChannelTurns:
             return left
 
 
+class _Unwatched:
+    """Home tabs and pulse counts for a scheduler built alone, where nobody looks at them."""
+
+    def mark(self, pulse_id: int) -> None:
+        pass
+
+    def refresh(self, team_id: str, *user_ids: str) -> None:
+        pass
+
+    def publish(self, team_id: str, user_id: str) -> bool:
+        return False
+
+
 class TandemScheduler:
     """Owns one APScheduler instance, the per-channel poster, and the jobs derived from the tables."""
 
@@ -198,8 +212,8 @@ class TandemScheduler:
         self.messenger = messenger
         self.grace = grace
         self.pulse_settings = pulse_settings or PulseSettings()
-        # Set by the runtime: refresh App Home tabs of a closed pulse's ritual members.
-        self.on_pulse_closed: ClosedHook | None = None
+        # Set by the runtime once it built them: what this scheduler's jobs give the use cases.
+        self.services: Services | None = None
         self.outbox = (
             CheckinOutbox(
                 database,
@@ -213,8 +227,8 @@ class TandemScheduler:
             else None
         )
         if self.outbox is not None and messenger is not None:
-            self.outbox.after_posted = pulse_after_checkin(
-                database, messenger, self.outbox.send, self.pulse_settings, clock.now
+            self.outbox.after_posted = lambda checkin, ts: pulses.after_checkin(
+                self.job_services(), checkin, ts
             )
         self._signatures: dict[str, Cadence] = {}
         # Triggers are stateless: rituals on the same schedule share one (memory, start-up time).
@@ -510,19 +524,30 @@ class TandemScheduler:
         """Close pulses whose time is up (posting their results) and send due reminders."""
         if self.messenger is None:
             return
-        now = self.clock.now()
         try:
-            close_due(
-                self.database,
-                self.messenger,
-                now=now,
-                settings=self.pulse_settings,
-                on_closed=self.on_pulse_closed,
-            )
-            if self.pulse_settings.reminder_hours > 0:
-                send_reminders(self.database, self.messenger, now=now)
+            pulses.run(self.job_services(), now=self.clock.now())
         except Exception:
             log.exception("pulse work failed; it runs again in a minute")
+
+    def job_services(self) -> Services:
+        """The use cases' collaborators for this scheduler's jobs: the runtime's, with this
+        scheduler's own database (its write units of work take turns, see SerializedWrites)."""
+        if self.services is None:
+            # Built alone (tests, benchmarks): its own parts; nobody looks at Home tabs or counts.
+            assert self.messenger is not None and self.outbox is not None
+            self.services = Services(
+                settings=Settings.model_construct(),  # the defaults, read from nowhere: no job reads them
+                database=self.database,
+                clock=self.clock,
+                messenger=self.messenger,
+                pulse_settings=self.pulse_settings,
+                checkins=self.outbox,
+                counts=_Unwatched(),
+                homes=_Unwatched(),
+                on_schedule_change=self.on_change,
+                on_ritual_change=self.sync_ritual,
+            )
+        return replace(self.services, database=self.database)
 
     def ledger_work(self) -> None:
         """Post due monthly wins digests (each once per channel and month) and overdue nudges."""
