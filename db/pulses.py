@@ -17,7 +17,7 @@ import secrets
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
 
@@ -389,16 +389,21 @@ def claim_reminder(session: Session, pulse_id: int, voter: str) -> bool:
     )
 
 
-def pulses_to_close(session: Session, *, now: dt.datetime) -> list[Pulse]:
-    """Open pulses past their time, in installed workspaces (an uninstall closes its own, unposted)."""
+def _open_and_installed(session: Session, *where: ColumnElement[bool]) -> list[Pulse]:
+    """Open pulses of installed workspaces (an uninstall closes its own, unposted) that match `where`."""
     return list(
         session.scalars(
             select(Pulse)
             .join(Ritual, Pulse.ritual_id == Ritual.id)
             .join(Workspace, Ritual.workspace_id == Workspace.id)
-            .where(Pulse.closed_at.is_(None), Pulse.closes_at <= now, Workspace.uninstalled_at.is_(None))
+            .where(Pulse.closed_at.is_(None), Workspace.uninstalled_at.is_(None), *where)
         )
     )
+
+
+def pulses_to_close(session: Session, *, now: dt.datetime) -> list[Pulse]:
+    """Open pulses past their time, in installed workspaces."""
+    return _open_and_installed(session, Pulse.closes_at <= now)
 
 
 def open_pulses_of(session: Session, ritual_id: int) -> list[Pulse]:
@@ -424,19 +429,11 @@ def latest_pulse(session: Session, ritual_id: int) -> Pulse | None:
 
 def pulses_to_remind(session: Session, *, now: dt.datetime) -> list[Pulse]:
     """Open pulses whose reminders are due and not sent yet, in installed workspaces."""
-    return list(
-        session.scalars(
-            select(Pulse)
-            .join(Ritual, Pulse.ritual_id == Ritual.id)
-            .join(Workspace, Ritual.workspace_id == Workspace.id)
-            .where(
-                Pulse.closed_at.is_(None),
-                Pulse.reminders_due_at.is_not(None),
-                Pulse.reminders_due_at <= now,
-                Pulse.reminders_sent_at.is_(None),
-                Workspace.uninstalled_at.is_(None),
-            )
-        )
+    return _open_and_installed(
+        session,
+        Pulse.reminders_due_at.is_not(None),
+        Pulse.reminders_due_at <= now,
+        Pulse.reminders_sent_at.is_(None),
     )
 
 

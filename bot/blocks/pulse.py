@@ -44,29 +44,64 @@ from db.pulses import SCORES, Figures, PulseResults
 
 __all__ = [
     "ANSWER_ACTION_PATTERN",
+    "ANSWER_FOREIGN",
+    "ANSWER_NOT_SAVED",
+    "ANSWER_UNREADABLE",
+    "CLOSE_NOT_FOUND",
+    "FORGET_CANCEL_VALUE",
+    "FORGET_CONFIRM_VALUE",
+    "FORGET_UNREADABLE",
     "FORGOT_MEMBERSHIPS",
     "FORGOT_OPEN_ANONYMOUS",
     "FORGOT_REMINDERS",
     "FORGOT_SIDE",
     "FORGOT_VOTES",
     "MEMBER_VOTES_SHOWN",
+    "OTHER_SIDE_ON_PARTNER",
     "QUESTION_TITLES",
+    "REMINDERS_EXAMPLE",
+    "REMINDERS_PROBLEM",
+    "ROLE_EXAMPLE",
+    "ROLE_PROBLEM",
     "SCALE",
     "SIDE_ACTION_PATTERN",
+    "START_EXAMPLE",
+    "START_REFUSAL",
+    "VOTES_ANONYMOUS",
+    "VOTES_EXAMPLE",
+    "VOTES_MEMBERS_ONLY",
+    "VOTES_NO_PULSE",
+    "AnswerClick",
     "PulseView",
     "answer_action_id",
+    "answer_confirmation_reply",
     "build_answer_confirmation",
+    "build_close_refused",
     "build_closed_notice",
     "build_forget_confirmation",
     "build_forget_done",
     "build_member_votes",
     "build_pulse_message",
+    "build_pulse_starting",
     "build_reminder_dm",
+    "build_reminders_set",
     "build_results",
+    "build_role_set",
     "build_side_question",
+    "build_start_paused",
+    "close_value",
     "decode_answer",
+    "dismiss_reply",
     "encode_answer",
+    "ephemeral_reply",
+    "forget_confirmed",
+    "parse_action_ts",
+    "parse_answer_click",
+    "parse_close_value",
+    "parse_reminders",
+    "parse_side",
     "parse_side_action_id",
+    "pulse_agenda_lines",
     "score_label",
     "side_action_id",
     "withheld_sentence",
@@ -480,6 +515,11 @@ def ephemeral_reply(text: str, blocks: Sequence[Block] = (), *, replace: bool = 
     if blocks:
         message["blocks"] = [b.to_dict() for b in blocks]
     return message
+
+
+def dismiss_reply() -> dict[str, object]:
+    """A reply that deletes the ephemeral message clicked (a "Cancel" button's)."""
+    return {"text": "", "delete_original": True}
 
 
 @functools.lru_cache(maxsize=64)

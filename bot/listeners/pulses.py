@@ -6,7 +6,7 @@ acknowledges, calls one use case (`bot.usecases.pulses`) and renders its outcome
 
 from __future__ import annotations
 
-from slack_bolt import Ack, App, BoltContext, Respond
+from slack_bolt import Ack, App, BoltContext
 
 from bot import ids
 from bot.blocks.pulse import (
@@ -35,6 +35,8 @@ from bot.blocks.pulse import (
     build_reminders_set,
     build_role_set,
     build_start_paused,
+    dismiss_reply,
+    ephemeral_reply,
     forget_confirmed,
     parse_answer_click,
     parse_close_value,
@@ -44,6 +46,7 @@ from bot.blocks.pulse import (
 from bot.blocks.rituals import refusal_text
 from bot.listeners.commands import CommandRouter, Invocation
 from bot.middleware import services_of
+from bot.services import Services
 from bot.usecases import pulses
 from bot.usecases.access import Actor, Refused
 
@@ -61,73 +64,80 @@ def _actor(context: BoltContext) -> Actor | None:
     return Actor(team_id=context.team_id, user_id=context.user_id)
 
 
-def _tell(respond: Respond, text: str) -> None:
+def _reply(services: Services, body: dict, message: bytes | dict[str, object]) -> None:
+    """Answer a click through its response_url (a payload that came without one gets no answer)."""
+    response_url = body.get("response_url")
+    if isinstance(response_url, str) and response_url:
+        services.messenger.respond(response_url, message)
+
+
+def _tell(services: Services, body: dict, text: str) -> None:
     # A click on a channel message: the answer goes to the clicker only, the message stays.
-    respond(text=text, response_type="ephemeral", replace_original=False)
+    _reply(services, body, ephemeral_reply(text))
 
 
 # -- clicks ---------------------------------------------------------------------------------------------
 
 
-def handle_answer(ack: Ack, body: dict, respond: Respond, context: BoltContext) -> None:
+def handle_answer(ack: Ack, body: dict, context: BoltContext) -> None:
     """One of the ten answer buttons (in the channel or a reminder DM). The hot path: one parse, the
     ack, one unit of work, the reply prebuilt."""
     ack()  # first: Slack's 3 seconds
-    _record(parse_answer_click(body["actions"][0]), body, respond, context)
+    _record(parse_answer_click(body["actions"][0]), body, context)
 
 
-def handle_side_choice(ack: Ack, body: dict, respond: Respond, context: BoltContext) -> None:
-    """ "Marketing, IT or other?": the side is saved with the answer it was asked for, in one unit of
-    work (and only for a pulse of the clicker's workspace), so there is no need to click again."""
+def handle_side_choice(ack: Ack, body: dict, context: BoltContext) -> None:
+    """The "marketing, IT or other?" buttons: the side is saved with the answer it was asked for, in
+    one unit of work (and only for a pulse of the clicker's workspace), so there is no need to click
+    again."""
     ack()
-    _record(parse_answer_click(body["actions"][0], side_question=True), body, respond, context)
+    _record(parse_answer_click(body["actions"][0], side_question=True), body, context)
 
 
-def _record(click: AnswerClick | None, body: dict, respond: Respond, context: BoltContext) -> None:
+def _record(click: AnswerClick | None, body: dict, context: BoltContext) -> None:
+    services = services_of(context)
     actor = _actor(context)
     if click is None or actor is None:
-        _tell(respond, ANSWER_UNREADABLE)
+        _tell(services, body, ANSWER_UNREADABLE)
         return
-    services = services_of(context)
-    reply = pulses.answer(services, actor, click)
-    response_url = body.get("response_url")
-    if isinstance(response_url, str) and response_url:
-        services.messenger.respond(response_url, reply.message)
+    _reply(services, body, pulses.answer(services, actor, click).message)
 
 
-def handle_close(ack: Ack, body: dict, respond: Respond, context: BoltContext) -> None:
-    """ "Close now" on the pulse message: anyone may click; only its owner closes it."""
+def handle_close(ack: Ack, body: dict, context: BoltContext) -> None:
+    """The pulse message's "Close now": anyone may click; only its owner closes it."""
     ack()
+    services = services_of(context)
     actor = _actor(context)
     pulse_id = parse_close_value(body["actions"][0].get("value"))
     if actor is None or pulse_id is None:
-        _tell(respond, CLOSE_NOT_FOUND)
+        _tell(services, body, CLOSE_NOT_FOUND)
         return
-    outcome = pulses.close_early(services_of(context), actor, pulse_id)
+    outcome = pulses.close_early(services, actor, pulse_id)
     if outcome.status is pulses.CloseStatus.NOT_FOUND:
-        _tell(respond, CLOSE_NOT_FOUND)
+        _tell(services, body, CLOSE_NOT_FOUND)
     elif outcome.status is pulses.CloseStatus.ALREADY_CLOSED:
         assert outcome.closed_at_local is not None
-        _tell(respond, build_closed_notice(outcome.closed_at_local))
+        _tell(services, body, build_closed_notice(outcome.closed_at_local))
     elif outcome.status is pulses.CloseStatus.NOT_OWNER:
-        _tell(respond, build_close_refused(outcome.owner))
+        _tell(services, body, build_close_refused(outcome.owner))
     # CLOSED: the results going into the thread say it.
 
 
-def handle_forget_confirm(ack: Ack, body: dict, respond: Respond, context: BoltContext) -> None:
+def handle_forget_confirm(ack: Ack, body: dict, context: BoltContext) -> None:
     ack()
+    services = services_of(context)
     actor = _actor(context)
     if actor is None or not forget_confirmed(body["actions"][0].get("value")):
-        _tell(respond, FORGET_UNREADABLE)
+        _tell(services, body, FORGET_UNREADABLE)
         return
-    deleted = pulses.forget_me(services_of(context), actor)
-    respond(text=build_forget_done(deleted), response_type="ephemeral", replace_original=True)
+    deleted = pulses.forget_me(services, actor)
+    _reply(services, body, ephemeral_reply(build_forget_done(deleted), replace=True))
 
 
-def handle_forget_cancel(ack: Ack, respond: Respond) -> None:
+def handle_forget_cancel(ack: Ack, body: dict, context: BoltContext) -> None:
     # Whatever the button carries: cancelling changes nothing, so there is nothing to check.
     ack()
-    respond(delete_original=True)
+    _reply(services_of(context), body, dismiss_reply())
 
 
 # -- commands -------------------------------------------------------------------------------------------

@@ -59,6 +59,7 @@ __all__ = [
     "CloseOutcome",
     "CloseStatus",
     "StartOutcome",
+    "StartStatus",
     "VotesRefusal",
     "answer",
     "choose_side",
