@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import replace
 
 from slack_bolt import App
 from slack_sdk.errors import SlackApiError
@@ -15,6 +16,7 @@ from bot.messenger import SlackMessenger
 from bot.services import PulseSettings, Services
 from bot.slack_client import make_client
 from bot.usecases.home import HomePublisher
+from bot.usecases.pulses import refresh_count
 from bot.web import TandemWSGI
 from db.clock import Clock, SystemClock
 from db.session import Database
@@ -52,35 +54,25 @@ class Runtime:
         pulse_settings = PulseSettings(
             min_answers=settings.tandem_pulse_min_answers, reminder_hours=settings.tandem_pulse_reminder_hours
         )
-        self.counts = CountRefresher(self.database, self.messenger)
+        self.counts = CountRefresher(lambda pulse_id: refresh_count(self.services, pulse_id))
         # The scheduler process refreshes Home tabs too (a pulse it closed changes them).
         self.homes = HomePublisher(
             self.database, self.messenger, self.clock, min_answers=pulse_settings.min_answers
         )
         # One outbox per process. The scheduler's posts and its other writes take turns on SQLite
         # (Database.writes_in_turn); a web worker without a scheduler still posts `/tandem now` and
-        # `/tandem pulse` itself, with fewer threads.
+        # `/tandem pulse` itself, with fewer threads. The pulse that follows a check-in is opened
+        # with the services below, on the outbox's database.
         checkin_database = self.database.writes_in_turn() if with_scheduler else self.database
         self.outbox = checkin_outbox(
             checkin_database,
             self.messenger,
             self.clock,
-            pulse_settings,
             threads=16 if with_scheduler else 2,
             interval=poster_interval,
             on_ritual_change=self._ritual_changed,
+            services=lambda: replace(self.services, database=checkin_database),
         )
-        self.scheduler: TandemScheduler | None = None
-        if with_scheduler:
-            self.scheduler = TandemScheduler(
-                checkin_database,
-                self.clock,
-                self.messenger,
-                outbox=self.outbox,
-                on_pulse_closed=lambda team_id, users: self.homes.refresh(team_id, *users),
-                grace=dt.timedelta(hours=settings.tandem_missed_grace_hours),
-                pulse_settings=pulse_settings,
-            )
         self.services = Services(
             settings=settings,
             database=self.database,
@@ -93,6 +85,17 @@ class Runtime:
             counts=self.counts,
             homes=self.homes,
         )
+        self.scheduler: TandemScheduler | None = None
+        if with_scheduler:
+            self.scheduler = TandemScheduler(
+                checkin_database,
+                self.clock,
+                self.messenger,
+                outbox=self.outbox,
+                services=self.services,
+                grace=dt.timedelta(hours=settings.tandem_missed_grace_hours),
+                pulse_settings=pulse_settings,
+            )
         # Bolt runs each listener's post-ack work here; owning it lets shutdown wait for that work.
         self.executor = listener_executor or ThreadPoolExecutor(
             max_workers=listener_threads, thread_name_prefix="tandem-listener"

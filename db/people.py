@@ -24,6 +24,17 @@ def get_or_create_person(session: Session, workspace_id: int, user_id: str) -> P
     return person
 
 
+def ritual_people(session: Session, ritual_id: int) -> list[Person]:
+    """The ritual's members, as people (their side, their reminder setting)."""
+    return list(
+        session.scalars(
+            select(Person)
+            .join(RitualMember, RitualMember.person_id == Person.id)
+            .where(RitualMember.ritual_id == ritual_id)
+        )
+    )
+
+
 def set_side(session: Session, workspace_id: int, user_id: str, side: Side) -> Person:
     person = get_or_create_person(session, workspace_id, user_id)
     person.side = side
@@ -67,18 +78,20 @@ def forget_person(session: Session, workspace_id: int, user_id: str) -> dict[str
         .where(Pulse.closed_at.is_(None), Ritual.workspace_id == workspace_id)
     )
     for pulse in open_pulses:
-        removed = session.execute(
-            delete(PulseBallot).where(
-                PulseBallot.pulse_id == pulse.id, PulseBallot.voter == pulse_db.voter_key(pulse, user_id)
-            )
-        ).rowcount
+        removed = session.scalars(
+            delete(PulseBallot)
+            .where(PulseBallot.pulse_id == pulse.id, PulseBallot.voter == pulse_db.voter_key(pulse, user_id))
+            .returning(PulseBallot.id)
+        ).all()
         if pulse.anonymous:  # named ones were counted with the votes above
-            open_ballots += removed
+            open_ballots += len(removed)
     if open_ballots:
         deleted["answers to open anonymous pulses"] = open_ballots
-    memberships = session.execute(delete(RitualMember).where(RitualMember.person_id == person.id)).rowcount
+    memberships = session.scalars(
+        delete(RitualMember).where(RitualMember.person_id == person.id).returning(RitualMember.id)
+    ).all()
     if memberships:
-        deleted["ritual memberships"] = memberships
+        deleted["ritual memberships"] = len(memberships)
     session.execute(delete(PulseVote).where(PulseVote.person_id == person.id))
     session.delete(person)
     return deleted

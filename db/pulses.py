@@ -17,7 +17,7 @@ import secrets
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
 
@@ -53,15 +53,15 @@ class AnswerStatus(StrEnum):
 @dataclass(frozen=True)
 class AnswerOutcome:
     status: AnswerStatus
-    score: int
-    previous: int | None = None
+    score: int  # the answer that counts for the clicker (an older click arriving late: the newer one)
     closed_at: dt.datetime | None = None
     timezone: str = "UTC"  # the ritual's, for dates shown to the clicker
     anonymous: bool = True
 
 
 class PulseError(Exception):
-    """A user-facing problem with a pulse; the message is shown as is."""
+    """An answer that could not be stored, or a voter asked of a closed pulse (never shown as is:
+    the use cases word what people are told)."""
 
 
 def voter_key(pulse: Pulse, user_id: str) -> str:
@@ -69,7 +69,7 @@ def voter_key(pulse: Pulse, user_id: str) -> str:
     if not pulse.anonymous:
         return user_id
     if pulse.ballot_salt is None:
-        raise PulseError("This pulse is closed.")
+        raise PulseError(f"pulse {pulse.id} is closed: its voters can no longer be named")
     return _voter(True, pulse.ballot_salt, user_id)
 
 
@@ -228,7 +228,7 @@ def record_answer(
     win whatever order the clicks arrive in.
     """
     if score not in SCORES:
-        raise PulseError("Answers go from 1 to 5.")
+        raise PulseError(f"pulse scores go from 1 to 5, not {score!r}")
     dialect = conn.dialect.name
     context = conn.execute(
         _CLICK_CONTEXT_LOCKED if dialect == "postgresql" else _CLICK_CONTEXT,
@@ -258,27 +258,27 @@ def record_answer(
     keys = {"pulse_id": pulse_id, "question": question, "voter": _voter(anonymous, salt, user_id)}
     change = {"new_score": score, "new_side": side, "new_action_ts": action_ts}
 
-    def outcome(status: AnswerStatus, shown: int, previous: int | None = None) -> AnswerOutcome:
-        return AnswerOutcome(status, shown, previous=previous, timezone=timezone, anonymous=anonymous)
+    def outcome(status: AnswerStatus, shown: int) -> AnswerOutcome:
+        return AnswerOutcome(status, shown, timezone=timezone, anonymous=anonymous)
 
     for _ in range(3):
         ballot = conn.execute(_BALLOT_LOCKED if dialect == "postgresql" else _BALLOT, keys).first()
         if ballot is None:
             if conn.execute(_NEW_BALLOT[dialect], {**keys, **change}).first() is None:
                 continue  # a concurrent first click of the same person won; take the update path
-            status, previous = AnswerStatus.RECORDED, None
+            status = AnswerStatus.RECORDED
         else:
             ballot_id, previous, previous_side, previous_ts = ballot
             # An equal action_ts is the same click again (a retry or replay); an older one lost.
             if float(action_ts) <= float(previous_ts) or (previous == score and previous_side == side):
-                return outcome(AnswerStatus.UNCHANGED, previous, previous)
+                return outcome(AnswerStatus.UNCHANGED, previous)
             conn.execute(_CHANGE_BALLOT, {"ballot_id": ballot_id, **change})
             status = AnswerStatus.CHANGED
         if not anonymous:
             # Who answered what, for a pulse that is not anonymous (its members may see it).
             conn.execute(_NAMED_VOTE[dialect], {**keys, "person_id": person_id, **change})
-        return outcome(status, score, previous)
-    raise PulseError("Your answer could not be saved; please click again.")
+        return outcome(status, score)
+    raise PulseError(f"the ballot of pulse {pulse_id} kept changing under three attempts")
 
 
 def withdraw(session: Session, pulse_id: int, question: PulseQuestion, side: Side, score: int) -> None:
@@ -389,16 +389,21 @@ def claim_reminder(session: Session, pulse_id: int, voter: str) -> bool:
     )
 
 
-def pulses_to_close(session: Session, *, now: dt.datetime) -> list[Pulse]:
-    """Open pulses past their time, in installed workspaces (an uninstall closes its own, unposted)."""
+def _open_and_installed(session: Session, *where: ColumnElement[bool]) -> list[Pulse]:
+    """Open pulses of installed workspaces (an uninstall closes its own, unposted) that match `where`."""
     return list(
         session.scalars(
             select(Pulse)
             .join(Ritual, Pulse.ritual_id == Ritual.id)
             .join(Workspace, Ritual.workspace_id == Workspace.id)
-            .where(Pulse.closed_at.is_(None), Pulse.closes_at <= now, Workspace.uninstalled_at.is_(None))
+            .where(Pulse.closed_at.is_(None), Workspace.uninstalled_at.is_(None), *where)
         )
     )
+
+
+def pulses_to_close(session: Session, *, now: dt.datetime) -> list[Pulse]:
+    """Open pulses past their time, in installed workspaces."""
+    return _open_and_installed(session, Pulse.closes_at <= now)
 
 
 def open_pulses_of(session: Session, ritual_id: int) -> list[Pulse]:
@@ -413,6 +418,33 @@ def last_closed_pulse(session: Session, ritual_id: int) -> Pulse | None:
         .order_by(Pulse.opened_at.desc())
         .limit(1)
     ).one_or_none()
+
+
+def load_pulse(session: Session, pulse_id: int, *, workspace_id: int) -> Pulse | None:
+    """The pulse with this id if its ritual is in the workspace `workspace_id`: a pulse of another
+    workspace is not found, exactly like an unknown id."""
+    return session.scalars(
+        select(Pulse)
+        .join(Ritual, Ritual.id == Pulse.ritual_id)
+        .where(Pulse.id == pulse_id, Ritual.workspace_id == workspace_id)
+    ).one_or_none()
+
+
+def latest_pulse(session: Session, ritual_id: int) -> Pulse | None:
+    """The ritual's most recently opened pulse, open or closed."""
+    return session.scalars(
+        select(Pulse).where(Pulse.ritual_id == ritual_id).order_by(Pulse.opened_at.desc()).limit(1)
+    ).one_or_none()
+
+
+def pulses_to_remind(session: Session, *, now: dt.datetime) -> list[Pulse]:
+    """Open pulses whose reminders are due and not sent yet, in installed workspaces."""
+    return _open_and_installed(
+        session,
+        Pulse.reminders_due_at.is_not(None),
+        Pulse.reminders_due_at <= now,
+        Pulse.reminders_sent_at.is_(None),
+    )
 
 
 # -- figures ---------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_RUNNING
@@ -24,19 +25,19 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.orm import Session
 
 from bot.blocks.checkin import not_prepared_reason
+from bot.config import Settings
 from bot.messenger import Messenger
-from bot.services import PulseSettings
+from bot.services import PulseSettings, Services
 from bot.usecases.checkins import MAX_LOOKBACK, PreparedCheckin, prepare_due, record_unprepared
 from db import occurrences
 from db.cadence import Cadence, build_trigger, occurrences_between
 from db.clock import Clock
 from db.rituals import schedule_rows
 from db.session import Database
-from jobs import housekeeping
+from jobs import housekeeping, pulses
 from jobs.ledger import nudge_overdue, post_due_digests
 from jobs.outbox import CheckinOutbox
 from jobs.poster import PER_CHANNEL_INTERVAL
-from jobs.pulses import ClosedHook, close_due, pulse_after_checkin, send_reminders
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +62,11 @@ def checkin_outbox(
     database: Database,
     messenger: Messenger,
     clock: Clock,
-    pulse_settings: PulseSettings,
     *,
     threads: int,
     interval: float,
     on_ritual_change: Callable[[int], None],
+    services: Callable[[], Services],
 ) -> CheckinOutbox:
     """The outbox that posts prepared check-ins, each followed by its pulse when its ritual has pulses.
 
@@ -77,7 +78,7 @@ def checkin_outbox(
         database, messenger, clock.now, threads=threads, interval=interval, on_ritual_change=on_ritual_change
     )
     # The pulse is queued behind its check-in, into the same channel's slots, in its thread.
-    outbox.after_posted = pulse_after_checkin(database, messenger, outbox.send, pulse_settings, clock.now)
+    outbox.after_posted = lambda checkin, ts: pulses.after_checkin(services(), checkin, ts)
     return outbox
 
 
@@ -140,6 +141,19 @@ class ChannelTurns:
             return left
 
 
+class _Unwatched:
+    """Home tabs and pulse counts for a scheduler built alone, where nobody looks at them."""
+
+    def mark(self, pulse_id: int) -> None:
+        pass
+
+    def refresh(self, team_id: str, *user_ids: str) -> None:
+        pass
+
+    def publish(self, team_id: str, user_id: str) -> bool:
+        return False
+
+
 class TandemScheduler:
     """Owns one APScheduler instance and the jobs derived from the tables; posts through an outbox."""
 
@@ -150,7 +164,7 @@ class TandemScheduler:
         messenger: Messenger,
         *,
         outbox: CheckinOutbox | None = None,
-        on_pulse_closed: ClosedHook | None = None,
+        services: Services | None = None,
         grace: dt.timedelta = dt.timedelta(hours=2),
         pulse_settings: PulseSettings | None = None,
         poster_threads: int = 16,
@@ -158,8 +172,9 @@ class TandemScheduler:
     ) -> None:
         """`outbox`: where prepared check-ins go (the runtime's, built on `database.writes_in_turn()`);
         without one the scheduler builds its own with `checkin_outbox`, of `poster_threads` threads
-        posting at most once per `poster_interval` seconds into a channel. `on_pulse_closed` is told
-        the team and the members of a pulse this scheduler closed (their Home tabs change).
+        posting at most once per `poster_interval` seconds into a channel. `services`: the runtime's,
+        which the jobs hand to the use cases (see `job_services`); without them (tests, benchmarks)
+        the scheduler makes its own from its parts.
         """
         # The preparers', the pulse and ledger jobs' and the posters' writes take turns in this
         # process (SQLite): see Database.writes_in_turn. The runtime's outbox shares these turns.
@@ -168,16 +183,16 @@ class TandemScheduler:
         self.messenger = messenger
         self.grace = grace
         self.pulse_settings = pulse_settings or PulseSettings()
-        self.on_pulse_closed = on_pulse_closed
+        self.services = services
         if outbox is None:
             outbox = checkin_outbox(
                 self.database,
                 messenger,
                 clock,
-                self.pulse_settings,
                 threads=poster_threads,
                 interval=poster_interval,
                 on_ritual_change=self.sync_ritual,
+                services=self.job_services,
             )
         self.outbox = outbox
         self._signatures: dict[str, Cadence] = {}
@@ -457,19 +472,30 @@ class TandemScheduler:
 
     def pulse_work(self) -> None:
         """Close pulses whose time is up (posting their results) and send due reminders."""
-        now = self.clock.now()
         try:
-            close_due(
-                self.database,
-                self.messenger,
-                now=now,
-                settings=self.pulse_settings,
-                on_closed=self.on_pulse_closed,
-            )
-            if self.pulse_settings.reminder_hours > 0:
-                send_reminders(self.database, self.messenger, now=now)
+            pulses.run(self.job_services(), now=self.clock.now())
         except Exception:
             log.exception("pulse work failed; it runs again in a minute")
+
+    def job_services(self) -> Services:
+        """The use cases' collaborators for this scheduler's jobs: the runtime's, with this
+        scheduler's own database (its write units of work take turns, see SerializedWrites)."""
+        if self.services is None:
+            # Built alone (tests, benchmarks): its own parts; nobody looks at Home tabs or counts.
+            assert self.messenger is not None and self.outbox is not None
+            self.services = Services(
+                settings=Settings.model_construct(),  # the defaults, read from nowhere: no job reads them
+                database=self.database,
+                clock=self.clock,
+                messenger=self.messenger,
+                pulse_settings=self.pulse_settings,
+                checkins=self.outbox,
+                counts=_Unwatched(),
+                homes=_Unwatched(),
+                on_schedule_change=self.on_change,
+                on_ritual_change=self.sync_ritual,
+            )
+        return replace(self.services, database=self.database)
 
     def ledger_work(self) -> None:
         """Post due monthly wins digests (each once per channel and month) and overdue nudges."""

@@ -20,6 +20,7 @@ from bot import ids
 from bot.config import Mode, Settings
 from bot.listeners import register_listeners
 from bot.runtime import Runtime
+from bot.usecases.pulses import close_due, send_reminders
 from db import commitments as commit_db
 from db import pulses as pulse_db
 from db.cadence import Cadence, CadenceKind
@@ -40,7 +41,6 @@ from db.pulses import open_pulse
 from db.rituals import RitualSpec, create_ritual
 from db.session import Database
 from db.workspaces import record_install
-from jobs.pulses import close_due, send_reminders
 from jobs.scheduler import TandemScheduler
 from tests.clock import FrozenClock
 from tests.conftest import SIGNING_SECRET, RunningApp, serve_runtime
@@ -322,14 +322,12 @@ def test_pulse_jobs_skip_an_uninstalled_workspace_even_with_a_pulse_left_open(
         session.execute(
             update(Workspace).where(Workspace.team_id == removed.team_id).values(uninstalled_at=clock.now())
         )
-    messenger = running_app.services.messenger
-    assert messenger is not None
-    settings = running_app.services.pulse_settings
+    services = running_app.services
 
     clock.advance(hours=21)
-    assert send_reminders(database, messenger, now=clock.now()) == 0
+    assert send_reminders(services, now=clock.now()) == 0
     clock.advance(hours=4)
-    assert close_due(database, messenger, now=clock.now(), settings=settings) == 0
+    assert close_due(services, now=clock.now()) == 0
     assert _mentions(fake, removed) == []
 
 
@@ -347,7 +345,7 @@ def test_the_scheduler_posts_through_the_runtimes_one_outbox(
     )
     try:
         scheduler = runtime.scheduler
-        assert scheduler is not None and scheduler.on_pulse_closed is not None
+        assert scheduler is not None and scheduler.services is runtime.services
         assert scheduler.outbox is runtime.outbox is runtime.services.checkins
         assert runtime.outbox.database is scheduler.database
         assert scheduler.database.engine is runtime.database.engine

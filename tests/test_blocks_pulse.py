@@ -21,6 +21,7 @@ from bot.blocks.pulse import (
     FORGOT_VOTES,
     MEMBER_VOTES_SHOWN,
     SIDE_ACTION_PATTERN,
+    AnswerClick,
     PulseView,
     answer_action_id,
     build_answer_confirmation,
@@ -34,6 +35,11 @@ from bot.blocks.pulse import (
     build_side_question,
     decode_answer,
     encode_answer,
+    forget_confirmed,
+    parse_answer_click,
+    parse_close_value,
+    parse_reminders,
+    parse_side,
     parse_side_action_id,
     score_label,
     side_action_id,
@@ -268,6 +274,65 @@ def test_action_ids() -> None:
         if name.startswith(("ACTION_", "BLOCK_")) and isinstance(value, str):
             assert not ANSWER_ACTION_PATTERN.match(value)
             assert not SIDE_ACTION_PATTERN.match(value)
+
+
+def test_every_button_value_parses_back_with_its_parser() -> None:
+    _, blocks = build_pulse_message(OPEN)
+    close = next(b for b in buttons(dicts(blocks)) if b["action_id"] == ids.ACTION_PULSE_CLOSE)
+    assert parse_close_value(close["value"]) == 42
+    _, asked = build_side_question(42, PulseQuestion.LEVEL, 4)
+    for side_button in buttons(dicts(asked)):
+        click = parse_answer_click({**side_button, "action_ts": "1700000000.000200"}, side_question=True)
+        assert click == AnswerClick(
+            42,
+            PulseQuestion.LEVEL,
+            4,
+            "1700000000.000200",
+            parse_side(side_button["action_id"].split(":")[1]),
+        )
+    _, forget = build_forget_confirmation()
+    values = {b["action_id"]: b["value"] for b in buttons(dicts(forget))}
+    assert forget_confirmed(values[ids.ACTION_FORGET_CONFIRM])
+    assert not forget_confirmed(values[ids.ACTION_FORGET_CANCEL])
+
+
+@pytest.mark.parametrize(
+    "value", ["abc", "0", "-5", "99999999999999999999", "", " ", "1.5", None, True, 2**31, [42]]
+)
+def test_close_values_that_name_no_pulse(value: Any) -> None:
+    assert parse_close_value(value) is None
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        {"value": "42:partner:3", "action_ts": "abc"},
+        {"value": "42:partner:3", "action_ts": "1e9"},
+        {"value": "42:partner:3", "action_ts": 17},
+        {"value": "99999999999999999999:partner:3", "action_ts": "1.0"},
+        {"value": None, "action_ts": "1.0"},
+        {"value": 42, "action_ts": "1.0"},
+    ],
+)
+def test_unreadable_clicks(action: dict[str, Any]) -> None:
+    assert parse_answer_click(action) is None
+
+
+def test_side_clicks_need_a_known_side() -> None:
+    value = encode_answer(42, PulseQuestion.PARTNER, 3)
+    for action_id in ("pulse_side:sales", "pulse_side:", "pulse_answer:partner:3", None):
+        assert parse_answer_click({"action_id": action_id, "value": value}, side_question=True) is None
+    assert parse_answer_click({"action_id": "pulse_side:it", "value": value}) == AnswerClick(
+        42,
+        PulseQuestion.PARTNER,
+        3,
+        "0",  # no action_ts: the oldest click, and no side from an answer button
+    )
+
+
+def test_command_arguments() -> None:
+    assert parse_side(" IT ") is Side.IT and parse_side("finance") is None
+    assert parse_reminders("On") is True and parse_reminders("off") is False and parse_reminders("") is None
 
 
 def test_score_labels() -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from bot import ids
 from bot.blocks.pulse import encode_answer
+from bot.usecases.pulses import close_due, open_pulse, send_reminders
 from db.cadence import Cadence, CadenceKind
 from db.models import (
     Occurrence,
@@ -30,7 +31,6 @@ from db.models import (
 from db.pulses import answer_counts, answered_count
 from db.rituals import RitualSpec, create_ritual
 from db.session import Database
-from jobs.pulses import close_due, open_pulse_for, send_reminders
 from tests.conftest import RunningApp
 from tests.fake_slack import FakeSlack
 
@@ -79,10 +79,7 @@ class PulseWorld:
     def close(self) -> None:
         services = self.app.services
         self.app.clock.set(self.pulse().closes_at + dt.timedelta(seconds=1))
-        assert services.messenger is not None
-        close_due(
-            services.database, services.messenger, now=services.clock.now(), settings=services.pulse_settings
-        )
+        close_due(services, now=services.clock.now())
 
 
 def make_ritual(
@@ -113,16 +110,7 @@ def start_pulse(app: RunningApp, ritual_id: int | None = None, **ritual: object)
     services = app.services
     if ritual_id is None:
         ritual_id = make_ritual(services.database, app.clock.now(), **ritual)  # type: ignore[arg-type]
-    assert services.messenger is not None and services.checkins is not None
-    pulse_id = open_pulse_for(
-        services.database,
-        services.messenger,
-        services.checkins.send,
-        ritual_id=ritual_id,
-        owner="U_M1",
-        now=app.clock.now(),
-        settings=services.pulse_settings,
-    )
+    pulse_id = open_pulse(services, ritual_id, owner="U_M1")
     assert pulse_id is not None
     app.settle()
     return PulseWorld(app, ritual_id, pulse_id)
@@ -297,8 +285,8 @@ def test_reminders_once_per_person_and_opt_out(world: PulseWorld) -> None:
     pulse = world.pulse()
     assert pulse.reminders_due_at is not None
     world.app.clock.set(pulse.reminders_due_at + dt.timedelta(seconds=1))
-    assert send_reminders(services.database, services.messenger, now=services.clock.now()) == 4
-    assert send_reminders(services.database, services.messenger, now=services.clock.now()) == 0
+    assert send_reminders(services, now=services.clock.now()) == 4
+    assert send_reminders(services, now=services.clock.now()) == 0
     dms = {
         c.params["channel"]
         for c in world.app.fake.calls("chat.postMessage")
@@ -383,7 +371,7 @@ def test_anonymous_pulse_leaves_nothing_that_ties_an_answer_to_a_person(
     reminders_due = world.pulse().reminders_due_at
     assert reminders_due is not None
     app.clock.set(reminders_due + dt.timedelta(seconds=1))
-    assert send_reminders(services.database, services.messenger, now=services.clock.now()) == 1
+    assert send_reminders(services, now=services.clock.now()) == 1
     world.close()
     app.settle()
     everyone = (*voters, "U_NEW")
@@ -512,7 +500,7 @@ def test_a_reminder_dm_carries_buttons_that_count(world: PulseWorld) -> None:
     due = world.pulse().reminders_due_at
     assert due is not None
     world.app.clock.set(due + dt.timedelta(seconds=1))
-    send_reminders(services.database, services.messenger, now=services.clock.now())
+    send_reminders(services, now=services.clock.now())
     dm = next(c for c in world.app.fake.calls("chat.postMessage") if c.params["channel"] == "U_I2")
     button = next(
         e
@@ -582,19 +570,9 @@ def test_a_pulse_closes_after_its_ritual_window_or_at_the_next_checkin(
         w.click(user, PulseQuestion.PARTNER, 3)
     running_app.drain()
     running_app.clock.set(closes - dt.timedelta(seconds=1))
-    assert (
-        close_due(
-            services.database, services.messenger, now=services.clock.now(), settings=services.pulse_settings
-        )
-        == 0
-    )
+    assert close_due(services, now=services.clock.now()) == 0
     running_app.clock.set(closes)
-    assert (
-        close_due(
-            services.database, services.messenger, now=services.clock.now(), settings=services.pulse_settings
-        )
-        == 1
-    )
+    assert close_due(services, now=services.clock.now()) == 1
     running_app.settle()
     assert w.pulse().closed_at == closes
     assert running_app.fake.wait_for(
@@ -622,16 +600,7 @@ def test_500_people_answer_one_pulse_within_a_minute(running_app: RunningApp, li
             session.add(
                 Person(workspace_id=ws.id, slack_user_id=user, side=Side.MARKETING if i % 2 else Side.IT)
             )
-    assert services.messenger is not None and services.checkins is not None
-    pulse_id = open_pulse_for(
-        services.database,
-        services.messenger,
-        services.checkins.send,
-        ritual_id=ritual_id,
-        owner="U_M1",
-        now=running_app.clock.now(),
-        settings=services.pulse_settings,
-    )
+    pulse_id = open_pulse(services, ritual_id, owner="U_M1")
     running_app.settle()
     running_app.fake.clear()
     w = PulseWorld(running_app, ritual_id, pulse_id)  # type: ignore[arg-type]
@@ -706,3 +675,178 @@ def test_a_checkin_brings_its_pulse_in_the_channel_and_the_next_shows_the_last_p
         newest = session.scalars(select(Pulse).order_by(Pulse.id.desc())).first()
         checkin_ts = session.scalars(select(Occurrence.message_ts).where(Occurrence.manual.is_(True))).one()
         assert newest is not None and newest.thread_ts == checkin_ts and newest.occurrence_id is not None
+
+
+# -- tampered but validly signed payloads ---------------------------------------------------------------
+
+
+def pulse_rows(app: RunningApp) -> dict[str, list[tuple]]:
+    """Every row a pulse click, close or forget-me could change, to compare before and after."""
+    with app.services.database.read() as session:
+        return {
+            model.__tablename__: sorted(tuple(r) for r in session.execute(select(model.__table__)).all())
+            for model in (Pulse, PulseBallot, PulseVote, PulseReminder, Person)
+        }
+
+
+def answered(app: RunningApp, name: str) -> str:
+    """The ephemeral answer a tampered click got (to the clicker only, never replacing the message)."""
+    app.drain()
+    told = ephemeral_to(app.fake, name)
+    assert told["response_type"] == "ephemeral" and told.get("replace_original") is not True
+    return told["text"]
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-5", "99999999999999999999", "", "2147483648", "1.5"])
+def test_close_with_an_unreadable_pulse_id_answers_and_closes_nothing(world: PulseWorld, value: str) -> None:
+    app = world.app
+    world.click("U_M2", PulseQuestion.PARTNER, 3)
+    app.drain()
+    before = pulse_rows(app)
+    response = app.slack.block_action(
+        ids.ACTION_PULSE_CLOSE, value=value, user_id="U_M1", response_url=app.fake.response_url("close")
+    )
+    assert response.status_code == 200
+    assert "could not be found" in answered(app, "close")
+    assert pulse_rows(app) == before
+    assert world.pulse().closed_at is None
+
+
+def test_close_with_another_workspaces_pulse_id_is_not_found(world: PulseWorld) -> None:
+    app = world.app
+    # Workspace T0002 has its own ritual and pulse, owned by a user with the same id as ours.
+    theirs = start_pulse(app, make_ritual(app.services.database, app.clock.now(), team="T0002"))
+    theirs.click("U_M2", PulseQuestion.PARTNER, 4, team_id="T0002")
+    app.drain()
+    before = pulse_rows(app)
+    app.fake.clear()
+    response = app.slack.block_action(
+        ids.ACTION_PULSE_CLOSE,
+        value=str(theirs.pulse_id),
+        user_id="U_M1",
+        response_url=app.fake.response_url("foreign"),
+    )
+    assert response.status_code == 200
+    assert "could not be found" in answered(app, "foreign")
+    app.settle()
+    assert pulse_rows(app) == before
+    assert theirs.pulse().closed_at is None
+    assert app.fake.calls("chat.postMessage") == []  # no results posted anywhere
+
+
+def test_close_of_a_pulse_already_closed_says_when_and_changes_nothing(world: PulseWorld) -> None:
+    app = world.app
+    world.close()
+    app.settle()
+    before = pulse_rows(app)
+    app.fake.clear()
+    app.slack.block_action(
+        ids.ACTION_PULSE_CLOSE,
+        value=str(world.pulse_id),
+        user_id="U_M1",
+        response_url=app.fake.response_url("again"),
+    )
+    assert "closed on" in answered(app, "again")
+    app.settle()
+    assert pulse_rows(app) == before
+    assert app.fake.calls("chat.postMessage") == []  # the results are not posted twice
+
+
+@pytest.mark.parametrize(
+    ("value", "told"),
+    [
+        ("99999999999999999999:partner:3", "could not be read"),  # past 64 bits
+        ("2147483648:partner:3", "could not be read"),  # past the database's integer
+        ("-5:partner:3", "could not be read"),
+        ("2147483647:partner:3", "not one of this workspace's"),  # in range, but no such pulse
+    ],
+)
+def test_answers_naming_a_huge_or_unknown_pulse_store_nothing(
+    world: PulseWorld, value: str, told: str
+) -> None:
+    app = world.app
+    before = pulse_rows(app)
+    response = app.slack.block_action(
+        f"{ids.ACTION_PULSE_ANSWER_PREFIX}:partner:3",
+        value=value,
+        user_id="U_NEW",
+        response_url=app.fake.response_url("huge"),
+    )
+    assert response.status_code == 200
+    text = answered(app, "huge")
+    assert told in text and "nothing was stored" in text
+    assert pulse_rows(app) == before
+
+
+@pytest.mark.parametrize("action_ts", ["abc", "-1", "1e9", "nan", "1700000000.000100.5", 17])
+def test_an_answer_with_an_unreadable_action_ts_stores_nothing(world: PulseWorld, action_ts: object) -> None:
+    app = world.app
+    before = pulse_rows(app)
+    world.click(
+        "U_M1",
+        PulseQuestion.PARTNER,
+        4,
+        response_url=app.fake.response_url("ts"),
+        action_extra={"action_ts": action_ts},
+    )
+    assert "could not be read" in answered(app, "ts")
+    assert pulse_rows(app) == before
+
+
+@pytest.mark.parametrize(
+    ("action_id", "value"),
+    [
+        (f"{ids.ACTION_PULSE_SIDE_PREFIX}:it", "garbage"),
+        (f"{ids.ACTION_PULSE_SIDE_PREFIX}:it", ""),
+        (f"{ids.ACTION_PULSE_SIDE_PREFIX}:it", "99999999999999999999:level:4"),
+        (f"{ids.ACTION_PULSE_SIDE_PREFIX}:it", None),
+        (f"{ids.ACTION_PULSE_SIDE_PREFIX}:sales", "{pulse}:level:4"),  # an unknown side
+        (f"{ids.ACTION_PULSE_SIDE_PREFIX}:", "{pulse}:level:4"),
+    ],
+)
+def test_side_buttons_with_a_tampered_value_store_nothing(
+    world: PulseWorld, action_id: str, value: str | None
+) -> None:
+    app = world.app
+    before = pulse_rows(app)
+    response = app.slack.block_action(
+        action_id,
+        value=value.format(pulse=world.pulse_id) if value is not None else None,
+        user_id="U_NEW",
+        response_url=app.fake.response_url("side"),
+    )
+    assert response.status_code == 200
+    assert "could not be read" in answered(app, "side")
+    assert pulse_rows(app) == before  # no answer, and U_NEW's side is not saved either
+
+
+def test_a_side_button_naming_another_workspaces_pulse_saves_neither_side_nor_answer(
+    world: PulseWorld,
+) -> None:
+    app = world.app
+    theirs = start_pulse(app, make_ritual(app.services.database, app.clock.now(), team="T0002"))
+    before = pulse_rows(app)
+    app.slack.block_action(
+        f"{ids.ACTION_PULSE_SIDE_PREFIX}:it",
+        value=encode_answer(theirs.pulse_id, PulseQuestion.LEVEL, 4),
+        user_id="U_NEW",
+        response_url=app.fake.response_url("side"),
+    )
+    assert "not one of this workspace's" in answered(app, "side")
+    assert pulse_rows(app) == before
+
+
+@pytest.mark.parametrize("value", ["cancel", "", None, "forget " * 3])
+def test_forget_me_confirmed_with_a_tampered_value_deletes_nothing(
+    world: PulseWorld, value: str | None
+) -> None:
+    app = world.app
+    world.click("U_M2", PulseQuestion.PARTNER, 2)
+    app.slack.command("role it", user_id="U_X")
+    app.drain()
+    before = pulse_rows(app)
+    app.slack.block_action(
+        ids.ACTION_FORGET_CONFIRM, value=value, user_id="U_M2", response_url=app.fake.response_url("forget")
+    )
+    assert "nothing was deleted" in answered(app, "forget")
+    assert pulse_rows(app) == before

@@ -17,6 +17,8 @@ Privacy rules the builders keep, whatever they are fed:
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -42,29 +44,64 @@ from db.pulses import SCORES, Figures, PulseResults
 
 __all__ = [
     "ANSWER_ACTION_PATTERN",
+    "ANSWER_FOREIGN",
+    "ANSWER_NOT_SAVED",
+    "ANSWER_UNREADABLE",
+    "CLOSE_NOT_FOUND",
+    "FORGET_CANCEL_VALUE",
+    "FORGET_CONFIRM_VALUE",
+    "FORGET_UNREADABLE",
     "FORGOT_MEMBERSHIPS",
     "FORGOT_OPEN_ANONYMOUS",
     "FORGOT_REMINDERS",
     "FORGOT_SIDE",
     "FORGOT_VOTES",
     "MEMBER_VOTES_SHOWN",
+    "OTHER_SIDE_ON_PARTNER",
     "QUESTION_TITLES",
+    "REMINDERS_EXAMPLE",
+    "REMINDERS_PROBLEM",
+    "ROLE_EXAMPLE",
+    "ROLE_PROBLEM",
     "SCALE",
     "SIDE_ACTION_PATTERN",
+    "START_EXAMPLE",
+    "START_REFUSAL",
+    "VOTES_ANONYMOUS",
+    "VOTES_EXAMPLE",
+    "VOTES_MEMBERS_ONLY",
+    "VOTES_NO_PULSE",
+    "AnswerClick",
     "PulseView",
     "answer_action_id",
+    "answer_confirmation_reply",
     "build_answer_confirmation",
+    "build_close_refused",
     "build_closed_notice",
     "build_forget_confirmation",
     "build_forget_done",
     "build_member_votes",
     "build_pulse_message",
+    "build_pulse_starting",
     "build_reminder_dm",
+    "build_reminders_set",
     "build_results",
+    "build_role_set",
     "build_side_question",
+    "build_start_paused",
+    "close_value",
     "decode_answer",
+    "dismiss_reply",
     "encode_answer",
+    "ephemeral_reply",
+    "forget_confirmed",
+    "parse_action_ts",
+    "parse_answer_click",
+    "parse_close_value",
+    "parse_reminders",
+    "parse_side",
     "parse_side_action_id",
+    "pulse_agenda_lines",
     "score_label",
     "side_action_id",
     "withheld_sentence",
@@ -103,8 +140,10 @@ def side_action_id(side: Side) -> str:
     return f"{ids.ACTION_PULSE_SIDE_PREFIX}:{Side(side).value}"
 
 
-def parse_side_action_id(action_id: str) -> Side:
+def parse_side_action_id(action_id: object) -> Side:
     """The side a "marketing, IT or other?" button stands for; ValueError for anything else."""
+    if not isinstance(action_id, str):
+        raise ValueError(f"not a pulse side action: {action_id!r}")
     prefix, sep, side = action_id.partition(":")
     if prefix != ids.ACTION_PULSE_SIDE_PREFIX or not sep:
         raise ValueError(f"not a pulse side action: {action_id!r}")
@@ -119,7 +158,7 @@ def encode_answer(pulse_id: int, question: PulseQuestion, score: int) -> str:
     return f"{pulse_id}:{question.value}:{score}"
 
 
-def decode_answer(value: str) -> tuple[int, PulseQuestion, int]:
+def decode_answer(value: object) -> tuple[int, PulseQuestion, int]:
     """The inverse of `encode_answer`; ValueError for anything it would not have written."""
     match = _VALUE_RE.fullmatch(value) if isinstance(value, str) else None
     if match is None:
@@ -128,6 +167,78 @@ def decode_answer(value: str) -> tuple[int, PulseQuestion, int]:
     if pulse_id is None:
         raise ValueError(f"not a pulse id: {match[1]!r}")
     return pulse_id, PulseQuestion(match[2]), int(match[3])
+
+
+# Slack's action_ts: seconds since the epoch with microseconds ("1700000000.000200"). It orders one
+# person's clicks, so anything else is refused rather than compared.
+_ACTION_TS_RE: Final = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,9})?", re.ASCII)
+
+
+def parse_action_ts(value: object) -> str | None:
+    """A click's action_ts as stored on its ballot; "0" when Slack sent none, None for garbage."""
+    if value is None or value == "":
+        return "0"
+    if isinstance(value, str) and _ACTION_TS_RE.fullmatch(value):
+        return value
+    return None
+
+
+@dataclass(frozen=True)
+class AnswerClick:
+    """A click on an answer button, or on a side button carrying the answer it was asked for."""
+
+    pulse_id: int
+    question: PulseQuestion
+    score: int
+    action_ts: str
+    side: Side | None = None  # the side button's answer to "marketing, IT or other?"
+
+
+def parse_answer_click(action: Mapping[str, object], *, side_question: bool = False) -> AnswerClick | None:
+    """A block action on an answer button (or, `side_question`, on a side button: its action_id names
+    the side, its value is the pending answer); None for anything these builders would not have written."""
+    action_ts = parse_action_ts(action.get("action_ts"))
+    try:
+        pulse_id, question, score = decode_answer(action.get("value"))
+        side = parse_side_action_id(action.get("action_id")) if side_question else None
+    except ValueError:
+        return None
+    if action_ts is None:
+        return None
+    return AnswerClick(pulse_id, question, score, action_ts, side)
+
+
+def close_value(pulse_id: int) -> str:
+    """The "Close now" button's value: the pulse id."""
+    return str(pulse_id)
+
+
+def parse_close_value(value: object) -> int | None:
+    """The pulse a "Close now" click names (bounded like every row id); None for anything else."""
+    return ids.parse_row_id(value)
+
+
+def parse_side(text: str) -> Side | None:
+    """The side in `/tandem role marketing|it|other`; None for anything else."""
+    try:
+        return Side(text.strip().lower())
+    except ValueError:
+        return None
+
+
+def parse_reminders(text: str) -> bool | None:
+    """`/tandem reminders on|off`: True, False, or None for anything else."""
+    return {"on": True, "off": False}.get(text.strip().lower())
+
+
+# The forget-me buttons carry fixed values; a click with another value was not made on our message.
+FORGET_CONFIRM_VALUE: Final = "forget"
+FORGET_CANCEL_VALUE: Final = "cancel"
+
+
+def forget_confirmed(value: object) -> bool:
+    """Whether a "Forget me" click carries the value its button was built with."""
+    return value == FORGET_CONFIRM_VALUE
 
 
 # -- wording -----------------------------------------------------------------------------------------
@@ -275,7 +386,7 @@ def build_pulse_message(v: PulseView) -> tuple[str, list[Block]]:
                 ButtonElement(
                     text="Close now",
                     action_id=ids.ACTION_PULSE_CLOSE,
-                    value=str(v.pulse_id),
+                    value=close_value(v.pulse_id),
                     confirm=ConfirmObject(
                         title="Close this pulse now?",
                         text=PlainTextObject(
@@ -340,6 +451,86 @@ def build_side_question(pulse_id: int, question: PulseQuestion, score: int) -> t
         ),
     ]
     return text, blocks
+
+
+# -- short answers to clicks and commands ------------------------------------------------------------
+
+ANSWER_UNREADABLE: Final = (
+    ":warning: That answer could not be read, so nothing was stored. Please click again."
+)
+ANSWER_FOREIGN: Final = ":warning: This pulse is not one of this workspace's, so nothing was stored."
+ANSWER_NOT_SAVED: Final = (
+    ":warning: Your answer could not be saved, so nothing was stored. Please click again."
+)
+OTHER_SIDE_ON_PARTNER: Final = (
+    "The first question is for marketing and IT, each rating the other. As someone from another team, "
+    f"your view counts on the second one. (Wrong side? `{ids.COMMAND} role marketing|it|other`.)"
+)
+CLOSE_NOT_FOUND: Final = ":warning: That pulse could not be found in this workspace, so nothing was closed."
+FORGET_UNREADABLE: Final = (
+    f":warning: That button could not be read, so nothing was deleted. Try `{ids.COMMAND} forget-me` again."
+)
+#: `/tandem pulse` by someone who may not act on the ritual (bot.blocks.rituals.refusal_text's `refusal`).
+START_REFUSAL: Final = "Only the creator of “{name}”, its members or an admin can start a pulse."
+START_EXAMPLE: Final = "pulse Weekly sync"
+VOTES_EXAMPLE: Final = "pulse votes Weekly sync"
+VOTES_MEMBERS_ONLY: Final = ":no_entry: Only the ritual's members can see who answered what."
+VOTES_ANONYMOUS: Final = "The latest pulse of this ritual is anonymous: nobody can see who answered what."
+VOTES_NO_PULSE: Final = "This ritual has had no pulse yet."
+ROLE_PROBLEM: Final = "Say which side you are on: marketing, it or other."
+ROLE_EXAMPLE: Final = "role marketing"
+REMINDERS_PROBLEM: Final = "Say `on` or `off`."
+REMINDERS_EXAMPLE: Final = "reminders off"
+
+
+def build_close_refused(owner: str) -> str:
+    """A "Close now" click by someone other than the pulse's owner."""
+    return f":no_entry: Only <@{escape(owner)}>, who owns this pulse, can close it early."
+
+
+def build_pulse_starting(ritual_name: str) -> str:
+    return f":bar_chart: Starting a pulse for “{_name(ritual_name)}”."
+
+
+def build_start_paused(ritual_name: str) -> str:
+    return f"“{_name(ritual_name)}” is paused. Resume it first."
+
+
+def build_role_set(side: Side) -> str:
+    return f":white_check_mark: You're on the {side.label} side. Your pulse answers count for {side.label}."
+
+
+def build_reminders_set(enabled: bool) -> str:
+    return ":bell: Pulse reminders are on." if enabled else ":no_bell: No more pulse reminders for you."
+
+
+def ephemeral_reply(text: str, blocks: Sequence[Block] = (), *, replace: bool = False) -> dict[str, object]:
+    """A reply to a click's response_url that only the clicker sees (`replace`: instead of the
+    ephemeral message clicked, such as the side question)."""
+    message: dict[str, object] = {
+        "text": text,
+        "response_type": "ephemeral",
+        "replace_original": replace,
+    }
+    if blocks:
+        message["blocks"] = [b.to_dict() for b in blocks]
+    return message
+
+
+def dismiss_reply() -> dict[str, object]:
+    """A reply that deletes the ephemeral message clicked (a "Cancel" button's)."""
+    return {"text": "", "delete_original": True}
+
+
+@functools.lru_cache(maxsize=64)
+def answer_confirmation_reply(
+    question: PulseQuestion, score: int, *, changed: bool, anonymous: bool, replace: bool
+) -> bytes:
+    """`build_answer_confirmation` as sent to the response_url, serialised once: a pulse click is the
+    hottest path, and there are only a few dozen of these."""
+    text, blocks = build_answer_confirmation(question, score, changed=changed, anonymous=anonymous)
+    reply = ephemeral_reply(text, blocks, replace=replace)
+    return json.dumps(reply, separators=(",", ":")).encode()
 
 
 def build_reminder_dm(v: PulseView, channel_id: str) -> tuple[str, list[Block]]:
@@ -516,8 +707,8 @@ def build_results(r: PulseResults, *, ritual_name: str) -> tuple[str, list[Block
     else:
         for side in Side:
             if level[side].count:
-                before = _get(prev.level, side) if prev else None
-                lines.append(_figure(side.label, level[side], before, side)[0])
+                earlier = _get(prev.level, side) if prev else None
+                lines.append(_figure(side.label, level[side], earlier, side)[0])
     blocks.append(_section("\n".join(lines)))
 
     # Distributions, only of figures that are shown above.
@@ -625,9 +816,12 @@ def build_forget_confirmation() -> tuple[str, list[Block]]:
         ActionsBlock(
             elements=[
                 ButtonElement(
-                    text="Forget me", action_id=ids.ACTION_FORGET_CONFIRM, value="forget", style="danger"
+                    text="Forget me",
+                    action_id=ids.ACTION_FORGET_CONFIRM,
+                    value=FORGET_CONFIRM_VALUE,
+                    style="danger",
                 ),
-                ButtonElement(text="Cancel", action_id=ids.ACTION_FORGET_CANCEL, value="cancel"),
+                ButtonElement(text="Cancel", action_id=ids.ACTION_FORGET_CANCEL, value=FORGET_CANCEL_VALUE),
             ]
         ),
     ]

@@ -169,9 +169,12 @@ def open_setup(services: Services, actor: Actor, trigger_id: str) -> None:
 
     Raises nothing: a modal Slack did not open (the trigger expired, Slack failed) is logged.
     """
-    deadline = pre_ack_deadline()  # the trigger id expires 3 seconds after the click
+    # The trigger id expires 3 seconds after the click: the timezone may take part of that, never
+    # all of it (a slow users.info falls back to UTC, which the modal lets the person change).
+    deadline = pre_ack_deadline()
     try:
-        timezone = services.messenger.user_info(actor.team_id, actor.user_id, deadline=deadline).timezone
+        asked_by = pre_ack_deadline(1.2)
+        timezone = services.messenger.user_info(actor.team_id, actor.user_id, deadline=asked_by).timezone
     except DeliveryError:
         timezone = "UTC"
     form = new_setup_form(actor.channel_id, timezone)
