@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -24,20 +24,16 @@ from bot.listeners.commands import Invocation
 from bot.slack_client import pre_ack_client
 from bot.usecases.access import Actor, RefusalKind, Refused, load_scoped_ritual, ritual_named
 
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from db.models import Ritual
-
 __all__ = ["acting_on", "check_channel", "form_for_new", "is_admin", "user_timezone"]
 
 
 @contextmanager
 def acting_on(
     inv: Invocation, name: str, example: str, *, refusal: str | None = None
-) -> Iterator[tuple[Session, Ritual] | None]:
-    """The ritual a command names, in a write unit of work, if the caller may act on it; otherwise
-    the ack says why and it yields None."""
+) -> Iterator[tuple[Any, Any] | None]:
+    """The ritual a command names, in a write unit of work, if the caller may act on it: (session,
+    ritual), typed loosely so that this listener module imports nothing from `db`. Otherwise the ack
+    says why and it yields None."""
     found = ritual_named(inv.services, Actor(inv.team_id, inv.user_id, inv.channel_id), name, example=example)
     if isinstance(found, Refused):
         text = refusal_text(found.kind, detail=found.detail, ritual_name=found.ritual_name, refusal=refusal)

@@ -15,9 +15,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from slack_sdk.models.views import View
 from sqlalchemy.orm import Session
 
 from bot import ids
@@ -44,7 +43,6 @@ from bot.blocks.setup import (
 from bot.messenger import DeliveryError
 from bot.services import Services
 from bot.slack_client import pre_ack_deadline
-from bot.summaries import summary
 from bot.usecases.access import (
     Actor,
     RefusalKind,
@@ -58,6 +56,7 @@ from bot.usecases.access import (
 )
 from bot.usecases.checkins import PreparedCheckin, prepare_now
 from bot.usecases.refusals import pause_after_refusal
+from bot.usecases.summaries import summary
 from db.models import Ritual, RitualStatus
 from db.rituals import (
     RitualError,
@@ -178,7 +177,7 @@ def open_setup(services: Services, actor: Actor, trigger_id: str) -> None:
     except DeliveryError:
         timezone = "UTC"
     form = new_setup_form(actor.channel_id, timezone)
-    _open_modal(services, actor, trigger_id, build_setup_modal(form, ritual_id=None), deadline)
+    _open_modal(services, actor, trigger_id, build_setup_modal(form, ritual_id=None).to_dict(), deadline)
 
 
 def open_edit(services: Services, actor: Actor, name: str, trigger_id: str) -> Opened | Refused:
@@ -189,7 +188,7 @@ def open_edit(services: Services, actor: Actor, name: str, trigger_id: str) -> O
     if isinstance(loaded, Refused):
         return loaded
     ritual_id, ritual_name, form = loaded
-    view = build_setup_modal(form, ritual_id=ritual_id)
+    view = build_setup_modal(form, ritual_id=ritual_id).to_dict()
     return Opened(ritual_name, _open_modal(services, actor, trigger_id, view, deadline))
 
 
@@ -443,9 +442,11 @@ def _names_a_ritual(services: Services, actor: Actor, name: str) -> bool:
     return True
 
 
-def _open_modal(services: Services, actor: Actor, trigger_id: str, view: View, deadline: float) -> bool:
+def _open_modal(
+    services: Services, actor: Actor, trigger_id: str, view: dict[str, Any], deadline: float
+) -> bool:
     try:
-        services.messenger.open_view(actor.team_id, trigger_id, view.to_dict(), deadline=deadline)
+        services.messenger.open_view(actor.team_id, trigger_id, view, deadline=deadline)
     except DeliveryError as exc:
         log.warning("the setup modal could not be opened: %s", exc.reason)
         return False
