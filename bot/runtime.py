@@ -92,6 +92,8 @@ class Runtime:
             counts=self.counts,
             homes=self.homes,
         )
+        if self.scheduler is not None:
+            self.scheduler.services = self.services
         # Bolt runs each listener's post-ack work here; owning it lets shutdown wait for that work.
         self.executor = listener_executor or ThreadPoolExecutor(
             max_workers=listener_threads, thread_name_prefix="tandem-listener"

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot.blocks.commitments import CommitmentView
 from bot.blocks.rituals import RitualSummary
-from bot.blocks.wins import WinView
-from db import wins as win_db
+
+# Wins and commitments are summarised where their use cases live; re-exported for the Home tab and
+# the check-in until those move to their own use-case modules.
+from bot.usecases.commitments import commitment_view as commitment_view
+from bot.usecases.wins import win_view as win_view
 from db.cadence import describe
-from db.models import Commitment, Ritual, Side, Win
+from db.models import Ritual
 from db.rituals import cadence_of, member_ids, next_time
 
 
@@ -27,34 +29,4 @@ def summary(ritual: Ritual, now: dt.datetime, skipped: list[dt.datetime] | None 
         paused_reason=ritual.paused_reason,
         marketing=marketing,
         it=it,
-    )
-
-
-def win_view(win: Win, zone: dt.tzinfo) -> WinView:
-    return WinView(
-        id=win.id,
-        what=win.what,
-        marketing=win_db.credited(win, Side.MARKETING),
-        it=win_db.credited(win, Side.IT),
-        outcome=win.outcome,
-        link=win.link,
-        created_by=win.created_by,
-        channel_id=win.channel_id,
-        created_local=win.created_at.astimezone(zone),
-        withdrawn=win.withdrawn_at is not None,
-        edited=win.updated_at is not None,
-    )
-
-
-def commitment_view(c: Commitment, *, today: dt.date) -> CommitmentView:
-    return CommitmentView(
-        id=c.id,
-        what=c.what,
-        marketing_owner=c.marketing_owner,
-        it_owner=c.it_owner,
-        due=c.due_date,
-        status=c.status.value,
-        overdue=c.status.value == "open" and c.due_date < today,
-        created_by=c.created_by,
-        reason=c.reason,
     )

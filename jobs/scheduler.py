@@ -24,7 +24,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.orm import Session
 
 from bot.messenger import Messenger
-from bot.services import PulseSettings
+from bot.services import PulseSettings, Services
+from bot.usecases.commitments import nudge_overdue
+from bot.usecases.wins import post_due_digests
 from db import occurrences
 from db.cadence import Cadence, build_trigger, occurrences_between
 from db.clock import Clock
@@ -32,7 +34,6 @@ from db.rituals import schedule_rows
 from db.session import Database
 from jobs import housekeeping
 from jobs.checkins import MAX_LOOKBACK, PreparedCheckin, prepare_due, record_unprepared
-from jobs.ledger import nudge_overdue, post_due_digests
 from jobs.outbox import CheckinOutbox
 from jobs.poster import PER_CHANNEL_INTERVAL
 from jobs.pulses import ClosedHook, close_due, pulse_after_checkin, send_reminders
@@ -191,6 +192,7 @@ class TandemScheduler:
         poster_threads: int = 16,
         poster_interval: float = PER_CHANNEL_INTERVAL,
         pulse_settings: PulseSettings | None = None,
+        services: Services | None = None,
     ) -> None:
         self.database: Database = SerializedWrites(database)  # type: ignore[assignment]
         database = self.database
@@ -200,6 +202,8 @@ class TandemScheduler:
         self.pulse_settings = pulse_settings or PulseSettings()
         # Set by the runtime: refresh App Home tabs of a closed pulse's ritual members.
         self.on_pulse_closed: ClosedHook | None = None
+        # What the ledger's use cases (digests, nudges) need; set by the runtime once it built it.
+        self.services = services
         self.outbox = (
             CheckinOutbox(
                 database,
@@ -526,12 +530,12 @@ class TandemScheduler:
 
     def ledger_work(self) -> None:
         """Post due monthly wins digests (each once per channel and month) and overdue nudges."""
-        if self.messenger is None:
+        if self.services is None:
             return
         now = self.clock.now()
         try:
-            post_due_digests(self.database, self.messenger, now=now)
-            nudge_overdue(self.database, self.messenger, now=now)
+            post_due_digests(self.services, now=now)
+            nudge_overdue(self.services, now=now)
         except Exception:
             log.exception("ledger work failed; it runs again in ten minutes")
 
