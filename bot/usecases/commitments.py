@@ -44,7 +44,6 @@ from bot.usecases.refusals import pause_after_refusal
 from db import commitments as commit_db
 from db.models import Commitment, CommitmentStatus, Workspace
 from db.rituals import RitualError, channel_rituals, resolve_ritual
-from db.workspaces import ensure_workspace
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +217,9 @@ def save_commitment(
     if errors or form.due is None or not form.marketing_owner or not form.it_owner:
         return ModalErrors(errors)
     with services.database.begin() as session:
+        workspace_id = workspace_id_of(session, actor.team_id)
+        if not workspace_id:  # a payload naming no workspace Tandem knows
+            return CommitmentRefused(CommitmentRefusal.NOT_FOUND)
         ritual = load_scoped_ritual(session, actor.team_id, ritual_id) if ritual_id is not None else None
         if ritual_id is not None and ritual is None:
             return CommitmentRefused(CommitmentRefusal.RITUAL_NOT_FOUND)
@@ -229,7 +231,6 @@ def save_commitment(
             ritual_id=ritual.id if ritual else None,
             channel_id=ritual.channel_id if ritual else None,
         )
-        workspace_id = ensure_workspace(session, actor.team_id).id
         commitment = commit_db.create_commitment(
             session, workspace_id, spec, created_by=actor.user_id, now=now
         )

@@ -47,7 +47,6 @@ from bot.usecases.refusals import pause_after_refusal
 from db import wins as win_db
 from db.models import Ritual, Side, Win, Workspace
 from db.rituals import RitualError, channel_rituals, resolve_ritual, schedulable_rituals
-from db.workspaces import ensure_workspace
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +196,9 @@ def save_win(
         return problem
     now = services.clock.now()
     with services.database.begin() as session:
-        workspace_id = ensure_workspace(session, actor.team_id).id
+        workspace_id = workspace_id_of(session, actor.team_id)
+        if not workspace_id:
+            return WinRefused(WinRefusal.NOT_FOUND)  # a payload naming no workspace Tandem knows
         here = channel_rituals(session, workspace_id, channel_id)
         spec = win_db.WinSpec(
             what=form.what,
