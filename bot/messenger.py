@@ -73,6 +73,7 @@ class UserInfo:
     timezone: str
     is_admin: bool
     title: str = ""
+    deleted: bool = False  # deactivated: they have left the workspace
 
 
 @dataclass(frozen=True)
@@ -349,6 +350,7 @@ class SlackMessenger:
             timezone=user.get("tz") or "UTC",
             is_admin=bool(user.get("is_admin") or user.get("is_owner")),
             title=(user.get("profile") or {}).get("title") or "",
+            deleted=bool(user.get("deleted")),
         )
 
     def channel_info(self, team_id: str, channel_id: str, *, deadline: float | None = None) -> ChannelInfo:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from slack_bolt import App, BoltContext, BoltResponse
 
 from bot.services import Services
+from bot.usecases.access import Actor
 from db.workspaces import claim_event, ensure_workspace, release_event
 
 log = logging.getLogger(__name__)
@@ -69,3 +71,16 @@ def services_of(context: BoltContext) -> Services:
     """The process's services, which the middleware put into every request's context."""
     services: Services = context[SERVICES]
     return services
+
+
+def actor_of(context: BoltContext) -> Actor:
+    """Who a request comes from, as Bolt read it from the payload ("" where the payload says nothing)."""
+    return Actor(
+        team_id=context.team_id or "", user_id=context.user_id or "", channel_id=context.channel_id or ""
+    )
+
+
+def trigger_id_of(payload: Mapping[str, Any]) -> str:
+    """The trigger id of an interaction (a command, a shortcut, a click): "" when the payload has none."""
+    trigger_id = payload.get("trigger_id")
+    return trigger_id if isinstance(trigger_id, str) else ""

@@ -18,10 +18,6 @@ from db.rituals import ritual_leads
 ANYWHERE_ON_EARTH = ZoneInfo("Etc/GMT+12")
 
 
-class CommitmentError(Exception):
-    """A user-facing problem with a commitment; the message is shown as is."""
-
-
 @dataclass(frozen=True)
 class CommitmentSpec:
     what: str
@@ -36,7 +32,8 @@ def create_commitment(
     session: Session, workspace_id: int, spec: CommitmentSpec, *, created_by: str, now: dt.datetime
 ) -> Commitment:
     if spec.marketing_owner == spec.it_owner:
-        raise CommitmentError("One owner from each side: pick two different people.")
+        # The modal's parser refuses this with words for the user; reaching here is a bug.
+        raise ValueError("a commitment has two different owners")
     commitment = Commitment(
         workspace_id=workspace_id,
         ritual_id=spec.ritual_id,
@@ -51,6 +48,13 @@ def create_commitment(
     session.add(commitment)
     session.flush()
     return commitment
+
+
+def load_commitment(session: Session, workspace_id: int, commitment_id: int) -> Commitment | None:
+    """The commitment with this id if it belongs to the workspace."""
+    return session.scalars(
+        select(Commitment).where(Commitment.id == commitment_id, Commitment.workspace_id == workspace_id)
+    ).one_or_none()
 
 
 def can_change(session: Session, commitment: Commitment, user_id: str) -> bool:
@@ -81,8 +85,9 @@ def local_today(commitment: Commitment, zones: dict[int, ZoneInfo], now: dt.date
 
 
 def _require_open(commitment: Commitment) -> None:
+    # Callers check first, to say so; changing a closed commitment is a bug.
     if commitment.status is not CommitmentStatus.OPEN:
-        raise CommitmentError(f"This commitment is already {commitment.status.value}.")
+        raise ValueError(f"commitment {commitment.id} is already {commitment.status.value}")
 
 
 def mark_done(commitment: Commitment, *, by: str, now: dt.datetime) -> None:
@@ -90,10 +95,9 @@ def mark_done(commitment: Commitment, *, by: str, now: dt.datetime) -> None:
     commitment.status, commitment.closed_at, commitment.closed_by = CommitmentStatus.DONE, now, by
 
 
-def move_due(commitment: Commitment, due: dt.date, *, today: dt.date) -> None:
+def move_due(commitment: Commitment, due: dt.date) -> None:
+    """A new due date (the modal's parser keeps it between today and five years on)."""
     _require_open(commitment)
-    if due < today:
-        raise CommitmentError("The new date is in the past; pick today or later.")
     commitment.due_date = due
     commitment.nudged_at = None  # a new date earns a new nudge if it slips again
 
@@ -101,7 +105,7 @@ def move_due(commitment: Commitment, due: dt.date, *, today: dt.date) -> None:
 def drop(commitment: Commitment, reason: str, *, by: str, now: dt.datetime) -> None:
     _require_open(commitment)
     if not reason.strip():
-        raise CommitmentError("Say briefly why it is dropped.")
+        raise ValueError("a dropped commitment says why")  # the modal's parser asks for it
     commitment.status, commitment.reason = CommitmentStatus.DROPPED, reason.strip()[:300]
     commitment.closed_at, commitment.closed_by = now, by
 
@@ -126,21 +130,6 @@ def open_for_user(session: Session, workspace_id: int, user_id: str) -> list[Com
                 (Commitment.marketing_owner == user_id) | (Commitment.it_owner == user_id),
             )
             .order_by(Commitment.due_date, Commitment.id)
-        )
-    )
-
-
-def closed_between(
-    session: Session, ritual_id: int, start: dt.datetime, end: dt.datetime
-) -> list[Commitment]:
-    return list(
-        session.scalars(
-            select(Commitment).where(
-                Commitment.ritual_id == ritual_id,
-                Commitment.status == CommitmentStatus.DONE,
-                Commitment.closed_at >= start,
-                Commitment.closed_at < end,
-            )
         )
     )
 

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from db.base import upsert
-from db.models import OccurrenceStatus, Side, Win, WinCredit, WinDigest
+from db.models import OccurrenceStatus, Ritual, Side, Win, WinCredit, WinDigest
 
-
-class WinError(Exception):
-    """A user-facing problem with a win; the message is shown as is."""
+# A channel's digest for a month is due on the month's last day at this hour, in its ritual's timezone.
+DIGEST_HOUR = 16
 
 
 @dataclass(frozen=True)
@@ -30,7 +29,8 @@ class WinSpec:
 
 def _apply(win: Win, spec: WinSpec) -> None:
     if not spec.marketing or not spec.it:
-        raise WinError("A shared win credits at least one person from marketing and one from IT.")
+        # The modal's parser refuses this with words for the user; reaching here is a bug.
+        raise ValueError("a shared win credits at least one person on each side")
     win.what = spec.what.strip()
     win.outcome = (spec.outcome or "").strip() or None
     win.link = (spec.link or "").strip() or None
@@ -60,7 +60,7 @@ def create_win(
 
 def update_win(session: Session, win: Win, spec: WinSpec, *, now: dt.datetime) -> Win:
     if win.withdrawn_at is not None:
-        raise WinError("This win was withdrawn, so it can't be edited.")
+        raise ValueError("a withdrawn win is not edited")  # callers check first, to say so
     _apply(win, spec)
     win.updated_at = now
     session.flush()
@@ -71,10 +71,21 @@ def withdraw_win(win: Win, *, now: dt.datetime) -> None:
     win.withdrawn_at = now
 
 
-def load_win(session: Session, win_id: int) -> Win | None:
+def load_win(session: Session, workspace_id: int, win_id: int) -> Win | None:
+    """The win with this id if it belongs to the workspace (withdrawn or not), with its credits."""
     return session.scalars(
-        select(Win).where(Win.id == win_id).options(selectinload(Win.credits))
+        select(Win)
+        .where(Win.id == win_id, Win.workspace_id == workspace_id)
+        .options(selectinload(Win.credits))
     ).one_or_none()
+
+
+def win_zone(session: Session, win: Win) -> dt.tzinfo:
+    """The timezone a win's dates are read in: its ritual's (UTC for a win outside any ritual)."""
+    timezone = (
+        session.scalar(select(Ritual.timezone).where(Ritual.id == win.ritual_id)) if win.ritual_id else None
+    )
+    return ZoneInfo(timezone) if timezone else dt.UTC
 
 
 def credited(win: Win, side: Side) -> tuple[str, ...]:
@@ -139,6 +150,21 @@ def month_bounds(year: int, month: int, zone: dt.tzinfo) -> tuple[dt.datetime, d
     return start, end
 
 
+def digest_due_at(year: int, month: int, zone: dt.tzinfo) -> dt.datetime:
+    """When a month's digest falls due: its last day at `DIGEST_HOUR`, in `zone`."""
+    _, next_month = month_bounds(year, month, zone)
+    last_day = (next_month - dt.timedelta(days=1)).date()
+    return dt.datetime.combine(last_day, dt.time(DIGEST_HOUR), tzinfo=zone)
+
+
+def digest_periods_owed(now: dt.datetime, zone: dt.tzinfo) -> list[tuple[int, int]]:
+    """The months (last month, this month) whose digest has fallen due by `now`, in `zone`."""
+    local = now.astimezone(zone)
+    this = (local.year, local.month)
+    previous = (local.year - (local.month == 1), (local.month - 2) % 12 + 1)
+    return [p for p in (previous, this) if now >= digest_due_at(*p, zone)]
+
+
 def claim_digest(
     session: Session,
     workspace_id: int,
@@ -176,35 +202,3 @@ def finish_digest(
             digest.status = OccurrenceStatus.POSTED if ts else OccurrenceStatus.FAILED
         digest.message_ts = ts
         digest.reason = reason
-
-
-def period_label(period: str) -> str:
-    year, month = (int(p) for p in period.split("-"))
-    return dt.date(year, month, 1).strftime("%B %Y")
-
-
-def parse_period(text: str, *, today: dt.date) -> tuple[int, int]:
-    """`2026-11`, `november`, `nov 2026`, `this-month`/`last-month` (default: this month)."""
-    cleaned = text.strip().lower()
-    if cleaned in ("", "this-month", "this month"):
-        return today.year, today.month
-    if cleaned in ("last-month", "last month"):
-        first = today.replace(day=1) - dt.timedelta(days=1)
-        return first.year, first.month
-    parts = cleaned.replace("/", "-").split("-")
-    if len(parts) == 2 and all(p.isdigit() for p in parts) and len(parts[0]) == 4:
-        year, month = int(parts[0]), int(parts[1])
-        if 1 <= month <= 12:
-            return year, month
-    words = cleaned.split()
-    for index, name in enumerate(_MONTHS):
-        if words and (words[0] == name or words[0] == name[:3]):
-            year = int(words[1]) if len(words) > 1 and words[1].isdigit() else today.year
-            return year, index + 1
-    raise WinError(f"“{text.strip()}” is not a month. Try 2026-11, november, or last-month.")
-
-
-_MONTHS: Sequence[str] = (
-    "january", "february", "march", "april", "may", "june",
-    "july", "august", "september", "october", "november", "december",
-)  # fmt: skip

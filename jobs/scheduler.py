@@ -29,13 +29,14 @@ from bot.config import Settings
 from bot.messenger import Messenger
 from bot.services import PulseSettings, Services
 from bot.usecases.checkins import MAX_LOOKBACK, PreparedCheckin, prepare_due, record_unprepared
+from bot.usecases.commitments import nudge_overdue
+from bot.usecases.wins import post_due_digests
 from db import occurrences
 from db.cadence import Cadence, build_trigger, occurrences_between
 from db.clock import Clock
 from db.rituals import schedule_rows
 from db.session import Database
 from jobs import housekeeping, pulses
-from jobs.ledger import nudge_overdue, post_due_digests
 from jobs.outbox import CheckinOutbox
 from jobs.poster import PER_CHANNEL_INTERVAL
 
@@ -501,8 +502,9 @@ class TandemScheduler:
         """Post due monthly wins digests (each once per channel and month) and overdue nudges."""
         now = self.clock.now()
         try:
-            post_due_digests(self.database, self.messenger, now=now)
-            nudge_overdue(self.database, self.messenger, now=now)
+            services = self.job_services()
+            post_due_digests(services, now=now)
+            nudge_overdue(services, now=now)
         except Exception:
             log.exception("ledger work failed; it runs again in ten minutes")
 

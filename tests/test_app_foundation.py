@@ -267,6 +267,7 @@ def test_an_uninstalled_workspace_gets_no_scheduled_work(running_app: RunningApp
         runtime.messenger,
         poster_interval=0.0,
         pulse_settings=running_app.services.pulse_settings,
+        services=running_app.services,
     )
     try:
         clock.advance(hours=21)  # Tuesday 06:00: reminders due, the 05:30 check-in owed, a nudge owed

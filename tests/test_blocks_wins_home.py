@@ -24,10 +24,16 @@ from bot.blocks.commitments import (
     build_drop_modal,
     build_move_modal,
     build_nudge_dm,
+    changed_commitment_id,
+    commit_action_choice,
+    commit_add_ritual_id,
     commit_choice_value,
     commit_modal_metadata,
     commitment_blocks,
     escape_within,
+    latest_due,
+    metadata_tampered,
+    modal_values,
     parse_commit_choice,
     parse_commit_state,
     parse_drop_state,
@@ -37,15 +43,25 @@ from bot.blocks.home import HomePulse, HomeRitual, build_home
 from bot.blocks.rituals import RitualSummary
 from bot.blocks.wins import (
     MAX_WIN_CHARS,
+    CelebratedMessage,
     WinForm,
+    WinsArgs,
     WinView,
     build_celebration,
     build_win_modal,
     build_wins_digest,
     build_withdrawn_win,
+    celebration_channel,
+    parse_celebrated_message,
+    parse_period,
     parse_win_state,
+    period_label,
+    period_problem,
+    split_wins_args,
     win_agenda_lines,
+    win_button_id,
     win_modal_id,
+    win_modal_tampered,
 )
 from db.models import Side
 from db.pulses import Figures, PulseResults
@@ -203,6 +219,55 @@ def test_win_validation_errors_on_the_right_blocks() -> None:
         ids.BLOCK_WIN_IT,
         ids.BLOCK_WIN_CHANNEL,
     }
+
+
+def test_win_state_of_the_wrong_shape_is_an_error_not_a_crash() -> None:
+    state = state_for(build_win_modal(WIN_FORM, win_id=None).to_dict())
+    _, errors = parse_win_state(with_value(state, ids.BLOCK_WIN_MARKETING, selected_users="UM1"))
+    assert errors == {ids.BLOCK_WIN_MARKETING: "Pick people from the list."}
+    _, errors = parse_win_state(with_value(state, ids.BLOCK_WIN_IT, selected_users=["UI1", 7, "<!here>"]))
+    assert errors == {ids.BLOCK_WIN_IT: "Pick people from the list."}
+    _, errors = parse_win_state(with_value(state, ids.BLOCK_WIN_CHANNEL, selected_conversation="D0DM"))
+    assert errors == {ids.BLOCK_WIN_CHANNEL: "Pick the channel to celebrate in."}
+    assert set(parse_win_state([])[1]) == {  # type: ignore[arg-type]
+        ids.BLOCK_WIN_WHAT,
+        ids.BLOCK_WIN_MARKETING,
+        ids.BLOCK_WIN_IT,
+        ids.BLOCK_WIN_CHANNEL,
+    }
+
+
+def test_win_payload_parsers() -> None:
+    assert win_button_id("12") == 12
+    assert [win_button_id(v) for v in ("-1", "0", "x", str(2**31), None, True)] == [None] * 6
+    shortcut = {"channel": {"id": "C0WINS"}, "message": {"ts": "1.2", "text": "We did it"}}
+    assert parse_celebrated_message(shortcut) == CelebratedMessage("C0WINS", "1.2", "We did it")
+    assert parse_celebrated_message({"channel": "C0WINS", "message": {"ts": 1, "text": None}}) == (
+        CelebratedMessage(None, None, "")
+    )
+    assert (
+        parse_celebrated_message({"channel": {"id": "D0DM"}, "message": {"ts": "1.2"}}).channel_id == "D0DM"
+    )
+    assert celebration_channel("D0DM") is None and celebration_channel("G0PRIV") == "G0PRIV"
+
+
+def test_months_of_the_wins_command() -> None:
+    assert parse_period("", today=TODAY) == (2026, 11)
+    assert parse_period("last-month", today=dt.date(2026, 1, 5)) == (2025, 12)
+    assert parse_period("2026/03", today=TODAY) == (2026, 3)
+    assert parse_period("Nov 2025", today=TODAY) == (2025, 11)
+    for bad in ("2026-13", "2026-1²", "9999-12", "nov 99999999999", "0000-01", "soon"):
+        assert parse_period(bad, today=TODAY) is None, bad
+    assert period_label(2026, 11) == "November 2026"
+    assert period_problem(" 2026-13 ") == "“2026-13” is not a month. Try 2026-11, november, or last-month."
+    assert split_wins_args("Weekly sync last-month", today=TODAY) == WinsArgs("Weekly sync", "last-month")
+    assert split_wins_args("Weekly sync november 2026", today=TODAY) == WinsArgs(
+        "Weekly sync", "november 2026"
+    )
+    assert split_wins_args("Weekly sync", today=TODAY) == WinsArgs("Weekly sync", "")
+    assert split_wins_args("Weekly sync 2026-13", today=TODAY) == WinsArgs(
+        "Weekly sync 2026-13", "", ("2026-13", "Weekly sync")
+    )
 
 
 # --------------------------------------------------------------------------- celebration and digest
@@ -397,6 +462,78 @@ def test_commit_choices() -> None:
         commit_choice_value("finish", 1)
     with pytest.raises(ValueError):
         commit_choice_value("done", 0)
+
+
+def test_commit_actions_read_menus_and_buttons_alike() -> None:
+    menu = {"action_id": ids.ACTION_COMMIT_MENU, "selected_option": {"value": "move:12"}}
+    assert commit_action_choice(menu) == ("move", 12)
+    assert commit_action_choice({"action_id": ids.ACTION_COMMIT_DROP, "value": "12"}) == ("drop", 12)
+    for bad in (
+        {"action_id": ids.ACTION_COMMIT_MENU, "selected_option": {"value": 12}},
+        {"action_id": ids.ACTION_COMMIT_MENU, "selected_option": "done:12"},
+        {"action_id": ids.ACTION_COMMIT_MENU},
+        {"action_id": ids.ACTION_COMMIT_DONE, "value": "-12"},
+        {"action_id": ids.ACTION_COMMIT_DONE, "value": str(2**31)},
+        {"action_id": ids.ACTION_COMMIT_DONE, "value": True},
+        {"action_id": "something_else", "value": "12"},
+        "done:12",
+        None,
+    ):
+        assert commit_action_choice(bad) is None, bad
+    assert commit_add_ritual_id("3") == 3
+    assert commit_add_ritual_id("3x") is None and commit_add_ritual_id(None) is None
+
+
+def test_tampered_modal_metadata_is_told_apart_from_none() -> None:
+    new = build_commit_modal(CommitForm(), ritual_id=None).to_dict()["private_metadata"]
+    assert not metadata_tampered(new, "ritual_id", "commitment_id")
+    assert not metadata_tampered("", "ritual_id") and not metadata_tampered(None, "ritual_id")
+    assert not metadata_tampered('{"ritual_id": 3}', "ritual_id")
+    for bad in ('{"ritual_id": "x"}', '{"ritual_id": -3}', '{"ritual_id": true}', "[3]", "not json", "{}"):
+        assert metadata_tampered(bad, "ritual_id"), bad
+    move = build_move_modal(9, "Plan", dt.date(2026, 12, 1)).to_dict()["private_metadata"]
+    assert changed_commitment_id(move) == 9
+    assert changed_commitment_id('{"commitment_id": "9"}') == 9  # digits are ids, as everywhere
+    assert changed_commitment_id('{"commitment_id": 9.5}') is None and changed_commitment_id("") is None
+    assert win_modal_tampered('{"win_id": "x"}') and not win_modal_tampered('{"win_id": null}')
+
+
+def test_due_dates_are_bounded_to_five_years() -> None:
+    assert latest_due(TODAY) == dt.date(2031, 11, 23)
+    assert latest_due(dt.date(2028, 2, 29)) == dt.date(2033, 2, 28)
+    state = state_for(build_commit_modal(COMMIT_FORM, ritual_id=None).to_dict())
+    for due in ("2031-11-24", "9999-12-31"):
+        _, errors = parse_commit_state(
+            with_value(state, ids.BLOCK_COMMIT_DUE, selected_date=due), today=TODAY
+        )
+        assert errors == {
+            ids.BLOCK_COMMIT_DUE: "Pick a date within 5 years, by 23 November 2031 at the latest."
+        }
+    ok = with_value(state, ids.BLOCK_COMMIT_DUE, selected_date="2031-11-23")
+    assert parse_commit_state(ok, today=TODAY)[1] == {}
+    move = state_for(build_move_modal(9, "Plan", dt.date(2026, 12, 1)).to_dict())
+    far = with_value(move, ids.BLOCK_COMMIT_MOVE_DUE, selected_date="9999-12-31")
+    assert list(parse_move_state(far, today=TODAY)[1]) == [ids.BLOCK_COMMIT_MOVE_DUE]
+
+
+def test_commit_state_of_the_wrong_shape_is_an_error_not_a_crash() -> None:
+    _, errors = parse_commit_state({"x": 1, ids.BLOCK_COMMIT_IT: [], ids.BLOCK_COMMIT_DUE: None}, today=TODAY)
+    assert set(errors) == {
+        ids.BLOCK_COMMIT_WHAT,
+        ids.BLOCK_COMMIT_MARKETING,
+        ids.BLOCK_COMMIT_IT,
+        ids.BLOCK_COMMIT_DUE,
+    }
+    state = state_for(build_commit_modal(COMMIT_FORM, ritual_id=None).to_dict())
+    form, errors = parse_commit_state(
+        with_value(state, ids.BLOCK_COMMIT_MARKETING, selected_user="<@UM1>"), today=TODAY
+    )
+    assert (
+        errors == {ids.BLOCK_COMMIT_MARKETING: "Pick someone from the list."} and form.marketing_owner is None
+    )
+    assert parse_commit_state("not a mapping", today=TODAY)[1]  # type: ignore[arg-type]
+    assert parse_drop_state([])[1] and parse_move_state(None, today=TODAY)[1]  # type: ignore[arg-type]
+    assert modal_values({"state": {"values": "x"}}) == {} and modal_values(None) == {}
 
 
 # --------------------------------------------------------------------------- commitment messages

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import time
 from typing import Any
 
@@ -13,11 +14,21 @@ from sqlalchemy import func, select
 from bot import ids
 from bot.config import Mode
 from bot.messenger import SlackMessenger
+from bot.usecases.commitments import nudge_overdue
+from bot.usecases.wins import post_due_digests
 from db.cadence import Cadence, CadenceKind
-from db.models import Commitment, CommitmentStatus, OccurrenceStatus, Ritual, Win, WinDigest, Workspace
+from db.models import (
+    Commitment,
+    CommitmentStatus,
+    OccurrenceStatus,
+    Ritual,
+    RitualStatus,
+    Win,
+    WinDigest,
+    Workspace,
+)
 from db.rituals import RitualSpec, create_ritual
 from db.session import Database
-from jobs.ledger import nudge_overdue, post_due_digests
 from jobs.scheduler import TandemScheduler
 from tests.clock import FrozenClock
 from tests.conftest import RunningApp
@@ -257,9 +268,9 @@ def test_overdue_commitments_get_one_nudge_to_both_owners(world: RunningApp) -> 
     services = world.services
     assert services.messenger is not None
     later = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
-    assert nudge_overdue(services.database, services.messenger, now=later) == 2
-    assert nudge_overdue(services.database, services.messenger, now=later + dt.timedelta(hours=1)) == 0
-    assert nudge_overdue(services.database, services.messenger, now=later + dt.timedelta(days=2)) == 0
+    assert nudge_overdue(services, now=later) == 2
+    assert nudge_overdue(services, now=later + dt.timedelta(hours=1)) == 0
+    assert nudge_overdue(services, now=later + dt.timedelta(days=2)) == 0
     dms = [
         c.params["channel"]
         for c in world.fake.calls("chat.postMessage")
@@ -274,7 +285,9 @@ def test_monthly_digest_exactly_once_per_channel_across_a_restart(world: Running
     database = world.services.database
     end_of_month = dt.datetime(2026, 11, 30, 15, 5, tzinfo=dt.UTC)  # 16:05 in Berlin
     for _restart in range(2):
-        scheduler = TandemScheduler(database, FrozenClock(end_of_month), SlackMessenger(settings, Mode.HTTP))
+        scheduler = TandemScheduler(
+            database, FrozenClock(end_of_month), SlackMessenger(settings, Mode.HTTP), services=world.services
+        )
         scheduler.ledger_work()
         scheduler.ledger_work()
         scheduler.shutdown()
@@ -288,18 +301,15 @@ def test_monthly_digest_exactly_once_per_channel_across_a_restart(world: Running
     with database.begin() as session:
         assert session.scalar(select(func.count()).select_from(WinDigest)) == 1
     # Before the end of the month nothing was due.
-    assert (
-        post_due_digests(
-            database, SlackMessenger(settings, Mode.HTTP), now=end_of_month - dt.timedelta(days=1)
-        )
-        == 0
-    )
+    assert post_due_digests(world.services, now=end_of_month - dt.timedelta(days=1)) == 0
 
 
 def test_a_month_without_wins_posts_no_digest(world: RunningApp, settings) -> None:  # type: ignore[no-untyped-def]
     database = world.services.database
     end_of_month = dt.datetime(2026, 11, 30, 15, 5, tzinfo=dt.UTC)  # 16:05 in Berlin
-    scheduler = TandemScheduler(database, FrozenClock(end_of_month), SlackMessenger(settings, Mode.HTTP))
+    scheduler = TandemScheduler(
+        database, FrozenClock(end_of_month), SlackMessenger(settings, Mode.HTTP), services=world.services
+    )
     scheduler.ledger_work()
     scheduler.ledger_work()
     scheduler.shutdown()
@@ -308,6 +318,35 @@ def test_a_month_without_wins_posts_no_digest(world: RunningApp, settings) -> No
         # Claimed once and recorded as skipped: the month is not looked at again.
         (status,) = session.scalars(select(WinDigest.status)).all()
     assert status is OccurrenceStatus.SKIPPED
+
+
+def test_a_digest_slack_refuses_for_its_channel_pauses_the_ritual(world: RunningApp) -> None:
+    world.slack.view_submission(ids.VIEW_WIN, values=win_values(), user_id="U_M1")
+    world.drain()
+    world.fake.clear()
+    world.fake.fail("chat.postMessage", error="is_archived")
+    end_of_month = dt.datetime(2026, 11, 30, 15, 5, tzinfo=dt.UTC)  # 16:05 in Berlin
+    assert post_due_digests(world.services, now=end_of_month) == 0
+    with world.services.database.begin() as session:
+        ritual = session.scalars(select(Ritual)).one()
+        digest = session.scalars(select(WinDigest)).one()
+        assert ritual.status is RitualStatus.PAUSED and "archived" in (ritual.paused_reason or "")
+        assert digest.status is OccurrenceStatus.FAILED
+    # Its creator is told why, and how to resume.
+    (dm,) = world.fake.wait_for("chat.postMessage", lambda c: c.params["channel"] == "U_M1")
+    assert "archived" in dm.params["text"]
+
+
+def test_a_celebration_slack_refuses_for_its_channel_pauses_the_ritual(world: RunningApp) -> None:
+    world.fake.fail("chat.postMessage", error="channel_not_found")
+    response = world.slack.view_submission(ids.VIEW_WIN, values=win_values(), user_id="U_M1")
+    assert response.status_code == 200 and not response.text
+    world.drain()
+    with world.services.database.begin() as session:
+        ritual = session.scalars(select(Ritual)).one()
+        win = session.scalars(select(Win)).one()
+        assert ritual.status is RitualStatus.PAUSED and win.message_ts is None
+    assert world.fake.wait_for("chat.postMessage", lambda c: c.params["channel"] == "U_M1")
 
 
 def test_wins_command_shows_the_month(world: RunningApp) -> None:
@@ -348,7 +387,8 @@ def test_a_failing_home_publish_never_blocks_the_action(world: RunningApp) -> No
     assert world.fake.wait_for("chat.postMessage", lambda c: c.params["channel"] == "C_SHARED")
 
 
-def test_the_checkin_agenda_lists_new_wins_and_open_commitments_with_an_add_button(world: RunningApp) -> None:
+def celebrate_and_commit_in_the_ritual(world: RunningApp) -> None:
+    """U_M1 celebrates a win in the ritual's channel and adds a commitment to the ritual."""
     world.slack.view_submission(ids.VIEW_WIN, values=win_values(), user_id="U_M1")
     world.slack.command("commit", channel_id="C_SHARED", user_id="U_M1")
     (opened,) = world.fake.wait_for("views.open")
@@ -359,6 +399,10 @@ def test_the_checkin_agenda_lists_new_wins_and_open_commitments_with_an_add_butt
         private_metadata=opened.params["view"]["private_metadata"],
     )
     world.drain()
+
+
+def test_the_checkin_agenda_lists_new_wins_and_open_commitments_with_an_add_button(world: RunningApp) -> None:
+    celebrate_and_commit_in_the_ritual(world)
     world.fake.clear()
     world.slack.command("now", channel_id="C_SHARED", user_id="U_M1")
     world.settle()
@@ -725,19 +769,9 @@ def test_a_commitment_is_overdue_when_its_date_is_over_in_the_rituals_timezone(w
     services = world.services
     assert services.messenger is not None
     # 22:30 UTC on the 24th is 23:30 in Berlin, the ritual's timezone: still the due date.
-    assert (
-        nudge_overdue(
-            services.database, services.messenger, now=dt.datetime(2026, 11, 24, 22, 30, tzinfo=dt.UTC)
-        )
-        == 0
-    )
+    assert nudge_overdue(services, now=dt.datetime(2026, 11, 24, 22, 30, tzinfo=dt.UTC)) == 0
     # 23:30 UTC is 00:30 on the 25th in Berlin: overdue there, though UTC still says the 24th.
-    assert (
-        nudge_overdue(
-            services.database, services.messenger, now=dt.datetime(2026, 11, 24, 23, 30, tzinfo=dt.UTC)
-        )
-        == 2
-    )
+    assert nudge_overdue(services, now=dt.datetime(2026, 11, 24, 23, 30, tzinfo=dt.UTC)) == 2
     nudges = [c for c in world.fake.calls("chat.postMessage") if c.params["channel"].startswith("U_")]
     assert sorted(c.params["channel"] for c in nudges) == ["U_I1", "U_M1"]
 
@@ -748,12 +782,12 @@ def test_a_nudge_that_reached_nobody_is_tried_again_on_the_next_run(world: Runni
     assert services.messenger is not None
     later = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
     world.fake.fail("chat.postMessage", error="fatal_error", times=2)
-    assert nudge_overdue(services.database, services.messenger, now=later) == 0
+    assert nudge_overdue(services, now=later) == 0
     with services.database.begin() as session:
         assert session.get(Commitment, cid).nudged_at is None  # type: ignore[union-attr]
     # Ten minutes on, Slack is back: both owners get it, once.
-    assert nudge_overdue(services.database, services.messenger, now=later + dt.timedelta(minutes=10)) == 2
-    assert nudge_overdue(services.database, services.messenger, now=later + dt.timedelta(minutes=20)) == 0
+    assert nudge_overdue(services, now=later + dt.timedelta(minutes=10)) == 2
+    assert nudge_overdue(services, now=later + dt.timedelta(minutes=20)) == 0
     delivered = [c for c in world.fake.calls("chat.postMessage") if c.params["channel"].startswith("U_")]
     assert len(delivered) == 4  # two refused, then one to each owner
 
@@ -764,10 +798,10 @@ def test_a_nudge_that_reached_one_owner_is_not_sent_again(world: RunningApp) -> 
     assert services.messenger is not None
     later = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
     world.fake.fail("chat.postMessage", error="fatal_error", times=1)
-    assert nudge_overdue(services.database, services.messenger, now=later) == 1
+    assert nudge_overdue(services, now=later) == 1
     with services.database.begin() as session:
         assert session.get(Commitment, cid).nudged_at is not None  # type: ignore[union-attr]
-    assert nudge_overdue(services.database, services.messenger, now=later + dt.timedelta(minutes=10)) == 0
+    assert nudge_overdue(services, now=later + dt.timedelta(minutes=10)) == 0
 
 
 def test_the_home_tab_calls_a_commitment_overdue_by_its_rituals_calendar(world: RunningApp) -> None:
@@ -786,3 +820,339 @@ def test_the_home_tab_calls_a_commitment_overdue_by_its_rituals_calendar(world: 
     # 23:30 in Berlin on the due date, then 00:30 the next day (UTC says the 24th both times).
     assert "overdue" not in home_at(dt.datetime(2026, 11, 24, 22, 30, tzinfo=dt.UTC))
     assert "overdue" in home_at(dt.datetime(2026, 11, 24, 23, 30, tzinfo=dt.UTC))
+
+
+# -- tampered payloads and another workspace's ids: a clear answer, and nothing changed -----------
+
+# Ids a validly signed but tampered payload may carry instead of one Tandem wrote.
+GARBLED_IDS = [
+    "abc",
+    "",
+    "-1",
+    "0",
+    "1.5",
+    "0x1F",
+    "1e3",
+    "²",
+    "99999999999999999999999",
+    str(2**31),
+    "9" * 5000,
+]
+OTHER_TEAM = "T0002"
+
+
+@pytest.fixture
+def theirs(world: RunningApp) -> dict[str, int]:
+    """Workspace T0001's win, commitment and ritual. The requests below come from workspace T0002, by a
+    person whose user id is the same as their creator's: only the workspace tells them apart."""
+    celebrate_and_commit_in_the_ritual(world)
+    with world.services.database.begin() as session:
+        theirs = {
+            "win": session.scalars(select(Win.id)).one(),
+            "commitment": session.scalars(select(Commitment.id)).one(),
+            "ritual": session.scalars(select(Ritual.id)).one(),
+        }
+    assert world.runtime.homes.join(10)
+    world.fake.clear()
+    return theirs
+
+
+def rows(database: Database) -> list[tuple[Any, ...]]:
+    """Everything a win or commitment request could change, to compare before and after."""
+    with database.begin() as session:
+        wins = [
+            (
+                *(w.id, w.workspace_id, w.what, w.channel_id, w.message_ts, w.withdrawn_at, w.updated_at),
+                sorted((c.user_id, c.side.value) for c in w.credits),
+            )
+            for w in session.scalars(select(Win).order_by(Win.id))
+        ]
+        commitments = [
+            (c.id, c.workspace_id, c.ritual_id, c.status, c.due_date, c.reason, c.closed_at, c.nudged_at)
+            for c in session.scalars(select(Commitment).order_by(Commitment.id))
+        ]
+        return [*wins, *commitments]
+
+
+def no_errors_logged(caplog: pytest.LogCaptureFixture) -> bool:
+    return not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def click(
+    world: RunningApp, action_id: str, value: str, *, team_id: str = "T0001", **extra: Any
+) -> dict[str, Any]:
+    """Click a button (or pick an overflow option) as U_M1; returns the ephemeral answer."""
+    world.fake.clear()
+    response = world.slack.block_action(
+        action_id,
+        value=value,
+        user_id="U_M1",
+        team_id=team_id,
+        response_url=world.fake.response_url("answer"),
+        **extra,
+    )
+    assert response.status_code == 200
+    world.drain()
+    (answer,) = world.fake.wait_for("response_url", lambda c: c.path == "/response/answer")
+    assert answer.params["response_type"] == "ephemeral" and answer.params["replace_original"] is False
+    return answer.params
+
+
+@pytest.mark.parametrize("action_id", [ids.ACTION_WIN_EDIT, ids.ACTION_WIN_WITHDRAW])
+def test_win_buttons_with_garbled_or_another_workspaces_ids_change_nothing(
+    world: RunningApp, theirs: dict[str, int], action_id: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    before = rows(world.services.database)
+    tries = [(value, "T0001") for value in GARBLED_IDS] + [(str(theirs["win"]), OTHER_TEAM)]
+    for value, team_id in tries:
+        answer = click(world, action_id, value, team_id=team_id)
+        assert "This win no longer exists, or is not one of this workspace's" in answer["text"], value
+        assert not world.fake.calls("views.open") and not world.fake.calls("chat.update")
+    assert rows(world.services.database) == before
+    assert no_errors_logged(caplog)
+
+
+def test_commitment_buttons_and_menus_with_garbled_or_another_workspaces_ids_change_nothing(
+    world: RunningApp, theirs: dict[str, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    before = rows(world.services.database)
+    cid = theirs["commitment"]
+    for action_id in (ids.ACTION_COMMIT_DONE, ids.ACTION_COMMIT_MOVE, ids.ACTION_COMMIT_DROP):
+        for value, team_id in [(v, "T0001") for v in GARBLED_IDS] + [(str(cid), OTHER_TEAM)]:
+            answer = click(world, action_id, value, team_id=team_id)
+            assert "This commitment no longer exists" in answer["text"], (action_id, value)
+    options: list[Any] = [{"value": f"done:{v}"} for v in GARBLED_IDS] + [
+        {"value": "finish:1"},
+        {"value": 12},
+        {},
+        "done:1",
+        None,
+    ]
+    for option in options:
+        answer = click(world, ids.ACTION_COMMIT_MENU, "", action_type="overflow", selected_option=option)
+        assert "This commitment no longer exists" in answer["text"], option
+    for choice in ("done", "move", "drop"):
+        answer = click(
+            world,
+            ids.ACTION_COMMIT_MENU,
+            "",
+            team_id=OTHER_TEAM,
+            action_type="overflow",
+            selected_option={"value": f"{choice}:{cid}"},
+        )
+        assert "This commitment no longer exists" in answer["text"]
+    assert not world.fake.calls("views.open") and not world.fake.calls("chat.postMessage")
+    # From the Home tab there is no response_url: the answer is an ephemeral message in the DM.
+    world.fake.clear()
+    world.slack.block_action(
+        ids.ACTION_COMMIT_MENU,
+        action_type="overflow",
+        selected_option={"value": f"done:{cid}"},
+        user_id="U_M1",
+        team_id=OTHER_TEAM,
+        view={"id": "VHOME", "type": "home", "blocks": []},
+    )
+    world.drain()
+    (told,) = world.fake.wait_for("chat.postEphemeral")
+    assert told.params["user"] == "U_M1" and "This commitment no longer exists" in told.params["text"]
+    assert rows(world.services.database) == before
+    assert no_errors_logged(caplog)
+
+
+def _inline_errors(response: Any) -> dict[str, str]:
+    assert response.status_code == 200
+    body = response.json()
+    assert body["response_action"] == "errors"
+    return body["errors"]
+
+
+def _tampered_metadata(key: str, foreign_id: int) -> list[tuple[str, str]]:
+    """(private_metadata, the team it is sent from): garbled, then naming T0001's row from T0002."""
+    garbled = [
+        json.dumps({key: "abc"}),
+        json.dumps({key: -1}),
+        json.dumps({key: 0}),
+        json.dumps({key: 2**63}),
+        json.dumps({key: True}),
+        json.dumps({key: 1.5}),
+        json.dumps([1]),
+        "not json",
+        "{" * 4000,
+    ]
+    return [(m, "T0001") for m in garbled] + [(json.dumps({key: foreign_id}), OTHER_TEAM)]
+
+
+def test_move_and_drop_submissions_naming_garbled_or_another_workspaces_commitment_change_nothing(
+    world: RunningApp, theirs: dict[str, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    before = rows(world.services.database)
+    move = {
+        ids.BLOCK_COMMIT_MOVE_DUE: {
+            ids.ACTION_COMMIT_MOVE_DUE: {"type": "datepicker", "selected_date": "2026-12-18"}
+        }
+    }
+    drop = {
+        ids.BLOCK_COMMIT_DROP_REASON: {
+            ids.ACTION_COMMIT_DROP_REASON: {"type": "plain_text_input", "value": "Budget moved to Q1"}
+        }
+    }
+    for callback_id, values, block in (
+        (ids.VIEW_COMMIT_MOVE, move, ids.BLOCK_COMMIT_MOVE_DUE),
+        (ids.VIEW_COMMIT_DROP, drop, ids.BLOCK_COMMIT_DROP_REASON),
+    ):
+        for metadata, team_id in [("", "T0001"), *_tampered_metadata("commitment_id", theirs["commitment"])]:
+            response = world.slack.view_submission(
+                callback_id, values=values, user_id="U_M1", team_id=team_id, private_metadata=metadata
+            )
+            assert _inline_errors(response) == {block: "This commitment no longer exists."}, metadata[:40]
+    world.drain()
+    assert not world.fake.calls("chat.postMessage")
+    assert rows(world.services.database) == before
+    assert no_errors_logged(caplog)
+
+
+def test_win_submissions_naming_garbled_or_another_workspaces_win_change_nothing(
+    world: RunningApp, theirs: dict[str, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    before = rows(world.services.database)
+    for metadata, team_id in _tampered_metadata("win_id", theirs["win"]):
+        response = world.slack.view_submission(
+            ids.VIEW_WIN,
+            values=win_values(what="Taken over"),
+            user_id="U_M1",
+            team_id=team_id,
+            private_metadata=metadata,
+        )
+        expected = (
+            "This win no longer exists, so it can't be edited."
+            if team_id == OTHER_TEAM
+            else "This form is out of date. Close it and start again."
+        )
+        assert _inline_errors(response) == {ids.BLOCK_WIN_WHAT: expected}, metadata[:40]
+    world.drain()
+    assert not world.fake.calls("chat.postMessage") and not world.fake.calls("chat.update")
+    assert not world.fake.calls("conversations.join")
+    assert rows(world.services.database) == before
+    assert no_errors_logged(caplog)
+
+
+def test_a_commitment_cannot_be_added_to_another_workspaces_checkin(
+    world: RunningApp, theirs: dict[str, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    before = rows(world.services.database)
+    ritual_id = theirs["ritual"]
+    # Its check-in's "Add a commitment" button, clicked from the other workspace or with a garbled id.
+    for value, team_id in [(v, "T0001") for v in GARBLED_IDS] + [(str(ritual_id), OTHER_TEAM)]:
+        answer = click(world, ids.ACTION_COMMIT_ADD, value, team_id=team_id)
+        assert "This check-in no longer exists, or is not one of this workspace's" in answer["text"], value
+    assert not world.fake.calls("views.open")
+    # The modal's metadata naming it: nothing is created, nothing attached.
+    foreign = json.dumps({"ritual_id": ritual_id, "commitment_id": None})
+    response = world.slack.view_submission(
+        ids.VIEW_COMMIT, values=commit_values(), user_id="U_M1", team_id=OTHER_TEAM, private_metadata=foreign
+    )
+    assert "This check-in no longer exists" in _inline_errors(response)[ids.BLOCK_COMMIT_WHAT]
+    for metadata, _ in _tampered_metadata("ritual_id", ritual_id)[:-1]:
+        response = world.slack.view_submission(
+            ids.VIEW_COMMIT, values=commit_values(), user_id="U_M1", private_metadata=metadata
+        )
+        assert _inline_errors(response) == {
+            ids.BLOCK_COMMIT_WHAT: "This form is out of date. Close it and start again."
+        }, metadata[:40]
+    world.drain()
+    assert not world.fake.calls("chat.postMessage")
+    assert rows(world.services.database) == before
+    assert no_errors_logged(caplog)
+
+
+def test_a_due_date_more_than_five_years_ahead_is_refused_inline(
+    world: RunningApp, theirs: dict[str, int]
+) -> None:
+    database = world.services.database
+    before = rows(database)
+    # 23 November 2026 in Berlin, the submitter's timezone: the last date accepted is 23 November 2031.
+    for due in ("9999-12-31", "2031-11-24"):
+        errors = _inline_errors(
+            world.slack.view_submission(ids.VIEW_COMMIT, values=commit_values(due=due), user_id="U_M1")
+        )
+        assert errors == {
+            ids.BLOCK_COMMIT_DUE: "Pick a date within 5 years, by 23 November 2031 at the latest."
+        }
+        moved = {
+            ids.BLOCK_COMMIT_MOVE_DUE: {
+                ids.ACTION_COMMIT_MOVE_DUE: {"type": "datepicker", "selected_date": due}
+            }
+        }
+        metadata = json.dumps({"commitment_id": theirs["commitment"]})
+        errors = _inline_errors(
+            world.slack.view_submission(
+                ids.VIEW_COMMIT_MOVE, values=moved, user_id="U_M1", private_metadata=metadata
+            )
+        )
+        assert (
+            list(errors) == [ids.BLOCK_COMMIT_MOVE_DUE]
+            and "within 5 years" in errors[ids.BLOCK_COMMIT_MOVE_DUE]
+        )
+    assert rows(database) == before
+    accepted = world.slack.view_submission(
+        ids.VIEW_COMMIT, values=commit_values(due="2031-11-23"), user_id="U_M1"
+    )
+    assert accepted.status_code == 200 and not accepted.text
+    assert count(database, Commitment) == 2
+
+
+@pytest.mark.parametrize(
+    ("callback_id", "values"),
+    [
+        (ids.VIEW_WIN, {}),
+        (ids.VIEW_WIN, {ids.BLOCK_WIN_WHAT: "a string", ids.BLOCK_WIN_MARKETING: []}),
+        (
+            ids.VIEW_WIN,
+            {**win_values(), ids.BLOCK_WIN_MARKETING: {ids.ACTION_WIN_MARKETING: {"selected_users": "U_M1"}}},
+        ),
+        (ids.VIEW_WIN, win_values(marketing=("<@U_M1>",), it=("U_I1", 42))),  # type: ignore[arg-type]
+        (ids.VIEW_WIN, win_values(channel="#general")),
+        (ids.VIEW_WIN, {**win_values(), ids.BLOCK_WIN_WHAT: {ids.ACTION_WIN_WHAT: {"value": ["x"]}}}),
+        (ids.VIEW_COMMIT, {}),
+        (ids.VIEW_COMMIT, commit_values(m="not a user", i=42, due=20261204)),  # type: ignore[arg-type]
+        (ids.VIEW_COMMIT, commit_values(due="2026-02-30")),
+        (ids.VIEW_COMMIT, {ids.BLOCK_COMMIT_WHAT: None, ids.BLOCK_COMMIT_DUE: {ids.ACTION_COMMIT_DUE: []}}),
+        (ids.VIEW_COMMIT_MOVE, {ids.BLOCK_COMMIT_MOVE_DUE: "2026-12-01"}),
+        (ids.VIEW_COMMIT_DROP, {ids.BLOCK_COMMIT_DROP_REASON: {ids.ACTION_COMMIT_DROP_REASON: {"value": 7}}}),
+    ],
+)
+def test_tampered_modal_state_gets_inline_errors_and_saves_nothing(
+    world: RunningApp,
+    theirs: dict[str, int],
+    callback_id: str,
+    values: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    before = rows(world.services.database)
+    metadata = json.dumps({"commitment_id": theirs["commitment"]}) if callback_id != ids.VIEW_COMMIT else ""
+    if callback_id == ids.VIEW_WIN:
+        metadata = ""
+    errors = _inline_errors(
+        world.slack.view_submission(callback_id, values=values, user_id="U_M1", private_metadata=metadata)
+    )
+    assert errors and all(isinstance(e, str) and e for e in errors.values())
+    world.drain()
+    assert rows(world.services.database) == before
+    assert no_errors_logged(caplog)
+
+
+@pytest.mark.parametrize(
+    ("args", "answer"),
+    [
+        ("nov 99999999999", "I can't find a check-in called “nov 99999999999”"),
+        ("2026-1²", "“2026-1²” is not a month"),
+        ("9999-12", "“9999-12” is not a month"),
+        ("0000-01", "“0000-01” is not a month"),
+        ("2026-00", "“2026-00” is not a month"),
+        ("Weekly sync 2026-13", "“2026-13” is not a month"),
+    ],
+)
+def test_odd_months_in_the_wins_command_get_a_clear_answer(world: RunningApp, args: str, answer: str) -> None:
+    response = world.slack.command(f"wins {args}", channel_id="C_SHARED")
+    assert response.status_code == 200
+    assert response.json()["text"].startswith(":warning:") and answer in response.json()["text"]

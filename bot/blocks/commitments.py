@@ -5,11 +5,13 @@ list of open commitments shown in check-ins and on the Home tab, and the message
 commitment. Everything here is pure: plain values in, views or `(text, blocks)` out.
 
 Whether an owner has left the workspace needs Slack (`users.info`), so the parsers cannot tell; the
-listener adds that error on :data:`bot.ids.BLOCK_COMMIT_MARKETING` or :data:`bot.ids.BLOCK_COMMIT_IT`.
+use case adds that error (:func:`owner_left_error`) on :data:`bot.ids.BLOCK_COMMIT_MARKETING` or
+:data:`bot.ids.BLOCK_COMMIT_IT`.
 
 Lists of commitments give each one an overflow menu (`ids.ACTION_COMMIT_MENU`) whose option values
 are "done:12", "move:12" or "drop:12" (:func:`parse_commit_choice`); the overdue nudge has real
 buttons (`ids.ACTION_COMMIT_DONE/MOVE/DROP`, value "12"; :data:`CHOICE_BY_ACTION` gives their verb).
+:func:`commit_action_choice` reads either from a block action.
 """
 
 from __future__ import annotations
@@ -52,14 +54,25 @@ __all__ = [
     "build_commit_modal",
     "build_commitment_confirmation",
     "build_commitment_update",
+    "build_commitment_update_message",
     "build_drop_modal",
     "build_move_modal",
     "build_nudge_dm",
+    "changed_commitment_id",
+    "commit_action_choice",
+    "commit_add_ritual_id",
     "commit_choice_value",
+    "commit_modal_error",
     "commit_modal_metadata",
     "commitment_blocks",
+    "commitment_refusal_text",
     "due_text",
     "escape_within",
+    "is_user_id",
+    "latest_due",
+    "metadata_tampered",
+    "modal_values",
+    "owner_left_error",
     "parse_commit_choice",
     "parse_commit_state",
     "parse_drop_state",
@@ -75,8 +88,30 @@ OPEN: Final = "open"
 DONE: Final = "done"
 DROPPED: Final = "dropped"
 
+#: How far ahead a due date may be: a commitment is something to do soon, and a date far off is a typo.
+MAX_DUE_YEARS: Final = 5
+
 _PAST_DUE = "The due date is in the past; pick today or later."
 _NOT_A_DATE = "That isn't a date; pick one from the calendar."
+_NOT_A_PERSON = "Pick someone from the list."
+
+# A Slack user id as the user pickers send it ("U0123ABCD", or "W…" on Enterprise Grid). Anything else
+# in a submission was not picked from the list.
+_USER_ID_RE: Final = re.compile(r"[UW][A-Z0-9_]{1,30}", re.ASCII)
+
+
+def is_user_id(value: object) -> bool:
+    """Whether `value` has the shape of a Slack user id (so it came from a user picker)."""
+    return isinstance(value, str) and _USER_ID_RE.fullmatch(value) is not None
+
+
+def latest_due(today: dt.date) -> dt.date:
+    """The last due date accepted on `today`: :data:`MAX_DUE_YEARS` years ahead (28 Feb for 29 Feb)."""
+    year = min(today.year + MAX_DUE_YEARS, dt.MAXYEAR)
+    try:
+        return today.replace(year=year)
+    except ValueError:
+        return today.replace(year=year, day=28)
 
 
 # --------------------------------------------------------------------------- text helpers
@@ -126,8 +161,20 @@ def _metadata(**values: int | None) -> str:
     return json.dumps(values)
 
 
-def _metadata_int(private_metadata: str | None, key: str) -> int | None:
+def _metadata_int(private_metadata: object, key: str) -> int | None:
     return ids.parse_row_id(ids.parse_metadata(private_metadata).get(key))
+
+
+def metadata_tampered(private_metadata: object, *keys: str) -> bool:
+    """Whether a modal's private_metadata is other than Tandem wrote it: not a JSON object, or one of
+    `keys` present with a value that is neither null nor a row id. Empty metadata is not tampered
+    (it names nothing: a new win, a commitment outside any check-in)."""
+    if private_metadata is None or private_metadata == "":
+        return False
+    metadata = ids.parse_metadata(private_metadata)
+    if not metadata:
+        return True
+    return any(metadata.get(k) is not None and ids.parse_row_id(metadata[k]) is None for k in keys)
 
 
 def commit_modal_metadata(private_metadata: str | None) -> tuple[int | None, int | None]:
@@ -136,6 +183,13 @@ def commit_modal_metadata(private_metadata: str | None) -> tuple[int | None, int
     The move and drop modals only carry the commitment id, so their ritual id reads as None.
     """
     return _metadata_int(private_metadata, "ritual_id"), _metadata_int(private_metadata, "commitment_id")
+
+
+def changed_commitment_id(private_metadata: object) -> int | None:
+    """The commitment a move or drop modal changes; None when absent or the metadata is tampered."""
+    if metadata_tampered(private_metadata, "commitment_id"):
+        return None
+    return _metadata_int(private_metadata, "commitment_id")
 
 
 def _what_section(what: str) -> SectionBlock:
@@ -205,6 +259,13 @@ def build_commit_modal(form: CommitForm, *, ritual_id: int | None, commitment_id
 # --------------------------------------------------------------------------- parsing modal state
 
 
+def modal_values(view: object) -> Mapping[str, Any]:
+    """A submitted view's `state.values`; empty when the payload lacks them or has them wrongly typed."""
+    state = view.get("state") if isinstance(view, Mapping) else None
+    values = state.get("values") if isinstance(state, Mapping) else None
+    return values if isinstance(values, Mapping) else {}
+
+
 def _field(state: Mapping[str, Any], block_id: str, action_id: str) -> Mapping[str, Any]:
     block = state.get(block_id)
     value = block.get(action_id) if isinstance(block, Mapping) else None
@@ -216,17 +277,30 @@ def _str(state: Mapping[str, Any], block_id: str, action_id: str, key: str) -> s
     return value if isinstance(value, str) and value else None
 
 
-def _date(
-    state: Mapping[str, Any], block_id: str, action_id: str, *, missing: str
+def _user(state: Mapping[str, Any], block_id: str, action_id: str) -> tuple[str | None, bool]:
+    """A user picker's user id (None when none was picked), and whether the value was a user id at all."""
+    raw = _str(state, block_id, action_id, "selected_user")
+    if raw is None:
+        return None, True
+    return (raw, True) if is_user_id(raw) else (None, False)
+
+
+def _due(
+    state: Mapping[str, Any], block_id: str, action_id: str, *, today: dt.date, missing: str
 ) -> tuple[dt.date | None, str | None]:
-    """A datepicker's date and, when it is missing or not a date, the error to show."""
+    """A datepicker's due date and, when it is missing, not a date, past or too far off, the error to show."""
     raw = _str(state, block_id, action_id, "selected_date")
     if raw is None:
         return None, missing
     try:
-        return dt.date.fromisoformat(raw), None
+        due = dt.date.fromisoformat(raw)
     except ValueError:
         return None, _NOT_A_DATE
+    if due < today:
+        return None, _PAST_DUE
+    if due > (latest := latest_due(today)):
+        return None, f"Pick a date within {MAX_DUE_YEARS} years, by {latest:%-d %B %Y} at the latest."
+    return due, None
 
 
 def _too_long(what: str, n: int, limit: int) -> str:
@@ -240,9 +314,10 @@ def parse_commit_state(
 
     The errors are plain text (Slack shows modal errors without mrkdwn) and ready for
     `ack(response_action="errors", errors=...)`; empty when the form is valid. `today` is the
-    submitter's date: a due date before it is refused.
+    submitter's date: a due date before it, or more than :data:`MAX_DUE_YEARS` years after it, is
+    refused. A value of the wrong type (a tampered submission) is an error on its block, never a crash.
     """
-    s = state_values
+    s = state_values if isinstance(state_values, Mapping) else {}
     errors: dict[str, str] = {}
 
     what = (_str(s, ids.BLOCK_COMMIT_WHAT, ids.ACTION_COMMIT_WHAT, "value") or "").strip()
@@ -251,20 +326,22 @@ def parse_commit_state(
     elif len(what) > MAX_WHAT_CHARS:
         errors[ids.BLOCK_COMMIT_WHAT] = _too_long("commitment", len(what), MAX_WHAT_CHARS)
 
-    marketing = _str(s, ids.BLOCK_COMMIT_MARKETING, ids.ACTION_COMMIT_MARKETING, "selected_user")
-    it = _str(s, ids.BLOCK_COMMIT_IT, ids.ACTION_COMMIT_IT, "selected_user")
-    if marketing is None:
+    marketing, marketing_ok = _user(s, ids.BLOCK_COMMIT_MARKETING, ids.ACTION_COMMIT_MARKETING)
+    it, it_ok = _user(s, ids.BLOCK_COMMIT_IT, ids.ACTION_COMMIT_IT)
+    if not marketing_ok:
+        errors[ids.BLOCK_COMMIT_MARKETING] = _NOT_A_PERSON
+    elif marketing is None:
         errors[ids.BLOCK_COMMIT_MARKETING] = "Pick the owner in marketing."
-    if it is None:
+    if not it_ok:
+        errors[ids.BLOCK_COMMIT_IT] = _NOT_A_PERSON
+    elif it is None:
         errors[ids.BLOCK_COMMIT_IT] = "Pick the owner in IT."
     elif it == marketing:
         errors[ids.BLOCK_COMMIT_IT] = "One owner from each side: pick two different people."
 
-    due, error = _date(s, ids.BLOCK_COMMIT_DUE, ids.ACTION_COMMIT_DUE, missing="Pick a due date.")
+    due, error = _due(s, ids.BLOCK_COMMIT_DUE, ids.ACTION_COMMIT_DUE, today=today, missing="Pick a due date.")
     if error is not None:
         errors[ids.BLOCK_COMMIT_DUE] = error
-    elif due is not None and due < today:
-        errors[ids.BLOCK_COMMIT_DUE] = _PAST_DUE
 
     return CommitForm(what=what, marketing_owner=marketing, it_owner=it, due=due), errors
 
@@ -300,12 +377,15 @@ def build_move_modal(commitment_id: int, what: str, current_due: dt.date) -> Vie
 def parse_move_state(
     state_values: Mapping[str, Any], *, today: dt.date
 ) -> tuple[dt.date | None, dict[str, str]]:
-    """The new due date from the move modal, with errors by block id (a date before `today` is refused)."""
-    due, error = _date(
-        state_values, ids.BLOCK_COMMIT_MOVE_DUE, ids.ACTION_COMMIT_MOVE_DUE, missing="Pick the new due date."
+    """The new due date from the move modal, with errors by block id (a date before `today`, or more
+    than :data:`MAX_DUE_YEARS` years after it, is refused)."""
+    due, error = _due(
+        state_values if isinstance(state_values, Mapping) else {},
+        ids.BLOCK_COMMIT_MOVE_DUE,
+        ids.ACTION_COMMIT_MOVE_DUE,
+        today=today,
+        missing="Pick the new due date.",
     )
-    if error is None and due is not None and due < today:
-        error = _PAST_DUE
     if error is not None:
         return None, {ids.BLOCK_COMMIT_MOVE_DUE: error}
     return due, {}
@@ -339,8 +419,9 @@ def build_drop_modal(commitment_id: int, what: str) -> View:
 
 def parse_drop_state(state_values: Mapping[str, Any]) -> tuple[str, dict[str, str]]:
     """The reason from the drop modal (whitespace tidied), with errors by block id."""
+    values = state_values if isinstance(state_values, Mapping) else {}
     reason = _one_line(
-        _str(state_values, ids.BLOCK_COMMIT_DROP_REASON, ids.ACTION_COMMIT_DROP_REASON, "value") or ""
+        _str(values, ids.BLOCK_COMMIT_DROP_REASON, ids.ACTION_COMMIT_DROP_REASON, "value") or ""
     )
     if not reason:
         return reason, {ids.BLOCK_COMMIT_DROP_REASON: "Say briefly why, so both sides know what happened."}
@@ -373,7 +454,7 @@ def commit_choice_value(choice: str, commitment_id: int) -> str:
     return f"{choice}:{commitment_id}"
 
 
-def parse_commit_choice(value: str) -> tuple[str, int]:
+def parse_commit_choice(value: object) -> tuple[str, int]:
     """An overflow option value as `(choice, commitment id)`, e.g. "done:12" -> ("done", 12).
 
     ValueError for anything :func:`commit_choice_value` would not write.
@@ -385,6 +466,29 @@ def parse_commit_choice(value: str) -> tuple[str, int]:
     if commitment_id is None:
         raise ValueError(f"not a commitment id: {match[2]!r}")
     return match[1], commitment_id
+
+
+def commit_action_choice(action: object) -> tuple[str, int] | None:
+    """`(choice, commitment id)` from a block action on a commitment: an overflow menu's option
+    (:func:`parse_commit_choice`) or one of the nudge's buttons (value = the id); None for anything else."""
+    if not isinstance(action, Mapping):
+        return None
+    action_id = action.get("action_id")
+    if action_id == ids.ACTION_COMMIT_MENU:
+        option = action.get("selected_option")
+        try:
+            return parse_commit_choice(option.get("value") if isinstance(option, Mapping) else None)
+        except ValueError:
+            return None
+    choice = CHOICE_BY_ACTION.get(action_id) if isinstance(action_id, str) else None
+    commitment_id = ids.parse_row_id(action.get("value"))
+    return (choice, commitment_id) if choice is not None and commitment_id is not None else None
+
+
+def commit_add_ritual_id(value: object) -> int | None:
+    """The ritual id of a check-in's "Add a commitment" button (`ids.ACTION_COMMIT_ADD`, built by
+    `bot.blocks.checkin.build_checkin` with the ritual id as its value); None for anything else."""
+    return ids.parse_row_id(value)
 
 
 def _menu(commitment_id: int) -> OverflowMenuElement:
@@ -498,6 +602,13 @@ def build_commitment_update(c: CommitmentView, *, by: str) -> str:
     return f":calendar: {who} moved {what} to {due_text(c.due)}."
 
 
+def build_commitment_update_message(c: CommitmentView, *, by: str) -> tuple[str, list[Block]]:
+    """:func:`build_commitment_update` as a message: its line as the text and as one section (Slack
+    refuses an empty list of blocks)."""
+    line = build_commitment_update(c, by=by)
+    return line, [SectionBlock(text=MarkdownTextObject(text=line))]
+
+
 def build_nudge_dm(c: CommitmentView, channel_id: str | None) -> tuple[str, list[Block]]:
     """The one reminder to an owner when a commitment is past due, with Mark done / New due date / Drop
     buttons (`ids.ACTION_COMMIT_DONE/MOVE/DROP`, value = commitment id)."""
@@ -522,3 +633,44 @@ def build_nudge_dm(c: CommitmentView, channel_id: str | None) -> tuple[str, list
     ]
     text = f"Reminder: “{escape_within(_one_line(c.what), 300)}” was due {due_text(c.due)}."
     return text, blocks
+
+
+# --------------------------------------------------------------------------- refusals
+
+# Why a request about a commitment may not go on (bot.usecases.commitments.CommitmentRefusal values).
+_NOT_FOUND = "not_found"  # unknown, of another workspace, or a garbled id: all look the same
+_NOT_ALLOWED = "not_allowed"
+_CLOSED = "closed"  # done or dropped already
+_RITUAL_NOT_FOUND = "ritual_not_found"  # the check-in it was to be added to
+_TAMPERED = "tampered"  # a modal's private_metadata is not what Tandem wrote
+
+
+def commitment_refusal_text(kind: str, *, status: str = "") -> str:
+    """The ephemeral answer when a click on a commitment may not go on (`status`: "done", "dropped")."""
+    if kind == _NOT_ALLOWED:
+        return (
+            ":no_entry: Only its owners, whoever added it, or the ritual's lead can change this commitment."
+        )
+    if kind == _CLOSED:
+        return f"This commitment is already {status}."
+    if kind == _RITUAL_NOT_FOUND:
+        return ":warning: This check-in no longer exists, or is not one of this workspace's."
+    return ":warning: This commitment no longer exists, or is not one of this workspace's."
+
+
+def commit_modal_error(kind: str, *, status: str = "") -> str:
+    """The inline error (plain text) when a commitment modal's submission may not go on."""
+    if kind == _NOT_ALLOWED:
+        return "You can't change this commitment."
+    if kind == _CLOSED:
+        return f"This commitment is already {status}."
+    if kind == _RITUAL_NOT_FOUND:
+        return "This check-in no longer exists, so the commitment can't be added to it. Add it from the Home tab."
+    if kind == _TAMPERED:
+        return "This form is out of date. Close it and start again."
+    return "This commitment no longer exists."
+
+
+def owner_left_error() -> str:
+    """The inline error on an owner's block when Slack says that person has left the workspace."""
+    return "This person has left the workspace; pick someone who can still do it."

@@ -1,7 +1,8 @@
 """Shared wins: something marketing and IT achieved together, credited to people on both sides.
 
 The celebrate / edit modal and the parsing of what Slack sends back from it, the celebration posted
-in a channel, the monthly digest (also the `/tandem wins` reply) and the check-in agenda lines.
+in a channel (and the parser of its Edit / Withdraw buttons), the monthly digest (also the
+`/tandem wins` reply, with the parser of its arguments) and the check-in agenda lines.
 Everything here is pure: plain values in, views or `(text, blocks)` out.
 
 A win always credits at least one person from each side: that is what makes it shared, and what
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -37,7 +39,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot import ids
-from bot.blocks.commitments import escape_within
+from bot.blocks.commitments import escape_within, is_user_id, metadata_tampered
 from bot.blocks.rituals import mentions
 from bot.blocks.text import escape, truncate
 
@@ -45,16 +47,29 @@ __all__ = [
     "MAX_LINK_CHARS",
     "MAX_OUTCOME_CHARS",
     "MAX_WIN_CHARS",
+    "CelebratedMessage",
     "WinForm",
     "WinView",
+    "WinsArgs",
     "build_celebration",
     "build_moved_win",
     "build_win_modal",
     "build_wins_digest",
     "build_withdrawn_win",
+    "celebration_channel",
+    "parse_celebrated_message",
+    "parse_period",
     "parse_win_state",
+    "period_label",
+    "period_problem",
+    "split_wins_args",
     "win_agenda_lines",
+    "win_button_id",
+    "win_modal_error",
     "win_modal_id",
+    "win_modal_tampered",
+    "win_refusal_text",
+    "withdrawn_but_shown_text",
 ]
 
 #: What we accept. The input itself allows Slack's 3,000 so that a longer paste (say from the message
@@ -196,8 +211,50 @@ def build_win_modal(form: WinForm, *, win_id: int | None) -> View:
 
 
 def win_modal_id(private_metadata: str | None) -> int | None:
-    """The win id in the modal's `private_metadata`: None for a new win."""
+    """The win id in the modal's `private_metadata`: None for a new win (check
+    :func:`win_modal_tampered` first: garbled metadata reads as None too)."""
     return ids.parse_row_id(ids.parse_metadata(private_metadata).get("win_id"))
+
+
+def win_modal_tampered(private_metadata: object) -> bool:
+    """Whether the modal's `private_metadata` is other than :func:`build_win_modal` wrote it."""
+    return metadata_tampered(private_metadata, "win_id")
+
+
+# Conversation ids as Slack writes them: C… public, G… private (or group DM), D… a DM.
+_CONVERSATION_ID_RE: Final = re.compile(r"[CGD][A-Z0-9_]{1,30}", re.ASCII)
+_CHANNEL_ID_RE: Final = re.compile(r"[CG][A-Z0-9_]{1,30}", re.ASCII)
+
+
+@dataclass(frozen=True)
+class CelebratedMessage:
+    """The message a "Celebrate as a shared win" shortcut was used on, as plain values."""
+
+    channel_id: str | None  # the conversation it is in (a channel or a DM), if the payload says
+    ts: str | None
+    text: str
+
+
+def parse_celebrated_message(shortcut: object) -> CelebratedMessage:
+    """What the message shortcut's payload says about its message; wrongly typed parts read as absent."""
+    payload = shortcut if isinstance(shortcut, Mapping) else {}
+    message = payload.get("message")
+    message = message if isinstance(message, Mapping) else {}
+    channel = payload.get("channel")
+    channel_id = channel.get("id") if isinstance(channel, Mapping) else None
+    ts, text = message.get("ts"), message.get("text")
+    conversation = isinstance(channel_id, str) and _CONVERSATION_ID_RE.fullmatch(channel_id) is not None
+    return CelebratedMessage(
+        channel_id=channel_id if conversation else None,
+        ts=ts if isinstance(ts, str) and ts else None,
+        text=text if isinstance(text, str) else "",
+    )
+
+
+def celebration_channel(channel_id: object) -> str | None:
+    """`channel_id` if it names a channel a win can be celebrated in (public or private), else None
+    (a DM, an App Home, or anything that is no channel id)."""
+    return channel_id if isinstance(channel_id, str) and _CHANNEL_ID_RE.fullmatch(channel_id) else None
 
 
 # --------------------------------------------------------------------------- parsing the state
@@ -214,10 +271,12 @@ def _str(state: Mapping[str, Any], block_id: str, action_id: str, key: str) -> s
     return value if isinstance(value, str) else ""
 
 
-def _users(state: Mapping[str, Any], block_id: str, action_id: str) -> tuple[str, ...]:
+def _users(state: Mapping[str, Any], block_id: str, action_id: str) -> tuple[tuple[str, ...], bool]:
+    """The people picked, in the order they were picked, once each; and whether every value was a user id."""
     users = _field(state, block_id, action_id).get("selected_users") or []
-    # Keep the order people were picked in, once each.
-    return tuple(dict.fromkeys(u for u in users if isinstance(u, str) and u))
+    if not isinstance(users, list):
+        return (), False
+    return tuple(dict.fromkeys(u for u in users if is_user_id(u))), all(is_user_id(u) for u in users)
 
 
 def _is_web_link(link: str) -> bool:
@@ -234,9 +293,10 @@ def parse_win_state(state_values: Mapping[str, Any]) -> tuple[WinForm, dict[str,
     """Read the win modal's `view.state.values` into a form, with errors by block id.
 
     The errors are plain text (Slack shows modal errors without mrkdwn, so no mentions) and ready
-    for `ack(response_action="errors", errors=...)`; empty when the form is valid.
+    for `ack(response_action="errors", errors=...)`; empty when the form is valid. A value of the wrong
+    type or shape (a tampered submission) is an error on its block, never a crash.
     """
-    s = state_values
+    s = state_values if isinstance(state_values, Mapping) else {}
     errors: dict[str, str] = {}
 
     what = _str(s, ids.BLOCK_WIN_WHAT, ids.ACTION_WIN_WHAT, "value").strip()
@@ -247,11 +307,15 @@ def parse_win_state(state_values: Mapping[str, Any]) -> tuple[WinForm, dict[str,
             f"That's {len(what):,} characters; keep the win to {MAX_WIN_CHARS:,} so it fits in one celebration."
         )
 
-    marketing = _users(s, ids.BLOCK_WIN_MARKETING, ids.ACTION_WIN_MARKETING)
-    it = _users(s, ids.BLOCK_WIN_IT, ids.ACTION_WIN_IT)
-    if not marketing:
+    marketing, marketing_ok = _users(s, ids.BLOCK_WIN_MARKETING, ids.ACTION_WIN_MARKETING)
+    it, it_ok = _users(s, ids.BLOCK_WIN_IT, ids.ACTION_WIN_IT)
+    if not marketing_ok:
+        errors[ids.BLOCK_WIN_MARKETING] = "Pick people from the list."
+    elif not marketing:
         errors[ids.BLOCK_WIN_MARKETING] = "A shared win needs at least one person from marketing."
-    if not it:
+    if not it_ok:
+        errors[ids.BLOCK_WIN_IT] = "Pick people from the list."
+    elif not it:
         errors[ids.BLOCK_WIN_IT] = "A shared win needs at least one person from IT."
     elif both := [u for u in it if u in marketing]:
         who = "Someone is" if len(both) == 1 else f"{len(both)} people are"
@@ -271,7 +335,9 @@ def parse_win_state(state_values: Mapping[str, Any]) -> tuple[WinForm, dict[str,
     elif link and not _is_web_link(link):
         errors[ids.BLOCK_WIN_LINK] = "That isn't a web link. Paste one that starts with https:// or http://."
 
-    channel_id = _str(s, ids.BLOCK_WIN_CHANNEL, ids.ACTION_WIN_CHANNEL, "selected_conversation") or None
+    channel_id = celebration_channel(
+        _str(s, ids.BLOCK_WIN_CHANNEL, ids.ACTION_WIN_CHANNEL, "selected_conversation")
+    )
     if channel_id is None:
         errors[ids.BLOCK_WIN_CHANNEL] = "Pick the channel to celebrate in."
 
@@ -355,6 +421,11 @@ def build_celebration(w: WinView) -> tuple[str, list[Block]]:
         f"— marketing: {mentions(w.marketing, limit=5)}; IT: {mentions(w.it, limit=5)}"
     )
     return text, blocks
+
+
+def win_button_id(value: object) -> int | None:
+    """The win id of a celebration's Edit or Withdraw button (its value); None for anything else."""
+    return ids.parse_row_id(value)
 
 
 def build_moved_win(w: WinView) -> tuple[str, list[Block]]:
@@ -467,6 +538,118 @@ def build_wins_digest(
     if n > 5:
         text += f" and {n - 5} more"
     return text, blocks
+
+
+# --------------------------------------------------------------------------- `/tandem wins [ritual] [period]`
+
+_MONTHS: Final[Sequence[str]] = (
+    "january", "february", "march", "april", "may", "june",
+    "july", "august", "september", "october", "november", "december",
+)  # fmt: skip
+# Months outside these years are typos, and would overflow date arithmetic near year 1 or 9999.
+_FIRST_YEAR, _LAST_YEAR = 1970, 9998
+
+
+def _number(word: str) -> int | None:
+    # isdigit() alone accepts "²" and other Unicode digits that int() refuses.
+    return int(word) if 0 < len(word) <= 4 and word.isascii() and word.isdigit() else None
+
+
+def _month(year: int | None, month: int | None) -> tuple[int, int] | None:
+    if year is None or month is None or not (_FIRST_YEAR <= year <= _LAST_YEAR and 1 <= month <= 12):
+        return None
+    return year, month
+
+
+def parse_period(text: str, *, today: dt.date) -> tuple[int, int] | None:
+    """`(year, month)` from `2026-11`, `november`, `nov 2026`, `this-month` or `last-month` (empty:
+    this month), relative to `today`; None when `text` is not a month (:func:`period_problem` says so)."""
+    cleaned = text.strip().lower()
+    if cleaned in ("", "this-month", "this month"):
+        return today.year, today.month
+    if cleaned in ("last-month", "last month"):
+        first = today.replace(day=1) - dt.timedelta(days=1)
+        return first.year, first.month
+    parts = cleaned.replace("/", "-").split("-")
+    if len(parts) == 2 and len(parts[0]) == 4:
+        return _month(_number(parts[0]), _number(parts[1]))
+    words = cleaned.split()
+    for index, name in enumerate(_MONTHS):
+        if words and (words[0] == name or words[0] == name[:3]):
+            return _month(_number(words[1]) if len(words) > 1 else today.year, index + 1)
+    return None
+
+
+def period_problem(text: str) -> str:
+    """What is wrong with a month that :func:`parse_period` could not read."""
+    return f"“{text.strip()}” is not a month. Try 2026-11, november, or last-month."
+
+
+def period_label(year: int, month: int) -> str:
+    """E.g. "November 2026"."""
+    return dt.date(year, month, 1).strftime("%B %Y")
+
+
+@dataclass(frozen=True)
+class WinsArgs:
+    """The arguments of `/tandem wins`: a ritual's name, then a month, both optional."""
+
+    name: str  # as typed; "" names the channel's only check-in (or none)
+    period: str  # as typed; "" is this month
+    # When no month was found but the last word looks like one typed wrong ("2026-13", "last-moth"):
+    # that word, and the name without it. The use case reports the word when the rest names a ritual.
+    mistyped_period: tuple[str, str] | None = None
+
+
+def split_wins_args(text: str, *, today: dt.date) -> WinsArgs:
+    """Split `/tandem wins` arguments: the month comes last (one or two words), the rest names the ritual."""
+    words = text.split()
+    for take in (2, 1):
+        if len(words) >= take and parse_period(" ".join(words[-take:]), today=today) is not None:
+            return WinsArgs(" ".join(words[:-take]), " ".join(words[-take:]))
+    last = words[-1] if words else ""
+    # A word meant as a month rather than as part of a ritual's name has a digit or a dash in it.
+    if any(c.isdigit() for c in last) or "-" in last:
+        return WinsArgs(" ".join(words), "", (last, " ".join(words[:-1])))
+    return WinsArgs(" ".join(words), "")
+
+
+# --------------------------------------------------------------------------- refusals
+
+# Why a request about a win may not go on (bot.usecases.wins.WinRefusal values).
+_NOT_FOUND = "not_found"  # unknown, of another workspace, or a garbled id: all look the same
+_WITHDRAWN = "withdrawn"
+_NOT_CREATOR = "not_creator"
+_TAMPERED = "tampered"  # the modal's private_metadata is not what Tandem wrote
+
+
+def win_refusal_text(kind: str, *, creator: str = "") -> str:
+    """The ephemeral answer when an Edit or Withdraw click may not go on."""
+    if kind == _WITHDRAWN:
+        return "This win was withdrawn."
+    if kind == _NOT_CREATOR:
+        return f":no_entry: Only <@{escape(creator)}>, who celebrated this win, can change it."
+    return ":warning: This win no longer exists, or is not one of this workspace's."
+
+
+def win_modal_error(kind: str) -> str:
+    """The inline error (plain text) when a win modal's submission may not be saved."""
+    if kind == _WITHDRAWN:
+        return "This win was withdrawn, so it can't be edited."
+    if kind == _NOT_CREATOR:
+        return "Only the person who celebrated this win can edit it."
+    if kind == _TAMPERED:
+        return "This form is out of date. Close it and start again."
+    return "This win no longer exists, so it can't be edited."
+
+
+def withdrawn_but_shown_text(code: str) -> str:
+    """The ephemeral answer when a win was withdrawn but Slack would not replace its celebration."""
+    return (
+        ":leftwards_arrow_with_hook: Your win is withdrawn: it has left the digest and Home tabs. "
+        f"Slack would not replace the celebration message ({code}), "
+        "so delete that message yourself if you want it gone."
+    )
 
 
 def win_agenda_lines(wins: Sequence[WinView]) -> tuple[str, ...]:

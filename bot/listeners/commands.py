@@ -13,7 +13,6 @@ from logging import Logger
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
-from slack_sdk import WebClient
 
 from bot import ids
 from bot.blocks.help import NO_SENDER, SOMETHING_WENT_WRONG, HelpEntry, build_help, help_text
@@ -31,9 +30,6 @@ class Invocation:
     command: dict[str, Any]
     ack: Ack
     respond: Respond
-    # Kept for subcommands not yet moved to use cases; new code speaks to Slack through
-    # `services.messenger` only.
-    client: WebClient
     context: BoltContext
     logger: Logger
     router: CommandRouter
@@ -156,7 +152,6 @@ class CommandRouter:
         self,
         ack: Ack,
         command: dict[str, Any],
-        client: WebClient,
         respond: Respond,
         context: BoltContext,
         logger: Logger,
@@ -166,7 +161,7 @@ class CommandRouter:
             ack(text=NO_SENDER, response_type="ephemeral")
             return
         name, args = parse(command.get("text"))
-        invocation = Invocation(name, args, command, ack, respond, client, context, logger, self)
+        invocation = Invocation(name, args, command, ack, respond, context, logger, self)
         try:
             self.dispatch(invocation)
         except Exception:

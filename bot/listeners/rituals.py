@@ -188,8 +188,3 @@ def register(app: App, router: CommandRouter) -> None:
     app.action(ids.ACTION_SETUP_CADENCE)(handle_setup_cadence_change)
     app.action(ids.ACTION_RITUAL_DELETE_CONFIRM)(handle_delete_confirm)
     app.action(ids.ACTION_RITUAL_DELETE_CANCEL)(handle_delete_cancel)
-
-
-# Transitional, for the listeners not yet moved to bot.usecases (insight, home, prompts, pulses, wins):
-# delete this line and bot/listeners/legacy_rituals.py once nothing imports these from here.
-from bot.listeners.legacy_rituals import acting_on, check_channel, form_for_new, is_admin, user_timezone  # noqa: E402, F401

@@ -34,8 +34,9 @@ from bot.blocks.checkin import (
 from bot.blocks.pulse import pulse_agenda_lines
 from bot.blocks.wins import win_agenda_lines
 from bot.messenger import DeliveryError
+from bot.usecases.commitments import commitment_view
 from bot.usecases.refusals import Pausing, pause_after_refusal
-from bot.usecases.summaries import commitment_view, win_view
+from bot.usecases.wins import win_view
 from db import occurrences
 from db import pulses as pulse_db
 from db.cadence import occurrences_between

@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session
 from bot.blocks.home import HomePulse, HomeRitual, build_home
 from bot.messenger import DeliveryError, Messenger
 from bot.services import Services
-from bot.summaries import commitment_view, summary, win_view
 from bot.usecases.access import Actor, workspace_id_of
+from bot.usecases.commitments import commitment_view
+from bot.usecases.summaries import summary
+from bot.usecases.wins import win_view
 from db import pulses as pulse_db
 from db.clock import Clock
 from db.commitments import local_today, open_for_user, ritual_zones

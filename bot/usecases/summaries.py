@@ -1,15 +1,13 @@
-"""Plain summaries of domain objects, in the shape the Block Kit builders take."""
+"""A ritual summarised in the shape the Block Kit builders take (wins and commitments are summarised
+in their own use-case modules: `bot.usecases.wins.win_view`, `bot.usecases.commitments.commitment_view`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from bot.blocks.commitments import CommitmentView
 from bot.blocks.rituals import RitualSummary
-from bot.blocks.wins import WinView
-from db import wins as win_db
 from db.cadence import describe
-from db.models import Commitment, Ritual, Side, Win
+from db.models import Ritual
 from db.rituals import cadence_of, member_ids, next_time
 
 
@@ -27,34 +25,4 @@ def summary(ritual: Ritual, now: dt.datetime, skipped: list[dt.datetime] | None 
         paused_reason=ritual.paused_reason,
         marketing=marketing,
         it=it,
-    )
-
-
-def win_view(win: Win, zone: dt.tzinfo) -> WinView:
-    return WinView(
-        id=win.id,
-        what=win.what,
-        marketing=win_db.credited(win, Side.MARKETING),
-        it=win_db.credited(win, Side.IT),
-        outcome=win.outcome,
-        link=win.link,
-        created_by=win.created_by,
-        channel_id=win.channel_id,
-        created_local=win.created_at.astimezone(zone),
-        withdrawn=win.withdrawn_at is not None,
-        edited=win.updated_at is not None,
-    )
-
-
-def commitment_view(c: Commitment, *, today: dt.date) -> CommitmentView:
-    return CommitmentView(
-        id=c.id,
-        what=c.what,
-        marketing_owner=c.marketing_owner,
-        it_owner=c.it_owner,
-        due=c.due_date,
-        status=c.status.value,
-        overdue=c.status.value == "open" and c.due_date < today,
-        created_by=c.created_by,
-        reason=c.reason,
     )
