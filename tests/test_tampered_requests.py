@@ -135,21 +135,19 @@ class Worlds:
 
 def seed(database: Database, clock: FrozenClock, fake: FakeSlack) -> Worlds:
     world = World(database, clock)
-    home = world.furnished(
-        HOME,
-        label="HOME",
-        channel=SHARED,
-        marketing=("U_H_M1", "U_H_M2"),
-        it=("U_H_I1", "U_H_I2"),
-        ritual_name="Weekly sync",
-    )
-    other = world.furnished(
-        OTHER,
-        label="ZEBRA",
-        channel=SHARED,
-        marketing=("U_Z_M1", "U_Z_M2"),
-        it=("U_Z_I1", "U_Z_I2"),
-        ritual_name="Zebra sync",
+    home, other = (
+        world.furnished(
+            team,
+            label=label,
+            channel=SHARED,
+            marketing=(f"{u}M1", f"{u}M2"),
+            it=(f"{u}I1", f"{u}I2"),
+            ritual_name=name,
+        )
+        for team, label, u, name in (
+            (HOME, "HOME", "U_H_", "Weekly sync"),
+            (OTHER, "ZEBRA", "U_Z_", "Zebra sync"),
+        )
     )
     for channel in (SHARED, FUZZ_CHANNEL, NOWHERE):
         fake.add_channel(channel, name=channel.lower(), is_member=True)
