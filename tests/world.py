@@ -1,0 +1,475 @@
+"""One factory for test worlds: workspaces, people, rituals, pulses, wins, commitments and prompts.
+
+A test states the world it needs in a few lines, written straight into the database through the
+same `db/` functions the app uses (no Slack round trip), one unit of work per object:
+
+    world = World(database, clock)
+    ritual_id = world.ritual(name="Weekly sync", marketing=("U_M1",), it=("U_I1",))
+    pulse_id = world.pulse(ritual_id, answers={"U_M1": {PulseQuestion.PARTNER: 4}}, closed=True)
+
+Every method returns the new row's id. Defaults follow the rest of the suite: workspace `T0001`
+(the team the fake Slack and the signed requests use), channel `C_SHARED`, a weekly Tuesday 09:00
+Berlin check-in. `furnished(...)` builds a workspace with one of everything, and `snapshot(...)`
+reads every table, for tests that must show that nothing changed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import select
+
+from db import pulses as pulse_db
+from db.base import Base
+from db.cadence import Cadence, CadenceKind
+from db.commitments import CommitmentSpec, create_commitment
+from db.models import Person, Pulse, PulseQuestion, Ritual, Side, Workspace
+from db.people import get_or_create_person
+from db.prompts import add_prompt
+from db.rituals import RitualSpec, create_ritual, delete_ritual, pause_ritual
+from db.session import Database
+from db.wins import WinSpec, create_win, withdraw_win
+from db.workspaces import ensure_workspace
+
+TEAM = "T0001"  # tests.fake_slack.TEAM_ID: the team every signed request names by default
+CHANNEL = "C_SHARED"
+
+Answers = Mapping[str, Mapping[PulseQuestion, int]]
+
+
+class Clock(Protocol):
+    def now(self) -> dt.datetime: ...
+
+
+def weekly(
+    *, weekday: int = 1, at: dt.time = dt.time(9), timezone: str = "Europe/Berlin", **cadence: Any
+) -> Cadence:
+    """A weekly cadence (Tuesday 09:00 Berlin unless told); other `Cadence` fields pass through."""
+    kind = cadence.pop("kind", CadenceKind.weekly)
+    return Cadence(kind=kind, weekday=weekday, time_of_day=at, timezone=timezone, **cadence)
+
+
+def ritual_spec(
+    *,
+    channel: str = CHANNEL,
+    name: str = "Weekly sync",
+    cadence: Cadence | None = None,
+    marketing: tuple[str, ...] = ("U_MKT1",),
+    it: tuple[str, ...] = ("U_IT1",),
+    **options: Any,
+) -> RitualSpec:
+    """What the setup modal decides, with the suite's defaults (options: themes, pulse_enabled,
+    pulse_anonymous, pulse_window_hours)."""
+    return RitualSpec(
+        channel_id=channel,
+        name=name,
+        cadence=cadence or weekly(),
+        marketing=marketing,
+        it=it,
+        **options,
+    )
+
+
+@dataclass(frozen=True)
+class Furnished:
+    """A workspace with one of everything, as `World.furnished` built it."""
+
+    team_id: str
+    workspace_id: int
+    channel_id: str
+    ritual_id: int
+    ritual_name: str
+    marketing: tuple[str, ...]
+    it: tuple[str, ...]
+    open_pulse_id: int
+    closed_pulse_id: int
+    win_id: int
+    win_text: str
+    commitment_id: int
+    commitment_text: str
+    prompt_id: int
+    prompt_text: str
+
+    @property
+    def creator(self) -> str:
+        return self.marketing[0]
+
+    def secrets(self) -> tuple[str, ...]:
+        """Strings only this workspace's people should ever see (its names, texts and people)."""
+        return (
+            self.team_id,
+            self.ritual_name,
+            self.win_text,
+            self.commitment_text,
+            self.prompt_text,
+            *self.marketing,
+            *self.it,
+        )
+
+
+class World:
+    """Builds rows for tests. `clock` is read for every timestamp not given explicitly."""
+
+    def __init__(self, database: Database, clock: Clock) -> None:
+        self.database = database
+        self.clock = clock
+
+    def now(self) -> dt.datetime:
+        return self.clock.now()
+
+    # -- workspaces and people ------------------------------------------------------------------
+
+    def workspace(self, team_id: str = TEAM, *, name: str | None = None) -> int:
+        """The workspace row for `team_id`, created (installed now) if it does not exist yet."""
+        with self.database.begin() as session:
+            workspace = ensure_workspace(session, team_id, now=self.now())
+            if name:
+                workspace.name = name
+            return workspace.id
+
+    def _workspace_id(self, team_id: str) -> int:
+        return self.workspace(team_id)
+
+    def person(
+        self,
+        user_id: str,
+        *,
+        team_id: str = TEAM,
+        side: Side | None = None,
+        timezone: str | None = None,
+        reminders: bool = True,
+    ) -> int:
+        workspace_id = self._workspace_id(team_id)
+        with self.database.begin() as session:
+            person = get_or_create_person(session, workspace_id, user_id)
+            if side is not None:
+                person.side = side
+            if timezone is not None:
+                person.timezone = timezone
+            person.reminders = reminders
+            session.flush()
+            return person.id
+
+    # -- rituals --------------------------------------------------------------------------------
+
+    def ritual(
+        self,
+        *,
+        team_id: str = TEAM,
+        created_by: str | None = None,
+        spec: RitualSpec | None = None,
+        paused: bool = False,
+        deleted: bool = False,
+        now: dt.datetime | None = None,
+        **spec_fields: Any,
+    ) -> int:
+        """A ritual made by `db.rituals.create_ritual` (members' sides are learnt from it, as when
+        the setup modal is saved). `spec_fields` go to `ritual_spec` when no `spec` is given; the
+        creator defaults to the first marketing member."""
+        spec = spec or ritual_spec(**spec_fields)
+        workspace_id = self._workspace_id(team_id)
+        with self.database.begin() as session:
+            workspace = session.get(Workspace, workspace_id)
+            assert workspace is not None
+            ritual = create_ritual(
+                session,
+                workspace,
+                spec,
+                created_by=created_by or (spec.marketing[0] if spec.marketing else "U_CREATOR"),
+                now=now or self.now(),
+            )
+            if paused:
+                pause_ritual(ritual, reason="paused by a test")
+            if deleted:
+                delete_ritual(ritual)
+            return ritual.id
+
+    # -- pulses ---------------------------------------------------------------------------------
+
+    def pulse(
+        self,
+        ritual_id: int,
+        *,
+        owner: str | None = None,
+        opened_at: dt.datetime | None = None,
+        closes_at: dt.datetime | None = None,
+        answers: Answers | None = None,
+        closed: bool = False,
+        closed_at: dt.datetime | None = None,
+        message_ts: str | None = "1700000000.000100",
+    ) -> int:
+        """A pulse of `ritual_id` opened at `opened_at` (now), with `answers` ({user: {question: score}},
+        given by people whose side the ritual taught) and, when `closed`, closed at `closed_at`
+        (an hour after it opened) so its ballots became tallies."""
+        opened = opened_at or self.now()
+        with self.database.begin() as session:
+            ritual = session.get(Ritual, ritual_id)
+            assert ritual is not None, f"no ritual {ritual_id}"
+            team_id = session.scalars(
+                select(Workspace.team_id).where(Workspace.id == ritual.workspace_id)
+            ).one()
+            pulse = pulse_db.open_pulse(
+                session, ritual, owner=owner or ritual.created_by, now=opened, closes_at=closes_at
+            )
+            pulse.message_ts = message_ts
+            pulse.thread_ts = message_ts
+            pulse_id = pulse.id
+        for n, (user_id, scores) in enumerate((answers or {}).items()):
+            for question, score in scores.items():
+                with self.database.connect() as conn:
+                    outcome = pulse_db.record_answer(
+                        conn,
+                        pulse_id,
+                        team_id=team_id,
+                        user_id=user_id,
+                        question=question,
+                        score=score,
+                        action_ts=f"{opened.timestamp() + n + 1:.6f}",
+                        now=opened,
+                    )
+                assert outcome.status is pulse_db.AnswerStatus.RECORDED, (user_id, outcome)
+        if closed or closed_at is not None:
+            self.close_pulse(pulse_id, at=closed_at or opened + dt.timedelta(hours=1))
+        return pulse_id
+
+    def close_pulse(self, pulse_id: int, *, at: dt.datetime | None = None) -> None:
+        with self.database.begin() as session:
+            pulse = session.get(Pulse, pulse_id)
+            assert pulse is not None, f"no pulse {pulse_id}"
+            pulse_db.close_pulse(session, pulse, now=at or self.now())
+
+    # -- wins, commitments, prompts -------------------------------------------------------------
+
+    def win(
+        self,
+        *,
+        team_id: str = TEAM,
+        what: str = "Launched the pricing page a week early",
+        marketing: tuple[str, ...] = ("U_MKT1",),
+        it: tuple[str, ...] = ("U_IT1",),
+        channel: str = CHANNEL,
+        created_by: str | None = None,
+        ritual_id: int | None = None,
+        outcome: str | None = None,
+        link: str | None = None,
+        message_ts: str | None = "1700000000.000200",
+        withdrawn: bool = False,
+        at: dt.datetime | None = None,
+    ) -> int:
+        workspace_id = self._workspace_id(team_id)
+        spec = WinSpec(
+            what=what,
+            marketing=marketing,
+            it=it,
+            channel_id=channel,
+            outcome=outcome,
+            link=link,
+            ritual_id=ritual_id,
+        )
+        with self.database.begin() as session:
+            win = create_win(
+                session, workspace_id, spec, created_by=created_by or marketing[0], now=at or self.now()
+            )
+            win.message_ts = message_ts
+            if withdrawn:
+                withdraw_win(win, now=at or self.now())
+            return win.id
+
+    def commitment(
+        self,
+        *,
+        team_id: str = TEAM,
+        what: str = "Agree the tracking plan",
+        marketing_owner: str = "U_MKT1",
+        it_owner: str = "U_IT1",
+        due: dt.date | None = None,
+        ritual_id: int | None = None,
+        channel: str | None = None,
+        created_by: str | None = None,
+        at: dt.datetime | None = None,
+    ) -> int:
+        """An open commitment, due a week from now unless told (in its ritual's channel if it has one)."""
+        workspace_id = self._workspace_id(team_id)
+        now = at or self.now()
+        if ritual_id is not None and channel is None:
+            with self.database.read() as session:
+                ritual = session.get(Ritual, ritual_id)
+                channel = ritual.channel_id if ritual else None
+        spec = CommitmentSpec(
+            what=what,
+            marketing_owner=marketing_owner,
+            it_owner=it_owner,
+            due=due or (now.date() + dt.timedelta(days=7)),
+            ritual_id=ritual_id,
+            channel_id=channel,
+        )
+        with self.database.begin() as session:
+            commitment = create_commitment(
+                session, workspace_id, spec, created_by=created_by or marketing_owner, now=now
+            )
+            return commitment.id
+
+    def prompt(
+        self,
+        *,
+        team_id: str = TEAM,
+        theme: str = "data",
+        text: str = "Which number would change our next campaign?",
+        created_by: str = "U_MKT1",
+    ) -> int:
+        workspace_id = self._workspace_id(team_id)
+        with self.database.begin() as session:
+            prompt = add_prompt(session, workspace_id, theme, text, user_id=created_by, now=self.now())
+            return prompt.id
+
+    # -- a workspace with one of everything --------------------------------------------------------
+
+    def furnished(
+        self,
+        team_id: str,
+        *,
+        label: str,
+        channel: str,
+        marketing: tuple[str, ...],
+        it: tuple[str, ...],
+        ritual_name: str | None = None,
+    ) -> Furnished:
+        """A workspace with a ritual (its members, sides learnt), a pulse closed a week ago with
+        answers, an open pulse with answers, a win, a commitment of the ritual and a custom prompt.
+
+        `label` goes into every text (e.g. "ALPHA"), so a test can look for it where it must not be.
+        """
+        now = self.now()
+        self.workspace(team_id, name=f"{label} Inc")
+        name = ritual_name or f"{label.title()} sync"
+        ritual_id = self.ritual(team_id=team_id, name=name, channel=channel, marketing=marketing, it=it)
+        everyone: dict[str, dict[PulseQuestion, int]] = {
+            **{u: {PulseQuestion.PARTNER: 4, PulseQuestion.LEVEL: 3} for u in marketing},
+            **{u: {PulseQuestion.PARTNER: 2, PulseQuestion.LEVEL: 5} for u in it},
+        }
+        closed_pulse_id = self.pulse(
+            ritual_id, opened_at=now - dt.timedelta(days=7), answers=everyone, closed=True
+        )
+        open_pulse_id = self.pulse(ritual_id, opened_at=now - dt.timedelta(hours=1), answers=everyone)
+        win_text = f"{label} shipped the secret launch page"
+        win_id = self.win(
+            team_id=team_id,
+            what=win_text,
+            marketing=marketing[:1],
+            it=it[:1],
+            channel=channel,
+            ritual_id=ritual_id,
+        )
+        commitment_text = f"{label} agrees the confidential tracking plan"
+        commitment_id = self.commitment(
+            team_id=team_id,
+            what=commitment_text,
+            marketing_owner=marketing[0],
+            it_owner=it[0],
+            ritual_id=ritual_id,
+        )
+        prompt_text = f"What would {label} measure first if budgets doubled?"
+        prompt_id = self.prompt(team_id=team_id, text=prompt_text, created_by=marketing[0])
+        return Furnished(
+            team_id=team_id,
+            workspace_id=self._workspace_id(team_id),
+            channel_id=channel,
+            ritual_id=ritual_id,
+            ritual_name=name,
+            marketing=marketing,
+            it=it,
+            open_pulse_id=open_pulse_id,
+            closed_pulse_id=closed_pulse_id,
+            win_id=win_id,
+            win_text=win_text,
+            commitment_id=commitment_id,
+            commitment_text=commitment_text,
+            prompt_id=prompt_id,
+            prompt_text=prompt_text,
+        )
+
+    def side_of(self, user_id: str, *, team_id: str = TEAM) -> Side | None:
+        with self.database.read() as session:
+            return session.scalars(
+                select(Person.side)
+                .join(Workspace, Workspace.id == Person.workspace_id)
+                .where(Workspace.team_id == team_id, Person.slack_user_id == user_id)
+            ).one_or_none()
+
+
+# -- what is in the database ----------------------------------------------------------------------
+
+Row = dict[str, Any]
+Snapshot = dict[str, dict[tuple[Any, ...], Row]]
+
+
+def snapshot(database: Database) -> Snapshot:
+    """Every row of every table (`Base.metadata.sorted_tables`), keyed by table name and primary key."""
+    tables: Snapshot = {}
+    with database.read() as session:
+        for table in Base.metadata.sorted_tables:
+            key = [c.name for c in table.primary_key.columns]
+            rows = session.execute(select(table)).mappings().all()
+            tables[table.name] = {tuple(row[k] for k in key): dict(row) for row in rows}
+    return tables
+
+
+@dataclass(frozen=True)
+class Change:
+    """One row that differs between two snapshots: `before` None for a new row, `after` None for a gone one."""
+
+    table: str
+    key: tuple[Any, ...]
+    before: Row | None
+    after: Row | None
+
+    def __str__(self) -> str:
+        if self.before is None:
+            return f"{self.table}{list(self.key)}: new row {self.after}"
+        if self.after is None:
+            return f"{self.table}{list(self.key)}: row gone (was {self.before})"
+        changed = {
+            k: (self.before[k], self.after[k]) for k in self.after if self.before.get(k) != self.after[k]
+        }
+        return f"{self.table}{list(self.key)}: changed {changed}"
+
+
+def changes(before: Snapshot, after: Snapshot) -> list[Change]:
+    """Rows added, removed or changed between two snapshots of the same database."""
+    found: list[Change] = []
+    for table in after.keys() | before.keys():
+        old, new = before.get(table, {}), after.get(table, {})
+        for key in sorted(old.keys() | new.keys(), key=repr):
+            if old.get(key) != new.get(key):
+                found.append(Change(table, key, old.get(key), new.get(key)))
+    return found
+
+
+# Columns that tie a row to a workspace, directly or through the row they point at.
+SCOPE_COLUMNS = {
+    "workspace_id": "workspaces",
+    "ritual_id": "rituals",
+    "pulse_id": "pulses",
+    "win_id": "wins",
+    "person_id": "people",
+}
+
+
+def workspace_of(tables: Snapshot, table: str, row: Row) -> int | None:
+    """The workspace a row belongs to, following its scope columns (a ballot through its pulse and
+    ritual); None for a row of no workspace (a processed event, slack_sdk's tables)."""
+    if table == "workspaces":
+        return row["id"]
+    if table in ("slack_installations", "slack_bots"):
+        team = row.get("team_id")
+        found = [k[0] for k, r in tables["workspaces"].items() if r["team_id"] == team]
+        return found[0] if found else None
+    for column, target in SCOPE_COLUMNS.items():
+        value = row.get(column)
+        if value is not None:
+            parent = tables.get(target, {}).get((value,))
+            return workspace_of(tables, target, parent) if parent is not None else None
+    return None
