@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
 
 from db.base import upsert
+from db.figures import SCORES, Figures, PulseResults
 from db.models import (
     Person,
     Pulse,
@@ -35,7 +36,6 @@ from db.models import (
     Workspace,
 )
 
-SCORES = (1, 2, 3, 4, 5)
 # Below this many answers a side's figures are withheld: with fewer, people could be identified.
 MIN_ANSWERS_FLOOR = 3
 
@@ -448,37 +448,6 @@ def pulses_to_remind(session: Session, *, now: dt.datetime) -> list[Pulse]:
 
 
 # -- figures ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Figures:
-    """One side's answers to one question. `average` and `distribution` are None when withheld."""
-
-    count: int
-    average: float | None
-    distribution: tuple[int, ...] | None  # how many answered 1, 2, 3, 4, 5
-
-
-@dataclass(frozen=True)
-class PulseResults:
-    pulse_id: int
-    anonymous: bool
-    min_answers: int
-    participation: dict[Side, int]  # people per side who answered anything
-    partner: dict[Side, Figures]  # MARKETING: marketing's score of IT; IT: IT's score of marketing
-    level: dict[Side, Figures]  # "is collaboration at the right level?" per side
-    level_all: Figures  # the same question, everyone together
-    gap: float | None  # marketing's score of IT minus IT's score of marketing
-    previous: PulseResults | None = None
-
-    @property
-    def withheld(self) -> tuple[Side, ...]:
-        """Sides whose figures are not shown because too few of them answered."""
-        return tuple(
-            side
-            for side in (Side.MARKETING, Side.IT)
-            if self.participation.get(side, 0) and self.partner[side].average is None
-        )
 
 
 def _figures(counts: dict[int, int], min_answers: int) -> Figures:

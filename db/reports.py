@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Integer, Select, bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
+from db.figures import SCORES, Figures
 from db.models import (
     Commitment,
     Person,
@@ -29,7 +30,7 @@ from db.models import (
     Side,
     Win,
 )
-from db.pulses import MIN_ANSWERS_FLOOR, SCORES, Figures
+from db.pulses import MIN_ANSWERS_FLOOR
 
 
 @dataclass(frozen=True)

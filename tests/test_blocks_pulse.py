@@ -45,8 +45,8 @@ from bot.blocks.pulse import (
     side_action_id,
     withheld_sentence,
 )
+from db.figures import Figures, PulseResults
 from db.models import PulseQuestion, Side
-from db.pulses import Figures, PulseResults
 
 BERLIN = ZoneInfo("Europe/Berlin")
 CLOSES = dt.datetime(2026, 12, 1, 9, 0, tzinfo=BERLIN)

@@ -63,8 +63,8 @@ from bot.blocks.wins import (
     win_modal_id,
     win_modal_tampered,
 )
+from db.figures import Figures, PulseResults
 from db.models import Side
-from db.pulses import Figures, PulseResults
 
 TODAY = dt.date(2026, 11, 23)
 BERLIN = ZoneInfo("Europe/Berlin")

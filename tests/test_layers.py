@@ -99,7 +99,7 @@ RULES = [
     Rule("db", first_party=("db",), third_party=None, never=("slack_bolt", "slack_sdk")),
     Rule(
         "bot/blocks",
-        first_party=("bot.ids", "bot.blocks", "db.models", "db.cadence", "db.prompt_library"),
+        first_party=("bot.ids", "bot.blocks", "db.models", "db.cadence", "db.prompt_library", "db.figures"),
         third_party=("slack_sdk.models",),
     ),
     Rule(
@@ -108,6 +108,7 @@ RULES = [
             "db",
             "bot.blocks",
             "bot.ids",
+            "bot.config",
             "bot.messenger",
             "bot.services",
             "bot.slack_client",
@@ -132,7 +133,16 @@ RULES = [
     ),
     Rule(
         "jobs",
-        first_party=("db", "bot.usecases", "bot.blocks", "bot.messenger", "bot.services", "jobs"),
+        # bot.config: settings are the bottom of every layer (a scheduler built alone makes its own).
+        first_party=(
+            "db",
+            "bot.config",
+            "bot.usecases",
+            "bot.blocks",
+            "bot.messenger",
+            "bot.services",
+            "jobs",
+        ),
         third_party=None,
         never=("slack_bolt",),
     ),

@@ -28,6 +28,7 @@ from db.cadence import Cadence, CadenceKind
 from db.commitments import CommitmentSpec, create_commitment
 from db.models import Person, Pulse, PulseQuestion, Ritual, Side, Workspace
 from db.people import get_or_create_person
+from db.prompt_library import Theme
 from db.prompts import add_prompt
 from db.rituals import RitualSpec, create_ritual, delete_ritual, pause_ritual
 from db.session import Database
@@ -322,7 +323,7 @@ class World:
     ) -> int:
         workspace_id = self._workspace_id(team_id)
         with self.database.begin() as session:
-            prompt = add_prompt(session, workspace_id, theme, text, user_id=created_by, now=self.now())
+            prompt = add_prompt(session, workspace_id, Theme(theme), text, user_id=created_by, now=self.now())
             return prompt.id
 
     # -- a workspace with one of everything --------------------------------------------------------

@@ -32,7 +32,7 @@ from bot.blocks.pulse import pulse_agenda_lines
 from bot.blocks.rituals import RitualSummary, format_local, mentions, pause_reason_text
 from bot.blocks.text import escape, truncate
 from bot.blocks.wins import WinView
-from db.pulses import PulseResults
+from db.figures import PulseResults
 
 __all__ = [
     "HOME_COMMITMENTS_SHOWN",

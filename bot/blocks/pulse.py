@@ -39,8 +39,8 @@ from slack_sdk.models.blocks import (
 from bot import ids
 from bot.blocks.rituals import format_local, slack_date
 from bot.blocks.text import escape, truncate
+from db.figures import SCORES, Figures, PulseResults
 from db.models import PulseQuestion, Side
-from db.pulses import SCORES, Figures, PulseResults
 
 __all__ = [
     "ANSWER_ACTION_PATTERN",
