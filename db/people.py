@@ -6,6 +6,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from db import pulses as pulse_db
+from db.base import upsert
 from db.models import Person, Pulse, PulseBallot, PulseVote, Ritual, RitualMember, Side
 
 
@@ -18,9 +19,16 @@ def find_person(session: Session, workspace_id: int, user_id: str) -> Person | N
 def get_or_create_person(session: Session, workspace_id: int, user_id: str) -> Person:
     person = find_person(session, workspace_id, user_id)
     if person is None:
-        person = Person(workspace_id=workspace_id, slack_user_id=user_id)
-        session.add(person)
-        session.flush()
+        # Two first requests from someone new (a double click, two commands at once) both find
+        # nobody: insert-or-ignore under the unique (workspace, user) constraint, then read the row,
+        # so the second request uses the first one's row instead of failing on the constraint.
+        session.execute(
+            upsert(session.get_bind().dialect.name, Person)
+            .values(workspace_id=workspace_id, slack_user_id=user_id)
+            .on_conflict_do_nothing(index_elements=["workspace_id", "slack_user_id"])
+        )
+        person = find_person(session, workspace_id, user_id)
+        assert person is not None  # inserted, or committed by the request that won the race
     return person
 
 

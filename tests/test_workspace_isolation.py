@@ -48,7 +48,7 @@ B_PEOPLE = ("U_B_M1", "U_B_I1")
 # features' own): the object is unknown here, gone, or not this workspace's. A permission refusal
 # ("Only <@U…> can …") is not one: it tells B that the object exists, and whose it is.
 NOT_FOUND = re.compile(
-    r"not found|can['’]?t find|cannot find|could(?: not|n['’]t) find|no longer exists|doesn['’]t exist|"
+    r"not found|can['’]?t find|cannot find|could(?: not|n['’]t) (?:be )?find|could(?: not|n['’]t) be found|no longer exists|doesn['’]t exist|"
     r"does not exist|not one of this workspace|isn['’]t one of|no such|unknown|was deleted|already deleted|"
     r"there is no|no check-in",
     re.IGNORECASE,
