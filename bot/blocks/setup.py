@@ -4,8 +4,8 @@ Building and parsing live together so that every input the modal shows is read b
 block and action ids (from :mod:`bot.ids`). Both directions are pure: no Slack calls, no database.
 Whatever Slack sends back is read here once, including a tampered view (non-JSON metadata, missing
 blocks, wrongly typed values): it becomes a form and inline errors, never an exception. The use
-case (bot.usecases.rituals) checks separately that Tandem can post in the chosen channel; the
-words for what it finds are here too (:func:`channel_problem_text`).
+case (bot.usecases.channels) checks separately that Tandem can post in the chosen channel; the
+words for what it finds are in bot.blocks.channels.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -42,13 +41,11 @@ __all__ = [
     "CADENCE_KINDS",
     "DEFAULT_TIMEZONES",
     "MAX_NAME_LENGTH",
-    "ChannelProblem",
     "SetupForm",
     "SetupRebuild",
     "SetupSubmission",
     "SetupTarget",
     "build_setup_modal",
-    "channel_problem_text",
     "form_from_state_for_rebuild",
     "new_setup_form",
     "parse_setup_metadata",
@@ -928,34 +925,3 @@ def setup_refusal_error(*, admin_unknown: bool) -> str:
     if admin_unknown:
         text += " (Slack did not say in time whether you are an admin: try again.)"
     return text
-
-
-class ChannelProblem(StrEnum):
-    """Why Tandem cannot post in the channel a setup picked (shown on the channel input)."""
-
-    UNSEEN = "unseen"  # channel_not_found: private without Tandem, or gone
-    ARCHIVED = "archived"
-    PRIVATE = "private"  # a private channel Tandem is not a member of
-    CHECK_FAILED = "check_failed"  # Slack refused to describe it
-    CHECK_SLOW = "check_slow"  # Slack did not answer in time
-    JOIN_FAILED = "join_failed"
-    JOIN_SLOW = "join_slow"
-
-
-def channel_problem_text(problem: ChannelProblem, code: str = "") -> str:
-    """What to tell the person about the channel; `code` is Slack's error code, where there is one."""
-    match problem:
-        case ChannelProblem.UNSEEN:
-            return "Tandem can't see this channel. If it is private, invite @Tandem to it first (/invite @Tandem)."
-        case ChannelProblem.ARCHIVED:
-            return "This channel is archived. Pick a channel people still use."
-        case ChannelProblem.PRIVATE:
-            return "Tandem is not in this private channel. Invite it first with /invite @Tandem, then save again."
-        case ChannelProblem.CHECK_FAILED:
-            return f"Slack could not check this channel ({code}). Try again."
-        case ChannelProblem.CHECK_SLOW:
-            return "Slack did not answer in time while Tandem checked this channel. Try again."
-        case ChannelProblem.JOIN_FAILED:
-            return f"Tandem could not join this channel ({code}). Invite it with /invite @Tandem."
-        case ChannelProblem.JOIN_SLOW:
-            return "Slack did not answer in time while Tandem joined this channel. Try again."

@@ -95,23 +95,31 @@ def _allowed(
     return Refused(kind, ritual_name=ritual.name)
 
 
+def named_in(session: Session, actor: Actor, name: str, *, example: str) -> Ritual | Refused:
+    """The ritual a command names in the actor's workspace (or the channel's only one), whoever may
+    act on it: for use cases with their own rule of who may (see `ritual_named` for the usual one)."""
+    try:
+        return resolve_ritual(
+            session,
+            workspace_id_of(session, actor.team_id),
+            channel_id=actor.channel_id,
+            user_id=actor.user_id,
+            name=name,
+            example=example,
+        )
+    except RitualError as exc:
+        return Refused(RefusalKind.AMBIGUOUS, detail=str(exc))
+
+
 def ritual_named(
     services: Services, actor: Actor, name: str, *, example: str, deadline: float | None = None
 ) -> RitualRef | Refused:
     """The ritual a command names (or the channel's only one), if the actor may act on it."""
     deadline = deadline if deadline is not None else pre_ack_deadline()
     with services.database.read() as session:
-        try:
-            ritual = resolve_ritual(
-                session,
-                workspace_id_of(session, actor.team_id),
-                channel_id=actor.channel_id,
-                user_id=actor.user_id,
-                name=name,
-                example=example,
-            )
-        except RitualError as exc:
-            return Refused(RefusalKind.AMBIGUOUS, detail=str(exc))
+        ritual = named_in(session, actor, name, example=example)
+        if isinstance(ritual, Refused):
+            return ritual
         ref = RitualRef(ritual.id, ritual.name, ritual.workspace_id)
         member = can_manage(ritual, actor.user_id, is_admin=False)
     return _allowed(services, actor, ref, member, deadline)

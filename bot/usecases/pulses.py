@@ -38,14 +38,22 @@ from bot.blocks.pulse import (
 )
 from bot.messenger import DeliveryError
 from bot.services import Services
-from bot.usecases.access import Actor, RefusalKind, Refused, load_scoped_ritual, ritual_named, workspace_id_of
+from bot.usecases.access import (
+    Actor,
+    RefusalKind,
+    Refused,
+    load_scoped_ritual,
+    named_in,
+    ritual_named,
+    workspace_id_of,
+)
 from bot.usecases.insight import alert_on_drift
 from bot.usecases.refusals import pause_after_refusal
 from db import pulses as pulse_db
 from db.models import Pulse, PulseQuestion, Ritual, RitualStatus, Side, Workspace
 from db.people import forget_person, ritual_people, set_reminders, set_side
 from db.pulses import AnswerStatus
-from db.rituals import RitualError, next_time, resolve_ritual
+from db.rituals import next_time
 from db.workspaces import ensure_workspace
 
 log = logging.getLogger(__name__)
@@ -425,17 +433,9 @@ def member_votes(
     """`/tandem pulse votes [ritual]`: who answered what in the ritual's latest pulse, for its members,
     when that pulse is not anonymous."""
     with services.database.read() as session:
-        try:
-            ritual = resolve_ritual(
-                session,
-                workspace_id_of(session, actor.team_id),
-                channel_id=actor.channel_id,
-                user_id=actor.user_id,
-                name=name,
-                example=example,
-            )
-        except RitualError as exc:
-            return Refused(RefusalKind.AMBIGUOUS, detail=str(exc))
+        ritual = named_in(session, actor, name, example=example)
+        if isinstance(ritual, Refused):
+            return ritual
         # Members only (not admins, not a creator who left it): the people the pulse said could see it.
         if not any(m.person.slack_user_id == actor.user_id for m in ritual.members):
             return VotesRefusal.NOT_MEMBER

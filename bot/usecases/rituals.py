@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 
 from bot import ids
+from bot.blocks.channels import channel_problem_text
 from bot.blocks.rituals import (
     SCOPE_CHANNEL,
     SCOPE_MINE,
@@ -31,11 +32,9 @@ from bot.blocks.rituals import (
     paused_by_reason,
 )
 from bot.blocks.setup import (
-    ChannelProblem,
     SetupForm,
     SetupRebuild,
     build_setup_modal,
-    channel_problem_text,
     new_setup_form,
     setup_gone_error,
     setup_refusal_error,
@@ -54,6 +53,7 @@ from bot.usecases.access import (
     ritual_named,
     workspace_id_of,
 )
+from bot.usecases.channels import check_channel
 from bot.usecases.checkins import PreparedCheckin, prepare_now
 from bot.usecases.refusals import pause_after_refusal
 from bot.usecases.summaries import summary
@@ -231,9 +231,9 @@ def save_setup(
         admin = is_admin(services, actor, deadline=deadline)
         if not admin:
             return SetupRejected({ids.BLOCK_SETUP_NAME: setup_refusal_error(admin_unknown=admin is None)})
-    problem = check_channel(services, actor.team_id, spec.channel_id, deadline=deadline)
-    if problem is not None:
-        return SetupRejected({ids.BLOCK_SETUP_CHANNEL: problem})
+    refused = check_channel(services, actor.team_id, spec.channel_id, deadline=deadline)
+    if refused is not None:
+        return SetupRejected({ids.BLOCK_SETUP_CHANNEL: channel_problem_text(refused.problem, refused.code)})
     with services.database.begin() as session:
         try:
             if ritual_id is None:
@@ -261,33 +261,6 @@ def announce_setup(services: Services, actor: Actor, saved: SetupSaved) -> None:
     except DeliveryError as exc:
         log.warning("could not post the confirmation of ritual %s: %s", saved.ritual.id, exc.reason)
         pause_after_refusal(services, actor.team_id, saved.ritual.channel_id, exc)
-
-
-def check_channel(services: Services, team_id: str, channel_id: str, *, deadline: float) -> str | None:
-    """None if Tandem can post in the channel (it joins a public one itself), else what to tell the person."""
-    try:
-        channel = services.messenger.channel_info(team_id, channel_id, deadline=deadline)
-    except DeliveryError as exc:
-        if exc.code == "channel_not_found":
-            return channel_problem_text(ChannelProblem.UNSEEN)
-        slow = exc.code in ("timeout", "unreachable")
-        return channel_problem_text(
-            ChannelProblem.CHECK_SLOW if slow else ChannelProblem.CHECK_FAILED, exc.code
-        )
-    if channel.is_archived:
-        return channel_problem_text(ChannelProblem.ARCHIVED)
-    if channel.is_member:
-        return None
-    if channel.is_private:
-        return channel_problem_text(ChannelProblem.PRIVATE)
-    try:
-        services.messenger.join_channel(team_id, channel_id, deadline=deadline)
-    except DeliveryError as exc:
-        slow = exc.code in ("timeout", "unreachable")
-        return channel_problem_text(
-            ChannelProblem.JOIN_SLOW if slow else ChannelProblem.JOIN_FAILED, exc.code
-        )
-    return None
 
 
 # -- the commands ----------------------------------------------------------------------------------
