@@ -84,11 +84,7 @@ def test_another_workspaces_home_shows_nothing_of_this_one(world: RunningApp) ->
     "event",
     [
         {"type": ids.EVENT_APP_HOME_OPENED, "tab": "home"},
-        pytest.param(
-            {"type": ids.EVENT_APP_HOME_OPENED, "user": 42, "tab": "home"},
-            # Bolt's own request parsing (extract_user_id) raises before any listener runs: HTTP 500.
-            marks=pytest.mark.xfail(strict=True, reason="Bolt's build_context fails on a numeric user"),
-        ),
+        {"type": ids.EVENT_APP_HOME_OPENED, "user": 42, "tab": "home"},
         {"type": ids.EVENT_APP_HOME_OPENED, "user": "", "tab": "home"},
         {"type": ids.EVENT_APP_HOME_OPENED, "user": "U_M1", "tab": "messages"},
         {"type": ids.EVENT_APP_HOME_OPENED, "user": "U_M1"},
@@ -97,7 +93,10 @@ def test_another_workspaces_home_shows_nothing_of_this_one(world: RunningApp) ->
 def test_a_tampered_home_event_publishes_nothing_and_raises_nothing(
     world: RunningApp, caplog: pytest.LogCaptureFixture, event: dict[str, object]
 ) -> None:
-    assert world.slack.event(event).response.status_code == 200
+    status = world.slack.event(event).response.status_code
+    # A number where Slack sends a user id makes Bolt's own request parsing fail before any
+    # listener (bot/web.py answers that 400); everything else is acknowledged and ignored.
+    assert status == (400 if event.get("user") == 42 else 200)
     world.drain()
     assert not world.fake.calls("views.publish")
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
