@@ -494,13 +494,3 @@ def claim_drift_alert(session: Session, ritual_id: int, pulse_id: int) -> bool:
         .returning(Ritual.id)
     ).scalar_one_or_none()
     return claimed is not None
-
-
-def latest_closed_pulse(session: Session, ritual_id: int) -> Pulse | None:
-    """The ritual's most recently opened pulse that has closed."""
-    return session.scalars(
-        select(Pulse)
-        .where(Pulse.ritual_id == ritual_id, Pulse.closed_at.is_not(None))
-        .order_by(Pulse.opened_at.desc())
-        .limit(1)
-    ).one_or_none()

@@ -27,7 +27,6 @@ from bot import ids
 from bot.blocks.commitments import CommitmentView, commitment_blocks
 from bot.blocks.rituals import mentions
 from bot.blocks.text import escape, truncate
-from db.prompt_library import Theme
 
 __all__ = [
     "MISSED_REASON",
@@ -40,7 +39,6 @@ __all__ = [
     "last_pulse_section",
     "not_prepared_reason",
     "stopped_reason",
-    "theme_label",
     "unexpected_failure_reason",
     "wins_section",
 ]
@@ -137,14 +135,6 @@ def unexpected_failure_reason(error_name: str) -> str:
 def stopped_reason(status: str) -> str:
     """A claimed check-in whose ritual was paused or deleted before its turn to post came."""
     return f"its ritual was {status} before it could be posted"
-
-
-def theme_label(slug: str) -> str:
-    """A prompt theme's label ("Data and analytics"); a workspace prompt's unknown theme as it is."""
-    try:
-        return Theme(slug).label
-    except ValueError:
-        return slug
 
 
 def focus_lines(

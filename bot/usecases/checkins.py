@@ -27,11 +27,11 @@ from bot.blocks.checkin import (
     focus_lines,
     last_pulse_section,
     stopped_reason,
-    theme_label,
     unexpected_failure_reason,
     wins_section,
 )
 from bot.blocks.pulse import pulse_agenda_lines
+from bot.blocks.report import theme_label
 from bot.blocks.wins import win_agenda_lines
 from bot.messenger import DeliveryError
 from bot.usecases.commitments import commitment_view

@@ -21,7 +21,7 @@ from db import pulses as pulse_db
 from db.clock import Clock
 from db.commitments import local_today, open_for_user, ritual_zones
 from db.people import find_person, get_or_create_person
-from db.reports import latest_closed_pulse
+from db.pulses import last_closed_pulse
 from db.rituals import cadence_of, skipped_times, user_rituals
 from db.session import Database
 from db.wins import wins_crediting
@@ -46,7 +46,7 @@ def home_view(
         info = summary(ritual, now, skipped_times(session, ritual.id, now))
         nxt = info.next_local
         home_rituals.append(HomeRitual(info, nxt.astimezone(user_zone) if nxt and user_zone else nxt))
-        latest = latest_closed_pulse(session, ritual.id)
+        latest = last_closed_pulse(session, ritual.id)
         if latest is not None and latest.closed_at is not None:
             home_pulses.append(
                 HomePulse(
