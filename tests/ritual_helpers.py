@@ -1,4 +1,4 @@
-"""Helpers for ritual tests: the setup modal's state as Slack sends it, and a wired scheduler."""
+"""Helpers for ritual tests: the setup modal's state as Slack sends it (the world itself: tests/world.py)."""
 
 from __future__ import annotations
 

@@ -14,16 +14,13 @@ import pytest
 import requests
 from pydantic import SecretStr
 from slack_bolt import Ack, App
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from bot import ids
 from bot.config import Mode, Settings
 from bot.listeners import register_listeners
 from bot.runtime import Runtime
 from bot.usecases.pulses import close_due, send_reminders
-from db import commitments as commit_db
-from db import pulses as pulse_db
-from db.cadence import Cadence, CadenceKind
 from db.models import (
     Commitment,
     Occurrence,
@@ -37,14 +34,12 @@ from db.models import (
     slack_installations,
     slack_oauth_states,
 )
-from db.pulses import open_pulse
-from db.rituals import RitualSpec, create_ritual
 from db.session import Database
-from db.workspaces import record_install
 from jobs.scheduler import TandemScheduler
 from tests.clock import FrozenClock
 from tests.conftest import SIGNING_SECRET, RunningApp, serve_runtime
 from tests.fake_slack import TEAM_ID, TEAM_NAME, FakeSlack
+from tests.world import World, weekly
 
 
 def _help_listing(body: dict) -> str:
@@ -149,17 +144,10 @@ def test_healthz_reports_the_database(running_app: RunningApp) -> None:
         broken.dispose()
 
 
-def _install_tokens(database: Database, team_id: str) -> None:
-    with database.begin() as session:
-        common = {"client_id": "1.2", "app_id": "A0TANDEM", "team_id": team_id, "bot_token": "xoxb-stored"}
-        session.execute(slack_installations.insert().values(user_id="U_INSTALLER", **common))
-        session.execute(slack_bots.insert().values(**common))
-
-
 def test_app_uninstalled_removes_tokens_keeps_history_and_is_handled_once(
     running_app: RunningApp, database: Database
 ) -> None:
-    _install_tokens(database, "T0001")
+    World(database, running_app.clock).tokens("T0001")
     first = running_app.slack.event({"type": ids.EVENT_APP_UNINSTALLED})
     assert first.response.status_code == 200
     running_app.drain()
@@ -198,49 +186,31 @@ class Team:
         return (self.channel, self.marketing, self.it)
 
 
-def _seed(database: Database, team: Team, now: dt.datetime) -> None:
-    """A ritual posting on Tuesdays at 05:30 UTC, its pulse (reminders due 20 h after `now`, closing
+def _seed(world: World, team: Team) -> None:
+    """A ritual posting on Tuesdays at 05:30 UTC, its pulse (reminders due 20 h after now, closing
     after 24 h) with one anonymous answer, and a commitment two days overdue."""
-    spec = RitualSpec(
-        channel_id=team.channel,
-        name="Weekly sync",
-        cadence=Cadence(kind=CadenceKind.weekly, weekday=1, time_of_day=dt.time(5, 30), timezone="UTC"),
+    now = world.now()
+    ritual_id = world.ritual(
+        team_id=team.team_id,
+        channel=team.channel,
+        cadence=weekly(at=dt.time(5, 30), timezone="UTC"),
         marketing=(team.marketing,),
         it=(team.it,),
         pulse_enabled=False,  # no new pulse with the check-in: the seeded one is the only one
+        now=now - dt.timedelta(days=1),
     )
-    with database.begin() as session:
-        workspace = record_install(session, team.team_id, name=None, enterprise_id=None, now=now)
-        ritual = create_ritual(
-            session, workspace, spec, created_by=team.marketing, now=now - dt.timedelta(days=1)
-        )
-        pulse = open_pulse(session, ritual, owner=team.marketing, now=now, reminder_hours=4)
-        answered = pulse_db.record_answer(
-            session.connection(),
-            pulse.id,
-            team_id=team.team_id,
-            question=PulseQuestion.PARTNER,
-            user_id=team.marketing,
-            score=4,
-            action_ts="1.0",
-            now=now,
-        )
-        assert answered.status is pulse_db.AnswerStatus.RECORDED
-        commit_db.create_commitment(
-            session,
-            workspace.id,
-            commit_db.CommitmentSpec(
-                what="Shared KPI dashboard",
-                marketing_owner=team.marketing,
-                it_owner=team.it,
-                due=now.date() - dt.timedelta(days=2),
-                ritual_id=ritual.id,
-                channel_id=team.channel,
-            ),
-            created_by=team.marketing,
-            now=now - dt.timedelta(days=7),
-        )
-        team.pulse_id = pulse.id
+    team.pulse_id = world.pulse(
+        ritual_id, answers={team.marketing: {PulseQuestion.PARTNER: 4}}, reminder_hours=4, message_ts=None
+    )
+    world.commitment(
+        team_id=team.team_id,
+        what="Shared KPI dashboard",
+        marketing_owner=team.marketing,
+        it_owner=team.it,
+        due=now.date() - dt.timedelta(days=2),
+        ritual_id=ritual_id,
+        at=now - dt.timedelta(days=7),
+    )
 
 
 def _mentions(fake: FakeSlack, team: Team) -> list[str]:
@@ -253,7 +223,7 @@ def test_an_uninstalled_workspace_gets_no_scheduled_work(running_app: RunningApp
     removed = Team("T0002", "C_GONE", "U_MKT_GONE", "U_IT_GONE")
     for team in (installed, removed):
         fake.add_channel(team.channel, name=team.channel.lower(), is_member=True)
-        _seed(database, team, clock.now())
+        _seed(World(database, clock), team)
 
     uninstalled = running_app.slack.event({"type": ids.EVENT_APP_UNINSTALLED}, team_id=removed.team_id)
     assert uninstalled.response.status_code == 200
@@ -318,11 +288,8 @@ def test_pulse_jobs_skip_an_uninstalled_workspace_even_with_a_pulse_left_open(
     fake, clock = running_app.fake, running_app.clock
     removed = Team("T0002", "C_GONE", "U_MKT_GONE", "U_IT_GONE")
     fake.add_channel(removed.channel, name="gone", is_member=True)
-    _seed(database, removed, clock.now())
-    with database.begin() as session:
-        session.execute(
-            update(Workspace).where(Workspace.team_id == removed.team_id).values(uninstalled_at=clock.now())
-        )
+    _seed(World(database, clock), removed)
+    World(database, clock).mark_uninstalled(removed.team_id)
     services = running_app.services
 
     clock.advance(hours=21)
@@ -338,7 +305,7 @@ def test_the_scheduler_posts_through_the_runtimes_one_outbox(
     """`tandem scheduler` as the runtime wires it: one outbox, whose writes take turns with the
     scheduler's own, and a post that finds its channel gone unschedules the ritual at once."""
     team = Team(TEAM_ID, "C_GONE", "U_MKT_GONE", "U_IT_GONE")
-    _seed(database, team, clock.now())
+    _seed(World(database, clock), team)
     with database.read() as session:
         ritual_id = session.scalars(select(Ritual.id).where(Ritual.channel_id == team.channel)).one()
     runtime = Runtime(
@@ -367,7 +334,7 @@ def test_the_scheduler_posts_through_the_runtimes_one_outbox(
 def test_tokens_revoked_for_the_bot_uninstalls_but_user_tokens_alone_do_not(
     running_app: RunningApp, database: Database
 ) -> None:
-    _install_tokens(database, "T0001")
+    World(database, running_app.clock).tokens("T0001")
     running_app.slack.event({"type": ids.EVENT_TOKENS_REVOKED, "tokens": {"oauth": ["U1"]}})
     running_app.drain()
     with database.begin() as session:
@@ -419,7 +386,7 @@ def test_a_retry_after_a_failed_listener_is_handled_and_after_success_is_not(
     running_app: RunningApp, database: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The event id is claimed before the listener runs; a listener that fails gives the claim back."""
-    _install_tokens(database, "T0001")
+    World(database, running_app.clock).tokens("T0001")
     calls: list[str | None] = []
 
     def scheduler_down_once(team_id: str | None) -> None:

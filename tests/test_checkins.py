@@ -14,19 +14,19 @@ from sqlalchemy import select
 from bot.config import Mode
 from bot.messenger import SlackMessenger
 from bot.usecases.checkins import prepare_due
-from db.cadence import Cadence, CadenceKind
-from db.models import Occurrence, OccurrenceStatus, Pulse, Ritual, RitualStatus, Workspace
-from db.rituals import RitualSpec, create_ritual, delete_ritual, pause_ritual
+from db.models import Occurrence, OccurrenceStatus, Pulse, Ritual, RitualStatus
+from db.rituals import delete_ritual, pause_ritual
 from db.session import Database
 from jobs.scheduler import TandemScheduler
 from tests.clock import FrozenClock
 from tests.fake_slack import FakeSlack
+from tests.world import World
 
 BERLIN_TUESDAY_9 = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)  # 09:00 Europe/Berlin
 
 
 @pytest.fixture
-def world(fake_slack: FakeSlack) -> FakeSlack:
+def slack(fake_slack: FakeSlack) -> FakeSlack:
     for i in range(5):
         fake_slack.add_channel(f"C{i}", name=f"c{i}", is_member=True)
     fake_slack.add_user("U_CREATOR")
@@ -39,32 +39,28 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
+def world(database: Database, clock: FrozenClock) -> World:
+    # Most tests count check-ins (test_pulses covers the pulse that follows one); U_CREATOR is the
+    # creator a failing check-in tells.
+    return World(
+        database,
+        clock,
+        ritual_defaults={
+            "channel": "C0",
+            "name": "Weekly",
+            "created_by": "U_CREATOR",
+            "pulse_enabled": False,
+        },
+    )
+
+
+@pytest.fixture
 def scheduler(
-    database: Database, clock: FrozenClock, settings, world: FakeSlack
+    database: Database, clock: FrozenClock, settings, slack: FakeSlack
 ) -> Iterator[TandemScheduler]:  # type: ignore[no-untyped-def]
     sched = TandemScheduler(database, clock, SlackMessenger(settings, Mode.HTTP), poster_interval=0.0)
     yield sched
     sched.shutdown()
-
-
-def make_ritual(
-    database: Database, clock: FrozenClock, channel: str = "C0", name: str = "Weekly", *, pulses: bool = False
-) -> int:
-    spec = RitualSpec(
-        channel_id=channel,
-        name=name,
-        cadence=Cadence(kind=CadenceKind.weekly, weekday=1, time_of_day=dt.time(9), timezone="Europe/Berlin"),
-        marketing=("U_M",),
-        it=("U_I",),
-        pulse_enabled=pulses,  # most tests count check-ins; test_pulses covers the pulse that follows one
-    )
-    with database.begin() as session:
-        workspace = session.scalars(select(Workspace).where(Workspace.team_id == "T0001")).one_or_none()
-        if workspace is None:
-            workspace = Workspace(team_id="T0001")
-            session.add(workspace)
-            session.flush()
-        return create_ritual(session, workspace, spec, created_by="U_CREATOR", now=clock.now()).id
 
 
 def occurrence_rows(database: Database) -> list[Occurrence]:
@@ -72,32 +68,30 @@ def occurrence_rows(database: Database) -> list[Occurrence]:
         return list(session.scalars(select(Occurrence).order_by(Occurrence.scheduled_at)))
 
 
-def posts(world: FakeSlack, channel: str = "C0") -> list:  # type: ignore[type-arg]
-    return [c for c in world.calls("chat.postMessage") if c.params["channel"] == channel]
+def posts(slack: FakeSlack, channel: str = "C0") -> list:  # type: ignore[type-arg]
+    return [c for c in slack.calls("chat.postMessage") if c.params["channel"] == channel]
 
 
 def test_a_due_checkin_is_posted_exactly_once_however_often_it_fires(
-    scheduler: TandemScheduler, database: Database, clock: FrozenClock, world: FakeSlack
+    scheduler: TandemScheduler, database: Database, clock: FrozenClock, slack: FakeSlack, world: World
 ) -> None:
-    ritual_id = make_ritual(database, clock)
+    ritual_id = world.ritual()
     clock.set(BERLIN_TUESDAY_9 + dt.timedelta(seconds=1))
     for _ in range(3):  # the job, a retry, a restart's catch-up
         scheduler.fire(ritual_id)
     scheduler.catch_up()
     assert scheduler.outbox is not None and scheduler.outbox.join(10)
-    assert len(posts(world)) == 1
+    assert len(posts(slack)) == 1
     (occ,) = occurrence_rows(database)
     assert occ.status is OccurrenceStatus.POSTED and occ.scheduled_at == BERLIN_TUESDAY_9
 
 
 def test_rotation_never_repeats_a_prompt_until_all_were_used(
-    scheduler: TandemScheduler, database: Database, clock: FrozenClock, world: FakeSlack
+    scheduler: TandemScheduler, database: Database, clock: FrozenClock, slack: FakeSlack, world: World
 ) -> None:
     from db.prompt_library import BUILTIN_PROMPTS
 
-    ritual_id = make_ritual(database, clock)
-    with database.begin() as session:
-        session.get(Ritual, ritual_id).themes = ["data", "credit"]  # type: ignore[union-attr]
+    ritual_id = world.ritual(themes=("data", "credit"))
     pool = [p.key for p in BUILTIN_PROMPTS if p.theme.value in ("data", "credit")]
     for week in range(len(pool) + 2):
         clock.set(BERLIN_TUESDAY_9 + dt.timedelta(weeks=week, seconds=1))
@@ -109,9 +103,9 @@ def test_rotation_never_repeats_a_prompt_until_all_were_used(
 
 
 def test_downtime_within_grace_is_posted_once_older_is_missed_and_mentioned(
-    scheduler: TandemScheduler, database: Database, clock: FrozenClock, world: FakeSlack
+    scheduler: TandemScheduler, database: Database, clock: FrozenClock, slack: FakeSlack, world: World
 ) -> None:
-    make_ritual(database, clock)
+    world.ritual()
     # Tandem was down from before Tuesday 24 Nov until Tuesday 1 Dec 09:30 Berlin.
     clock.set(BERLIN_TUESDAY_9 + dt.timedelta(weeks=1, minutes=30))
     scheduler.catch_up()
@@ -122,30 +116,35 @@ def test_downtime_within_grace_is_posted_once_older_is_missed_and_mentioned(
         (BERLIN_TUESDAY_9 + dt.timedelta(weeks=1), OccurrenceStatus.POSTED),
     ]
     assert rows[0].reason == "Tandem was not running at the time"
-    (post,) = posts(world)
+    (post,) = posts(slack)
     assert "Tue 24 Nov" in str(post.params["blocks"]) or "24 November" in str(post.params["blocks"])
     # A second restart changes nothing.
     scheduler.catch_up()
     scheduler.outbox.join(10)
-    assert len(posts(world)) == 1
+    assert len(posts(slack)) == 1
 
 
 def test_past_the_grace_window_nothing_is_posted(
-    scheduler: TandemScheduler, database: Database, clock: FrozenClock, world: FakeSlack
+    scheduler: TandemScheduler, database: Database, clock: FrozenClock, slack: FakeSlack, world: World
 ) -> None:
-    ritual_id = make_ritual(database, clock)
+    ritual_id = world.ritual()
     clock.set(BERLIN_TUESDAY_9 + dt.timedelta(hours=2, minutes=1))
     assert scheduler.fire(ritual_id) == []
     assert [r.status for r in occurrence_rows(database)] == [OccurrenceStatus.MISSED]
-    assert posts(world) == []
+    assert posts(slack) == []
 
 
 @pytest.mark.parametrize("error", ["not_in_channel", "channel_not_found", "is_archived"])
 def test_channel_errors_pause_the_ritual_and_tell_its_creator(
-    scheduler: TandemScheduler, database: Database, clock: FrozenClock, world: FakeSlack, error: str
+    scheduler: TandemScheduler,
+    database: Database,
+    clock: FrozenClock,
+    slack: FakeSlack,
+    world: World,
+    error: str,
 ) -> None:
-    ritual_id = make_ritual(database, clock, channel="C1")
-    world.fail("chat.postMessage", error=error, times=3)
+    ritual_id = world.ritual(channel="C1")
+    slack.fail("chat.postMessage", error=error, times=3)
     clock.set(BERLIN_TUESDAY_9 + dt.timedelta(seconds=1))
     scheduler.fire(ritual_id)
     assert scheduler.outbox is not None and scheduler.outbox.join(10)
@@ -158,15 +157,15 @@ def test_channel_errors_pause_the_ritual_and_tell_its_creator(
             and ritual.status is RitualStatus.PAUSED
             and error in (ritual.paused_reason or "")
         )
-    (dm,) = [c for c in world.calls("chat.postMessage") if c.params["channel"] == "U_CREATOR"]
+    (dm,) = [c for c in slack.calls("chat.postMessage") if c.params["channel"] == "U_CREATOR"]
     assert "/tandem resume Weekly" in str(dm.params["blocks"])
 
 
 def test_a_revoked_token_pauses_without_a_dm(
-    scheduler: TandemScheduler, database: Database, clock: FrozenClock, world: FakeSlack
+    scheduler: TandemScheduler, database: Database, clock: FrozenClock, slack: FakeSlack, world: World
 ) -> None:
-    ritual_id = make_ritual(database, clock)
-    world.revoke("xoxb-test-token")
+    ritual_id = world.ritual()
+    slack.revoke("xoxb-test-token")
     clock.set(BERLIN_TUESDAY_9 + dt.timedelta(seconds=1))
     scheduler.fire(ritual_id)
     assert scheduler.outbox is not None and scheduler.outbox.join(10)
@@ -177,52 +176,57 @@ def test_a_revoked_token_pauses_without_a_dm(
         assert ritual is not None and ritual.status is RitualStatus.PAUSED
         assert ritual.paused_reason == "Slack no longer accepts Tandem's token (token_revoked)"
     assert scheduler.next_run(ritual_id) is None  # no job for a paused ritual
-    assert [c for c in world.calls("chat.postMessage") if c.params["channel"] == "U_CREATOR"] == []
+    assert [c for c in slack.calls("chat.postMessage") if c.params["channel"] == "U_CREATOR"] == []
 
 
 def test_rate_limits_and_server_errors_are_retried(
-    scheduler: TandemScheduler, database: Database, clock: FrozenClock, world: FakeSlack
+    scheduler: TandemScheduler, database: Database, clock: FrozenClock, slack: FakeSlack, world: World
 ) -> None:
-    ritual_id = make_ritual(database, clock)
-    world.fail("chat.postMessage", status=429, retry_after=0, times=1)
-    world.fail("chat.postMessage", status=503, times=1)
+    ritual_id = world.ritual()
+    slack.fail("chat.postMessage", status=429, retry_after=0, times=1)
+    slack.fail("chat.postMessage", status=503, times=1)
     clock.set(BERLIN_TUESDAY_9 + dt.timedelta(seconds=1))
     scheduler.fire(ritual_id)
     assert scheduler.outbox is not None and scheduler.outbox.join(20)
-    assert len(world.calls("chat.postMessage")) == 3
+    assert len(slack.calls("chat.postMessage")) == 3
     (occ,) = occurrence_rows(database)
     assert occ.status is OccurrenceStatus.POSTED
 
 
 @pytest.mark.parametrize("status", [502, 504])
 def test_gateway_errors_are_retried(
-    scheduler: TandemScheduler, database: Database, clock: FrozenClock, world: FakeSlack, status: int
+    scheduler: TandemScheduler,
+    database: Database,
+    clock: FrozenClock,
+    slack: FakeSlack,
+    world: World,
+    status: int,
 ) -> None:
-    ritual_id = make_ritual(database, clock)
-    world.fail("chat.postMessage", status=status, times=1)
+    ritual_id = world.ritual()
+    slack.fail("chat.postMessage", status=status, times=1)
     clock.set(BERLIN_TUESDAY_9 + dt.timedelta(seconds=1))
     scheduler.fire(ritual_id)
     assert scheduler.outbox is not None and scheduler.outbox.join(20)
-    assert len(world.calls("chat.postMessage")) == 2
+    assert len(slack.calls("chat.postMessage")) == 2
     (occ,) = occurrence_rows(database)
     assert occ.status is OccurrenceStatus.POSTED
 
 
 def test_a_checkin_whose_answer_times_out_is_not_posted_twice(
-    database: Database, clock: FrozenClock, settings, world: FakeSlack
+    database: Database, clock: FrozenClock, settings, slack: FakeSlack, world: World
 ) -> None:  # type: ignore[no-untyped-def]
     # Slack got the message but its answer is late: a retry could post the check-in twice.
     slow = settings.model_copy(update={"slack_timeout": 1})
     sched = TandemScheduler(database, clock, SlackMessenger(slow, Mode.HTTP), poster_interval=0.0)
     try:
-        ritual_id = make_ritual(database, clock)
-        world.method_latency["chat.postMessage"] = 1.5
+        ritual_id = world.ritual()
+        slack.method_latency["chat.postMessage"] = 1.5
         clock.set(BERLIN_TUESDAY_9 + dt.timedelta(seconds=1))
         sched.fire(ritual_id)
         assert sched.outbox is not None and sched.outbox.join(20)
     finally:
         sched.shutdown()
-    assert len(world.calls("chat.postMessage")) == 1
+    assert len(slack.calls("chat.postMessage")) == 1
     (occ,) = occurrence_rows(database)
     assert occ.status is OccurrenceStatus.FAILED and occ.reason == "Slack could not be reached (TimeoutError)"
 
@@ -251,12 +255,13 @@ def test_a_failed_checkin_brings_no_pulse(
     scheduler: TandemScheduler,
     database: Database,
     clock: FrozenClock,
-    world: FakeSlack,
+    slack: FakeSlack,
+    world: World,
     status: int,
     error: str | None,
 ) -> None:
-    ritual_id = make_ritual(database, clock, pulses=True)
-    world.fail("chat.postMessage", status=status, error=error, times=None)
+    ritual_id = world.ritual(pulse_enabled=True)
+    slack.fail("chat.postMessage", status=status, error=error, times=None)
     clock.set(BERLIN_TUESDAY_9 + dt.timedelta(seconds=1))
     scheduler.fire(ritual_id)
     assert scheduler.outbox is not None and scheduler.outbox.join(30)
@@ -265,15 +270,15 @@ def test_a_failed_checkin_brings_no_pulse(
     with database.begin() as session:
         assert session.scalars(select(Pulse)).all() == []
     # Every message Slack was asked to post was the check-in (and its retries), or the creator's DM.
-    texts = {c.params["text"] for c in world.calls("chat.postMessage") if c.params["channel"] == "C0"}
+    texts = {c.params["text"] for c in slack.calls("chat.postMessage") if c.params["channel"] == "C0"}
     assert len(texts) == 1 and "Weekly" in texts.pop()
 
 
 def test_the_same_checkin_posted_brings_its_pulse(
-    scheduler: TandemScheduler, database: Database, clock: FrozenClock, world: FakeSlack
+    scheduler: TandemScheduler, database: Database, clock: FrozenClock, slack: FakeSlack, world: World
 ) -> None:
     # The other side of the test above: with Slack working, the pulse does follow.
-    ritual_id = make_ritual(database, clock, pulses=True)
+    ritual_id = world.ritual(pulse_enabled=True)
     clock.set(BERLIN_TUESDAY_9 + dt.timedelta(seconds=1))
     scheduler.fire(ritual_id)
     assert scheduler.outbox is not None and scheduler.outbox.join(30)
@@ -281,19 +286,20 @@ def test_the_same_checkin_posted_brings_its_pulse(
     with database.begin() as session:
         (pulse,) = session.scalars(select(Pulse)).all()
     assert occ.message_ts is not None and pulse.thread_ts == occ.message_ts
-    assert len(posts(world)) == 2
+    assert len(posts(slack)) == 2
 
 
 def test_a_checkin_that_fails_to_prepare_is_recorded_and_mentioned_next_time(
     scheduler: TandemScheduler,
     database: Database,
     clock: FrozenClock,
-    world: FakeSlack,
+    slack: FakeSlack,
+    world: World,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import bot.usecases.checkins
 
-    ritual_id = make_ritual(database, clock)
+    ritual_id = world.ritual()
 
     def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise KeyError("a bug while building the message")
@@ -304,7 +310,7 @@ def test_a_checkin_that_fails_to_prepare_is_recorded_and_mentioned_next_time(
     (occ,) = occurrence_rows(database)
     assert (occ.status, occ.scheduled_at) == (OccurrenceStatus.FAILED, BERLIN_TUESDAY_9)
     assert occ.reason == "Tandem could not prepare it (an internal error: KeyError)"
-    assert posts(world) == []
+    assert posts(slack) == []
     scheduler.fire(ritual_id)  # a retry of the job changes nothing: the occurrence has its outcome
     assert len(occurrence_rows(database)) == 1
 
@@ -312,7 +318,7 @@ def test_a_checkin_that_fails_to_prepare_is_recorded_and_mentioned_next_time(
     clock.set(BERLIN_TUESDAY_9 + dt.timedelta(weeks=1, seconds=1))
     scheduler.fire(ritual_id)
     assert scheduler.outbox is not None and scheduler.outbox.join(10)
-    (post,) = posts(world)
+    (post,) = posts(slack)
     assert (
         "The check-in of Tue 24 Nov could not be posted: Tandem could not prepare it (an internal error: KeyError)."
         in str(post.params["blocks"])
@@ -321,9 +327,14 @@ def test_a_checkin_that_fails_to_prepare_is_recorded_and_mentioned_next_time(
 
 @pytest.mark.parametrize("change", ["paused", "deleted"])
 def test_a_queued_checkin_of_a_ritual_stopped_meanwhile_is_skipped(
-    scheduler: TandemScheduler, database: Database, clock: FrozenClock, world: FakeSlack, change: str
+    scheduler: TandemScheduler,
+    database: Database,
+    clock: FrozenClock,
+    slack: FakeSlack,
+    world: World,
+    change: str,
 ) -> None:
-    ritual_id = make_ritual(database, clock)
+    ritual_id = world.ritual()
     clock.set(BERLIN_TUESDAY_9 + dt.timedelta(seconds=1))
     with database.begin() as session:
         (prepared,) = prepare_due(session, ritual_id, now=clock.now(), grace=dt.timedelta(hours=2))
@@ -336,17 +347,17 @@ def test_a_queued_checkin_of_a_ritual_stopped_meanwhile_is_skipped(
             delete_ritual(ritual)
     scheduler.submit(prepared)
     assert scheduler.outbox is not None and scheduler.outbox.join(10)
-    assert posts(world) == []
+    assert posts(slack) == []
     (occ,) = occurrence_rows(database)
     assert occ.status is OccurrenceStatus.SKIPPED
     assert occ.reason == f"its ritual was {change} before it could be posted"
 
 
 def test_slack_down_for_good_ends_as_failed_with_the_reason(
-    scheduler: TandemScheduler, database: Database, clock: FrozenClock, world: FakeSlack
+    scheduler: TandemScheduler, database: Database, clock: FrozenClock, slack: FakeSlack, world: World
 ) -> None:
-    ritual_id = make_ritual(database, clock)
-    world.fail("chat.postMessage", status=500, times=None)
+    ritual_id = world.ritual()
+    slack.fail("chat.postMessage", status=500, times=None)
     clock.set(BERLIN_TUESDAY_9 + dt.timedelta(seconds=1))
     scheduler.fire(ritual_id)
     assert scheduler.outbox is not None and scheduler.outbox.join(30)
@@ -376,13 +387,13 @@ class RecordingMessenger:
 
 
 def test_one_message_per_second_per_channel(
-    database: Database, clock: FrozenClock, settings, world: FakeSlack
+    database: Database, clock: FrozenClock, settings, slack: FakeSlack, world: World
 ) -> None:  # type: ignore[no-untyped-def]
     messenger = RecordingMessenger(SlackMessenger(settings, Mode.HTTP))
     sched = TandemScheduler(database, clock, messenger, poster_interval=0.2)  # type: ignore[arg-type]
     try:
-        ids_ = [make_ritual(database, clock, channel="C2", name=f"R{i}") for i in range(4)]
-        ids_ += [make_ritual(database, clock, channel="C3", name=f"S{i}") for i in range(2)]
+        ids_ = [world.ritual(channel="C2", name=f"R{i}") for i in range(4)]
+        ids_ += [world.ritual(channel="C3", name=f"S{i}") for i in range(2)]
         clock.set(BERLIN_TUESDAY_9 + dt.timedelta(seconds=1))
         prepared = []
         for ritual_id in ids_:
@@ -393,7 +404,7 @@ def test_one_message_per_second_per_channel(
         assert sched.outbox is not None and sched.outbox.join(20)
     finally:
         sched.shutdown()
-    assert len(posts(world, "C2")) == 4 and len(posts(world, "C3")) == 2
+    assert len(posts(slack, "C2")) == 4 and len(posts(slack, "C3")) == 2
     for channel in ("C2", "C3"):
         starts, answers = messenger.starts[channel], messenger.answers[channel]
         # Each post starts at least the interval after Slack answered the one before it, so the
@@ -406,17 +417,17 @@ def test_one_message_per_second_per_channel(
 
 @pytest.mark.postgres_only
 def test_two_scheduler_processes_on_postgresql_post_each_checkin_once(
-    database: Database, clock: FrozenClock, world: FakeSlack, database_url: str
+    database: Database, clock: FrozenClock, slack: FakeSlack, world: World, database_url: str
 ) -> None:
     if database.backend != "postgresql":
         pytest.skip("the two-process race runs on PostgreSQL (CI's second run)")
     for i in range(5):
         for j in range(4):
-            make_ritual(database, clock, channel=f"C{i}", name=f"R{i}-{j}")
+            world.ritual(channel=f"C{i}", name=f"R{i}-{j}")
     now = (BERLIN_TUESDAY_9 + dt.timedelta(seconds=2)).isoformat()
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "tests.scheduler_process", database_url, world.base_url, now, "3"],
+            [sys.executable, "-m", "tests.scheduler_process", database_url, slack.base_url, now, "3"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -434,6 +445,6 @@ def test_two_scheduler_processes_on_postgresql_post_each_checkin_once(
     assert all(p.returncode == 0 for p in procs), outputs
     claimed = [int(out.strip().splitlines()[-1]) for out, _ in outputs]
     assert sum(claimed) == 20  # every occurrence claimed by exactly one of the two
-    assert len(world.calls("chat.postMessage")) == 20
+    assert len(slack.calls("chat.postMessage")) == 20
     rows = occurrence_rows(database)
     assert len(rows) == 20 and {r.status for r in rows} == {OccurrenceStatus.POSTED}

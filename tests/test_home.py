@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 
@@ -10,29 +9,15 @@ import pytest
 from sqlalchemy import select
 
 from bot import ids
-from db.cadence import Cadence, CadenceKind
 from db.models import Person, Workspace
-from db.rituals import RitualSpec, create_ritual
 from tests.conftest import RunningApp
+from tests.world import World
 
 
 @pytest.fixture
 def world(running_app: RunningApp) -> RunningApp:
     running_app.fake.add_user("U_M1", tz="Europe/Berlin")
-    with running_app.services.database.begin() as session:
-        ws = Workspace(team_id="T0001")
-        session.add(ws)
-        session.flush()
-        spec = RitualSpec(
-            channel_id="C_SHARED",
-            name="Weekly sync",
-            cadence=Cadence(
-                kind=CadenceKind.weekly, weekday=1, time_of_day=dt.time(9), timezone="Europe/Berlin"
-            ),
-            marketing=("U_M1",),
-            it=("U_I1",),
-        )
-        create_ritual(session, ws, spec, created_by="U_M1", now=running_app.clock.now())
+    World(running_app.services.database, running_app.clock).ritual(marketing=("U_M1",), it=("U_I1",))
     assert running_app.runtime.homes.join(10)
     running_app.fake.clear()
     return running_app

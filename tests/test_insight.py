@@ -12,80 +12,27 @@ from sqlalchemy import select
 
 from bot.usecases.checkins import prepare_now
 from bot.usecases.insight import alert_on_drift
-from db.cadence import Cadence, CadenceKind
-from db.models import Person, Pulse, PulseQuestion, PulseTally, PulseVote, Ritual, Side, Workspace
-from db.rituals import RitualSpec, create_ritual
+from db.models import Pulse, PulseQuestion, Ritual
 from db.session import Database
 from tests.conftest import RunningApp
+from tests.world import World
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def make_ritual(
-    database: Database, now: dt.datetime, *, anonymous: bool = True, created_by: str = "U_M1"
-) -> int:
-    spec = RitualSpec(
-        channel_id="C_SHARED",
-        name="Weekly sync",
-        cadence=Cadence(kind=CadenceKind.weekly, weekday=1, time_of_day=dt.time(9), timezone="Europe/Berlin"),
+def make_ritual(world: RunningApp, *, anonymous: bool = True, created_by: str = "U_M1") -> int:
+    """The ritual these tests report on: three people a side, set up 400 days ago."""
+    return seed(world).ritual(
         marketing=("U_M1", "U_M2", "U_M3"),
         it=("U_I1", "U_I2", "U_I3"),
         pulse_anonymous=anonymous,
+        created_by=created_by,
+        now=world.clock.now() - dt.timedelta(days=400),
     )
-    with database.begin() as session:
-        ws = session.scalars(select(Workspace).where(Workspace.team_id == "T0001")).one_or_none()
-        if ws is None:
-            ws = Workspace(team_id="T0001")
-            session.add(ws)
-            session.flush()
-        return create_ritual(session, ws, spec, created_by=created_by, now=now - dt.timedelta(days=400)).id
 
 
-def closed_pulse(
-    database: Database,
-    ritual_id: int,
-    opened: dt.datetime,
-    *,
-    marketing: dict[int, int],
-    it: dict[int, int],
-    theme: str | None = None,
-    anonymous: bool = True,
-    level_other: dict[int, int] | None = None,
-) -> int:
-    """A pulse that closed a day after it opened, with these answer counts per score (each side
-    answered both questions alike; `level_other`: people of neither side on the level question)."""
-    with database.begin() as session:
-        pulse = Pulse(
-            ritual_id=ritual_id,
-            channel_id="C_SHARED",
-            owner="U_M1",
-            anonymous=anonymous,
-            opened_at=opened,
-            closes_at=opened + dt.timedelta(days=1),
-            closed_at=opened + dt.timedelta(days=1),
-            theme=theme,
-        )
-        session.add(pulse)
-        session.flush()
-        for side, counts in ((Side.MARKETING, marketing), (Side.IT, it)):
-            for score, n in counts.items():
-                session.add(
-                    PulseTally(
-                        pulse_id=pulse.id, question=PulseQuestion.PARTNER, side=side, score=score, count=n
-                    )
-                )
-                session.add(
-                    PulseTally(
-                        pulse_id=pulse.id, question=PulseQuestion.LEVEL, side=side, score=score, count=n
-                    )
-                )
-        for score, n in (level_other or {}).items():
-            session.add(
-                PulseTally(
-                    pulse_id=pulse.id, question=PulseQuestion.LEVEL, side=Side.OTHER, score=score, count=n
-                )
-            )
-        return pulse.id
+def seed(world: RunningApp) -> World:
+    return World(world.services.database, world.clock)
 
 
 @pytest.fixture
@@ -96,14 +43,14 @@ def world(running_app: RunningApp) -> RunningApp:
 
 
 def test_report_uploads_a_chart_with_alt_text_and_a_summary(world: RunningApp) -> None:
-    database, now = world.services.database, world.clock.now()
-    ritual_id = make_ritual(database, now)
+    now = world.clock.now()
+    ritual_id = make_ritual(world)
     for week in range(6):
-        closed_pulse(
-            database, ritual_id, now - dt.timedelta(weeks=6 - week), marketing={2: 2, 3: 2}, it={4: 3, 5: 1}
+        seed(world).tallied_pulse(
+            ritual_id, opened_at=now - dt.timedelta(weeks=6 - week), marketing={2: 2, 3: 2}, it={4: 3, 5: 1}
         )
-    closed_pulse(
-        database, ritual_id, now - dt.timedelta(days=2), marketing={3: 2}, it={4: 4}
+    seed(world).tallied_pulse(
+        ritual_id, opened_at=now - dt.timedelta(days=2), marketing={3: 2}, it={4: 4}
     )  # marketing withheld
     answer = world.slack.command("report", channel_id="C_SHARED", user_id="U_M1").json()
     assert "Preparing" in answer["text"]
@@ -122,8 +69,7 @@ def test_report_uploads_a_chart_with_alt_text_and_a_summary(world: RunningApp) -
 
 
 def test_report_asked_elsewhere_comes_by_dm_and_bad_weeks_are_refused(world: RunningApp) -> None:
-    database, now = world.services.database, world.clock.now()
-    make_ritual(database, now)
+    make_ritual(world)
     bad = world.slack.command("report Weekly sync 500", channel_id="C_OTHER", user_id="U_M1").json()
     assert "1 to 104" in bad["text"] and "/tandem report Weekly sync 12" in bad["text"]
     world.slack.command("report Weekly sync 4", channel_id="C_OTHER", user_id="U_M1")
@@ -137,9 +83,11 @@ def _csv_rows(data: bytes) -> list[dict[str, str]]:
 
 
 def test_export_matches_the_stored_answers_and_names_nobody_in_anonymous_pulses(world: RunningApp) -> None:
-    database, now = world.services.database, world.clock.now()
-    ritual_id = make_ritual(database, now)
-    closed_pulse(database, ritual_id, now - dt.timedelta(weeks=1), marketing={2: 1, 3: 2}, it={4: 2, 5: 2})
+    now = world.clock.now()
+    ritual_id = make_ritual(world)
+    seed(world).tallied_pulse(
+        ritual_id, opened_at=now - dt.timedelta(weeks=1), marketing={2: 1, 3: 2}, it={4: 2, 5: 2}
+    )
     world.slack.command("export", channel_id="C_SHARED", user_id="U_M1")
     world.drain()
     (only,) = world.fake.wait_for("files.completeUploadExternal")
@@ -155,22 +103,16 @@ def test_export_matches_the_stored_answers_and_names_nobody_in_anonymous_pulses(
 
 
 def test_per_answer_csv_only_for_members_and_only_for_named_pulses(world: RunningApp) -> None:
-    database, now = world.services.database, world.clock.now()
-    ritual_id = make_ritual(database, now, anonymous=False)
-    pulse_id = closed_pulse(
-        database, ritual_id, now - dt.timedelta(weeks=1), marketing={3: 3}, it={4: 3}, anonymous=False
+    now = world.clock.now()
+    ritual_id = make_ritual(world, anonymous=False)
+    seed(world).tallied_pulse(
+        ritual_id,
+        opened_at=now - dt.timedelta(weeks=1),
+        marketing={3: 3},
+        it={4: 3},
+        anonymous=False,
+        votes={"U_M2": {PulseQuestion.PARTNER: 3}},
     )
-    with database.begin() as session:
-        person = session.scalars(select(Person).where(Person.slack_user_id == "U_M2")).one()
-        session.add(
-            PulseVote(
-                pulse_id=pulse_id,
-                question=PulseQuestion.PARTNER,
-                person_id=person.id,
-                side=Side.MARKETING,
-                score=3,
-            )
-        )
     world.fake.add_user("U_ADMIN", is_admin=True)
     world.slack.command(
         "export Weekly sync", channel_id="C_OTHER", user_id="U_ADMIN"
@@ -199,12 +141,14 @@ def _prepare(database: Database, ritual_id: int, now: dt.datetime):  # type: ign
 
 def test_the_next_prompt_aims_at_the_lowest_score_and_says_why(world: RunningApp) -> None:
     database, now = world.services.database, world.clock.now()
-    ritual_id = make_ritual(database, now)
+    ritual_id = make_ritual(world)
     # Credit: both sides low (2.0 and 2.3), close together. Data: scores of 4 and 3, one point apart.
-    closed_pulse(
-        database, ritual_id, now - dt.timedelta(days=6), marketing={2: 3}, it={2: 2, 3: 1}, theme="credit"
+    seed(world).tallied_pulse(
+        ritual_id, opened_at=now - dt.timedelta(days=6), marketing={2: 3}, it={2: 2, 3: 1}, theme="credit"
     )
-    closed_pulse(database, ritual_id, now - dt.timedelta(days=5), marketing={4: 3}, it={3: 3}, theme="data")
+    seed(world).tallied_pulse(
+        ritual_id, opened_at=now - dt.timedelta(days=5), marketing={4: 3}, it={3: 3}, theme="data"
+    )
     prepared = _prepare(database, ritual_id, now)
     assert prepared.prompt_key.startswith("credit-")
     rendered = json.dumps(prepared.blocks)
@@ -222,18 +166,19 @@ def test_the_next_prompt_aims_at_the_lowest_score_and_says_why(world: RunningApp
 
 def test_a_huge_gap_between_middling_scores_beats_a_lower_score(world: RunningApp) -> None:
     database, now = world.services.database, world.clock.now()
-    ritual_id = make_ritual(database, now)
+    ritual_id = make_ritual(world)
     # Credit has the lowest score (2.7 on both sides); data's scores are 5.0 and a middling 3.0,
     # two points apart: the widest gap makes data the weak spot.
-    closed_pulse(
-        database,
+    seed(world).tallied_pulse(
         ritual_id,
-        now - dt.timedelta(days=6),
+        opened_at=now - dt.timedelta(days=6),
         marketing={3: 2, 2: 1},
         it={3: 2, 2: 1},
         theme="credit",
     )
-    closed_pulse(database, ritual_id, now - dt.timedelta(days=5), marketing={5: 3}, it={3: 3}, theme="data")
+    seed(world).tallied_pulse(
+        ritual_id, opened_at=now - dt.timedelta(days=5), marketing={5: 3}, it={3: 3}, theme="data"
+    )
     prepared = _prepare(database, ritual_id, now)
     assert prepared.prompt_key.startswith("data-")
     rendered = json.dumps(prepared.blocks)
@@ -248,8 +193,10 @@ def test_the_weak_theme_never_starves_the_others(world: RunningApp) -> None:
     """The rotation rule holds: once every prompt of the weak theme was used in this cycle, the
     next check-in moves on to another theme, and does not claim it was chosen for the weak spot."""
     database, now = world.services.database, world.clock.now()
-    ritual_id = make_ritual(database, now)
-    closed_pulse(database, ritual_id, now - dt.timedelta(days=5), marketing={5: 3}, it={2: 3}, theme="data")
+    ritual_id = make_ritual(world)
+    seed(world).tallied_pulse(
+        ritual_id, opened_at=now - dt.timedelta(days=5), marketing={5: 3}, it={2: 3}, theme="data"
+    )
     keys = []
     for k in range(7):  # the library has 6 data prompts
         prepared = _prepare(database, ritual_id, now + dt.timedelta(seconds=k))
@@ -262,10 +209,12 @@ def test_the_weak_theme_never_starves_the_others(world: RunningApp) -> None:
 
 def test_drift_alert_goes_once_to_both_leads_and_can_be_turned_off(world: RunningApp) -> None:
     database, now = world.services.database, world.clock.now()
-    ritual_id = make_ritual(database, now)
+    ritual_id = make_ritual(world)
     falling = [({5: 3}, {5: 3}), ({4: 3}, {4: 3}), ({3: 3}, {2: 3})]
     ids = [
-        closed_pulse(database, ritual_id, now - dt.timedelta(weeks=3 - i), marketing=m, it=i_, theme="data")
+        seed(world).tallied_pulse(
+            ritual_id, opened_at=now - dt.timedelta(weeks=3 - i), marketing=m, it=i_, theme="data"
+        )
         for i, (m, i_) in enumerate(falling)
     ]
     messenger = world.services.messenger
@@ -284,7 +233,7 @@ def test_drift_alert_goes_once_to_both_leads_and_can_be_turned_off(world: Runnin
 
     off = world.slack.command("alerts off", channel_id="C_SHARED", user_id="U_M1").json()
     assert "No more drift alerts" in off["text"]
-    more = closed_pulse(database, ritual_id, now, marketing={2: 3}, it={1: 3})
+    more = seed(world).tallied_pulse(ritual_id, opened_at=now, marketing={2: 3}, it={1: 3})
     assert not alert_on_drift(
         database, messenger, more, ritual_id, now=now + dt.timedelta(days=2), min_answers=3
     )
@@ -293,11 +242,13 @@ def test_drift_alert_goes_once_to_both_leads_and_can_be_turned_off(world: Runnin
 def test_a_widening_gap_alerts_the_leads_named_first_not_the_creator(world: RunningApp) -> None:
     database, now = world.services.database, world.clock.now()
     # Set up by someone outside both teams: the leads are still the first person named on each side.
-    ritual_id = make_ritual(database, now, created_by="U_CHIEF")
+    ritual_id = make_ritual(world, created_by="U_CHIEF")
     # The overall score holds at 3.7 while the gap goes 0.0 → 0.7 → 1.3.
     widening = [({4: 2, 3: 1}, {4: 2, 3: 1}), ({4: 3}, {4: 1, 3: 2}), ({4: 2, 5: 1}, {3: 3})]
     ids = [
-        closed_pulse(database, ritual_id, now - dt.timedelta(weeks=3 - k), marketing=m, it=i, theme="data")
+        seed(world).tallied_pulse(
+            ritual_id, opened_at=now - dt.timedelta(weeks=3 - k), marketing=m, it=i, theme="data"
+        )
         for k, (m, i) in enumerate(widening)
     ]
     messenger = world.services.messenger
@@ -322,10 +273,10 @@ def test_a_widening_gap_alerts_the_leads_named_first_not_the_creator(world: Runn
 
 def test_no_alert_when_neither_falling_nor_widening(world: RunningApp) -> None:
     database, now = world.services.database, world.clock.now()
-    ritual_id = make_ritual(database, now)
+    ritual_id = make_ritual(world)
     ups_and_downs = [({4: 3}, {4: 3}), ({3: 3}, {3: 3}), ({4: 3}, {4: 3})]
     ids = [
-        closed_pulse(database, ritual_id, now - dt.timedelta(weeks=3 - k), marketing=m, it=i)
+        seed(world).tallied_pulse(ritual_id, opened_at=now - dt.timedelta(weeks=3 - k), marketing=m, it=i)
         for k, (m, i) in enumerate(ups_and_downs)
     ]
     assert world.services.messenger is not None
@@ -360,23 +311,21 @@ def _derivable_small_sides(rows: list[dict[str, str]], min_answers: int = 3) -> 
 
 
 def test_export_never_lets_a_small_side_be_worked_out_by_subtraction(world: RunningApp) -> None:
-    database, now = world.services.database, world.clock.now()
-    ritual_id = make_ritual(database, now)
+    now = world.clock.now()
+    ritual_id = make_ritual(world)
     # Two people of neither side answered the level question: the results thread shows only the
     # everyone figure, so the export must not break the sides out either.
-    small = closed_pulse(
-        database,
+    small = seed(world).tallied_pulse(
         ritual_id,
-        now - dt.timedelta(weeks=2),
+        opened_at=now - dt.timedelta(weeks=2),
         marketing={2: 2, 4: 2},
         it={3: 4},
         level_other={1: 2},
     )
     # Three of them: enough to stand on their own, so every side is shown.
-    enough = closed_pulse(
-        database,
+    enough = seed(world).tallied_pulse(
         ritual_id,
-        now - dt.timedelta(weeks=1),
+        opened_at=now - dt.timedelta(weeks=1),
         marketing={2: 2, 4: 2},
         it={3: 4},
         level_other={1: 3},
@@ -420,11 +369,10 @@ def test_reports_hide_level_sides_exactly_when_the_results_thread_does(
     from db.reports import pulse_points
 
     database, now = world.services.database, world.clock.now()
-    ritual_id = make_ritual(database, now)
-    pulse_id = closed_pulse(
-        database,
+    ritual_id = make_ritual(world)
+    pulse_id = seed(world).tallied_pulse(
         ritual_id,
-        now - dt.timedelta(weeks=1),
+        opened_at=now - dt.timedelta(weeks=1),
         marketing={3: 4},
         it={4: 2},  # IT itself too few: withheld on both questions
         level_other={5: others} if others else None,
@@ -440,47 +388,40 @@ def test_reports_hide_level_sides_exactly_when_the_results_thread_does(
 
 
 def test_export_rows_for_wins_and_commitments_match_what_is_stored(world: RunningApp) -> None:
-    from db.commitments import CommitmentSpec, create_commitment, drop, mark_done
-    from db.models import Commitment, Win, WinCredit
+    from db.models import Commitment
 
     database, now = world.services.database, world.clock.now()
-    ritual_id = make_ritual(database, now)
-    with database.begin() as session:
-        ritual = session.get(Ritual, ritual_id)
-        assert ritual is not None
-        win = Win(
-            workspace_id=ritual.workspace_id,
+    ritual_id = make_ritual(world)
+    built = seed(world)
+    built.win(
+        ritual_id=ritual_id,
+        # A spreadsheet would run this as a formula: the export must keep it as text.
+        what='=HYPERLINK("https://evil.example","Tracking plan agreed")',
+        outcome="+18% qualified leads",
+        link="https://example.com/dashboards/leads",
+        marketing=("U_M2",),
+        it=("U_I1", "U_I3"),
+        created_by="U_M1",
+        message_ts=None,
+        at=now - dt.timedelta(days=3),
+    )
+    stored = [
+        built.commitment(
+            what=what,
+            marketing_owner="U_M1",
+            it_owner="U_I2",
+            due=due,
             ritual_id=ritual_id,
-            channel_id="C_SHARED",
-            # A spreadsheet would run this as a formula: the export must keep it as text.
-            what='=HYPERLINK("https://evil.example","Tracking plan agreed")',
-            outcome="+18% qualified leads",
-            link="https://example.com/dashboards/leads",
             created_by="U_M1",
-            created_at=now - dt.timedelta(days=3),
+            at=now - dt.timedelta(days=10),
         )
-        win.credits = [
-            WinCredit(user_id="U_M2", side=Side.MARKETING),
-            WinCredit(user_id="U_I1", side=Side.IT),
-            WinCredit(user_id="U_I3", side=Side.IT),
-        ]
-        session.add(win)
-        stored = []
         for what, due in (
             ("@channel review of the CRM fields", dt.date(2026, 11, 20)),
             ("Ship the form", dt.date(2026, 12, 4)),
-        ):
-            stored.append(
-                create_commitment(
-                    session,
-                    ritual.workspace_id,
-                    CommitmentSpec(what, "U_M1", "U_I2", due, ritual_id=ritual_id, channel_id="C_SHARED"),
-                    created_by="U_M1",
-                    now=now - dt.timedelta(days=10),
-                )
-            )
-        mark_done(stored[0], by="U_I2", now=now - dt.timedelta(days=1))
-        drop(stored[1], "Budget moved to Q1", by="U_M1", now=now)
+        )
+    ]
+    built.commitment_done(stored[0], by="U_I2", at=now - dt.timedelta(days=1))
+    built.commitment_dropped(stored[1], "Budget moved to Q1", by="U_M1", at=now)
     world.slack.command("export", channel_id="C_SHARED", user_id="U_M1")
     world.drain()
     world.fake.wait_for("files.completeUploadExternal")
@@ -548,8 +489,8 @@ def test_csv_cells_that_could_start_a_formula_become_text(cell: object, safe: ob
 )
 def test_report_export_and_alerts_never_reach_another_workspaces_ritual(world: RunningApp, text: str) -> None:
     database, now = world.services.database, world.clock.now()
-    ritual_id = make_ritual(database, now)  # in T0001
-    closed_pulse(database, ritual_id, now - dt.timedelta(weeks=1), marketing={3: 3}, it={4: 3})
+    ritual_id = make_ritual(world)  # in T0001
+    seed(world).tallied_pulse(ritual_id, opened_at=now - dt.timedelta(weeks=1), marketing={3: 3}, it={4: 3})
     with database.begin() as session:
         session.get(Ritual, ritual_id).drift_alerts = True  # type: ignore[union-attr]
     world.fake.add_user("U_ADMIN_B", is_admin=True)
@@ -579,7 +520,7 @@ def test_report_export_and_alerts_never_reach_another_workspaces_ritual(world: R
 def test_bad_insight_arguments_are_answered_with_an_example(
     world: RunningApp, text: str, problem: str
 ) -> None:
-    make_ritual(world.services.database, world.clock.now())
+    make_ritual(world)
     answer = world.slack.command(text, channel_id="C_SHARED", user_id="U_M1").json()
     assert problem in answer["text"] and "Try: `/tandem " in answer["text"]
     world.drain()
@@ -587,8 +528,8 @@ def test_bad_insight_arguments_are_answered_with_an_example(
 
 
 def test_reports_are_refused_to_outsiders_and_a_lost_channel_pauses_its_ritual(world: RunningApp) -> None:
-    database, now = world.services.database, world.clock.now()
-    ritual_id = make_ritual(database, now)
+    database = world.services.database
+    ritual_id = make_ritual(world)
     refused = world.slack.command("report", channel_id="C_SHARED", user_id="U_OUT").json()
     assert "Reports of “Weekly sync” are for its creator, its members and admins." in refused["text"]
     # Removed from the channel: the report cannot be shared there, the person is told why, and the

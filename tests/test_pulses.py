@@ -16,7 +16,6 @@ from sqlalchemy import func, select
 from bot import ids
 from bot.blocks.pulse import encode_answer
 from bot.usecases.pulses import close_due, open_pulse, send_reminders
-from db.cadence import Cadence, CadenceKind
 from db.models import (
     Occurrence,
     Person,
@@ -26,13 +25,11 @@ from db.models import (
     PulseReminder,
     PulseVote,
     Side,
-    Workspace,
 )
 from db.pulses import answer_counts, answered_count
-from db.rituals import RitualSpec, create_ritual
-from db.session import Database
 from tests.conftest import RunningApp
 from tests.fake_slack import FakeSlack
+from tests.world import World
 
 _names = itertools.count()
 MARKETING = ("U_M1", "U_M2", "U_M3")
@@ -82,25 +79,11 @@ class PulseWorld:
         close_due(services, now=services.clock.now())
 
 
-def make_ritual(
-    database: Database, now: dt.datetime, *, anonymous: bool = True, team: str = "T0001", window: int = 24
-) -> int:
-    spec = RitualSpec(
-        channel_id="C_SHARED",
-        name="Weekly sync",
-        cadence=Cadence(kind=CadenceKind.weekly, weekday=1, time_of_day=dt.time(9), timezone="Europe/Berlin"),
-        marketing=MARKETING,
-        it=IT,
-        pulse_anonymous=anonymous,
-        pulse_window_hours=window,
+def make_ritual(app: RunningApp, *, anonymous: bool = True, team: str = "T0001", window: int = 24) -> int:
+    """The ritual these pulses belong to: MARKETING and IT, set up by U_M1."""
+    return World(app.services.database, app.clock).ritual(
+        team_id=team, marketing=MARKETING, it=IT, pulse_anonymous=anonymous, pulse_window_hours=window
     )
-    with database.begin() as session:
-        workspace = session.scalars(select(Workspace).where(Workspace.team_id == team)).one_or_none()
-        if workspace is None:
-            workspace = Workspace(team_id=team)
-            session.add(workspace)
-            session.flush()
-        return create_ritual(session, workspace, spec, created_by="U_M1", now=now).id
 
 
 def start_pulse(app: RunningApp, ritual_id: int | None = None, **ritual: object) -> PulseWorld:
@@ -109,7 +92,7 @@ def start_pulse(app: RunningApp, ritual_id: int | None = None, **ritual: object)
     app.fake.add_channel("C_SHARED", name="mkt-it", is_member=True)
     services = app.services
     if ritual_id is None:
-        ritual_id = make_ritual(services.database, app.clock.now(), **ritual)  # type: ignore[arg-type]
+        ritual_id = make_ritual(app, **ritual)  # type: ignore[arg-type]
     pulse_id = open_pulse(services, ritual_id, owner="U_M1")
     assert pulse_id is not None
     app.settle()
@@ -592,19 +575,17 @@ def test_the_minimum_of_answers_per_side_is_never_below_three() -> None:
 def test_500_people_answer_one_pulse_within_a_minute(running_app: RunningApp, listener_threads: int) -> None:
     running_app.fake.add_channel("C_SHARED", name="mkt-it", is_member=True)
     services = running_app.services
-    ritual_id = make_ritual(services.database, running_app.clock.now())
+    ritual_id = make_ritual(running_app)
     users = [f"U{i:04d}" for i in range(500)]
-    with services.database.begin() as session:
-        ws = session.scalars(select(Workspace)).one()
-        for i, user in enumerate(users[:450]):  # 50 are unknown: their first click asks their side
-            session.add(
-                Person(workspace_id=ws.id, slack_user_id=user, side=Side.MARKETING if i % 2 else Side.IT)
-            )
+    # 50 are unknown: their first click asks their side.
+    World(services.database, running_app.clock).people(
+        {user: Side.MARKETING if i % 2 else Side.IT for i, user in enumerate(users[:450])}
+    )
     pulse_id = open_pulse(services, ritual_id, owner="U_M1")
     running_app.settle()
     running_app.fake.clear()
     w = PulseWorld(running_app, ritual_id, pulse_id)  # type: ignore[arg-type]
-    base = time.time()
+    base = running_app.clock.now().timestamp()  # Slack stamps clicks; the frozen clock stands in
 
     def clicks(i: int) -> list[float]:
         user, slack = users[i], running_app.slack.clone()
@@ -715,7 +696,7 @@ def test_close_with_an_unreadable_pulse_id_answers_and_closes_nothing(world: Pul
 def test_close_with_another_workspaces_pulse_id_is_not_found(world: PulseWorld) -> None:
     app = world.app
     # Workspace T0002 has its own ritual and pulse, owned by a user with the same id as ours.
-    theirs = start_pulse(app, make_ritual(app.services.database, app.clock.now(), team="T0002"))
+    theirs = start_pulse(app, make_ritual(app, team="T0002"))
     theirs.click("U_M2", PulseQuestion.PARTNER, 4, team_id="T0002")
     app.drain()
     before = pulse_rows(app)
@@ -824,7 +805,7 @@ def test_a_side_button_naming_another_workspaces_pulse_saves_neither_side_nor_an
     world: PulseWorld,
 ) -> None:
     app = world.app
-    theirs = start_pulse(app, make_ritual(app.services.database, app.clock.now(), team="T0002"))
+    theirs = start_pulse(app, make_ritual(app, team="T0002"))
     before = pulse_rows(app)
     app.slack.block_action(
         f"{ids.ACTION_PULSE_SIDE_PREFIX}:it",

@@ -17,9 +17,8 @@ from bot.config import Mode, Settings
 from bot.messenger import SlackMessenger
 from bot.runtime import Runtime
 from db.cadence import Cadence, CadenceKind
-from db.models import Occurrence, OccurrenceStatus, Ritual, Workspace
+from db.models import Occurrence, OccurrenceStatus
 from db.occurrences import claim
-from db.rituals import RitualSpec, create_ritual, delete_ritual, pause_ritual
 from db.session import Database
 from jobs.scheduler import (
     HOUSEKEEPING_JOB_ID,
@@ -31,6 +30,7 @@ from jobs.scheduler import (
 )
 from tests.clock import FrozenClock
 from tests.fake_slack import FakeSlack
+from tests.world import World, weekly
 
 UTC = dt.UTC
 # Tuesday 24 November 2026, 09:00 in Berlin.
@@ -38,7 +38,7 @@ BERLIN_TUESDAY_9 = dt.datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def world(fake_slack: FakeSlack) -> FakeSlack:
+def slack(fake_slack: FakeSlack) -> FakeSlack:
     for i in range(6):
         fake_slack.add_channel(f"C{i}", name=f"c{i}", is_member=True)
     fake_slack.add_user("U_CREATOR")
@@ -50,35 +50,6 @@ def clock() -> FrozenClock:
     return FrozenClock(dt.datetime(2026, 11, 10, 12, 0, tzinfo=UTC))
 
 
-def make_ritual(
-    database: Database,
-    clock: FrozenClock,
-    *,
-    channel: str = "C0",
-    name: str = "Weekly",
-    weekday: int = 1,
-    at: dt.time = dt.time(9),
-    timezone: str = "Europe/Berlin",
-    kind: CadenceKind = CadenceKind.weekly,
-    team_id: str = "T0001",
-) -> int:
-    spec = RitualSpec(
-        channel_id=channel,
-        name=name,
-        cadence=Cadence(kind=kind, weekday=weekday, time_of_day=at, timezone=timezone),
-        marketing=("U_M",),
-        it=("U_I",),
-        pulse_enabled=False,  # these tests count check-ins
-    )
-    with database.begin() as session:
-        workspace = session.scalars(select(Workspace).where(Workspace.team_id == team_id)).one_or_none()
-        if workspace is None:
-            workspace = Workspace(team_id=team_id)
-            session.add(workspace)
-            session.flush()
-        return create_ritual(session, workspace, spec, created_by="U_CREATOR", now=clock.now()).id
-
-
 def start(scheduler: TandemScheduler) -> TandemScheduler:
     scheduler.start(paused=True)  # jobs get their next run times; nothing fires on real time
     assert scheduler.ready.wait(20), "the scheduler's first sync did not finish"
@@ -86,8 +57,23 @@ def start(scheduler: TandemScheduler) -> TandemScheduler:
 
 
 @pytest.fixture
+def world(database: Database, clock: FrozenClock) -> World:
+    # These tests count check-ins; U_CREATOR is the creator a failing check-in tells.
+    return World(
+        database,
+        clock,
+        ritual_defaults={
+            "channel": "C0",
+            "name": "Weekly",
+            "created_by": "U_CREATOR",
+            "pulse_enabled": False,
+        },
+    )
+
+
+@pytest.fixture
 def scheduler(
-    database: Database, clock: FrozenClock, settings: Settings, world: FakeSlack
+    database: Database, clock: FrozenClock, settings: Settings, slack: FakeSlack
 ) -> Iterator[TandemScheduler]:
     sched = TandemScheduler(database, clock, SlackMessenger(settings, Mode.HTTP), poster_interval=0.0)
     yield sched
@@ -111,31 +97,26 @@ def occurrences(database: Database, ritual_id: int) -> list[Occurrence]:
         )
 
 
-def posts(world: FakeSlack, channel: str) -> list:  # type: ignore[type-arg]
-    return [c for c in world.calls("chat.postMessage") if c.params["channel"] == channel]
+def posts(slack: FakeSlack, channel: str) -> list:  # type: ignore[type-arg]
+    return [c for c in slack.calls("chat.postMessage") if c.params["channel"] == channel]
 
 
 def test_start_derives_one_job_per_active_ritual_with_its_next_run(
-    scheduler: TandemScheduler, database: Database, clock: FrozenClock, world: FakeSlack
+    scheduler: TandemScheduler, database: Database, clock: FrozenClock, slack: FakeSlack, world: World
 ) -> None:
-    weekly = make_ritual(database, clock, channel="C0", name="Weekly")
-    monthly = make_ritual(
-        database,
-        clock,
+    weekly = world.ritual(channel="C0", name="Weekly")
+    monthly = world.ritual(
         channel="C1",
         name="Monthly",
-        kind=CadenceKind.monthly,
-        at=dt.time(10, 30),
-        timezone="America/New_York",
+        # `weekly` here is the ritual above, so the monthly cadence is spelt out.
+        cadence=Cadence(
+            kind=CadenceKind.monthly, weekday=1, time_of_day=dt.time(10, 30), timezone="America/New_York"
+        ),
     )
-    paused = make_ritual(database, clock, channel="C2", name="Paused")
-    deleted = make_ritual(database, clock, channel="C3", name="Deleted")
-    elsewhere = make_ritual(database, clock, channel="C4", name="Uninstalled", team_id="T0002")
-    with database.begin() as session:
-        pause_ritual(session.get(Ritual, paused), reason="paused by <@U_M>")  # type: ignore[arg-type]
-        delete_ritual(session.get(Ritual, deleted))  # type: ignore[arg-type]
-        gone = session.scalars(select(Workspace).where(Workspace.team_id == "T0002")).one()
-        gone.uninstalled_at = clock.now()
+    paused = world.ritual(channel="C2", name="Paused", paused=True)
+    deleted = world.ritual(channel="C3", name="Deleted", deleted=True)
+    elsewhere = world.ritual(channel="C4", name="Uninstalled", team_id="T0002")
+    world.mark_uninstalled("T0002")
 
     start(scheduler)
 
@@ -153,16 +134,16 @@ def test_start_derives_one_job_per_active_ritual_with_its_next_run(
     assert scheduler.next_run(monthly) == dt.datetime(2026, 12, 1, 15, 30, tzinfo=UTC)
     for ritual_id in (paused, deleted, elsewhere):
         assert scheduler.next_run(ritual_id) is None
-    assert world.calls("chat.postMessage") == []  # nothing was due
+    assert slack.calls("chat.postMessage") == []  # nothing was due
 
 
 def test_start_fails_stale_claims_and_catches_up_within_the_grace_window(
-    scheduler: TandemScheduler, database: Database, clock: FrozenClock, world: FakeSlack
+    scheduler: TandemScheduler, database: Database, clock: FrozenClock, slack: FakeSlack, world: World
 ) -> None:
-    long_down = make_ritual(database, clock, channel="C2", name="Long down", weekday=0)  # Monday 09:00
+    long_down = world.ritual(channel="C2", name="Long down", cadence=weekly(weekday=0))  # Monday 09:00
     clock.set(dt.datetime(2026, 11, 20, 12, 0, tzinfo=UTC))
-    late = make_ritual(database, clock, channel="C0", name="Late")  # due 30 minutes ago: posted
-    interrupted = make_ritual(database, clock, channel="C1", name="Interrupted")
+    late = world.ritual(channel="C0", name="Late")  # due 30 minutes ago: posted
+    interrupted = world.ritual(channel="C1", name="Interrupted")
     # A process claimed Interrupted's check-in and died before it was posted.
     with database.begin() as session:
         claim(session, interrupted, BERLIN_TUESDAY_9, now=BERLIN_TUESDAY_9, channel_id="C1")
@@ -174,12 +155,12 @@ def test_start_fails_stale_claims_and_catches_up_within_the_grace_window(
 
     (posted,) = occurrences(database, late)
     assert (posted.status, posted.scheduled_at) == (OccurrenceStatus.POSTED, BERLIN_TUESDAY_9)
-    assert len(posts(world, "C0")) == 1
+    assert len(posts(slack, "C0")) == 1
 
     (failed,) = occurrences(database, interrupted)
     assert failed.status is OccurrenceStatus.FAILED
     assert failed.reason == "interrupted while posting (Tandem stopped)"
-    assert posts(world, "C1") == []  # never posted again: a duplicate is worse than a gap
+    assert posts(slack, "C1") == []  # never posted again: a duplicate is worse than a gap
 
     missed = occurrences(database, long_down)
     assert [(o.scheduled_at, o.status) for o in missed] == [
@@ -187,25 +168,25 @@ def test_start_fails_stale_claims_and_catches_up_within_the_grace_window(
         (dt.datetime(2026, 11, 23, 8, 0, tzinfo=UTC), OccurrenceStatus.MISSED),
     ]
     assert all(o.reason == "Tandem was not running at the time" for o in missed)
-    assert posts(world, "C2") == []
+    assert posts(slack, "C2") == []
 
     # A second start owes nothing more.
     scheduler.catch_up()
     assert scheduler.join(20)
-    assert len(world.calls("chat.postMessage")) == 1
+    assert len(slack.calls("chat.postMessage")) == 1
 
 
 def test_a_job_run_by_apscheduler_posts_once(
-    scheduler: TandemScheduler, database: Database, clock: FrozenClock, world: FakeSlack
+    scheduler: TandemScheduler, database: Database, clock: FrozenClock, slack: FakeSlack, world: World
 ) -> None:
-    ritual_id = make_ritual(database, clock)
+    ritual_id = world.ritual()
     start(scheduler)
     due = scheduler.next_run(ritual_id)
     assert due == dt.datetime(2026, 11, 17, 8, 0, tzinfo=UTC)
     clock.set(due)
     run_job(scheduler, ritual_id)
     run_job(scheduler, ritual_id)  # a retry, or a second scheduler's run: nothing more
-    assert len(posts(world, "C0")) == 1
+    assert len(posts(slack, "C0")) == 1
     (occ,) = occurrences(database, ritual_id)
     assert (occ.status, occ.scheduled_at) == (OccurrenceStatus.POSTED, due)
 
@@ -217,12 +198,13 @@ def test_the_grace_setting_reaches_the_scheduler(
     database: Database,
     clock: FrozenClock,
     settings: Settings,
-    world: FakeSlack,
+    slack: FakeSlack,
+    world: World,
     hours: float,
     outcome: OccurrenceStatus,
 ) -> None:
     clock.set(dt.datetime(2026, 11, 20, 12, 0, tzinfo=UTC))
-    ritual_id = make_ritual(database, clock)
+    ritual_id = world.ritual()
     clock.set(BERLIN_TUESDAY_9 + dt.timedelta(hours=2, minutes=30))  # Tandem comes back 2.5 h late
     runtime = Runtime(
         settings.model_copy(update={"tandem_missed_grace_hours": hours}),
@@ -241,7 +223,7 @@ def test_the_grace_setting_reaches_the_scheduler(
         runtime.close()
     (occ,) = occurrences(database, ritual_id)
     assert (occ.scheduled_at, occ.status) == (BERLIN_TUESDAY_9, outcome)
-    assert len(posts(world, "C0")) == (1 if outcome is OccurrenceStatus.POSTED else 0)
+    assert len(posts(slack, "C0")) == (1 if outcome is OccurrenceStatus.POSTED else 0)
 
 
 # The 2026 transitions, and 09:00 local on the transition Sunday and the Monday after, in UTC.
@@ -267,25 +249,26 @@ def test_a_nine_oclock_ritual_fires_once_at_nine_local_across_dst(
     scheduler: TandemScheduler,
     database: Database,
     clock: FrozenClock,
-    world: FakeSlack,
+    slack: FakeSlack,
+    world: World,
     zone: str,
     before: dt.datetime,
     sunday: str,
     monday: str,
 ) -> None:
     clock.set(before)  # the Saturday before the transition
-    on_sunday = make_ritual(database, clock, channel="C0", name="Sunday", weekday=6, timezone=zone)
-    on_monday = make_ritual(database, clock, channel="C1", name="Monday", weekday=0, timezone=zone)
+    on_sunday = world.ritual(channel="C0", name="Sunday", cadence=weekly(weekday=6, timezone=zone))
+    on_monday = world.ritual(channel="C1", name="Monday", cadence=weekly(weekday=0, timezone=zone))
     start(scheduler)
     for ritual_id, channel, expected in ((on_sunday, "C0", sunday), (on_monday, "C1", monday)):
         due = dt.datetime.fromisoformat(expected).replace(tzinfo=UTC)
         assert scheduler.next_run(ritual_id) == due
         clock.set(due - dt.timedelta(seconds=1))
         run_job(scheduler, ritual_id)  # a second early: not due yet
-        assert posts(world, channel) == []
+        assert posts(slack, channel) == []
         clock.set(due)
         run_job(scheduler, ritual_id)
         run_job(scheduler, ritual_id)  # a retry posts nothing
-        assert len(posts(world, channel)) == 1
+        assert len(posts(slack, channel)) == 1
         (occ,) = occurrences(database, ritual_id)
         assert (occ.status, occ.scheduled_at) == (OccurrenceStatus.POSTED, due)

@@ -18,13 +18,12 @@ import pytest
 import requests
 
 from bot import __version__, ids
-from db.cadence import Cadence, CadenceKind
 from db.migrate import upgrade
-from db.rituals import RitualSpec, create_ritual
 from db.session import Database
-from db.workspaces import record_install
+from tests.clock import FrozenClock
 from tests.fake_slack import TEAM_ID, FakeSlack
 from tests.slack_requests import SlackRequests
+from tests.world import World, weekly
 
 SECRET = "serve-test-signing-secret"
 
@@ -110,19 +109,15 @@ def seed_due_checkin(directory: Path, channel: str) -> str:
     database = Database(url)
     try:
         upgrade(database.engine)
-        with database.begin() as session:
-            workspace = record_install(session, TEAM_ID, name=None, enterprise_id=None, now=now)
-            spec = RitualSpec(
-                channel_id=channel,
-                name="Weekly sync",
-                cadence=Cadence(
-                    kind=CadenceKind.weekly, weekday=due.weekday(), time_of_day=due.time(), timezone="UTC"
-                ),
-                marketing=("U_M1",),
-                it=("U_I1",),
-                pulse_enabled=False,
-            )
-            create_ritual(session, workspace, spec, created_by="U_M1", now=now - dt.timedelta(days=1))
+        World(database, FrozenClock(now)).ritual(
+            team_id=TEAM_ID,
+            channel=channel,
+            cadence=weekly(weekday=due.weekday(), at=due.time(), timezone="UTC"),
+            marketing=("U_M1",),
+            it=("U_I1",),
+            pulse_enabled=False,
+            now=now - dt.timedelta(days=1),
+        )
     finally:
         database.dispose()
     return url

@@ -16,7 +16,6 @@ from bot.config import Mode
 from bot.messenger import SlackMessenger
 from bot.usecases.commitments import nudge_overdue
 from bot.usecases.wins import post_due_digests
-from db.cadence import Cadence, CadenceKind
 from db.models import (
     Commitment,
     CommitmentStatus,
@@ -25,14 +24,13 @@ from db.models import (
     RitualStatus,
     Win,
     WinDigest,
-    Workspace,
 )
-from db.rituals import RitualSpec, create_ritual
 from db.session import Database
 from jobs.scheduler import TandemScheduler
 from tests.clock import FrozenClock
 from tests.conftest import RunningApp
 from tests.fake_slack import TEAM_DOMAIN
+from tests.world import World
 
 
 def element(view: dict[str, Any], action_id: str) -> dict[str, Any]:
@@ -48,21 +46,9 @@ def world(running_app: RunningApp) -> RunningApp:
     for user in ("U_M1", "U_M2", "U_I1", "U_OUT"):
         fake.add_user(user, tz="Europe/Berlin")
     fake.add_user("U_GONE", deleted=True)
-    with running_app.services.database.begin() as session:
-        ws = Workspace(team_id="T0001")
-        session.add(ws)
-        session.flush()
-        spec = RitualSpec(
-            channel_id="C_SHARED",
-            name="Weekly sync",
-            cadence=Cadence(
-                kind=CadenceKind.weekly, weekday=1, time_of_day=dt.time(9), timezone="Europe/Berlin"
-            ),
-            marketing=("U_M1", "U_M2"),
-            it=("U_I1",),
-            pulse_enabled=False,
-        )
-        create_ritual(session, ws, spec, created_by="U_M1", now=running_app.clock.now())
+    World(running_app.services.database, running_app.clock).ritual(
+        marketing=("U_M1", "U_M2"), it=("U_I1",), pulse_enabled=False
+    )
     return running_app
 
 
@@ -625,21 +611,18 @@ def test_a_rate_limited_check_before_the_ack_answers_at_once_instead_of_sleeping
 
 
 def test_a_ritual_lead_may_change_a_commitment_and_other_members_may_not(world: RunningApp) -> None:
-    from db.commitments import CommitmentSpec, create_commitment
-
     database = world.services.database
     world.fake.add_user("U_I2", tz="Europe/Berlin")
-    with database.begin() as session:
-        ritual = session.scalars(select(Ritual)).one()
-        cid = create_commitment(
-            session,
-            ritual.workspace_id,
-            CommitmentSpec(
-                "Agree the tracking plan", "U_OUT", "U_I2", dt.date(2026, 12, 4), ritual_id=ritual.id
-            ),
-            created_by="U_I2",
-            now=world.clock.now(),
-        ).id
+    with database.read() as session:
+        ritual_id = session.scalars(select(Ritual.id)).one()
+    cid = World(database, world.clock).commitment(
+        what="Agree the tracking plan",
+        marketing_owner="U_OUT",
+        it_owner="U_I2",
+        due=dt.date(2026, 12, 4),
+        ritual_id=ritual_id,
+        created_by="U_I2",
+    )
     # U_M2 is a member but not a lead (U_M1 was named first for marketing): refused.
     world.slack.block_action(
         ids.ACTION_COMMIT_DONE, value=str(cid), user_id="U_M2", response_url=world.fake.response_url("m2")

@@ -14,10 +14,12 @@ from db.models import (
     PulseBallot,
     PulseQuestion,
     PulseTally,
+    PulseVote,
     Ritual,
     RitualStatus,
     Side,
     Win,
+    Workspace,
 )
 from db.session import Database
 from tests.clock import FrozenClock
@@ -76,3 +78,43 @@ def test_snapshots_tell_which_workspace_a_changed_row_belongs_to(
     answered = world.pulse(ritual_id, answers={"U_MKT1": {PulseQuestion.LEVEL: 5}}, closed=True)
     with database.read() as session:
         assert session.scalar(select(func.sum(PulseTally.count)).where(PulseTally.pulse_id == answered)) == 1
+
+
+def test_a_files_usual_ritual_and_pulses_given_by_their_counts(
+    database: Database, clock: FrozenClock
+) -> None:
+    world = World(database, clock, ritual_defaults={"channel": "C0", "created_by": "U_CREATOR"})
+    ritual_id = world.ritual(pulse_anonymous=False)
+    world.mark_uninstalled()
+    pulse_id = world.tallied_pulse(
+        ritual_id,
+        opened_at=clock.now() - dt.timedelta(days=3),
+        marketing={3: 2},
+        it={4: 1},
+        level_other={5: 1},
+        anonymous=False,
+        votes={"U_MKT1": {PulseQuestion.PARTNER: 3}},
+    )
+    done = world.commitment(ritual_id=ritual_id)
+    dropped = world.commitment(ritual_id=ritual_id)
+    world.commitment_done(done, by="U_IT1")
+    world.commitment_dropped(dropped, "Priorities changed", by="U_MKT1")
+    with database.read() as session:
+        ritual = session.get(Ritual, ritual_id)
+        assert ritual is not None and (ritual.channel_id, ritual.created_by) == ("C0", "U_CREATOR")
+        workspace = session.get(Workspace, ritual.workspace_id)
+        assert workspace is not None and workspace.uninstalled_at == clock.now()
+        pulse = session.get(Pulse, pulse_id)
+        assert pulse is not None and pulse.closed_at == clock.now() - dt.timedelta(days=2)
+        tallies = {(t.question, t.side, t.score): t.count for t in session.scalars(select(PulseTally))}
+        assert tallies == {
+            (PulseQuestion.PARTNER, Side.MARKETING, 3): 2,
+            (PulseQuestion.LEVEL, Side.MARKETING, 3): 2,
+            (PulseQuestion.PARTNER, Side.IT, 4): 1,
+            (PulseQuestion.LEVEL, Side.IT, 4): 1,
+            (PulseQuestion.LEVEL, Side.OTHER, 5): 1,
+        }
+        (vote,) = session.scalars(select(PulseVote)).all()
+        assert (vote.side, vote.score) == (Side.MARKETING, 3)
+        statuses = [c.status.value for c in session.scalars(select(Commitment).order_by(Commitment.id))]
+        assert statuses == ["done", "dropped"]

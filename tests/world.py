@@ -25,8 +25,20 @@ from sqlalchemy import select
 from db import pulses as pulse_db
 from db.base import Base
 from db.cadence import Cadence, CadenceKind
-from db.commitments import CommitmentSpec, create_commitment
-from db.models import Person, Pulse, PulseQuestion, Ritual, Side, Workspace
+from db.commitments import CommitmentSpec, create_commitment, drop, mark_done
+from db.models import (
+    Commitment,
+    Person,
+    Pulse,
+    PulseQuestion,
+    PulseTally,
+    PulseVote,
+    Ritual,
+    Side,
+    Workspace,
+    slack_bots,
+    slack_installations,
+)
 from db.people import get_or_create_person
 from db.prompt_library import Theme
 from db.prompts import add_prompt
@@ -39,6 +51,7 @@ TEAM = "T0001"  # tests.fake_slack.TEAM_ID: the team every signed request names 
 CHANNEL = "C_SHARED"
 
 Answers = Mapping[str, Mapping[PulseQuestion, int]]
+Counts = Mapping[int, int]  # {score: how many gave it}
 
 
 class Clock(Protocol):
@@ -112,11 +125,19 @@ class Furnished:
 
 
 class World:
-    """Builds rows for tests. `clock` is read for every timestamp not given explicitly."""
+    """Builds rows for tests. `clock` is read for every timestamp not given explicitly.
 
-    def __init__(self, database: Database, clock: Clock) -> None:
+    `ritual_defaults` are what every `ritual()` of this world gets unless told otherwise: the fields
+    of `ritual_spec` and `created_by`, so a test file states its usual ritual once, e.g.
+    `World(database, clock, ritual_defaults={"channel": "C0", "pulse_enabled": False})`.
+    """
+
+    def __init__(
+        self, database: Database, clock: Clock, *, ritual_defaults: Mapping[str, Any] | None = None
+    ) -> None:
         self.database = database
         self.clock = clock
+        self.ritual_defaults = dict(ritual_defaults or {})
 
     def now(self) -> dt.datetime:
         return self.clock.now()
@@ -133,6 +154,24 @@ class World:
 
     def _workspace_id(self, team_id: str) -> int:
         return self.workspace(team_id)
+
+    def mark_uninstalled(self, team_id: str = TEAM, *, at: dt.datetime | None = None) -> None:
+        """Stamp the workspace uninstalled and nothing more (its tokens and open pulses stay): the
+        state an uninstall racing other work can leave. `tandem`'s own uninstall is an event a test
+        sends through the app."""
+        workspace_id = self._workspace_id(team_id)
+        with self.database.begin() as session:
+            workspace = session.get(Workspace, workspace_id)
+            assert workspace is not None
+            workspace.uninstalled_at = at or self.now()
+
+    def tokens(self, team_id: str = TEAM, *, bot_token: str = "xoxb-stored") -> None:
+        """The rows slack_sdk's installation store keeps after an OAuth install (an installer's and
+        the bot's), without a workspace row: the app makes that on the first request it sees."""
+        common = {"client_id": "1.2", "app_id": "A0TANDEM", "team_id": team_id, "bot_token": bot_token}
+        with self.database.begin() as session:
+            session.execute(slack_installations.insert().values(user_id="U_INSTALLER", **common))
+            session.execute(slack_bots.insert().values(**common))
 
     def person(
         self,
@@ -154,6 +193,13 @@ class World:
             session.flush()
             return person.id
 
+    def people(self, sides: Mapping[str, Side], *, team_id: str = TEAM) -> None:
+        """Many people at once, each with a side (one unit of work, for worlds of hundreds)."""
+        workspace_id = self._workspace_id(team_id)
+        with self.database.begin() as session:
+            for user_id, side in sides.items():
+                get_or_create_person(session, workspace_id, user_id).side = side
+
     # -- rituals --------------------------------------------------------------------------------
 
     def ritual(
@@ -168,9 +214,12 @@ class World:
         **spec_fields: Any,
     ) -> int:
         """A ritual made by `db.rituals.create_ritual` (members' sides are learnt from it, as when
-        the setup modal is saved). `spec_fields` go to `ritual_spec` when no `spec` is given; the
-        creator defaults to the first marketing member."""
-        spec = spec or ritual_spec(**spec_fields)
+        the setup modal is saved). `spec_fields` go to `ritual_spec` when no `spec` is given, over
+        the world's `ritual_defaults`; the creator defaults to the first marketing member."""
+        fields = {**self.ritual_defaults, **spec_fields}
+        default_creator = fields.pop("created_by", None)
+        created_by = created_by or default_creator
+        spec = spec or ritual_spec(**fields)
         workspace_id = self._workspace_id(team_id)
         with self.database.begin() as session:
             workspace = session.get(Workspace, workspace_id)
@@ -201,10 +250,12 @@ class World:
         closed: bool = False,
         closed_at: dt.datetime | None = None,
         message_ts: str | None = "1700000000.000100",
+        reminder_hours: float = 0,
     ) -> int:
         """A pulse of `ritual_id` opened at `opened_at` (now), with `answers` ({user: {question: score}},
         given by people whose side the ritual taught) and, when `closed`, closed at `closed_at`
-        (an hour after it opened) so its ballots became tallies."""
+        (an hour after it opened) so its ballots became tallies. `reminder_hours` before it closes,
+        its reminders are due (none unless told)."""
         opened = opened_at or self.now()
         with self.database.begin() as session:
             ritual = session.get(Ritual, ritual_id)
@@ -213,7 +264,12 @@ class World:
                 select(Workspace.team_id).where(Workspace.id == ritual.workspace_id)
             ).one()
             pulse = pulse_db.open_pulse(
-                session, ritual, owner=owner or ritual.created_by, now=opened, closes_at=closes_at
+                session,
+                ritual,
+                owner=owner or ritual.created_by,
+                now=opened,
+                closes_at=closes_at,
+                reminder_hours=reminder_hours,
             )
             pulse.message_ts = message_ts
             pulse.thread_ts = message_ts
@@ -241,6 +297,70 @@ class World:
             pulse = session.get(Pulse, pulse_id)
             assert pulse is not None, f"no pulse {pulse_id}"
             pulse_db.close_pulse(session, pulse, now=at or self.now())
+
+    def tallied_pulse(
+        self,
+        ritual_id: int,
+        *,
+        opened_at: dt.datetime,
+        marketing: Counts,
+        it: Counts,
+        level_other: Counts | None = None,
+        theme: str | None = None,
+        anonymous: bool = True,
+        owner: str | None = None,
+        votes: Answers | None = None,
+    ) -> int:
+        """A pulse that closed a day after it opened, given by its counts rather than by people: each
+        side answered both questions alike (`marketing`, `it`: {score: how many}), and `level_other`
+        people of neither side the level question. `votes` ({user: {question: score}}) are the
+        named answers a pulse that is not anonymous keeps, by people whose side the ritual taught.
+        For tests of figures over many pulses, where who answered does not matter."""
+        closed = opened_at + dt.timedelta(days=1)
+        with self.database.begin() as session:
+            ritual = session.get(Ritual, ritual_id)
+            assert ritual is not None, f"no ritual {ritual_id}"
+            pulse = Pulse(
+                ritual_id=ritual_id,
+                channel_id=ritual.channel_id,
+                owner=owner or ritual.created_by,
+                anonymous=anonymous,
+                opened_at=opened_at,
+                closes_at=closed,
+                closed_at=closed,
+                theme=theme,
+            )
+            session.add(pulse)
+            session.flush()
+            counts = [
+                (q, side, marketing if side is Side.MARKETING else it)
+                for q in PulseQuestion
+                for side in (Side.MARKETING, Side.IT)
+            ]
+            counts.append((PulseQuestion.LEVEL, Side.OTHER, level_other or {}))
+            for question, side, scores in counts:
+                for score, n in scores.items():
+                    session.add(
+                        PulseTally(pulse_id=pulse.id, question=question, side=side, score=score, count=n)
+                    )
+            for user_id, answers in (votes or {}).items():
+                person = session.scalars(
+                    select(Person).where(
+                        Person.workspace_id == ritual.workspace_id, Person.slack_user_id == user_id
+                    )
+                ).one()
+                assert person.side is not None, f"{user_id} has no side"
+                for question, score in answers.items():
+                    session.add(
+                        PulseVote(
+                            pulse_id=pulse.id,
+                            question=question,
+                            person_id=person.id,
+                            side=person.side,
+                            score=score,
+                        )
+                    )
+            return pulse.id
 
     # -- wins, commitments, prompts -------------------------------------------------------------
 
@@ -312,6 +432,20 @@ class World:
                 session, workspace_id, spec, created_by=created_by or marketing_owner, now=now
             )
             return commitment.id
+
+    def commitment_done(self, commitment_id: int, *, by: str, at: dt.datetime | None = None) -> None:
+        with self.database.begin() as session:
+            commitment = session.get(Commitment, commitment_id)
+            assert commitment is not None, f"no commitment {commitment_id}"
+            mark_done(commitment, by=by, now=at or self.now())
+
+    def commitment_dropped(
+        self, commitment_id: int, reason: str, *, by: str, at: dt.datetime | None = None
+    ) -> None:
+        with self.database.begin() as session:
+            commitment = session.get(Commitment, commitment_id)
+            assert commitment is not None, f"no commitment {commitment_id}"
+            drop(commitment, reason, by=by, now=at or self.now())
 
     def prompt(
         self,
