@@ -33,12 +33,10 @@ import requests
 from sqlalchemy import insert, select
 
 from bot.config import Mode, load_settings
-from bot.messenger import SlackMessenger
-from db.clock import SystemClock
+from bot.runtime import Runtime
 from db.migrate import upgrade
 from db.models import Occurrence, Person, Ritual, RitualMember, Side, Workspace
 from db.session import Database
-from jobs.scheduler import TandemScheduler
 from tests.fake_slack import FakeSlack
 
 
@@ -158,7 +156,10 @@ def _burst(fake: RemoteFake, tmp: Path, rituals: int, channels: int, latency: fl
         slack_api_url=fake.base_url,
         database_url=database.url,
     )
-    scheduler = TandemScheduler(database, SystemClock(), SlackMessenger(settings, Mode.HTTP))
+    # What `tandem scheduler` builds (bot/runtime.py), on the real clock.
+    runtime = Runtime(settings, Mode.HTTP, with_app=False, with_scheduler=True)
+    scheduler = runtime.scheduler
+    assert scheduler is not None
     scheduler.start()
     scheduler.ready.wait(120)
     print(
@@ -172,7 +173,7 @@ def _burst(fake: RemoteFake, tmp: Path, rituals: int, channels: int, latency: fl
     deadline = time.monotonic() + 120
     while fake.ask("count") < rituals and time.monotonic() < deadline:
         time.sleep(0.1)
-    scheduler.shutdown()
+    runtime.close()
     posts = fake.ask("posts")
     by_channel: dict[str, list[float]] = defaultdict(list)
     for channel, _, at in posts:

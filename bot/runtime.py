@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.app import create_app, make_installation_store
 from bot.config import ConfigError, Mode, Settings
-from bot.messenger import SlackMessenger
+from bot.messenger import Messenger, SlackMessenger
 from bot.services import PulseSettings, Services
 from bot.slack_client import make_client
 from bot.usecases.home import HomePublisher
@@ -42,7 +42,10 @@ class Runtime:
         listener_threads: int = 16,
         listener_executor: Executor | None = None,
         poster_interval: float = PER_CHANNEL_INTERVAL,
+        messenger: Messenger | None = None,
     ) -> None:
+        """Everything one process runs, wired once. `messenger` replaces Slack's Web API client
+        (tests pass one that records or delays; production never does)."""
         self.settings = settings
         self.mode = mode
         self.clock = clock or SystemClock()
@@ -50,7 +53,7 @@ class Runtime:
         self.installation_store = (
             make_installation_store(settings, self.database) if mode is Mode.OAUTH else None
         )
-        self.messenger = SlackMessenger(settings, mode, self.installation_store)
+        self.messenger: Messenger = messenger or SlackMessenger(settings, mode, self.installation_store)
         pulse_settings = PulseSettings(
             min_answers=settings.tandem_pulse_min_answers, reminder_hours=settings.tandem_pulse_reminder_hours
         )

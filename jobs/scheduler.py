@@ -25,7 +25,6 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.orm import Session
 
 from bot.blocks.checkin import not_prepared_reason
-from bot.config import Settings
 from bot.messenger import Messenger
 from bot.services import PulseSettings, Services
 from bot.usecases.checkins import MAX_LOOKBACK, PreparedCheckin, prepare_due, record_unprepared
@@ -142,19 +141,6 @@ class ChannelTurns:
             return left
 
 
-class _Unwatched:
-    """Home tabs and pulse counts for a scheduler built alone, where nobody looks at them."""
-
-    def mark(self, pulse_id: int) -> None:
-        pass
-
-    def refresh(self, team_id: str, *user_ids: str) -> None:
-        pass
-
-    def publish(self, team_id: str, user_id: str) -> bool:
-        return False
-
-
 class TandemScheduler:
     """Owns one APScheduler instance and the jobs derived from the tables; posts through an outbox."""
 
@@ -164,8 +150,8 @@ class TandemScheduler:
         clock: Clock,
         messenger: Messenger,
         *,
+        services: Services,
         outbox: CheckinOutbox | None = None,
-        services: Services | None = None,
         grace: dt.timedelta = dt.timedelta(hours=2),
         pulse_settings: PulseSettings | None = None,
         poster_threads: int = 16,
@@ -174,8 +160,7 @@ class TandemScheduler:
         """`outbox`: where prepared check-ins go (the runtime's, built on `database.writes_in_turn()`);
         without one the scheduler builds its own with `checkin_outbox`, of `poster_threads` threads
         posting at most once per `poster_interval` seconds into a channel. `services`: the runtime's,
-        which the jobs hand to the use cases (see `job_services`); without them (tests, benchmarks)
-        the scheduler makes its own from its parts.
+        which the jobs hand to the use cases (see `job_services`).
         """
         # The preparers', the pulse and ledger jobs' and the posters' writes take turns in this
         # process (SQLite): see Database.writes_in_turn. The runtime's outbox shares these turns.
@@ -480,22 +465,7 @@ class TandemScheduler:
 
     def job_services(self) -> Services:
         """The use cases' collaborators for this scheduler's jobs: the runtime's, with this
-        scheduler's own database (its write units of work take turns, see SerializedWrites)."""
-        if self.services is None:
-            # Built alone (tests, benchmarks): its own parts; nobody looks at Home tabs or counts.
-            assert self.messenger is not None and self.outbox is not None
-            self.services = Services(
-                settings=Settings.model_construct(),  # the defaults, read from nowhere: no job reads them
-                database=self.database,
-                clock=self.clock,
-                messenger=self.messenger,
-                pulse_settings=self.pulse_settings,
-                checkins=self.outbox,
-                counts=_Unwatched(),
-                homes=_Unwatched(),
-                on_schedule_change=self.on_change,
-                on_ritual_change=self.sync_ritual,
-            )
+        scheduler's own database (its write units of work take turns: Database.writes_in_turn)."""
         return replace(self.services, database=self.database)
 
     def ledger_work(self) -> None:

@@ -11,9 +11,7 @@ import datetime as dt
 import sys
 
 from bot.config import Mode, Settings
-from bot.messenger import SlackMessenger
-from db.session import Database
-from jobs.scheduler import TandemScheduler
+from bot.runtime import Runtime
 from tests.clock import FrozenClock
 
 
@@ -26,13 +24,17 @@ def main() -> int:
         slack_api_url=api_url,
         database_url=url,
     )
-    database = Database(url)
-    scheduler = TandemScheduler(
-        database,
-        FrozenClock(dt.datetime.fromisoformat(iso_now)),
-        SlackMessenger(settings, Mode.HTTP),
+    # What `tandem scheduler` builds, on a frozen clock.
+    runtime = Runtime(
+        settings,
+        Mode.HTTP,
+        with_app=False,
+        with_scheduler=True,
+        clock=FrozenClock(dt.datetime.fromisoformat(iso_now)),
         poster_interval=0.0,
     )
+    scheduler = runtime.scheduler
+    assert scheduler is not None
     sys.stdout.write("ready\n")
     sys.stdout.flush()
     sys.stdin.readline()  # both processes start firing together
@@ -41,8 +43,7 @@ def main() -> int:
         claimed += scheduler.catch_up()
     assert scheduler.outbox is not None
     scheduler.outbox.join(60)
-    scheduler.shutdown()
-    database.dispose()
+    runtime.close()
     print(claimed)
     return 0
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from bot.config import Mode
 from bot.messenger import SlackMessenger
+from bot.runtime import Runtime
 from bot.usecases.checkins import prepare_due
 from db.models import Occurrence, OccurrenceStatus, Pulse, Ritual, RitualStatus
 from db.rituals import delete_ritual, pause_ritual
@@ -58,9 +59,13 @@ def world(database: Database, clock: FrozenClock) -> World:
 def scheduler(
     database: Database, clock: FrozenClock, settings, slack: FakeSlack
 ) -> Iterator[TandemScheduler]:  # type: ignore[no-untyped-def]
-    sched = TandemScheduler(database, clock, SlackMessenger(settings, Mode.HTTP), poster_interval=0.0)
-    yield sched
-    sched.shutdown()
+    # The scheduler `tandem scheduler` runs, wired by the same Runtime, on the frozen clock.
+    runtime = Runtime(
+        settings, Mode.HTTP, with_app=False, with_scheduler=True, clock=clock, poster_interval=0.0
+    )
+    assert runtime.scheduler is not None
+    yield runtime.scheduler
+    runtime.close()
 
 
 def occurrence_rows(database: Database) -> list[Occurrence]:
@@ -217,7 +222,9 @@ def test_a_checkin_whose_answer_times_out_is_not_posted_twice(
 ) -> None:  # type: ignore[no-untyped-def]
     # Slack got the message but its answer is late: a retry could post the check-in twice.
     slow = settings.model_copy(update={"slack_timeout": 1})
-    sched = TandemScheduler(database, clock, SlackMessenger(slow, Mode.HTTP), poster_interval=0.0)
+    runtime = Runtime(slow, Mode.HTTP, with_app=False, with_scheduler=True, clock=clock, poster_interval=0.0)
+    assert runtime.scheduler is not None
+    sched = runtime.scheduler
     try:
         ritual_id = world.ritual()
         slack.method_latency["chat.postMessage"] = 1.5
@@ -225,7 +232,7 @@ def test_a_checkin_whose_answer_times_out_is_not_posted_twice(
         sched.fire(ritual_id)
         assert sched.outbox is not None and sched.outbox.join(20)
     finally:
-        sched.shutdown()
+        runtime.close()
     assert len(slack.calls("chat.postMessage")) == 1
     (occ,) = occurrence_rows(database)
     assert occ.status is OccurrenceStatus.FAILED and occ.reason == "Slack could not be reached (TimeoutError)"
@@ -390,7 +397,17 @@ def test_one_message_per_second_per_channel(
     database: Database, clock: FrozenClock, settings, slack: FakeSlack, world: World
 ) -> None:  # type: ignore[no-untyped-def]
     messenger = RecordingMessenger(SlackMessenger(settings, Mode.HTTP))
-    sched = TandemScheduler(database, clock, messenger, poster_interval=0.2)  # type: ignore[arg-type]
+    runtime = Runtime(
+        settings,
+        Mode.HTTP,
+        with_app=False,
+        with_scheduler=True,
+        clock=clock,
+        poster_interval=0.2,
+        messenger=messenger,  # type: ignore[arg-type]  # RecordingMessenger forwards the rest by __getattr__
+    )
+    assert runtime.scheduler is not None
+    sched = runtime.scheduler
     try:
         ids_ = [world.ritual(channel="C2", name=f"R{i}") for i in range(4)]
         ids_ += [world.ritual(channel="C3", name=f"S{i}") for i in range(2)]
@@ -403,7 +420,7 @@ def test_one_message_per_second_per_channel(
             sched.submit(checkin)
         assert sched.outbox is not None and sched.outbox.join(20)
     finally:
-        sched.shutdown()
+        runtime.close()
     assert len(posts(slack, "C2")) == 4 and len(posts(slack, "C3")) == 2
     for channel in ("C2", "C3"):
         starts, answers = messenger.starts[channel], messenger.answers[channel]

@@ -44,6 +44,7 @@ def scheduler(running_app: RunningApp, world: FakeSlack) -> Iterator[TandemSched
         services.database,
         running_app.clock,
         SlackMessenger(services.settings, Mode.HTTP),
+        services=services,
         poster_interval=0.0,
     )
     sched.scheduler.start(paused=True)  # jobs get their next run times; nothing fires on real time

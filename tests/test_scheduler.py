@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy import select
 
 from bot.config import Mode, Settings
-from bot.messenger import SlackMessenger
 from bot.runtime import Runtime
 from db.cadence import Cadence, CadenceKind
 from db.models import Occurrence, OccurrenceStatus
@@ -75,9 +74,13 @@ def world(database: Database, clock: FrozenClock) -> World:
 def scheduler(
     database: Database, clock: FrozenClock, settings: Settings, slack: FakeSlack
 ) -> Iterator[TandemScheduler]:
-    sched = TandemScheduler(database, clock, SlackMessenger(settings, Mode.HTTP), poster_interval=0.0)
-    yield sched
-    sched.shutdown()
+    # The scheduler `tandem scheduler` runs, wired by the same Runtime, on the frozen clock.
+    runtime = Runtime(
+        settings, Mode.HTTP, with_app=False, with_scheduler=True, clock=clock, poster_interval=0.0
+    )
+    assert runtime.scheduler is not None
+    yield runtime.scheduler
+    runtime.close()
 
 
 def run_job(scheduler: TandemScheduler, ritual_id: int) -> None:
