@@ -21,6 +21,7 @@ from bot.services import Services
 from db.base import Base
 from db.migrate import upgrade
 from db.session import Database
+from jobs.scheduler import TandemScheduler
 from tests.clock import FrozenClock
 from tests.databases import fresh_database, postgres_server_url
 from tests.fake_slack import FakeSlack
@@ -175,6 +176,18 @@ def running_app(
     )
     with serve_runtime(runtime, fake_slack, clock) as app:
         yield app
+
+
+@pytest.fixture
+def scheduler(settings: Settings, clock: FrozenClock) -> Iterator[TandemScheduler]:
+    """The scheduler `tandem scheduler` runs, wired by the same Runtime, on the frozen clock, with
+    no pause between posts into one channel. Nothing fires on real time until a test starts it."""
+    runtime = Runtime(
+        settings, Mode.HTTP, with_app=False, with_scheduler=True, clock=clock, poster_interval=0.0
+    )
+    assert runtime.scheduler is not None
+    yield runtime.scheduler
+    runtime.close()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import datetime as dt
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select
@@ -21,7 +20,7 @@ from db.session import Database
 from jobs.scheduler import TandemScheduler
 from tests.clock import FrozenClock
 from tests.fake_slack import FakeSlack
-from tests.world import World
+from tests.world import CHECKIN_COUNTING, World
 
 BERLIN_TUESDAY_9 = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)  # 09:00 Europe/Berlin
 
@@ -41,31 +40,7 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def world(database: Database, clock: FrozenClock) -> World:
-    # Most tests count check-ins (test_pulses covers the pulse that follows one); U_CREATOR is the
-    # creator a failing check-in tells.
-    return World(
-        database,
-        clock,
-        ritual_defaults={
-            "channel": "C0",
-            "name": "Weekly",
-            "created_by": "U_CREATOR",
-            "pulse_enabled": False,
-        },
-    )
-
-
-@pytest.fixture
-def scheduler(
-    database: Database, clock: FrozenClock, settings, slack: FakeSlack
-) -> Iterator[TandemScheduler]:  # type: ignore[no-untyped-def]
-    # The scheduler `tandem scheduler` runs, wired by the same Runtime, on the frozen clock.
-    runtime = Runtime(
-        settings, Mode.HTTP, with_app=False, with_scheduler=True, clock=clock, poster_interval=0.0
-    )
-    assert runtime.scheduler is not None
-    yield runtime.scheduler
-    runtime.close()
+    return World(database, clock, ritual_defaults=CHECKIN_COUNTING)
 
 
 def occurrence_rows(database: Database) -> list[Occurrence]:

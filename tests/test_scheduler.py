@@ -8,7 +8,6 @@ fires on the wall clock; a test runs a check-in job itself, the way APScheduler 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select
@@ -29,7 +28,7 @@ from jobs.scheduler import (
 )
 from tests.clock import FrozenClock
 from tests.fake_slack import FakeSlack
-from tests.world import World, weekly
+from tests.world import CHECKIN_COUNTING, World, weekly
 
 UTC = dt.UTC
 # Tuesday 24 November 2026, 09:00 in Berlin.
@@ -57,30 +56,7 @@ def start(scheduler: TandemScheduler) -> TandemScheduler:
 
 @pytest.fixture
 def world(database: Database, clock: FrozenClock) -> World:
-    # These tests count check-ins; U_CREATOR is the creator a failing check-in tells.
-    return World(
-        database,
-        clock,
-        ritual_defaults={
-            "channel": "C0",
-            "name": "Weekly",
-            "created_by": "U_CREATOR",
-            "pulse_enabled": False,
-        },
-    )
-
-
-@pytest.fixture
-def scheduler(
-    database: Database, clock: FrozenClock, settings: Settings, slack: FakeSlack
-) -> Iterator[TandemScheduler]:
-    # The scheduler `tandem scheduler` runs, wired by the same Runtime, on the frozen clock.
-    runtime = Runtime(
-        settings, Mode.HTTP, with_app=False, with_scheduler=True, clock=clock, poster_interval=0.0
-    )
-    assert runtime.scheduler is not None
-    yield runtime.scheduler
-    runtime.close()
+    return World(database, clock, ritual_defaults=CHECKIN_COUNTING)
 
 
 def run_job(scheduler: TandemScheduler, ritual_id: int) -> None:

@@ -124,6 +124,16 @@ class Furnished:
         )
 
 
+# For tests that count check-ins (test_pulses covers the pulse that follows one): one channel, and
+# U_CREATOR as the creator a failing check-in tells.
+CHECKIN_COUNTING: dict[str, object] = {
+    "channel": "C0",
+    "name": "Weekly",
+    "created_by": "U_CREATOR",
+    "pulse_enabled": False,
+}
+
+
 class World:
     """Builds rows for tests. `clock` is read for every timestamp not given explicitly.
 
