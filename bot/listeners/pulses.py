@@ -45,7 +45,7 @@ from bot.blocks.pulse import (
 )
 from bot.blocks.rituals import refusal_text
 from bot.listeners.commands import CommandRouter, Invocation
-from bot.middleware import services_of
+from bot.middleware import actor_of, services_of
 from bot.services import Services
 from bot.usecases import pulses
 from bot.usecases.access import Actor, Refused
@@ -59,9 +59,8 @@ VOTES_REFUSALS = {
 
 def _actor(context: BoltContext) -> Actor | None:
     """Who clicked, in which workspace; None when a (tampered) payload did not say."""
-    if not context.team_id or not context.user_id:
-        return None
-    return Actor(team_id=context.team_id, user_id=context.user_id)
+    actor = actor_of(context)
+    return actor if actor.team_id and actor.user_id else None
 
 
 def _reply(services: Services, body: dict, message: bytes | dict[str, object]) -> None:
@@ -143,17 +142,13 @@ def handle_forget_cancel(ack: Ack, body: dict, context: BoltContext) -> None:
 # -- commands -------------------------------------------------------------------------------------------
 
 
-def _command_actor(inv: Invocation) -> Actor:
-    return Actor(team_id=inv.team_id, user_id=inv.user_id, channel_id=inv.channel_id)
-
-
 def handle_pulse(inv: Invocation) -> None:
     """`/tandem pulse [ritual]` starts a pulse now; `/tandem pulse votes [ritual]` shows who answered what."""
     first, _, rest = inv.args.partition(" ")
     if first.lower() == "votes":
         handle_votes(inv, rest.strip())
         return
-    outcome = pulses.start_pulse(inv.services, _command_actor(inv), inv.args, example=START_EXAMPLE)
+    outcome = pulses.start_pulse(inv.services, inv.actor, inv.args, example=START_EXAMPLE)
     if isinstance(outcome, Refused):
         text = refusal_text(
             outcome.kind.value, detail=outcome.detail, ritual_name=outcome.ritual_name, refusal=START_REFUSAL
@@ -166,7 +161,7 @@ def handle_pulse(inv: Invocation) -> None:
 
 
 def handle_votes(inv: Invocation, name: str) -> None:
-    votes = pulses.member_votes(inv.services, _command_actor(inv), name, example=VOTES_EXAMPLE)
+    votes = pulses.member_votes(inv.services, inv.actor, name, example=VOTES_EXAMPLE)
     if isinstance(votes, Refused):
         inv.ack(text=refusal_text(votes.kind.value, detail=votes.detail), response_type="ephemeral")
     elif isinstance(votes, pulses.VotesRefusal):
@@ -181,7 +176,7 @@ def handle_role(inv: Invocation) -> None:
     if side is None:
         inv.fail(ROLE_PROBLEM, ROLE_EXAMPLE)
         return
-    chosen = pulses.choose_side(inv.services, _command_actor(inv), side)
+    chosen = pulses.choose_side(inv.services, inv.actor, side)
     inv.ack(text=build_role_set(chosen), response_type="ephemeral")
 
 
@@ -190,7 +185,7 @@ def handle_reminders(inv: Invocation) -> None:
     if enabled is None:
         inv.fail(REMINDERS_PROBLEM, REMINDERS_EXAMPLE)
         return
-    pulses.turn_reminders(inv.services, _command_actor(inv), enabled)
+    pulses.turn_reminders(inv.services, inv.actor, enabled)
     inv.ack(text=build_reminders_set(enabled), response_type="ephemeral")
 
 

@@ -30,19 +30,11 @@ from bot.blocks.rituals import (
 )
 from bot.blocks.setup import parse_setup_rebuild, parse_setup_submission
 from bot.listeners.commands import CommandRouter, Invocation
-from bot.middleware import services_of
+from bot.middleware import actor_of, services_of
 from bot.usecases import rituals
-from bot.usecases.access import Actor, Refused
+from bot.usecases.access import Refused
 
 T = TypeVar("T")
-
-
-def _actor(inv: Invocation) -> Actor:
-    return Actor(inv.team_id, inv.user_id, inv.channel_id)
-
-
-def _context_actor(context: BoltContext) -> Actor:
-    return Actor(context.team_id or "", context.user_id or "", context.channel_id or "")
 
 
 def _refusal(refused: Refused, refusal: str | None = None) -> str:
@@ -60,11 +52,11 @@ def _answer(inv: Invocation, outcome: T | Refused, render: Callable[[T], str]) -
 
 def handle_setup(inv: Invocation) -> None:
     inv.ack()
-    rituals.open_setup(inv.services, _actor(inv), str(inv.command.get("trigger_id") or ""))
+    rituals.open_setup(inv.services, inv.actor, inv.trigger_id)
 
 
 def handle_edit(inv: Invocation) -> None:
-    outcome = rituals.open_edit(inv.services, _actor(inv), inv.args, str(inv.command.get("trigger_id") or ""))
+    outcome = rituals.open_edit(inv.services, inv.actor, inv.args, inv.trigger_id)
     if isinstance(outcome, Refused) or not outcome.opened:
         _answer(inv, outcome, lambda opened: not_opened_text(opened.name))
         return
@@ -75,12 +67,12 @@ def handle_setup_cadence_change(ack: Ack, body: dict[str, Any], context: BoltCon
     ack()
     rebuild = parse_setup_rebuild(body.get("view"))
     if rebuild is not None:
-        rituals.rebuild_setup(services_of(context), _context_actor(context), rebuild)
+        rituals.rebuild_setup(services_of(context), actor_of(context), rebuild)
 
 
 def handle_setup_submission(ack: Ack, view: dict[str, Any], context: BoltContext) -> None:
     services = services_of(context)
-    actor = _context_actor(context)
+    actor = actor_of(context)
     submission = parse_setup_submission(view, today=services.clock.now().date())
     if submission.errors:
         ack(response_action="errors", errors=submission.errors)
@@ -98,18 +90,18 @@ def handle_setup_submission(ack: Ack, view: dict[str, Any], context: BoltContext
 
 
 def handle_list(inv: Invocation) -> None:
-    listed = rituals.list_rituals(inv.services, _actor(inv))
+    listed = rituals.list_rituals(inv.services, inv.actor)
     text, blocks = build_ritual_list(listed.rituals, scope=listed.scope)
     inv.ack(text=text, blocks=blocks, response_type="ephemeral")
 
 
 def handle_pause(inv: Invocation) -> None:
-    outcome = rituals.pause(inv.services, _actor(inv), inv.args)
+    outcome = rituals.pause(inv.services, inv.actor, inv.args)
     _answer(inv, outcome, lambda done: paused_text(done.name, already=not done.changed))
 
 
 def handle_resume(inv: Invocation) -> None:
-    outcome = rituals.resume(inv.services, _actor(inv), inv.args)
+    outcome = rituals.resume(inv.services, inv.actor, inv.args)
     _answer(inv, outcome, lambda done: resumed_text(done.name, done.next_local, already=not done.changed))
 
 
@@ -118,7 +110,7 @@ def handle_skip(inv: Invocation) -> None:
     if request.problem is not None:
         inv.fail(request.problem, SKIP_EXAMPLE)
         return
-    outcome = rituals.skip(inv.services, _actor(inv), request)
+    outcome = rituals.skip(inv.services, inv.actor, request)
     if isinstance(outcome, rituals.Problem):
         if outcome.example is not None:
             inv.fail(outcome.detail, outcome.example)
@@ -129,13 +121,13 @@ def handle_skip(inv: Invocation) -> None:
 
 
 def handle_now(inv: Invocation) -> None:
-    claimed = rituals.claim_now(inv.services, _actor(inv), inv.args)
+    claimed = rituals.claim_now(inv.services, inv.actor, inv.args)
     _answer(inv, claimed, lambda posting: now_text(posting.name, posting.status))
     rituals.queue_now(inv.services, claimed)  # after the answer: "Posting…" comes before the post
 
 
 def handle_delete(inv: Invocation) -> None:
-    outcome = rituals.ask_delete(inv.services, _actor(inv), inv.args)
+    outcome = rituals.ask_delete(inv.services, inv.actor, inv.args)
     if isinstance(outcome, Refused):
         inv.ack(text=_refusal(outcome), response_type="ephemeral")
         return
@@ -146,7 +138,7 @@ def handle_delete(inv: Invocation) -> None:
 def handle_delete_confirm(ack: Ack, action: dict[str, Any], respond: Respond, context: BoltContext) -> None:
     ack()
     ritual_id = delete_confirmation_id(action.get("value"))
-    outcome = rituals.delete(services_of(context), _context_actor(context), ritual_id)
+    outcome = rituals.delete(services_of(context), actor_of(context), ritual_id)
     text = _refusal(outcome, DELETE_REFUSAL) if isinstance(outcome, Refused) else deleted_text(outcome.name)
     respond(replace_original=True, text=text)
 
