@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from bench import loadgen
-from bench.scenarios import SCENARIOS, BenchContext, Scenario, Verdict
+from bench.scenarios import BENCH_SECRET_KEY, SCENARIOS, BenchContext, Scenario, Verdict
 from tests.slack_requests import SlackRequests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -734,6 +734,7 @@ def servers(
             **env,
             "SLACK_BOT_TOKEN": BOT_TOKEN,
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "TANDEM_SECRET_KEY": BENCH_SECRET_KEY,
             "SLACK_API_URL": fake.url + "/api/",
             "LOG_LEVEL": "WARNING",
         }

@@ -40,12 +40,17 @@ from bot.blocks.pulse import answer_action_id, encode_answer
 from db.cadence import Cadence, CadenceKind
 from db.migrate import upgrade
 from db.models import Person, Pulse, PulseBallot, PulseQuestion, PulseTally, Side
-from db.pulses import close_pulse, open_pulse, voter_key
+from db.pulses import VoterKeys, close_pulse, open_pulse, voter_key
 from db.rituals import RitualSpec, create_ritual
 from db.session import Database
 from db.workspaces import ensure_workspace
 from tests.fake_slack import TEAM_ID  # what the fake's auth.test answers
 from tests.slack_requests import BuiltRequest, SlackRequests
+
+# The server key the benchmarked Tandem runs with (bench/run.py passes it as TANDEM_SECRET_KEY), so
+# that the checks below can name the ballots they expect.
+BENCH_SECRET_KEY = "bench-secret-key-0123456789abcdef0123"
+BENCH_VOTER_KEYS = VoterKeys(BENCH_SECRET_KEY.encode())
 
 
 @dataclass(frozen=True)
@@ -169,7 +174,12 @@ class PulseClicks:
                 )
                 ritual = create_ritual(session, workspace, spec, created_by=self.user_id(0), now=now)
                 pulse = open_pulse(
-                    session, ritual, owner=self.user_id(0), now=now, closes_at=now + dt.timedelta(hours=12)
+                    session,
+                    ritual,
+                    keys=BENCH_VOTER_KEYS,
+                    owner=self.user_id(0),
+                    now=now,
+                    closes_at=now + dt.timedelta(hours=12),
                 )
                 pulse.message_ts = pulse.thread_ts = self.MESSAGE_TS
                 self.pulse_id = pulse.id
@@ -239,7 +249,7 @@ class PulseClicks:
                 )
                 # The test knows the salt, so it can tell whose ballot is whose; Tandem never does this.
                 expected = {
-                    voter_key(pulse, self.user_id(person)): (self.side_of(person), score)
+                    voter_key(BENCH_VOTER_KEYS, pulse, self.user_id(person)): (self.side_of(person), score)
                     for person, score in stream.last_score.items()
                 }
             # Then close the pulse as Tandem does: the ballots must become tallies that add up.

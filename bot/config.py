@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     tandem_pulse_min_answers: Annotated[int, Field(ge=3, le=50)] = 3
     # Hours before a pulse closes when members who have not answered get one reminder DM (0: none).
     tandem_pulse_reminder_hours: Annotated[float, Field(ge=0, le=168)] = 4.0
+    # Keys the hashes that stand for voters in open anonymous pulses. It never enters the database,
+    # so the database alone (a dump, a leaked backup) never ties an answer to a person. Unset: read
+    # from (or, on first start, generated into) `tandem_secret_key_file` (bot/secret_key.py).
+    tandem_secret_key: SecretStr | None = None
+    tandem_secret_key_file: str = "tandem.key"
 
     @property
     def api_url(self) -> str:
@@ -154,6 +159,12 @@ class Settings(BaseSettings):
             problems.append(
                 "DATABASE_URL must be a SQLite (sqlite:///tandem.db) or PostgreSQL "
                 "(postgresql+psycopg://user@host/db) URL."
+            )
+        if _present(self.tandem_secret_key) and len(_secret(self.tandem_secret_key).strip()) < 32:
+            problems.append(
+                "TANDEM_SECRET_KEY is too short: use at least 32 random characters "
+                "(python3 -c 'import secrets; print(secrets.token_urlsafe(32))'), or unset it to let "
+                "Tandem generate one into TANDEM_SECRET_KEY_FILE."
             )
         if not self.slack_api_url.startswith(("http://", "https://")):
             problems.append("SLACK_API_URL must be an http(s) URL, such as https://slack.com/api/.")

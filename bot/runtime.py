@@ -13,12 +13,14 @@ from slack_sdk.errors import SlackApiError
 from bot.app import create_app, make_installation_store
 from bot.config import ConfigError, Mode, Settings
 from bot.messenger import Messenger, SlackMessenger
+from bot.secret_key import server_secret_key
 from bot.services import PulseSettings, Services
 from bot.slack_client import make_client
 from bot.usecases.home import HomePublisher
 from bot.usecases.pulses import refresh_count
 from bot.web import TandemWSGI
 from db.clock import Clock, SystemClock
+from db.pulses import VoterKeys
 from db.session import Database
 from db.workspaces import record_install
 from jobs.poster import PER_CHANNEL_INTERVAL
@@ -49,6 +51,9 @@ class Runtime:
         self.settings = settings
         self.mode = mode
         self.clock = clock or SystemClock()
+        # Read (or generated) before anything else touches the database: a key file that cannot be
+        # read stops Tandem at start with one message, rather than failing the first pulse click.
+        voter_keys = VoterKeys(server_secret_key(settings))
         self.database = Database(settings.database_url)
         self.installation_store = (
             make_installation_store(settings, self.database) if mode is Mode.OAUTH else None
@@ -85,6 +90,7 @@ class Runtime:
             checkins=self.outbox,
             messenger=self.messenger,
             pulse_settings=pulse_settings,
+            voter_keys=voter_keys,
             counts=self.counts,
             homes=self.homes,
         )

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from bot.config import Settings
 from bot.messenger import Messenger
 from db.clock import Clock
+from db.pulses import VoterKeys
 from db.session import Database
 
 
@@ -56,6 +57,9 @@ class Services:
     clock: Clock
     messenger: Messenger
     pulse_settings: PulseSettings
+    # The server's secret key, as it names voters of open anonymous pulses (never stored in the
+    # database; `bot.secret_key`).
+    voter_keys: VoterKeys
     # Posts check-ins (the scheduler's outbox, or this web process's own when it runs no scheduler).
     checkins: ChannelQueue
     counts: CountMarker

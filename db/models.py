@@ -320,6 +320,10 @@ class Pulse(Base):
     reminders_sent_at: Mapped[dt.datetime | None]
     # Keys ballots of an anonymous pulse while it is open; erased at close, with the ballots.
     ballot_salt: Mapped[str | None] = mapped_column(String(64))
+    # Fingerprint of the server key the voters of this open anonymous pulse are keyed with
+    # (`db.pulses.VoterKeys.check`); erased at close with the salt. None for a pulse opened before
+    # the server key existed: its voters are keyed by the salt alone.
+    voter_key_check: Mapped[str | None] = mapped_column(String(16))
     # The theme of the check-in prompt this pulse went out with: its partner scores are read as
     # "the <theme> partnership" when choosing where the next check-in should aim.
     theme: Mapped[str | None] = mapped_column(String(32))

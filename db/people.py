@@ -55,7 +55,9 @@ def set_reminders(session: Session, workspace_id: int, user_id: str, enabled: bo
     return person
 
 
-def forget_person(session: Session, workspace_id: int, user_id: str) -> dict[str, int | str]:
+def forget_person(
+    session: Session, workspace_id: int, user_id: str, *, keys: pulse_db.VoterKeys
+) -> dict[str, int | str]:
     """Delete a person's side, settings, ritual memberships and non-anonymous answers.
 
     Their answers to this workspace's open pulses go too (anonymous ones found through the pulse's
@@ -86,9 +88,15 @@ def forget_person(session: Session, workspace_id: int, user_id: str) -> dict[str
         .where(Pulse.closed_at.is_(None), Ritual.workspace_id == workspace_id)
     )
     for pulse in open_pulses:
+        try:
+            voter = pulse_db.voter_key(keys, pulse, user_id)
+        except pulse_db.PulseError:
+            # Opened under another server key (restore it): their ballot cannot be found, and is
+            # counted, with no name, when the pulse closes.
+            continue
         removed = session.scalars(
             delete(PulseBallot)
-            .where(PulseBallot.pulse_id == pulse.id, PulseBallot.voter == pulse_db.voter_key(pulse, user_id))
+            .where(PulseBallot.pulse_id == pulse.id, PulseBallot.voter == voter)
             .returning(PulseBallot.id)
         ).all()
         if pulse.anonymous:  # named ones were counted with the votes above

@@ -2,10 +2,13 @@
 
 Anonymity is designed into the tables, not added by filtering: reports read `pulse_tallies`
 (counts per question, side and score, with no person, time or order). While an anonymous pulse is
-open, `pulse_ballots` holds each voter's current answer under an HMAC of their user id with a
-per-pulse salt, only so a person can change their own answer; closing counts the ballots into the
-tallies and deletes the ballots, the reminder records and the salt, after which nothing links an
-answer to a person.
+open, `pulse_ballots` holds each voter's current answer under a keyed hash of their user id, only
+so a person can change their own answer. The hash needs two things: the server's secret key, which
+never enters the database (`VoterKeys`), and a per-pulse salt, which does. Without the key, the
+database alone never names a voter, even while the pulse is open; closing counts the ballots into
+the tallies and deletes the ballots, the reminder records and the salt, after which not even the
+key does. (What deleted rows leave below the SQL, in free pages and the WAL, is erased after the
+close commits: `db.session.Database.erase_residue`.)
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, insert, select, update
@@ -64,26 +67,60 @@ class PulseError(Exception):
     the use cases word what people are told)."""
 
 
-def voter_key(pulse: Pulse, user_id: str) -> str:
+@dataclass(frozen=True)
+class VoterKeys:
+    """The server's secret key (`TANDEM_SECRET_KEY`), as it names voters of anonymous pulses.
+
+    A voter is HMAC-SHA256(HMAC-SHA256(secret, salt), user id): the salt is the pulse's own, stored
+    with it and erased at close; the secret is never stored. So a copy of the database (or of its
+    WAL, or a backup) taken while a pulse is open holds the salt and the hashes, but without the
+    secret nobody can compute whose hash is whose, not even by trying every user id of the workspace.
+    """
+
+    secret: bytes = field(repr=False)
+
+    @property
+    def check(self) -> str:
+        """A short fingerprint of the secret, stored with each pulse so that a changed key is noticed
+        (answers would otherwise count twice: a changed answer would not find the earlier one). It
+        tells nothing about the key that a brute force of a random key could use."""
+        return hmac.new(self.secret, b"tandem voter key check v1", hashlib.sha256).hexdigest()[:16]
+
+    def voter(self, salt: str, check: str | None, user_id: str) -> str:
+        if check is None:
+            # A pulse opened by a version of Tandem before the server key: its ballots are keyed by
+            # the salt alone until it closes.
+            return hmac.new(salt.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(check, self.check):
+            raise PulseError(
+                "the server's secret key (TANDEM_SECRET_KEY or its key file) is not the one this pulse "
+                "was opened with: restore that key, or answers to the pulse cannot be stored"
+            )
+        pulse_key = hmac.new(self.secret, b"tandem pulse voters v1:" + salt.encode(), hashlib.sha256).digest()
+        return hmac.new(pulse_key, user_id.encode(), hashlib.sha256).hexdigest()
+
+
+def voter_key(keys: VoterKeys, pulse: Pulse, user_id: str) -> str:
     """How a ballot names its voter: a keyed hash for anonymous pulses, the user id otherwise."""
     if not pulse.anonymous:
         return user_id
     if pulse.ballot_salt is None:
         raise PulseError(f"pulse {pulse.id} is closed: its voters can no longer be named")
-    return _voter(True, pulse.ballot_salt, user_id)
+    return keys.voter(pulse.ballot_salt, pulse.voter_key_check, user_id)
 
 
-def _voter(anonymous: bool, salt: str | None, user_id: str) -> str:
+def _voter(keys: VoterKeys, anonymous: bool, salt: str | None, check: str | None, user_id: str) -> str:
     if not anonymous:
         return user_id
     assert salt is not None  # an open anonymous pulse always has its salt
-    return hmac.new(salt.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+    return keys.voter(salt, check, user_id)
 
 
 def open_pulse(
     session: Session,
     ritual: Ritual,
     *,
+    keys: VoterKeys,
     owner: str,
     now: dt.datetime,
     occurrence_id: int | None = None,
@@ -103,6 +140,7 @@ def open_pulse(
         closes_at=closes,
         reminders_due_at=closes - dt.timedelta(hours=reminder_hours) if reminder_hours > 0 else None,
         ballot_salt=secrets.token_hex(32) if ritual.pulse_anonymous else None,
+        voter_key_check=keys.check if ritual.pulse_anonymous else None,
     )
     if pulse.reminders_due_at is not None and pulse.reminders_due_at <= now:
         pulse.reminders_due_at = None  # a window shorter than the reminder lead: no reminder
@@ -124,6 +162,7 @@ _CLICK_CONTEXT = (
     select(
         Pulse.anonymous,
         Pulse.ballot_salt,
+        Pulse.voter_key_check,
         Pulse.closes_at,
         Pulse.closed_at,
         Ritual.timezone,
@@ -217,6 +256,7 @@ def record_answer(
     score: int,
     action_ts: str,
     now: dt.datetime,
+    keys: VoterKeys,
     choose_side: Side | None = None,
 ) -> AnswerOutcome:
     """Store a person's click: the latest answer per person and question counts, exactly once.
@@ -236,7 +276,7 @@ def record_answer(
     ).first()
     if context is None:
         return AnswerOutcome(AnswerStatus.UNKNOWN, score)
-    anonymous, salt, closes_at, closed_at, timezone, workspace_id, person_id, side = context
+    anonymous, salt, check, closes_at, closed_at, timezone, workspace_id, person_id, side = context
     if closed_at is not None or now >= closes_at:
         return AnswerOutcome(
             AnswerStatus.CLOSED,
@@ -245,6 +285,7 @@ def record_answer(
             timezone=timezone,
             anonymous=anonymous,
         )
+    voter = _voter(keys, anonymous, salt, check, user_id)  # before any write: a changed key stores nothing
     if choose_side is not None:
         person_id = conn.execute(
             _SET_SIDE[dialect],
@@ -255,16 +296,16 @@ def record_answer(
         return AnswerOutcome(AnswerStatus.ASK_SIDE, score, timezone=timezone, anonymous=anonymous)
     if side is Side.OTHER and question is PulseQuestion.PARTNER:
         return AnswerOutcome(AnswerStatus.NOT_YOUR_QUESTION, score, timezone=timezone, anonymous=anonymous)
-    keys = {"pulse_id": pulse_id, "question": question, "voter": _voter(anonymous, salt, user_id)}
+    ballot_keys = {"pulse_id": pulse_id, "question": question, "voter": voter}
     change = {"new_score": score, "new_side": side, "new_action_ts": action_ts}
 
     def outcome(status: AnswerStatus, shown: int) -> AnswerOutcome:
         return AnswerOutcome(status, shown, timezone=timezone, anonymous=anonymous)
 
     for _ in range(3):
-        ballot = conn.execute(_BALLOT_LOCKED if dialect == "postgresql" else _BALLOT, keys).first()
+        ballot = conn.execute(_BALLOT_LOCKED if dialect == "postgresql" else _BALLOT, ballot_keys).first()
         if ballot is None:
-            if conn.execute(_NEW_BALLOT[dialect], {**keys, **change}).first() is None:
+            if conn.execute(_NEW_BALLOT[dialect], {**ballot_keys, **change}).first() is None:
                 continue  # a concurrent first click of the same person won; take the update path
             status = AnswerStatus.RECORDED
         else:
@@ -276,7 +317,7 @@ def record_answer(
             status = AnswerStatus.CHANGED
         if not anonymous:
             # Who answered what, for a pulse that is not anonymous (its members may see it).
-            conn.execute(_NAMED_VOTE[dialect], {**keys, "person_id": person_id, **change})
+            conn.execute(_NAMED_VOTE[dialect], {**ballot_keys, "person_id": person_id, **change})
         return outcome(status, score)
     raise PulseError(f"the ballot of pulse {pulse_id} kept changing under three attempts")
 
@@ -333,8 +374,8 @@ def answered_count(session: Session, pulse: Pulse) -> int:
     return max((int(total or 0) for _, total in totals), default=0)
 
 
-def has_answered(session: Session, pulse: Pulse, user_id: str) -> bool:
-    voter = voter_key(pulse, user_id)
+def has_answered(session: Session, keys: VoterKeys, pulse: Pulse, user_id: str) -> bool:
+    voter = voter_key(keys, pulse, user_id)
     return (
         session.scalar(
             select(func.count()).where(PulseBallot.pulse_id == pulse.id, PulseBallot.voter == voter)
@@ -354,7 +395,7 @@ def close_pulse(session: Session, pulse: Pulse, *, now: dt.datetime) -> bool:
     closed = session.execute(
         update(Pulse)
         .where(Pulse.id == pulse.id, Pulse.closed_at.is_(None))
-        .values(closed_at=now, ballot_salt=None)
+        .values(closed_at=now, ballot_salt=None, voter_key_check=None)
         .returning(Pulse.id)
     ).scalar_one_or_none()
     if closed is None:

@@ -6,6 +6,7 @@ import copy
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 
@@ -19,6 +20,12 @@ log = logging.getLogger(__name__)
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Execution option that marks a connection's transaction as read-only (see `Database.read`).
 READ_ONLY = "tandem_read_only"
+# Tables whose deleted rows tied answers to people while their pulse was open: a pulse's salt
+# (`pulses`, in every version of its row) and the keyed hashes of its voters with their answers.
+ANONYMITY_TABLES = ("pulses", "pulse_ballots", "pulse_reminders")
+# How long one erasure waits for readers (SQLite) or for the table locks (PostgreSQL) before it
+# gives up until the next try (`Database.erase_residue_if_pending`, run by the minutely pulse job).
+ERASE_WAIT_SECONDS = 5.0
 
 
 def normalize_url(url: str) -> str:
@@ -104,6 +111,14 @@ class FifoLock:
                 self._cond.notify_all()
 
 
+class _Residue:
+    """Tables whose deleted rows still wait to be erased below the SQL (see `Database.erase_residue`)."""
+
+    def __init__(self, pending: set[str]) -> None:
+        self.lock = threading.Lock()
+        self.pending = pending
+
+
 class Database:
     """Owns the engine and the session factory for one process."""
 
@@ -116,6 +131,10 @@ class Database:
         )
         # Set only on the twin that `writes_in_turn()` returns.
         self._write_turns: FifoLock | None = None
+        # Shared with that twin. Pending from the start: a process killed after a close committed
+        # but before its residue was erased leaves it behind, so the first pass after a start erases.
+        self._residue = _Residue(pending=set(ANONYMITY_TABLES))
+        self.erase_wait = ERASE_WAIT_SECONDS
 
     def writes_in_turn(self) -> Database:
         """This database (the same engine and connections) whose write units of work take turns.
@@ -169,6 +188,78 @@ class Database:
                 yield session
             finally:
                 session.rollback()
+
+    def erase_residue(self, *tables: str) -> bool:
+        """Erase what deleted rows of `tables` (by default the anonymity tables) leave below the SQL.
+
+        Call it after the unit of work that deleted them committed, with no unit of work open in
+        this thread. SQLite overwrites deleted rows in the database file itself (`secure_delete`), but
+        the WAL keeps every page as it was written, salt and voter hashes included, until a checkpoint
+        copies the pages back and truncates it: `wal_checkpoint(TRUNCATE)`, which must wait until no
+        reader still reads an older snapshot. PostgreSQL leaves deleted and updated rows as dead
+        tuples, and even a plain VACUUM only unlinks them: their bytes stay in the page's free space.
+        `VACUUM FULL` rewrites the tables (and their indexes) into new files holding live rows only.
+
+        True when done. When readers or locks do not let it finish within `erase_wait` seconds, it
+        stays pending, and `erase_residue_if_pending` (the minutely pulse job) tries again.
+        """
+        chosen = set(tables or ANONYMITY_TABLES)
+        with self._residue.lock:
+            self._residue.pending |= chosen
+            try:
+                done = (
+                    self._checkpoint()
+                    if self.backend == "sqlite"
+                    else self._vacuum_full(self._residue.pending)
+                )
+            except Exception:
+                log.exception(
+                    "the residue of deleted pulse rows could not be erased; it is tried again later"
+                )
+                done = False
+            if done:
+                self._residue.pending.clear()
+            else:
+                log.warning(
+                    "the residue of deleted pulse rows is not erased yet; it is tried again in a minute"
+                )
+            return done
+
+    def erase_residue_if_pending(self) -> bool:
+        """Finish an erasure that could not complete (or that a restart interrupted); True if none is left."""
+        with self._residue.lock:
+            pending = tuple(self._residue.pending)
+        return self.erase_residue(*pending) if pending else True
+
+    def _checkpoint(self) -> bool:
+        raw = self.engine.raw_connection()  # autocommit: a checkpoint cannot run inside a transaction
+        try:
+            cursor = raw.cursor()
+            # Wait for readers of older snapshots for a while, not for SQLite's usual 30 seconds.
+            cursor.execute(f"PRAGMA busy_timeout={int(self.erase_wait * 1000)}")
+            try:
+                deadline = time.monotonic() + self.erase_wait
+                while True:
+                    busy, _frames, _copied = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                    if not busy:
+                        return True
+                    if time.monotonic() >= deadline:
+                        return False
+                    time.sleep(0.05)
+            finally:
+                cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+                cursor.close()
+        finally:
+            raw.close()
+
+    def _vacuum_full(self, tables: set[str]) -> bool:
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            # VACUUM FULL takes each table's exclusive lock: never queue every click behind it for long.
+            conn.exec_driver_sql(f"SET lock_timeout = '{int(self.erase_wait * 1000)}ms'")
+            quote = conn.dialect.identifier_preparer.quote
+            for table in sorted(tables):
+                conn.exec_driver_sql(f"VACUUM (FULL) {quote(table)}")
+        return True
 
     def ping(self) -> bool:
         """True when the database answers a trivial query (used by /healthz)."""

@@ -27,6 +27,8 @@ COUNT_REFRESH_SECONDS = 3.0
 def run(services: Services, *, now: dt.datetime) -> None:
     """The minutely job: close pulses whose time is up (posting their results), then send due reminders."""
     pulses.close_due(services, now=now)
+    # An erasure that readers or locks held up (or a restart interrupted) is finished here.
+    services.database.erase_residue_if_pending()
     if services.pulse_settings.reminder_hours > 0:
         pulses.send_reminders(services, now=now)
 

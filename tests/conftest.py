@@ -26,8 +26,12 @@ from tests.clock import FrozenClock
 from tests.databases import fresh_database, postgres_server_url
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
+from tests.world import SECRET_KEY
 
 SIGNING_SECRET = "test-signing-secret-0123456789"
+# Every Settings a test builds (and the scheduler processes tests start) gets the test server key,
+# so no test run ever generates a key file into the working directory.
+os.environ.setdefault("TANDEM_SECRET_KEY", SECRET_KEY)
 BOT_TOKEN = "xoxb-test-token"
 START = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
 

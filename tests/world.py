@@ -48,6 +48,10 @@ from db.wins import WinSpec, create_win, withdraw_win
 from db.workspaces import ensure_workspace
 
 TEAM = "T0001"  # tests.fake_slack.TEAM_ID: the team every signed request names by default
+# The server key of every test run (tests/conftest.py puts it in TANDEM_SECRET_KEY), so ballots a
+# World writes are the ones the app under test finds.
+SECRET_KEY = "tandem-test-secret-key-0123456789abcdef"
+VOTER_KEYS = pulse_db.VoterKeys(SECRET_KEY.encode())
 CHANNEL = "C_SHARED"
 
 Answers = Mapping[str, Mapping[PulseQuestion, int]]
@@ -277,6 +281,7 @@ class World:
                 session,
                 ritual,
                 owner=owner or ritual.created_by,
+                keys=VOTER_KEYS,
                 now=opened,
                 closes_at=closes_at,
                 reminder_hours=reminder_hours,
@@ -296,6 +301,7 @@ class World:
                         score=score,
                         action_ts=f"{opened.timestamp() + n + 1:.6f}",
                         now=opened,
+                        keys=VOTER_KEYS,
                     )
                 assert outcome.status is pulse_db.AnswerStatus.RECORDED, (user_id, outcome)
         if closed or closed_at is not None:

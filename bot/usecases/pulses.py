@@ -132,6 +132,7 @@ def open_pulse(
             ritual,
             owner=owner,
             now=now,
+            keys=services.voter_keys,
             occurrence_id=occurrence_id,
             closes_at=next_time(ritual, now),  # a pulse closes at the ritual's next check-in at the latest
             reminder_hours=services.pulse_settings.reminder_hours,
@@ -251,6 +252,7 @@ def answer(services: Services, actor: Actor, click: AnswerClick) -> AnswerReply:
                 score=score,
                 action_ts=click.action_ts,
                 now=services.clock.now(),
+                keys=services.voter_keys,
                 choose_side=click.side,
             )
     except pulse_db.PulseError as exc:
@@ -317,6 +319,8 @@ def close_and_report(services: Services, pulse_id: int, *, now: dt.datetime) -> 
         ritual_id, channel_id, message_ts = ritual.id, pulse.channel_id, pulse.message_ts
         thread_ts = pulse.thread_ts or pulse.message_ts
         members = [person.slack_user_id for person in ritual_people(session, ritual_id)]
+    # The close committed: now the deleted salt and ballots go from the WAL and free space too.
+    services.database.erase_residue()
     try:
         services.messenger.post(
             team_id, channel_id, text=text, blocks=[b.to_dict() for b in blocks], thread_ts=thread_ts
@@ -397,13 +401,20 @@ def send_reminders(services: Services, *, now: dt.datetime) -> int:
             pulse.reminders_sent_at = now
             ritual, team_id = _ritual_and_team(session, pulse)
             view = _view(session, pulse, ritual)
-            for person in ritual_people(session, ritual.id):
-                if not person.reminders or pulse_db.has_answered(session, pulse, person.slack_user_id):
-                    continue
-                if pulse_db.claim_reminder(
-                    session, pulse.id, pulse_db.voter_key(pulse, person.slack_user_id)
-                ):
-                    work.append((team_id, person.slack_user_id, pulse.channel_id, view))
+            keys = services.voter_keys
+            try:
+                for person in ritual_people(session, ritual.id):
+                    if not person.reminders or pulse_db.has_answered(
+                        session, keys, pulse, person.slack_user_id
+                    ):
+                        continue
+                    if pulse_db.claim_reminder(
+                        session, pulse.id, pulse_db.voter_key(keys, pulse, person.slack_user_id)
+                    ):
+                        work.append((team_id, person.slack_user_id, pulse.channel_id, view))
+            except pulse_db.PulseError as exc:
+                # The server key changed since the pulse opened: who answered cannot be told.
+                log.error("no reminders for pulse %s: %s", pulse.id, exc)
     sent = 0
     for team_id, user_id, channel_id, view in work:
         text, blocks = build_reminder_dm(view, channel_id)
@@ -468,4 +479,9 @@ def forget_me(services: Services, actor: Actor) -> Mapping[str, int | str]:
     """Delete what Tandem stores about the actor in their workspace (see `db.people.forget_person`);
     returns what was deleted, keyed as `bot.blocks.pulse.build_forget_done` reads it."""
     with services.database.begin() as session:
-        return forget_person(session, workspace_id_of(session, actor.team_id), actor.user_id)
+        deleted = forget_person(
+            session, workspace_id_of(session, actor.team_id), actor.user_id, keys=services.voter_keys
+        )
+    # What the deleted rows leave below the SQL (free pages, the WAL) goes too.
+    services.database.erase_residue()
+    return deleted

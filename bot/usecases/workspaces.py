@@ -24,5 +24,7 @@ def uninstall(services: Services, team_id: str) -> None:
     keep the history (`db.workspaces.record_uninstall`)."""
     with services.database.begin() as session:
         record_uninstall(session, team_id, now=services.clock.now())
+    # Its open pulses closed in there: their deleted salts and ballots go from the WAL and free space too.
+    services.database.erase_residue()
     services.messenger.forget(team_id)
     services.on_schedule_change(team_id)
