@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -258,7 +259,12 @@ class Database:
             conn.exec_driver_sql(f"SET lock_timeout = '{int(self.erase_wait * 1000)}ms'")
             quote = conn.dialect.identifier_preparer.quote
             for table in sorted(tables):
-                conn.exec_driver_sql(f"VACUUM (FULL) {quote(table)}")
+                try:
+                    conn.exec_driver_sql(f"VACUUM (FULL) {quote(table)}")
+                except OperationalError as exc:
+                    # Most likely the lock timeout: a long reader of the table. Tried again later.
+                    log.warning("VACUUM FULL %s did not run: %s", table, type(exc.orig).__name__)
+                    return False
         return True
 
     def ping(self) -> bool:
