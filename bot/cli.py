@@ -14,6 +14,7 @@ from bot import __version__
 from bot.config import ConfigError, Mode, Settings, load_settings
 from bot.logging_setup import configure_logging
 from bot.manifest import build_manifest
+from bot.secret_key import server_secret_key
 
 log = logging.getLogger("tandem")
 
@@ -84,6 +85,7 @@ def _secrets(settings: Settings) -> list[str]:
         settings.slack_client_secret,
         settings.slack_bot_token,
         settings.slack_app_token,
+        settings.tandem_secret_key,
     ]
     secrets = [v.get_secret_value() for v in values if v is not None]
     password = _database_password(settings.database_url)
@@ -184,6 +186,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             ]
         )
     _prepare_database(settings, migrate=not args.no_migrate)
+    # Once, here: a key file that cannot be read or made is one message at start, and a new one is
+    # made before the web workers start (they all read the same one).
+    server_secret_key(settings)
     if mode is not Mode.OAUTH:
         database = Database(settings.database_url)
         try:
@@ -264,6 +269,7 @@ def _scheduler(settings: Settings, args: argparse.Namespace) -> int:
     # The scheduler posts on the workspaces' behalf, so it needs the same Slack settings as the app.
     mode = settings.resolve_mode()
     _prepare_database(settings, migrate=not args.no_migrate)
+    server_secret_key(settings)
     runtime = Runtime(settings, mode, with_app=False, with_scheduler=True)
     runtime.start_scheduler()
     log.info("Tandem %s scheduler running", __version__)
