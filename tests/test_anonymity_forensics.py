@@ -401,3 +401,24 @@ def test_a_snapshot_older_than_the_close_makes_the_erasure_run_again(forensic: F
     finally:
         engine.dispose()
     assert_nothing_left(storage, secrets)
+
+
+def test_forget_me_takes_a_voters_open_answers_out_of_the_raw_storage_too(forensic: ForensicApp) -> None:
+    app, storage = forensic.app, forensic.storage
+    pulse_id = answered_pulse(app)
+    ask = app.slack.command("forget-me", user_id="U_M2").json()
+    confirm = next(
+        e
+        for b in ask["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == ids.ACTION_FORGET_CONFIRM
+    )
+    app.slack.block_action(
+        confirm["action_id"], value=confirm.get("value"), user_id="U_M2", response_url=app.fake.response_url()
+    )
+    app.drain()
+    # The pulse is still open, so with the key the others can be found: U_M2 no longer.
+    assert relink(storage.raw(), WORKSPACE_USERS, [SERVER_KEY]) == set(VOTERS) - {"U_M2"}
+    close(app, pulse_id)
+    assert relink(storage.raw(), WORKSPACE_USERS, [SERVER_KEY]) == set()

@@ -54,6 +54,7 @@ from db.models import Pulse, PulseQuestion, Ritual, RitualStatus, Side, Workspac
 from db.people import forget_person, ritual_people, set_reminders, set_side
 from db.pulses import AnswerStatus
 from db.rituals import next_time
+from db.session import ANONYMITY_TABLES
 from db.workspaces import ensure_workspace
 
 log = logging.getLogger(__name__)
@@ -483,5 +484,5 @@ def forget_me(services: Services, actor: Actor) -> Mapping[str, int | str]:
             session, workspace_id_of(session, actor.team_id), actor.user_id, keys=services.voter_keys
         )
     # What the deleted rows leave below the SQL (free pages, the WAL) goes too.
-    services.database.erase_residue()
+    services.database.erase_residue(*ANONYMITY_TABLES, "people", "pulse_votes", "ritual_members")
     return deleted
