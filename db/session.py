@@ -256,25 +256,29 @@ class Database:
     def _vacuum_full(self, tables: set[str]) -> bool:
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             # VACUUM FULL takes each table's exclusive lock: never queue every click behind it for long.
+            # (Reset before the connection goes back to the pool, where other work must not inherit it.)
             conn.exec_driver_sql(f"SET lock_timeout = '{int(self.erase_wait * 1000)}ms'")
-            quote = conn.dialect.identifier_preparer.quote
-            started = conn.exec_driver_sql("SELECT clock_timestamp()").scalar_one()
-            for table in sorted(tables):
-                try:
-                    conn.exec_driver_sql(f"VACUUM (FULL) {quote(table)}")
-                except OperationalError as exc:
-                    # Most likely the lock timeout: a long reader of the table. Tried again later.
-                    log.warning("VACUUM FULL %s did not run: %s", table, type(exc.orig).__name__)
-                    return False
-            # VACUUM FULL keeps (copies) dead rows that a transaction older than it may still see. One
-            # that began before this erasure may have begun before the close: then do it again later.
-            older = conn.execute(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                    " AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL AND xact_start < :started"
-                ),
-                {"started": started},
-            ).scalar_one()
+            try:
+                quote = conn.dialect.identifier_preparer.quote
+                started = conn.exec_driver_sql("SELECT clock_timestamp()").scalar_one()
+                for table in sorted(tables):
+                    try:
+                        conn.exec_driver_sql(f"VACUUM (FULL) {quote(table)}")
+                    except OperationalError as exc:
+                        # Most likely the lock timeout: a long reader of the table. Tried again later.
+                        log.warning("VACUUM FULL %s did not run: %s", table, type(exc.orig).__name__)
+                        return False
+                # VACUUM FULL keeps (copies) dead rows that a transaction older than it may still see.
+                # One that began before this erasure may have begun before the close: do it again later.
+                older = conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                        " AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL AND xact_start < :started"
+                    ),
+                    {"started": started},
+                ).scalar_one()
+            finally:
+                conn.exec_driver_sql("RESET lock_timeout")
         return older == 0
 
     def ping(self) -> bool:
