@@ -422,3 +422,30 @@ def test_forget_me_takes_a_voters_open_answers_out_of_the_raw_storage_too(forens
     assert relink(storage.raw(), WORKSPACE_USERS, [SERVER_KEY]) == set(VOTERS) - {"U_M2"}
     close(app, pulse_id)
     assert relink(storage.raw(), WORKSPACE_USERS, [SERVER_KEY]) == set()
+
+
+def test_planner_statistics_keep_no_salt_or_voter_hash(forensic: ForensicApp) -> None:
+    """PostgreSQL's ANALYZE copies sample values into pg_statistic, where they would outlive the pulse."""
+    app, storage = forensic.app, forensic.storage
+    if storage.backend != "postgresql":
+        pytest.skip("SQLite gathers no statistics unless asked (ANALYZE), and Tandem never asks")
+    pulse_id = answered_pulse(app)
+    secrets = secrets_of(app, pulse_id)
+    engine = create_engine(normalize_url(storage.url), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("ANALYZE pulses, pulse_ballots, pulse_reminders"))
+            sampled = conn.execute(
+                text(
+                    "SELECT tablename, attname FROM pg_stats WHERE tablename IN"
+                    " ('pulses', 'pulse_ballots', 'pulse_reminders') AND attname IN ('ballot_salt', 'voter')"
+                )
+            ).all()
+            assert sampled == []
+            assert conn.execute(
+                text("SELECT count(*) FROM pg_stats WHERE tablename = 'pulse_ballots'")
+            ).scalar()
+    finally:
+        engine.dispose()
+    close(app, pulse_id)
+    assert_nothing_left(storage, secrets)

@@ -17,7 +17,8 @@ depends_on: str | Sequence[str] | None = None
 
 # PostgreSQL's ANALYZE (autovacuum runs it on its own) copies sample values of each column into
 # pg_statistic: salts and voter hashes of open pulses would outlive the pulse there. A statistics
-# target of 0 leaves these columns out (the planner never needed them: they are looked up by key).
+# target of 0 leaves these columns out (the planner never needed them: they are looked up by key);
+# restating the column's type drops what an earlier ANALYZE gathered (SET STATISTICS alone keeps it).
 NO_STATISTICS = (("pulses", "ballot_salt"), ("pulse_ballots", "voter"), ("pulse_reminders", "voter"))
 
 
@@ -26,7 +27,10 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("voter_key_check", sa.String(length=16), nullable=True))
     if op.get_bind().dialect.name == "postgresql":
         for table, column in NO_STATISTICS:
-            op.execute(f"ALTER TABLE {table} ALTER COLUMN {column} SET STATISTICS 0")
+            op.execute(
+                f"ALTER TABLE {table} ALTER COLUMN {column} SET STATISTICS 0, "
+                f"ALTER COLUMN {column} TYPE VARCHAR(64)"
+            )
 
 
 def downgrade() -> None:
