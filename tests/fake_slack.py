@@ -976,9 +976,7 @@ class FakeSlack:
             (
                 m
                 for (channel, ts), m in self.messages.items()
-                if channel == resolved.id
-                and m.get("thread_ts", ts) == ts
-                and float(ts) > oldest
+                if channel == resolved.id and m.get("thread_ts", ts) == ts and float(ts) > oldest
             ),
             key=lambda m: float(m["ts"]),
             reverse=True,
