@@ -44,6 +44,7 @@ from bot.usecases.access import Actor, RefusalKind, Refused, workspace_id_of
 from bot.usecases.channels import ChannelRefused, check_channel
 from bot.usecases.interactions import open_modal
 from bot.usecases.refusals import pause_after_refusal
+from bot.usecases.submissions import AlreadySaved, Submission, seen_before
 from db import wins as win_db
 from db.models import Ritual, Side, Win, Workspace
 from db.rituals import RitualError, channel_rituals, resolve_ritual, schedulable_rituals
@@ -177,8 +178,8 @@ def open_win_editor(
 
 
 def save_win(
-    services: Services, actor: Actor, form: WinForm, win_id: int | None
-) -> WinSaved | WinRefused | ChannelRefused:
+    services: Services, actor: Actor, form: WinForm, win_id: int | None, submission: Submission
+) -> WinSaved | WinRefused | ChannelRefused | AlreadySaved:
     """Create a win (`win_id` None) or edit one the actor celebrated, from a valid form; before the ack.
 
     Checks, in order: that the actor may edit the win, then that Tandem can post in the form's
@@ -211,13 +212,19 @@ def save_win(
         )
         old_message: tuple[str, str] | None = None
         old_credits: tuple[str, ...] = ()
-        if win_id is None:
+        existing: Win | None = None
+        if win_id is not None:
+            # Again in the unit of work that changes it: it may have been withdrawn meanwhile.
+            own = _own_win(session, actor, win_id, workspace_id)
+            if isinstance(own, WinRefused):
+                return own
+            existing = own
+        # Last, after every refusal: a refused submission is not recorded, so its correction counts.
+        if seen_before(session, actor, submission, now=now):
+            return AlreadySaved()
+        if existing is None:
             win = win_db.create_win(session, workspace_id, spec, created_by=actor.user_id, now=now)
         else:
-            # Again in the unit of work that changes it: it may have been withdrawn meanwhile.
-            existing = _own_win(session, actor, win_id, workspace_id)
-            if isinstance(existing, WinRefused):
-                return existing
             if existing.message_ts:
                 old_message = (existing.channel_id, existing.message_ts)
             old_credits = tuple(c.user_id for c in existing.credits)
