@@ -22,14 +22,17 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot.config import Mode, Settings
+from bot.runtime import Runtime
 from bot.usecases.checkins import CHECKIN_EVENT
-from db.models import Occurrence, OccurrenceStatus, Ritual
+from bot.usecases.wins import DIGEST_EVENT
+from db.models import Occurrence, OccurrenceStatus, Ritual, WinDigest
 from db.occurrences import STALE_CLAIM
 from db.session import Database
 from jobs.scheduler import TandemScheduler
 from tests.clock import FrozenClock
 from tests.fake_slack import Call, FakeSlack
-from tests.world import CHECKIN_COUNTING, World
+from tests.world import CHECKIN_COUNTING, World, weekly
 
 UTC = dt.UTC
 # Tuesday 24 November 2026, 09:00 in Berlin: when every ritual of these tests is due.
@@ -221,3 +224,36 @@ def test_kill_9_mid_fan_out_then_restart_posts_each_checkin_once(
     with database.begin() as session:
         owned = set(session.scalars(select(Occurrence.ritual_id)))
         assert owned == set(ritual_ids) == set(session.scalars(select(Ritual.id)))
+
+
+def test_the_monthly_digest_takes_its_turn_in_the_channels_pacing_and_a_503_does_not_repeat_it(
+    database: Database, clock: FrozenClock, settings: Settings, slack: FakeSlack, world: World
+) -> None:
+    # A check-in due Monday 30 November at 16:00 in Berlin, and the channel's wins digest due then too.
+    ritual_id = world.ritual(channel="C000", cadence=weekly(weekday=0, at=dt.time(16)))
+    world.win(channel="C000", ritual_id=ritual_id, at=dt.datetime(2026, 11, 25, 10, 0, tzinfo=UTC))
+    clock.set(dt.datetime(2026, 11, 30, 15, 5, tzinfo=UTC))
+    slack.flaky("chat.postMessage", rate=1.0, status=503, stored=True)  # every answer is a 503
+    runtime = Runtime(
+        settings, Mode.HTTP, with_app=False, with_scheduler=True, clock=clock, poster_interval=1.0
+    )
+    try:
+        assert runtime.scheduler is not None
+        assert runtime.scheduler.catch_up() == 1
+        runtime.scheduler.ledger_work()
+        assert runtime.scheduler.join(30)
+    finally:
+        runtime.close()
+
+    first, second = sorted(slack.calls("chat.postMessage"), key=lambda c: c.at)
+    assert second.at - first.at >= 1.0  # one channel, one message a second, the digest included
+    stored = [m for (channel, _), m in slack.messages.items() if channel == "C000"]
+    assert sorted(m["metadata"]["event_type"] for m in stored) == [CHECKIN_EVENT, DIGEST_EVENT]
+    with database.begin() as session:
+        digest = session.scalars(select(WinDigest)).one()
+        occ = session.scalars(
+            select(Occurrence).where(Occurrence.scheduled_at == dt.datetime(2026, 11, 30, 15, 0, tzinfo=UTC))
+        ).one()
+    by_type = {m["metadata"]["event_type"]: m["ts"] for m in stored}
+    assert (digest.status, digest.message_ts) == (OccurrenceStatus.POSTED, by_type[DIGEST_EVENT])
+    assert (occ.status, occ.message_ts) == (OccurrenceStatus.POSTED, by_type[CHECKIN_EVENT])
