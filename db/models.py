@@ -492,7 +492,7 @@ class SeenSubmission(Base):
     __table_args__ = (UniqueConstraint("view_id", "view_hash"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    team_id: Mapped[str] = mapped_column(String(32))
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     view_id: Mapped[str] = mapped_column(String(64))
     view_hash: Mapped[str] = mapped_column(String(128))
     seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)

@@ -11,7 +11,9 @@ from db.base import upsert
 from db.models import SeenSubmission
 
 
-def first_time(session: Session, *, team_id: str, view_id: str, view_hash: str, now: dt.datetime) -> bool:
+def first_time(
+    session: Session, *, workspace_id: int, view_id: str, view_hash: str, now: dt.datetime
+) -> bool:
     """Record the submission; False if it was recorded already (by any process).
 
     Called in the unit of work that creates the object, before creating it: a concurrent twin waits
@@ -20,7 +22,7 @@ def first_time(session: Session, *, team_id: str, view_id: str, view_hash: str, 
     """
     stmt = (
         upsert(session.get_bind().dialect.name, SeenSubmission)
-        .values(team_id=team_id, view_id=view_id, view_hash=view_hash, seen_at=now)
+        .values(workspace_id=workspace_id, view_id=view_id, view_hash=view_hash, seen_at=now)
         .on_conflict_do_nothing(index_elements=["view_id", "view_hash"])
         .returning(SeenSubmission.id)
     )

@@ -608,7 +608,7 @@ def workspace_of(tables: Snapshot, table: str, row: Row) -> int | None:
     ritual); None for a row of no workspace (a processed event, slack_sdk's tables)."""
     if table == "workspaces":
         return row["id"]
-    if table in ("slack_installations", "slack_bots", "seen_submissions"):
+    if table in ("slack_installations", "slack_bots"):
         team = row.get("team_id")
         found = [k[0] for k, r in tables["workspaces"].items() if r["team_id"] == team]
         return found[0] if found else None

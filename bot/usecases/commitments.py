@@ -229,7 +229,7 @@ def save_commitment(
         if ritual_id is not None and ritual is None:
             return CommitmentRefused(CommitmentRefusal.RITUAL_NOT_FOUND)
         # Last, after every refusal: a refused submission is not recorded, so its correction counts.
-        if seen_before(session, actor, submission, now=now):
+        if seen_before(session, workspace_id, submission, now=now):
             return AlreadySaved()
         spec = commit_db.CommitmentSpec(
             what=form.what,

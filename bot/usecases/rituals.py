@@ -252,7 +252,7 @@ def save_setup(
                 return SetupRejected({ids.BLOCK_SETUP_NAME: str(exc)})
             # Last, after every refusal (a refused submission is not recorded, so its correction
             # counts); a twin seen meanwhile rolls this save back.
-            if seen_before(session, actor, submission, now=now):
+            if seen_before(session, ritual.workspace_id, submission, now=now):
                 raise _SeenBefore
             saved = summary(ritual, now, skipped_times(session, ritual.id, now))
     except _SeenBefore:

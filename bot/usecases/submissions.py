@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from bot.usecases.access import Actor
 from db.submissions import first_time, seen
 
 
@@ -34,14 +33,14 @@ def seen_already(session: Session, submission: Submission) -> bool:
     return seen(session, view_id=submission.view_id, view_hash=submission.view_hash)
 
 
-def seen_before(session: Session, actor: Actor, submission: Submission, *, now: dt.datetime) -> bool:
+def seen_before(session: Session, workspace_id: int, submission: Submission, *, now: dt.datetime) -> bool:
     """True if this submission was acted on already; otherwise records it, in the caller's unit of work
     (the one that creates the object, so both commit or neither does)."""
     if not submission.view_id or not submission.view_hash:
         return False  # nothing to tell submissions apart by: act on it (Slack always sends both)
     return not first_time(
         session,
-        team_id=actor.team_id,
+        workspace_id=workspace_id,
         view_id=submission.view_id,
         view_hash=submission.view_hash,
         now=now,

@@ -222,7 +222,7 @@ def save_win(
                 return own
             existing = own
         # Last, after every refusal: a refused submission is not recorded, so its correction counts.
-        if seen_before(session, actor, submission, now=now):
+        if seen_before(session, workspace_id, submission, now=now):
             return AlreadySaved()
         if existing is None:
             win = win_db.create_win(session, workspace_id, spec, created_by=actor.user_id, now=now)

@@ -42,10 +42,16 @@ def upgrade() -> None:
     op.create_table(
         "seen_submissions",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("team_id", sa.String(length=32), nullable=False),
+        sa.Column("workspace_id", sa.Integer(), nullable=False),
         sa.Column("view_id", sa.String(length=64), nullable=False),
         sa.Column("view_hash", sa.String(length=128), nullable=False),
         sa.Column("seen_at", db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_seen_submissions_workspace_id_workspaces"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_seen_submissions")),
         sa.UniqueConstraint("view_id", "view_hash", name=op.f("uq_seen_submissions_view_id_view_hash")),
     )
