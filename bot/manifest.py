@@ -19,6 +19,12 @@ BOT_SCOPES: tuple[str, ...] = (
     "channels:join",  # join the ritual's public channel itself
     "files:write",  # report charts and CSV exports (files_upload_v2)
     "im:write",  # conversations.open: a DM channel id to upload a report or a drift alert's chart into
+    # conversations.history / .replies with include_all_metadata: when Slack's answer to a check-in
+    # (or pulse, result, digest) is ambiguous (a 5xx, a timeout), or Tandem died while posting, the
+    # tagged message is looked for in the channel, so it is neither posted twice nor lost (README,
+    # "Delivery guarantees"). Without them such a post is recorded as uncertain.
+    "channels:history",
+    "groups:history",
 )
 
 BOT_EVENTS: tuple[str, ...] = (

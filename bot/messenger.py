@@ -12,11 +12,13 @@ they share Slack's 3 seconds with the database, so they never retry and time out
 
 from __future__ import annotations
 
+import http.client
 import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.error import URLError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -45,7 +47,9 @@ class DeliveryError(Exception):
     a ritual in that channel cannot work until a person fixes something (the bot was removed, the
     channel was archived or deleted, the token was revoked); `workspace_gone` means nobody in the
     workspace can be told (the token itself no longer works); `unanswered` means Slack did not
-    answer at all (network, timeout), so the call may be worth repeating.
+    answer at all (network, timeout), so the call may be worth repeating. `ambiguous` means Slack may
+    have done the work anyway (a 5xx, a read timeout, a connection lost after the request was sent):
+    a post is then looked up (`find_tagged`), never simply repeated.
     """
 
     def __init__(
@@ -56,6 +60,7 @@ class DeliveryError(Exception):
         pause: bool = False,
         workspace_gone: bool = False,
         unanswered: bool = False,
+        ambiguous: bool = False,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
@@ -63,6 +68,30 @@ class DeliveryError(Exception):
         self.pause = pause
         self.workspace_gone = workspace_gone
         self.unanswered = unanswered
+        self.ambiguous = ambiguous
+
+
+# Slack's answers to conversations.history that mean Tandem may not read the channel's history (an
+# install from before the history scopes), as opposed to a passing failure.
+HISTORY_NOT_ALLOWED = frozenset({"missing_scope", "not_allowed_token_type", "no_permission"})
+
+
+@dataclass(frozen=True)
+class PostTag:
+    """What a scheduled post is, sent as the message's Slack `metadata`: its event type
+    ("tandem_checkin", ...) and the id of the row it was claimed under. It is how an ambiguous post
+    is found again in the channel's history."""
+
+    event_type: str
+    key: str
+
+    def metadata(self) -> dict[str, Any]:
+        return {"event_type": self.event_type, "event_payload": {"id": self.key}}
+
+    def matches(self, message: dict[str, Any]) -> bool:
+        metadata = message.get("metadata") or {}
+        payload = metadata.get("event_payload") or {}
+        return bool(metadata.get("event_type") == self.event_type and str(payload.get("id")) == self.key)
 
 
 @dataclass(frozen=True)
@@ -95,8 +124,18 @@ class Messenger(Protocol):
         text: str,
         blocks: Sequence[dict[str, Any]],
         thread_ts: str | None = None,
+        tag: PostTag | None = None,
     ) -> str:
-        """Post to a channel (or into a thread); returns the message ts."""
+        """Post to a channel (or into a thread); returns the message ts. `tag` goes out as the
+        message's metadata, so that `find_tagged` can tell whether an ambiguous post arrived."""
+        ...
+
+    def find_tagged(
+        self, team_id: str, channel_id: str, tag: PostTag, *, thread_ts: str | None = None
+    ) -> str | None:
+        """The ts of the message carrying `tag` among the channel's recent messages (or the thread's
+        replies), None if there is none. Raises DeliveryError with a code in HISTORY_NOT_ALLOWED when
+        Tandem may not read the history (the workspace installed it without the history scopes)."""
         ...
 
     def update(
@@ -173,6 +212,11 @@ class Messenger(Protocol):
         ...
 
 
+# How much of a channel's history `find_tagged` reads: 5 pages of 200, newest first.
+HISTORY_PAGE = 200
+HISTORY_PAGES = 5
+
+
 class SlackMessenger:
     """Slack's Web API for any workspace Tandem is installed in: one token (HTTP, Socket Mode) or
     the installation store's (OAuth)."""
@@ -241,11 +285,14 @@ class SlackMessenger:
             return call(client)
         except SlackApiError as exc:
             raise self._translate(team_id, exc) from None
-        except (SlackClientError, OSError) as exc:
+        except (SlackClientError, OSError, http.client.HTTPException) as exc:
             raise DeliveryError(
                 f"Slack could not be reached ({type(exc).__name__})",
                 code="timeout" if isinstance(exc, TimeoutError) else "unreachable",
                 unanswered=True,
+                # urllib raises URLError when connecting or sending failed: Slack never had the
+                # request. Anything later (a read timeout, a reset while waiting) may follow its work.
+                ambiguous=not isinstance(exc, URLError | SlackClientError),
             ) from None
 
     # -- messages ---------------------------------------------------------------------------------
@@ -258,17 +305,50 @@ class SlackMessenger:
         text: str,
         blocks: Sequence[dict[str, Any]],
         thread_ts: str | None = None,
+        tag: PostTag | None = None,
     ) -> str:
+        metadata = tag.metadata() if tag is not None else None
+
         def send(client: WebClient) -> str:
             try:
-                return self._post(client, channel_id, text, blocks, thread_ts)
+                return self._post(client, channel_id, text, blocks, thread_ts, metadata)
             except SlackApiError as exc:
                 if exc.response.get("error") == "not_in_channel" and self._join(client, channel_id):
                     # Removed from a public channel: join it again (channels:join) and retry once.
-                    return self._post(client, channel_id, text, blocks, thread_ts)
+                    return self._post(client, channel_id, text, blocks, thread_ts, metadata)
                 raise
 
         return str(self._call(team_id, None, send))
+
+    def find_tagged(
+        self, team_id: str, channel_id: str, tag: PostTag, *, thread_ts: str | None = None
+    ) -> str | None:
+        def look(client: WebClient) -> str | None:
+            cursor: str | None = None
+            # The newest HISTORY_PAGES pages: a post worth finding is at most the grace window old.
+            for _ in range(HISTORY_PAGES):
+                if thread_ts is None:
+                    page = client.conversations_history(
+                        channel=channel_id, limit=HISTORY_PAGE, include_all_metadata=True, cursor=cursor
+                    )
+                else:
+                    page = client.conversations_replies(
+                        channel=channel_id,
+                        ts=thread_ts,
+                        limit=HISTORY_PAGE,
+                        include_all_metadata=True,
+                        cursor=cursor,
+                    )
+                for message in page.get("messages") or []:
+                    if tag.matches(message):
+                        return str(message["ts"])
+                cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+                if not page.get("has_more") or not cursor:
+                    return None
+            return None
+
+        found = self._call(team_id, None, look)
+        return None if found is None else str(found)
 
     def update(
         self, team_id: str, channel_id: str, ts: str, *, text: str, blocks: Sequence[dict[str, Any]]
@@ -376,10 +456,20 @@ class SlackMessenger:
 
     @staticmethod
     def _post(
-        client: WebClient, channel_id: str, text: str, blocks: Sequence[dict[str, Any]], thread_ts: str | None
+        client: WebClient,
+        channel_id: str,
+        text: str,
+        blocks: Sequence[dict[str, Any]],
+        thread_ts: str | None,
+        metadata: dict[str, Any] | None,
     ) -> str:
         response = client.chat_postMessage(
-            channel=channel_id, text=text, blocks=list(blocks), thread_ts=thread_ts, unfurl_links=False
+            channel=channel_id,
+            text=text,
+            blocks=list(blocks),
+            thread_ts=thread_ts,
+            unfurl_links=False,
+            metadata=metadata,
         )
         return str(response["ts"])
 
@@ -407,6 +497,10 @@ class SlackMessenger:
             return DeliveryError(
                 "Slack kept rate-limiting Tandem after several retries (ratelimited)", code="ratelimited"
             )
+        server_error = exc.response.status_code >= 500
         return DeliveryError(
-            f"Slack refused the message ({error})", code=error, unanswered=exc.response.status_code >= 500
+            f"Slack refused the message ({error})",
+            code=error,
+            unanswered=server_error,
+            ambiguous=server_error,
         )

@@ -10,6 +10,7 @@ from slack_bolt import App, BoltContext, BoltResponse
 
 from bot.services import Services
 from bot.usecases.access import Actor
+from bot.usecases.submissions import Submission
 from db.workspaces import claim_event, ensure_workspace, release_event
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,15 @@ def actor_of(context: BoltContext) -> Actor:
     """Who a request comes from, as Bolt read it from the payload ("" where the payload says nothing)."""
     return Actor(
         team_id=context.team_id or "", user_id=context.user_id or "", channel_id=context.channel_id or ""
+    )
+
+
+def submission_of(view: Mapping[str, Any]) -> Submission:
+    """Which submission a `view_submission` is: its view's id and hash ("" where the payload has none)."""
+    view_id, view_hash = view.get("id"), view.get("hash")
+    return Submission(
+        view_id=view_id if isinstance(view_id, str) else "",
+        view_hash=view_hash if isinstance(view_hash, str) else "",
     )
 
 

@@ -80,6 +80,7 @@ class Runtime:
             interval=poster_interval,
             on_ritual_change=self._ritual_changed,
             services=lambda: replace(self.services, database=checkin_database),
+            grace=dt.timedelta(hours=settings.tandem_missed_grace_hours),
         )
         self.services = Services(
             settings=settings,

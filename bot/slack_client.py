@@ -1,8 +1,10 @@
-"""Web API clients that retry the way Slack asks: Retry-After on 429, bounded backoff on 5xx."""
+"""Web API clients that retry the way Slack asks: Retry-After on 429, bounded backoff on 5xx, and
+never a repeat of a post whose first try may have worked."""
 
 from __future__ import annotations
 
 import time
+from urllib.error import URLError
 
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
@@ -20,14 +22,22 @@ from bot.config import Settings
 # Gateway errors count as server errors too: a 502 or 504 in front of Slack is as passing as a 500.
 RETRIED_STATUSES = frozenset({500, 502, 503, 504})
 
-# Methods that create something each time they run. After a *read* timeout the request may well have
-# reached Slack and done its work; a retry would then post the check-in (or open the modal) twice,
-# and a duplicate in a shared channel is worse than one check-in recorded as failed with its reason.
-# (A timeout while connecting or sending is a URLError, retried by ConnectionErrorRetryHandler for
-# every method: Slack never received that request.)
-NOT_RETRIED_AFTER_A_READ_TIMEOUT = frozenset(
+# Methods that create something each time they run, and have no idempotency key. Whenever Slack may
+# have done the work, a repeat could post the check-in (or open the modal) twice, and a duplicate in a
+# shared channel is what Tandem promises never to make. Ambiguous outcomes are: a read timeout, a 5xx
+# (Slack, or a gateway in front of it, may answer 503 after the message was stored) and a connection
+# that broke after the request was sent. They are not retried here; a post tagged with metadata is
+# looked up in the channel's history instead (bot.usecases.checkins). Unambiguous ones are retried for
+# every method: a 429 (Slack refused it, and says when to come back) and a failure to connect or send
+# (urllib's URLError: Slack never received the whole request).
+NOT_REPEATABLE = frozenset(
     {"chat.postMessage", "chat.postEphemeral", "chat.scheduleMessage", "views.open", "views.push"}
 )
+
+
+def method_of(request: HttpRequest) -> str:
+    return request.url.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
+
 
 # Slack calls made before a request is acknowledged share Slack's 3 seconds with the database work
 # and the network: they get no retry handler (the 429 one sleeps Retry-After seconds) and time out
@@ -36,7 +46,8 @@ PRE_ACK_SECONDS = 2.0
 
 
 class GatewayAwareServerErrorRetryHandler(ServerErrorRetryHandler):
-    """slack_sdk's handler retries only 500 and 503."""
+    """slack_sdk's handler retries only 500 and 503; this one gateway errors too, and never a method
+    that is not repeatable (a 5xx does not say whether Slack did the work)."""
 
     def _can_retry(
         self,
@@ -46,7 +57,32 @@ class GatewayAwareServerErrorRetryHandler(ServerErrorRetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> bool:
-        return response is not None and response.status_code in RETRIED_STATUSES
+        return (
+            response is not None
+            and response.status_code in RETRIED_STATUSES
+            and method_of(request) not in NOT_REPEATABLE
+        )
+
+
+class SafeConnectionErrorRetryHandler(ConnectionErrorRetryHandler):
+    """Retries a broken connection, except one that broke after a non-repeatable request was sent.
+
+    urllib raises URLError when connecting or sending fails (Slack never got the whole request: safe
+    to repeat); a reset or disconnect while waiting for the answer arrives as ConnectionResetError or
+    RemoteDisconnected, after Slack may have posted the message.
+    """
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if method_of(request) in NOT_REPEATABLE and not isinstance(error, URLError):
+            return False
+        return super()._can_retry(state=state, request=request, response=response, error=error)
 
 
 class ReadTimeoutRetryHandler(RetryHandler):
@@ -62,15 +98,14 @@ class ReadTimeoutRetryHandler(RetryHandler):
     ) -> bool:
         if response is not None or not isinstance(error, TimeoutError):
             return False
-        method = request.url.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
-        return method not in NOT_RETRIED_AFTER_A_READ_TIMEOUT
+        return method_of(request) not in NOT_REPEATABLE
 
 
 def retry_handlers() -> list[RetryHandler]:
     # slack_sdk only installs the connection-error handler by default; 429 and 5xx must be asked
     # for. The counts are bounded so a Slack outage delays one job, not the whole scheduler.
     return [
-        ConnectionErrorRetryHandler(max_retry_count=2),
+        SafeConnectionErrorRetryHandler(max_retry_count=2),
         RateLimitErrorRetryHandler(max_retry_count=3),
         GatewayAwareServerErrorRetryHandler(max_retry_count=3),
         ReadTimeoutRetryHandler(max_retry_count=1),

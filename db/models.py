@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -182,6 +183,9 @@ class OccurrenceStatus(enum.StrEnum):
     SKIPPED = "skipped"  # by /tandem skip, before it was due
     MISSED = "missed"  # Tandem was down past the grace window
     FAILED = "failed"  # Slack refused or kept failing; `reason` says why
+    # Slack's answer was ambiguous (a 5xx, a timeout) and the channel's history could not be read
+    # (no history scope): it may or may not be in the channel. Never re-posted, never called failed.
+    UNCERTAIN = "uncertain"
 
 
 def _str_enum(enum_cls: type[enum.StrEnum], name: str, length: int = 16) -> Enum:
@@ -272,6 +276,12 @@ class Occurrence(Base):
     posted_at: Mapped[dt.datetime | None]
     # A missed occurrence is mentioned by the next posted check-in, once.
     reported: Mapped[bool] = mapped_column(default=False)
+    # Raised by whoever is about to post a claimed check-in (compare-and-set): a process that finds it
+    # raised by someone else (a reconciler taking over a stale claim) does not post.
+    lease: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The message as prepared at claim time ({"text", "blocks", "theme"}), so that a claim a crashed
+    # process left behind can be posted as it was built; cleared once the outcome is known.
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class CustomPrompt(Base):
@@ -476,3 +486,17 @@ class WinDigest(Base):
     reason: Mapped[str | None] = mapped_column(String(300))
     claimed_at: Mapped[dt.datetime]
     message_ts: Mapped[str | None] = mapped_column(String(32))
+
+
+class SeenSubmission(Base):
+    """A modal submission already acted on: Slack's retries, a double click and a replay within the
+    signature window carry the same view id and hash, and must create one object."""
+
+    __tablename__ = "seen_submissions"
+    __table_args__ = (UniqueConstraint("view_id", "view_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    view_id: Mapped[str] = mapped_column(String(64))
+    view_hash: Mapped[str] = mapped_column(String(128))
+    seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)

@@ -13,9 +13,11 @@ from sqlalchemy.orm import Session
 from db.base import upsert
 from db.models import Occurrence, OccurrenceStatus
 
-# A claim this old with no outcome belongs to a process that died mid-post: we cannot know whether
-# Slack got the message, so it ends as failed (never re-posted: a duplicate is worse than a gap).
-STALE_CLAIM = dt.timedelta(minutes=15)
+# A claim whose lease was last taken this long ago, with no outcome, belongs to a process that died (or
+# is stuck): a reconciler may take it over. Taking over is a compare-and-set on `lease`, so the first
+# owner can no longer post it; the reconciler looks for the message in the channel's history first.
+# Far longer than one post can take (Slack's timeout and its retries), so a live post is never taken.
+STALE_CLAIM = dt.timedelta(minutes=5)
 
 
 def claim(
@@ -78,6 +80,21 @@ def known_times_of(
     return known
 
 
+def _held(occurrence_id: int, lease: int | None) -> list[Any]:
+    """The rows an outcome may be written to: this occurrence, still claimed under `lease` (any lease
+    when None), so whoever lost the claim to a reconciler cannot overwrite its outcome."""
+    where: list[Any] = [Occurrence.id == occurrence_id]
+    if lease is not None:
+        where += [Occurrence.status == OccurrenceStatus.CLAIMED, Occurrence.lease == lease]
+    return where
+
+
+def _rowcount(session: Session, stmt: Any) -> int:
+    # An UPDATE's result is a CursorResult, which has the row count; Session.execute is typed for any
+    # statement and says only Result.
+    return cast("CursorResult[Any]", session.execute(stmt)).rowcount or 0
+
+
 def mark_posted(
     session: Session,
     occurrence_id: int,
@@ -86,16 +103,21 @@ def mark_posted(
     ts: str,
     prompt_key: str | None,
     now: dt.datetime,
-) -> None:
-    session.execute(
-        update(Occurrence)
-        .where(Occurrence.id == occurrence_id)
-        .values(
-            status=OccurrenceStatus.POSTED,
-            channel_id=channel_id,
-            message_ts=ts,
-            prompt_key=prompt_key,
-            posted_at=now,
+    lease: int | None = None,
+) -> bool:
+    return bool(
+        _rowcount(
+            session,
+            update(Occurrence)
+            .where(*_held(occurrence_id, lease))
+            .values(
+                status=OccurrenceStatus.POSTED,
+                channel_id=channel_id,
+                message_ts=ts,
+                prompt_key=prompt_key,
+                posted_at=now,
+                payload=None,
+            ),
         )
     )
 
@@ -104,45 +126,82 @@ def set_prompt(session: Session, occurrence_id: int, prompt_key: str) -> None:
     session.execute(update(Occurrence).where(Occurrence.id == occurrence_id).values(prompt_key=prompt_key))
 
 
-def mark_failed(session: Session, occurrence_id: int, *, reason: str) -> None:
+def set_payload(session: Session, occurrence_id: int, payload: dict[str, Any]) -> None:
+    """Keep the prepared message with the claim, for a reconciler that must post it after a crash."""
+    session.execute(update(Occurrence).where(Occurrence.id == occurrence_id).values(payload=payload))
+
+
+def mark_failed(session: Session, occurrence_id: int, *, reason: str, lease: int | None = None) -> None:
     session.execute(
         update(Occurrence)
-        .where(Occurrence.id == occurrence_id)
+        .where(*_held(occurrence_id, lease))
         # A prompt that never reached the channel does not count as used.
-        .values(status=OccurrenceStatus.FAILED, reason=reason[:300], prompt_key=None)
+        .values(status=OccurrenceStatus.FAILED, reason=reason[:300], prompt_key=None, payload=None)
     )
 
 
-def mark_skipped(session: Session, occurrence_id: int, *, reason: str) -> None:
+def mark_skipped(session: Session, occurrence_id: int, *, reason: str, lease: int | None = None) -> None:
     """A claimed check-in that was not posted on purpose (its ritual was paused or deleted meanwhile)."""
     session.execute(
         update(Occurrence)
-        .where(Occurrence.id == occurrence_id)
-        .values(status=OccurrenceStatus.SKIPPED, reason=reason[:300], prompt_key=None)
+        .where(*_held(occurrence_id, lease))
+        .values(status=OccurrenceStatus.SKIPPED, reason=reason[:300], prompt_key=None, payload=None)
     )
 
 
-def release(session: Session, occurrence_id: int) -> None:
+def mark_missed(session: Session, occurrence_id: int, *, reason: str, lease: int | None = None) -> None:
+    """Known not to be in the channel, and too late to post now."""
+    session.execute(
+        update(Occurrence)
+        .where(*_held(occurrence_id, lease))
+        .values(status=OccurrenceStatus.MISSED, reason=reason[:300], prompt_key=None, payload=None)
+    )
+
+
+def mark_uncertain(session: Session, occurrence_id: int, *, reason: str, lease: int | None = None) -> None:
+    """Slack's answer was ambiguous and the channel's history cannot be read: maybe posted, maybe not.
+    Kept out of `take_unreported_missed`, so no check-in ever calls it failed."""
+    session.execute(
+        update(Occurrence)
+        .where(*_held(occurrence_id, lease))
+        .values(status=OccurrenceStatus.UNCERTAIN, reason=reason[:300], payload=None)
+    )
+
+
+def take_lease(session: Session, occurrence_id: int, *, lease: int, now: dt.datetime) -> int | None:
+    """Become the one poster of a claimed occurrence: the new lease if it was still claimed under
+    `lease`, None if it has an outcome or someone else took it meanwhile."""
+    taken = _rowcount(
+        session,
+        update(Occurrence).where(*_held(occurrence_id, lease)).values(lease=lease + 1, claimed_at=now),
+    )
+    return lease + 1 if taken else None
+
+
+def stale_claims(
+    session: Session, *, now: dt.datetime, exclude: Sequence[int] = (), limit: int = 500
+) -> list[Occurrence]:
+    """Claims with no outcome whose lease was taken more than STALE_CLAIM ago (a crash's leftovers)."""
+    stmt = (
+        select(Occurrence)
+        .where(Occurrence.status == OccurrenceStatus.CLAIMED, Occurrence.claimed_at < now - STALE_CLAIM)
+        .order_by(Occurrence.claimed_at, Occurrence.id)
+        .limit(limit)
+    )
+    if exclude:
+        stmt = stmt.where(Occurrence.id.not_in(list(exclude)))
+    return list(session.scalars(stmt))
+
+
+def release(session: Session, occurrence_id: int, *, lease: int | None = None) -> None:
     """Give back a claim that was never sent (graceful shutdown), so a restart can post it in time."""
     session.execute(
         delete(Occurrence).where(
-            Occurrence.id == occurrence_id, Occurrence.status == OccurrenceStatus.CLAIMED
+            Occurrence.id == occurrence_id,
+            Occurrence.status == OccurrenceStatus.CLAIMED,
+            *([] if lease is None else [Occurrence.lease == lease]),
         )
     )
-
-
-def fail_stale_claims(session: Session, *, now: dt.datetime) -> int:
-    # An UPDATE's result is a CursorResult, which has the row count; Session.execute is typed for any
-    # statement and says only Result.
-    result = cast(
-        "CursorResult[Any]",
-        session.execute(
-            update(Occurrence)
-            .where(Occurrence.status == OccurrenceStatus.CLAIMED, Occurrence.claimed_at < now - STALE_CLAIM)
-            .values(status=OccurrenceStatus.FAILED, reason="interrupted while posting (Tandem stopped)")
-        ),
-    )
-    return result.rowcount or 0
 
 
 def last_posted_at(session: Session, ritual_id: int) -> dt.datetime | None:

@@ -191,13 +191,22 @@ def claim_digest(
 
 
 def finish_digest(
-    session: Session, digest_id: int, *, ts: str | None, reason: str | None = None, empty: bool = False
+    session: Session,
+    digest_id: int,
+    *,
+    ts: str | None,
+    reason: str | None = None,
+    empty: bool = False,
+    uncertain: bool = False,
 ) -> None:
-    """Record how a claimed digest ended: posted, failed, or skipped because the month had no wins."""
+    """Record how a claimed digest ended: posted, failed, skipped because the month had no wins, or
+    uncertain (Slack's answer was ambiguous and the channel's history could not tell)."""
     digest = session.get(WinDigest, digest_id)
     if digest is not None:
         if empty:
             digest.status = OccurrenceStatus.SKIPPED
+        elif uncertain:
+            digest.status = OccurrenceStatus.UNCERTAIN
         else:
             digest.status = OccurrenceStatus.POSTED if ts else OccurrenceStatus.FAILED
         digest.message_ts = ts

@@ -1,4 +1,6 @@
-"""Housekeeping: forget old event ids; close claims that a stopped process left behind."""
+"""Housekeeping: forget old event ids and old seen modal submissions.
+
+(Claims a stopped process left behind are the scheduler's reconcile job's: jobs/scheduler.py.)"""
 
 from __future__ import annotations
 
@@ -7,19 +9,19 @@ import logging
 
 from sqlalchemy.orm import Session
 
-from db.occurrences import fail_stale_claims
+from db.submissions import prune_seen
 from db.workspaces import prune_processed_events
 
 log = logging.getLogger(__name__)
 
 EVENT_ID_RETENTION = dt.timedelta(days=7)
+# A submission is replayed within minutes (Slack's retries, the five-minute signature window).
+SUBMISSION_RETENTION = dt.timedelta(days=1)
 
 
 def run(session: Session, now: dt.datetime) -> int:
     removed = prune_processed_events(session, older_than=now - EVENT_ID_RETENTION)
     if removed:
         log.info("pruned %d processed event ids", removed)
-    stale = fail_stale_claims(session, now=now)
-    if stale:
-        log.warning("%d check-ins were interrupted while posting and are recorded as failed", stale)
+    prune_seen(session, older_than=now - SUBMISSION_RETENTION)
     return removed

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from bot.blocks.checkin import not_prepared_reason
 from bot.messenger import Messenger
 from bot.services import PulseSettings, Services
-from bot.usecases.checkins import MAX_LOOKBACK, PreparedCheckin, prepare_due, record_unprepared
+from bot.usecases.checkins import MAX_LOOKBACK, PreparedCheckin, leftovers, prepare_due, record_unprepared
 from bot.usecases.commitments import nudge_overdue
 from bot.usecases.wins import post_due_digests
 from db import occurrences
@@ -45,11 +45,13 @@ HOUSEKEEPING_JOB_ID = "housekeeping"
 RESYNC_JOB_ID = "resync"
 PULSES_JOB_ID = "pulses"
 LEDGER_JOB_ID = "ledger"
+RECONCILE_JOB_ID = "reconcile"
 CHECKIN_JOB_PREFIX = "checkin:"
 HOUSEKEEPING_INTERVAL = dt.timedelta(hours=1)
 RESYNC_INTERVAL = dt.timedelta(minutes=1)
 PULSES_INTERVAL = dt.timedelta(minutes=1)
 LEDGER_INTERVAL = dt.timedelta(minutes=10)
+RECONCILE_INTERVAL = dt.timedelta(minutes=1)
 # From this many job changes at once (the first sync), APScheduler is paused while they are added.
 BULK_CHANGES = 50
 
@@ -67,6 +69,7 @@ def checkin_outbox(
     interval: float,
     on_ritual_change: Callable[[int], None],
     services: Callable[[], Services],
+    grace: dt.timedelta = dt.timedelta(hours=2),
 ) -> CheckinOutbox:
     """The outbox that posts prepared check-ins, each followed by its pulse when its ritual has pulses.
 
@@ -75,7 +78,13 @@ def checkin_outbox(
     the id of each ritual a refused post paused (its channel or token gone).
     """
     outbox = CheckinOutbox(
-        database, messenger, clock.now, threads=threads, interval=interval, on_ritual_change=on_ritual_change
+        database,
+        messenger,
+        clock.now,
+        grace=grace,
+        threads=threads,
+        interval=interval,
+        on_ritual_change=on_ritual_change,
     )
     # The pulse is queued behind its check-in, into the same channel's slots, in its thread.
     outbox.after_posted = lambda checkin, ts: pulses.after_checkin(services(), checkin, ts)
@@ -179,6 +188,7 @@ class TandemScheduler:
                 interval=poster_interval,
                 on_ritual_change=self.sync_ritual,
                 services=self.job_services,
+                grace=grace,
             )
         self.outbox = outbox
         self._signatures: dict[str, Cadence] = {}
@@ -224,6 +234,12 @@ class TandemScheduler:
         )
         self._every(PULSES_INTERVAL, PULSES_JOB_ID, self.pulse_work, "close due pulses and send reminders")
         self._every(
+            RECONCILE_INTERVAL,
+            RECONCILE_JOB_ID,
+            self.reconcile,
+            "look up check-ins a stopped process left claimed, and post those not found",
+        )
+        self._every(
             LEDGER_INTERVAL,
             LEDGER_JOB_ID,
             self.ledger_work,
@@ -232,16 +248,13 @@ class TandemScheduler:
         self.scheduler.start(paused=paused)
         threading.Thread(target=self._first_run, name="tandem-scheduler-start", daemon=True).start()
 
-    def _every(self, interval: dt.timedelta, job_id: str, run: Callable[[], None], name: str) -> None:
+    def _every(self, interval: dt.timedelta, job_id: str, run: Callable[[], object], name: str) -> None:
         trigger = IntervalTrigger(seconds=int(interval.total_seconds()))
         self.scheduler.add_job(run, trigger, id=job_id, name=name, replace_existing=True)
 
     def _first_run(self) -> None:
         try:
-            with self.database.begin() as session:
-                stale = occurrences.fail_stale_claims(session, now=self.clock.now())
-            if stale:
-                log.warning("%d check-ins were interrupted while posting and are recorded as failed", stale)
+            self.reconcile()
             self.sync()
             caught_up = self.catch_up()
             log.info(
@@ -455,6 +468,20 @@ class TandemScheduler:
             ritual_id for ritual_id, mine in owed.items() if not known.get(ritual_id, set()).issuperset(mine)
         ]
         return sum(len(self.fire(ritual_id)) for ritual_id in due)
+
+    def reconcile(self) -> int:
+        """Deliver the claims a stopped process left without an outcome (as leftovers: looked up in
+        their channel first). Returns how many were queued."""
+        try:
+            found = leftovers(self.database, now=self.clock.now(), exclude=self.outbox.in_flight())
+        except Exception:
+            log.exception("looking for interrupted check-ins failed; it runs again in a minute")
+            return 0
+        if found:
+            log.warning("%d check-ins were interrupted while posting; looking them up", len(found))
+        for checkin in found:
+            self.submit(checkin)
+        return len(found)
 
     def pulse_work(self) -> None:
         """Close pulses whose time is up (posting their results) and send due reminders."""

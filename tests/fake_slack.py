@@ -28,6 +28,7 @@ import email.policy
 import itertools
 import json
 import mimetypes
+import random
 import re
 import secrets
 import threading
@@ -216,6 +217,14 @@ class _Failure:
     remaining: int | None  # None = forever
 
 
+@dataclass(frozen=True)
+class _Flaky:
+    rate: float
+    status: int
+    stored: bool
+    retry_after: int | None
+
+
 class _SlackError(Exception):
     """Raised by API handlers to answer ``{"ok": false, "error": code}``."""
 
@@ -331,6 +340,10 @@ class FakeSlack:
         self._cond = threading.Condition(self._lock)
         self._calls: list[Call] = []
         self._failures: dict[str, deque[_Failure]] = {}
+        self._flaky: dict[str, list[_Flaky]] = {}
+        self._flaky_rng = random.Random(0)
+        # Every fault `flaky` injected: (the call, the status answered, whether the work was done first).
+        self.injected: list[tuple[Call, int, bool]] = []
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._counter = itertools.count(1)
@@ -354,6 +367,8 @@ class FakeSlack:
             "groups:read",
             "im:write",
             "files:write",
+            "channels:history",
+            "groups:history",
         ]
 
         self.users: dict[str, FakeUser] = {}
@@ -506,10 +521,48 @@ class FakeSlack:
         with self._lock:
             self._failures.setdefault(method, deque()).append(failure)
 
+    def flaky(
+        self,
+        method: str,
+        *,
+        rate: float,
+        status: int = 503,
+        stored: bool = False,
+        retry_after: int | None = None,
+        seed: int | None = None,
+    ) -> None:
+        """Answer a share (``rate``, 0..1) of the calls to ``method`` with ``status``, at random.
+
+        ``stored=True`` does the work first (a ``chat.postMessage`` stores its message) and then answers
+        the error, as a gateway or an overloaded Slack may; ``stored=False`` answers before doing
+        anything. ``status=429`` carries ``Retry-After: retry_after`` (default 1). Several rules for one
+        method share one draw per call, so their rates add up. ``seed`` makes the draws repeatable.
+        Every injected fault is appended to :attr:`injected`.
+        """
+        if not 0 < rate <= 1:
+            raise ValueError("rate must be in (0, 1]")
+        with self._lock:
+            if seed is not None:
+                self._flaky_rng = random.Random(seed)
+            self._flaky.setdefault(method, []).append(_Flaky(rate, status, stored, retry_after))
+
+    def _draw_flaky(self, method: str) -> _Flaky | None:
+        with self._lock:
+            rules = self._flaky.get(method)
+            if not rules:
+                return None
+            draw, edge = self._flaky_rng.random(), 0.0
+            for rule in rules:
+                edge += rule.rate
+                if draw < edge:
+                    return rule
+        return None
+
     def clear_failures(self) -> None:
-        """Drop every queued or permanent failure."""
+        """Drop every queued, permanent or random failure."""
         with self._lock:
             self._failures.clear()
+            self._flaky.clear()
 
     def _take_failure(self, method: str, wildcard: bool) -> _Failure | None:
         with self._lock:
@@ -661,6 +714,9 @@ class FakeSlack:
         failure = self._take_failure(method, wildcard=True)
         if failure is not None:
             return self._failure_response(failure)
+        flaky = self._draw_flaky(method)
+        if flaky is not None and not flaky.stored:
+            return self._flaky_response(flaky, method, params, token, arrived, path)
 
         try:
             if method == "oauth.v2.access":
@@ -668,7 +724,17 @@ class FakeSlack:
             result = self._api(method, params, token)
         except _SlackError as e:
             result = {"ok": False, "error": e.error, **e.extra}
+        if flaky is not None:
+            # The work is done (the message is stored); the caller only hears an error.
+            return self._flaky_response(flaky, method, params, token, arrived, path)
         return self._json(200, result)
+
+    def _flaky_response(
+        self, flaky: _Flaky, method: str, params: dict[str, Any], token: str | None, arrived: float, path: str
+    ) -> tuple[int, dict[str, str], bytes]:
+        with self._lock:
+            self.injected.append((Call(method, params, token, arrived, path), flaky.status, flaky.stored))
+        return self._failure_response(_Failure(flaky.status, None, flaky.retry_after, 1))
 
     def _sleep(self, method: str, default: float) -> None:
         delay = self.method_latency.get(method, default)
@@ -893,6 +959,39 @@ class FakeSlack:
         message = self._bot_message(params, ts)
         self.messages[(channel, ts)] = message
         return {"channel": channel, "ts": ts, "message": message}
+
+    def _api_conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
+        resolved = self._resolve_channel(params.get("channel"))
+        if isinstance(resolved, str):
+            raise _SlackError("channel_not_found")
+        needed = "groups:history" if resolved.is_private else "channels:history"
+        if needed not in self.scopes:
+            raise _SlackError("missing_scope", needed=needed, provided=",".join(self.scopes))
+        if not resolved.is_member:
+            raise _SlackError("not_in_channel")
+        with_metadata = _truthy(params.get("include_all_metadata", False))
+        oldest = float(params.get("oldest") or 0)
+        # Newest first, top-level messages only (thread replies are conversations.replies'), as Slack does.
+        found = sorted(
+            (
+                m
+                for (channel, ts), m in self.messages.items()
+                if channel == resolved.id and m.get("thread_ts", ts) == ts and float(ts) > oldest
+            ),
+            key=lambda m: float(m["ts"]),
+            reverse=True,
+        )
+        start = int(params.get("cursor") or 0)
+        limit = min(int(params.get("limit") or 100), 999)
+        page = found[start : start + limit]
+        more = start + limit < len(found)
+        return {
+            "messages": [
+                m if with_metadata else {k: v for k, v in m.items() if k != "metadata"} for m in page
+            ],
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
 
     def _api_chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = self._postable(params.get("channel"))

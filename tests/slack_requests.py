@@ -380,8 +380,8 @@ class SlackRequests:
         values: dict[str, Any],
         private_metadata: str = "",
         user_id: str = DEFAULT_USER_ID,
-        view_id: str = "V1",
-        hash: str = "h",
+        view_id: str | None = None,
+        hash: str | None = None,
         team_id: str | None = None,
         blocks: list[dict[str, Any]] | None = None,
         external_id: str = "",
@@ -394,8 +394,12 @@ class SlackRequests:
 
         Shape: ``{block_id: {action_id: {"type": "plain_text_input", "value": "..."}}}`` (or
         ``selected_option``/``selected_users``/``selected_date``... as the element type dictates).
+        Without ``view_id``/``hash``, each submission is of a modal of its own (as when a person opens
+        the modal again); pass both to send the same submission twice (a replay, a double click).
         """
         team = team_id or self.team_id
+        view_id = view_id or f"V{next(_ids):09d}"
+        hash = hash or f"{int(time.time())}.{secrets.token_hex(4)}"
         payload = {
             "type": "view_submission",
             "team": self._team(team),

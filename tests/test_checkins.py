@@ -15,6 +15,7 @@ from bot.messenger import SlackMessenger
 from bot.runtime import Runtime
 from bot.usecases.checkins import prepare_due
 from db.models import Occurrence, OccurrenceStatus, Pulse, Ritual, RitualStatus
+from db.occurrences import STALE_CLAIM
 from db.rituals import delete_ritual, pause_ritual
 from db.session import Database
 from jobs.scheduler import TandemScheduler
@@ -195,7 +196,8 @@ def test_gateway_errors_are_retried(
 def test_a_checkin_whose_answer_times_out_is_not_posted_twice(
     database: Database, clock: FrozenClock, settings, slack: FakeSlack, world: World
 ) -> None:  # type: ignore[no-untyped-def]
-    # Slack got the message but its answer is late: a retry could post the check-in twice.
+    # Slack got the message but its answer is late: a retry could post the check-in twice, and so could
+    # a look at the channel before Slack has stored it. The reconciler looks once the claim is stale.
     slow = settings.model_copy(update={"slack_timeout": 1})
     runtime = Runtime(slow, Mode.HTTP, with_app=False, with_scheduler=True, clock=clock, poster_interval=0.0)
     assert runtime.scheduler is not None
@@ -206,11 +208,21 @@ def test_a_checkin_whose_answer_times_out_is_not_posted_twice(
         clock.set(BERLIN_TUESDAY_9 + dt.timedelta(seconds=1))
         sched.fire(ritual_id)
         assert sched.outbox is not None and sched.outbox.join(20)
+        (occ,) = occurrence_rows(database)
+        assert occ.status is OccurrenceStatus.CLAIMED  # not known to have failed, nor to have arrived
+        deadline = time.monotonic() + 5
+        while not slack.messages and time.monotonic() < deadline:
+            time.sleep(0.05)  # the fake stores the message 1.5 s after it arrived (its latency)
+
+        clock.set(BERLIN_TUESDAY_9 + STALE_CLAIM + dt.timedelta(minutes=1))
+        assert sched.reconcile() == 1
+        assert sched.outbox.join(20)
     finally:
         runtime.close()
     assert len(slack.calls("chat.postMessage")) == 1
+    (stored,) = [m for (channel, _), m in slack.messages.items() if channel == "C0"]
     (occ,) = occurrence_rows(database)
-    assert occ.status is OccurrenceStatus.FAILED and occ.reason == "Slack could not be reached (TimeoutError)"
+    assert (occ.status, occ.message_ts) == (OccurrenceStatus.POSTED, stored["ts"])
 
 
 def test_read_timeouts_are_retried_only_where_a_retry_cannot_duplicate() -> None:

@@ -1020,6 +1020,7 @@ MAY_POINT_AT_SEEDED = {
     ("pulse_ballots", "pulse_id"),  # an answer to the home workspace's open pulse
     ("pulse_votes", "pulse_id"),
     ("commitments", "ritual_id"),  # a commitment from the check-in's "Add a commitment" button
+    ("seen_submissions", "workspace_id"),  # the record of a submission that saved something
     *((table, "workspace_id") for table in ("rituals", "wins", "commitments", "custom_prompts", "people")),
 }
 

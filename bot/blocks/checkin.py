@@ -370,3 +370,7 @@ def build_checkin(c: CheckinContent) -> tuple[str, list[Block]]:
 
     fallback = _cut(escape(f"{truncate(name, _HEADER_MAX)} · {day}: ") + prompt, _FALLBACK_MAX)
     return fallback, blocks
+
+
+# A claim left behind by a stopped Tandem from before posts were tagged: it cannot be looked up.
+INTERRUPTED_UNCERTAIN_REASON = "interrupted while posting; Tandem cannot tell whether it reached the channel"

@@ -25,12 +25,13 @@ from bot.blocks.commitments import (
 )
 from bot.blocks.rituals import refusal_text
 from bot.listeners.commands import CommandRouter, Invocation
-from bot.middleware import actor_of, services_of, trigger_id_of
+from bot.middleware import actor_of, services_of, submission_of, trigger_id_of
 from bot.services import Services
 from bot.usecases import commitments
 from bot.usecases.access import Actor, Refused
 from bot.usecases.commitments import CommitmentChanged, CommitmentRefusal, CommitmentRefused, ModalErrors
 from bot.usecases.interactions import reply
+from bot.usecases.submissions import AlreadySaved
 
 
 def handle_commit(inv: Invocation) -> None:
@@ -65,8 +66,10 @@ def handle_commit_submission(ack: Ack, view: dict[str, Any], context: BoltContex
         return
     ritual_id, _ = commit_modal_metadata(metadata)
     services, actor = services_of(context), actor_of(context)
-    outcome = commitments.save_commitment(services, actor, modal_values(view), ritual_id)
-    if isinstance(outcome, ModalErrors):
+    outcome = commitments.save_commitment(services, actor, modal_values(view), ritual_id, submission_of(view))
+    if isinstance(outcome, AlreadySaved):
+        ack()  # a replay or a double click: the first submission did the work
+    elif isinstance(outcome, ModalErrors):
         ack(response_action="errors", errors=outcome.errors)
     elif isinstance(outcome, CommitmentRefused):
         ack(response_action="errors", errors={ids.BLOCK_COMMIT_WHAT: commit_modal_error(outcome.kind)})

@@ -30,9 +30,10 @@ from bot.blocks.rituals import (
 )
 from bot.blocks.setup import parse_setup_rebuild, parse_setup_submission
 from bot.listeners.commands import CommandRouter, Invocation
-from bot.middleware import actor_of, services_of
+from bot.middleware import actor_of, services_of, submission_of
 from bot.usecases import rituals
 from bot.usecases.access import Refused
+from bot.usecases.submissions import AlreadySaved
 
 T = TypeVar("T")
 
@@ -77,7 +78,10 @@ def handle_setup_submission(ack: Ack, view: dict[str, Any], context: BoltContext
     if submission.errors:
         ack(response_action="errors", errors=submission.errors)
         return
-    outcome = rituals.save_setup(services, actor, submission.ritual_id, submission.form)
+    outcome = rituals.save_setup(services, actor, submission.ritual_id, submission.form, submission_of(view))
+    if isinstance(outcome, AlreadySaved):
+        ack()  # a replay or a double click: the first submission did the work
+        return
     if isinstance(outcome, rituals.SetupRejected):
         ack(response_action="errors", errors=outcome.errors)
         return

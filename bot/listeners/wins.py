@@ -26,11 +26,12 @@ from bot.blocks.wins import (
     withdrawn_but_shown_text,
 )
 from bot.listeners.commands import CommandRouter, Invocation
-from bot.middleware import actor_of, services_of, trigger_id_of
+from bot.middleware import actor_of, services_of, submission_of, trigger_id_of
 from bot.usecases import wins
 from bot.usecases.access import Refused
 from bot.usecases.channels import ChannelRefused
 from bot.usecases.interactions import reply
+from bot.usecases.submissions import AlreadySaved
 
 
 def handle_win(inv: Invocation) -> None:
@@ -63,8 +64,10 @@ def handle_win_submission(ack: Ack, view: dict[str, Any], context: BoltContext) 
         ack(response_action="errors", errors=errors)
         return
     services, actor = services_of(context), actor_of(context)
-    outcome = wins.save_win(services, actor, form, win_modal_id(metadata))
-    if isinstance(outcome, wins.WinRefused):
+    outcome = wins.save_win(services, actor, form, win_modal_id(metadata), submission_of(view))
+    if isinstance(outcome, AlreadySaved):
+        ack()  # a replay or a double click: the first submission did the work
+    elif isinstance(outcome, wins.WinRefused):
         ack(response_action="errors", errors={ids.BLOCK_WIN_WHAT: win_modal_error(outcome.kind)})
     elif isinstance(outcome, ChannelRefused):
         problem = channel_problem_text(outcome.problem, outcome.code)

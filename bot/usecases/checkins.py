@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.blocks.checkin import (
+    INTERRUPTED_UNCERTAIN_REASON,
     MISSED_REASON,
     CheckinContent,
     MissedCheckin,
@@ -33,7 +34,7 @@ from bot.blocks.checkin import (
 from bot.blocks.pulse import pulse_agenda_lines
 from bot.blocks.report import theme_label
 from bot.blocks.wins import win_agenda_lines
-from bot.messenger import DeliveryError
+from bot.messenger import HISTORY_NOT_ALLOWED, DeliveryError, PostTag
 from bot.usecases.commitments import commitment_view
 from bot.usecases.refusals import Pausing, pause_after_refusal
 from bot.usecases.wins import win_view
@@ -81,6 +82,16 @@ class PreparedCheckin:
     text: str
     blocks: list[dict[str, Any]] = field(repr=False)
     prompt_theme: str | None = None  # the pulse that follows reads its partner scores as this theme's
+    # When it was due (the grace window counts from it; None: now, as for `/tandem now`).
+    scheduled_at: dt.datetime | None = None
+    # The occurrence's lease when this was prepared (db.occurrences.take_lease).
+    lease: int = 0
+    # A claim a stopped process left behind: it may have reached the channel, so look before posting.
+    leftover: bool = False
+
+    def payload(self) -> dict[str, Any]:
+        """What is kept with the claim, to post it as built after a crash (see `leftovers`)."""
+        return {"text": self.text, "blocks": self.blocks, "theme": self.prompt_theme}
 
 
 # -- building one check-in ----------------------------------------------------------------------------
@@ -194,7 +205,7 @@ def build_for(
     text, blocks = build_checkin(content)
     # The prompt is recorded at claim time so that two check-ins never draw the same one.
     occurrences.set_prompt(session, occurrence_id, prompt.key)
-    return PreparedCheckin(
+    prepared = PreparedCheckin(
         occurrence_id=occurrence_id,
         ritual_id=ritual.id,
         team_id=team_id,
@@ -205,7 +216,10 @@ def build_for(
         prompt_theme=str(prompt.theme),
         text=text,
         blocks=[b.to_dict() for b in blocks],
+        scheduled_at=scheduled_at,
     )
+    occurrences.set_payload(session, occurrence_id, prepared.payload())
+    return prepared
 
 
 # -- claiming -------------------------------------------------------------------------------------
@@ -306,47 +320,144 @@ def prepare_now(
 # -- posting --------------------------------------------------------------------------------------
 
 
+# The Slack metadata event type every check-in carries, with its occurrence id.
+CHECKIN_EVENT = "tandem_checkin"
+# Posts of one check-in in one go: each after the previous one's outcome was ambiguous and the
+# channel's history showed it had not arrived. After that the claim waits for the reconciler.
+MAX_POSTS = 3
+# Ambiguous outcomes without any answer (a read timeout, a connection lost while waiting): Slack may
+# not have finished, so the history is read later, by the reconciler, not at once.
+UNFINISHED = frozenset({"timeout", "unreachable"})
+
+
+def checkin_tag(occurrence_id: int) -> PostTag:
+    return PostTag(CHECKIN_EVENT, str(occurrence_id))
+
+
 def deliver(
     services: Pausing,
     checkin: PreparedCheckin,
     *,
     clock: Callable[[], dt.datetime],
+    grace: dt.timedelta,
     answered: Callable[[], None] = lambda: None,
     nothing_sent: Callable[[], None] = lambda: None,
 ) -> str | None:
-    """Post one prepared check-in and record the outcome; its message ts if it was posted, else None.
+    """Post one prepared check-in so that it reaches its channel exactly once, and record the outcome;
+    its message ts if it is in the channel, else None.
 
-    `answered` is called as soon as Slack answered (or the post failed), `nothing_sent` when the
-    check-in was not sent at all: the channel's pacing counts from them (jobs/poster.py).
+    Before posting, it takes the claim's lease (a compare-and-set), so a claim a reconciler took over
+    is never posted by its first owner too. The post carries the occurrence in its metadata; when
+    Slack's answer is ambiguous (a 5xx, a timeout) or the claim is a crash's leftover, the channel's
+    history says what happened: found, it is recorded as posted with its ts; not found and within the
+    grace window, it is posted (again); not found and later, it is missed. A workspace whose history
+    Tandem may not read gets "uncertain": never re-posted, never announced as failed. Only a refusal
+    (Slack's clear no) is recorded as failed.
+
+    `answered` is called as soon as Slack answered (or the post failed), `nothing_sent` when nothing
+    was sent to the channel at all: the channel's pacing counts from them (jobs/poster.py).
     """
     database = services.database
     # It may have waited in its channel's queue: a ritual paused or deleted meanwhile posts nothing.
-    with database.read() as session:
+    with database.begin() as session:
         ritual = session.get(Ritual, checkin.ritual_id)
         stopped = ritual is None or ritual.status is not RitualStatus.ACTIVE
         status = "deleted" if ritual is None else ritual.status.value
-    if stopped:
+        lease = occurrences.take_lease(session, checkin.occurrence_id, lease=checkin.lease, now=clock())
+    if lease is None:
+        log.info("check-in %s not posted here: it has an outcome or another owner", checkin.occurrence_id)
+        nothing_sent()
+        return None
+    look_first = checkin.leftover
+    if stopped and not look_first:
         with database.begin() as session:
-            occurrences.mark_skipped(session, checkin.occurrence_id, reason=stopped_reason(status))
+            occurrences.mark_skipped(
+                session, checkin.occurrence_id, reason=stopped_reason(status), lease=lease
+            )
         log.info("check-in %s not posted: its ritual is %s", checkin.occurrence_id, status)
         nothing_sent()
         return None
+    tag = checkin_tag(checkin.occurrence_id)
+    last_error: DeliveryError | None = None
+    for _ in range(MAX_POSTS):
+        if look_first:
+            try:
+                found = services.messenger.find_tagged(checkin.team_id, checkin.channel_id, tag)
+            except DeliveryError as exc:
+                _history_unreadable(database, checkin, lease, exc, clock=clock, grace=grace)
+                return None
+            if found is not None:
+                _record_posted(database, checkin, lease, found, clock)
+                return found
+            late = clock() - (checkin.scheduled_at or clock()) > grace
+            if stopped or late:
+                with database.begin() as session:
+                    if stopped:
+                        occurrences.mark_skipped(
+                            session, checkin.occurrence_id, reason=stopped_reason(status), lease=lease
+                        )
+                    else:
+                        occurrences.mark_missed(
+                            session, checkin.occurrence_id, reason=MISSED_REASON, lease=lease
+                        )
+                nothing_sent()
+                return None
+        try:
+            ts = services.messenger.post(
+                checkin.team_id, checkin.channel_id, text=checkin.text, blocks=checkin.blocks, tag=tag
+            )
+        except DeliveryError as exc:
+            answered()
+            if exc.ambiguous and exc.code in UNFINISHED:
+                # No answer at all: Slack may still be working on it, and a look now could miss a
+                # message stored a moment later. The reconciler looks once the claim is stale.
+                log.warning(
+                    "check-in %s: no answer from Slack (%s); the reconciler looks for it later",
+                    checkin.occurrence_id,
+                    exc.reason,
+                )
+                return None
+            if exc.ambiguous:
+                # Slack answered (a 5xx), so whatever it did is done: the history tells.
+                log.warning(
+                    "check-in %s: Slack's answer was ambiguous (%s); looking in the channel",
+                    checkin.occurrence_id,
+                    exc.reason,
+                )
+                look_first, last_error = True, exc
+                continue
+            _record_failure(database, checkin, exc.reason, lease)
+            # A channel (or token) that no longer works pauses the channel's rituals and tells their creators.
+            pause_after_refusal(services, checkin.team_id, checkin.channel_id, exc)
+            return None
+        except Exception:  # never let one check-in stop the scheduler; it may have been sent
+            answered()
+            log.exception(
+                "posting check-in %s failed unexpectedly; the reconciler looks for it later",
+                checkin.occurrence_id,
+            )
+            return None
+        answered()
+        _record_posted(database, checkin, lease, ts, clock)
+        return ts
+    # Every post was answered with a 5xx and, looked for, was not in the channel. Slack answered each
+    # one, so it is done with them: one last look, and what is still not there is known to have failed.
     try:
-        ts = services.messenger.post(
-            checkin.team_id, checkin.channel_id, text=checkin.text, blocks=checkin.blocks
-        )
+        found = services.messenger.find_tagged(checkin.team_id, checkin.channel_id, tag)
     except DeliveryError as exc:
-        answered()
-        _record_failure(database, checkin, exc.reason)
-        # A channel (or token) that no longer works pauses the channel's rituals and tells their creators.
-        pause_after_refusal(services, checkin.team_id, checkin.channel_id, exc)
+        _history_unreadable(database, checkin, lease, exc, clock=clock, grace=grace)
         return None
-    except Exception as exc:  # never let one check-in stop the scheduler
-        answered()
-        log.exception("posting check-in %s failed unexpectedly", checkin.occurrence_id)
-        _record_failure(database, checkin, unexpected_failure_reason(type(exc).__name__))
-        return None
-    answered()
+    if found is not None:
+        _record_posted(database, checkin, lease, found, clock)
+        return found
+    reason = last_error.reason if last_error is not None else unexpected_failure_reason("DeliveryError")
+    _record_failure(database, checkin, reason, lease)
+    return None
+
+
+def _record_posted(
+    database: Database, checkin: PreparedCheckin, lease: int, ts: str, clock: Callable[[], dt.datetime]
+) -> None:
     with database.begin() as session:
         occurrences.mark_posted(
             session,
@@ -355,18 +466,86 @@ def deliver(
             ts=ts,
             prompt_key=checkin.prompt_key,
             now=clock(),
+            lease=lease,
         )
-    return ts
 
 
-def _record_failure(database: Database, checkin: PreparedCheckin, reason: str) -> None:
+def _history_unreadable(
+    database: Database,
+    checkin: PreparedCheckin,
+    lease: int,
+    exc: DeliveryError,
+    *,
+    clock: Callable[[], dt.datetime],
+    grace: dt.timedelta,
+) -> None:
+    """The post's fate is unknown and the history could not tell. Without the history scopes it never
+    will: uncertain. A passing failure leaves the claim for the reconciler, until the grace window ends."""
+    late = clock() - (checkin.scheduled_at or clock()) > grace
+    if exc.code in HISTORY_NOT_ALLOWED or late:
+        log.warning(
+            "check-in %s may or may not be in %s (%s): recorded as uncertain",
+            checkin.occurrence_id,
+            checkin.channel_id,
+            exc.reason,
+        )
+        with database.begin() as session:
+            occurrences.mark_uncertain(session, checkin.occurrence_id, reason=exc.reason, lease=lease)
+    else:
+        log.warning(
+            "check-in %s: the channel's history could not be read (%s)", checkin.occurrence_id, exc.reason
+        )
+    return None
+
+
+def _record_failure(
+    database: Database, checkin: PreparedCheckin, reason: str, lease: int | None = None
+) -> None:
     log.warning("check-in %s of ritual %s failed: %s", checkin.occurrence_id, checkin.ritual_id, reason)
     with database.begin() as session:
-        occurrences.mark_failed(session, checkin.occurrence_id, reason=reason)
+        occurrences.mark_failed(session, checkin.occurrence_id, reason=reason, lease=lease)
+
+
+def leftovers(database: Database, *, now: dt.datetime, exclude: Sequence[int] = ()) -> list[PreparedCheckin]:
+    """Claims a stopped process left without an outcome (db.occurrences.stale_claims), ready to be
+    delivered as leftovers: looked up in their channel first, posted only if absent and in time.
+
+    `exclude`: occurrences this process still has queued or in flight. A claim from before messages
+    were tagged (no payload kept) cannot be looked up: it is recorded as uncertain.
+    """
+    found: list[PreparedCheckin] = []
+    with database.begin() as session:
+        for row in occurrences.stale_claims(session, now=now, exclude=exclude):
+            ritual = session.get(Ritual, row.ritual_id)
+            workspace = session.get(Workspace, ritual.workspace_id) if ritual is not None else None
+            payload = row.payload or {}
+            if ritual is None or workspace is None or "text" not in payload:
+                occurrences.mark_uncertain(
+                    session, row.id, reason=INTERRUPTED_UNCERTAIN_REASON, lease=row.lease
+                )
+                continue
+            found.append(
+                PreparedCheckin(
+                    occurrence_id=row.id,
+                    ritual_id=ritual.id,
+                    team_id=workspace.team_id,
+                    channel_id=row.channel_id or ritual.channel_id,
+                    created_by=ritual.created_by,
+                    ritual_name=ritual.name,
+                    prompt_key=row.prompt_key or "",
+                    text=str(payload["text"]),
+                    blocks=list(payload.get("blocks") or []),
+                    prompt_theme=payload.get("theme"),
+                    scheduled_at=row.scheduled_at,
+                    lease=row.lease,
+                    leftover=True,
+                )
+            )
+    return found
 
 
 def release_unsent(database: Database, checkins: Sequence[PreparedCheckin]) -> None:
     """Give back claims that were never posted, so a restart posts them within the grace window."""
     with database.begin() as session:
         for checkin in checkins:
-            occurrences.release(session, checkin.occurrence_id)
+            occurrences.release(session, checkin.occurrence_id, lease=checkin.lease)

@@ -41,6 +41,7 @@ from bot.slack_client import pre_ack_deadline
 from bot.usecases.access import Actor, RefusalKind, Refused, load_scoped_ritual, workspace_id_of
 from bot.usecases.interactions import open_modal
 from bot.usecases.refusals import pause_after_refusal
+from bot.usecases.submissions import AlreadySaved, Submission, seen_before
 from db import commitments as commit_db
 from db.models import Commitment, CommitmentStatus, Workspace
 from db.rituals import RitualError, channel_rituals, resolve_ritual
@@ -196,8 +197,12 @@ def add_to_checkin(
 
 
 def save_commitment(
-    services: Services, actor: Actor, values: Mapping[str, Any], ritual_id: int | None
-) -> CommitmentSaved | CommitmentRefused | ModalErrors:
+    services: Services,
+    actor: Actor,
+    values: Mapping[str, Any],
+    ritual_id: int | None,
+    submission: Submission,
+) -> CommitmentSaved | CommitmentRefused | ModalErrors | AlreadySaved:
     """Add a commitment from the modal's state (`ritual_id`: the check-in it belongs to); before the ack.
 
     The due date is judged by the submitter's own calendar; an owner who has left the workspace, or
@@ -223,6 +228,9 @@ def save_commitment(
         ritual = load_scoped_ritual(session, actor.team_id, ritual_id) if ritual_id is not None else None
         if ritual_id is not None and ritual is None:
             return CommitmentRefused(CommitmentRefusal.RITUAL_NOT_FOUND)
+        # Last, after every refusal: a refused submission is not recorded, so its correction counts.
+        if seen_before(session, workspace_id, submission, now=now):
+            return AlreadySaved()
         spec = commit_db.CommitmentSpec(
             what=form.what,
             marketing_owner=form.marketing_owner,

@@ -36,7 +36,7 @@ from bot.blocks.pulse import (
     build_side_question,
     ephemeral_reply,
 )
-from bot.messenger import DeliveryError
+from bot.messenger import DeliveryError, PostTag
 from bot.services import Services
 from bot.usecases.access import (
     Actor,
@@ -58,6 +58,10 @@ from db.session import ANONYMITY_TABLES
 from db.workspaces import ensure_workspace
 
 log = logging.getLogger(__name__)
+
+# The Slack metadata event types of a pulse's posts (bot.messenger.PostTag), with the pulse's id.
+PULSE_EVENT = "tandem_pulse"
+RESULTS_EVENT = "tandem_pulse_results"
 
 __all__ = [
     "AnswerReply",
@@ -149,7 +153,9 @@ def open_pulse(
 
     def post() -> None:
         try:
-            ts = services.messenger.post(team_id, channel_id, text=text, blocks=payload)
+            ts = services.messenger.post(
+                team_id, channel_id, text=text, blocks=payload, tag=PostTag(PULSE_EVENT, str(pulse_id))
+            )
         except DeliveryError as exc:
             log.warning("the message of pulse %s could not be posted: %s", pulse_id, exc.reason)
             pause_after_refusal(services, team_id, channel_id, exc)
@@ -324,7 +330,12 @@ def close_and_report(services: Services, pulse_id: int, *, now: dt.datetime) -> 
     services.database.erase_residue()
     try:
         services.messenger.post(
-            team_id, channel_id, text=text, blocks=[b.to_dict() for b in blocks], thread_ts=thread_ts
+            team_id,
+            channel_id,
+            text=text,
+            blocks=[b.to_dict() for b in blocks],
+            thread_ts=thread_ts,
+            tag=PostTag(RESULTS_EVENT, str(pulse_id)),
         )
         if message_ts:
             services.messenger.update(

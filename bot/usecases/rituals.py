@@ -56,6 +56,7 @@ from bot.usecases.access import (
 from bot.usecases.channels import check_channel
 from bot.usecases.checkins import PreparedCheckin, prepare_now
 from bot.usecases.refusals import pause_after_refusal
+from bot.usecases.submissions import AlreadySaved, Submission, seen_already, seen_before
 from bot.usecases.summaries import summary
 from db.models import Ritual, RitualStatus
 from db.rituals import (
@@ -202,8 +203,8 @@ def rebuild_setup(services: Services, actor: Actor, rebuild: SetupRebuild) -> No
 
 
 def save_setup(
-    services: Services, actor: Actor, ritual_id: int | None, form: SetupForm
-) -> SetupSaved | SetupRejected:
+    services: Services, actor: Actor, ritual_id: int | None, form: SetupForm, submission: Submission
+) -> SetupSaved | SetupRejected | AlreadySaved:
     """Create the ritual (`ritual_id` None) or change it, from a setup modal whose inputs are valid.
 
     Checked first, reading only: the ritual is this workspace's and still there, the name is free in
@@ -214,6 +215,8 @@ def save_setup(
     now = services.clock.now()
     needs_admin = False
     with services.database.read() as session:
+        if seen_already(session, submission):
+            return AlreadySaved()  # before the checks below, which the first one's save would fail
         anchor = None
         if ritual_id is not None:
             existing = load_scoped_ritual(session, actor.team_id, ritual_id)
@@ -234,20 +237,31 @@ def save_setup(
     refused = check_channel(services, actor.team_id, spec.channel_id, deadline=deadline)
     if refused is not None:
         return SetupRejected({ids.BLOCK_SETUP_CHANNEL: channel_problem_text(refused.problem, refused.code)})
-    with services.database.begin() as session:
-        try:
-            if ritual_id is None:
-                workspace = ensure_workspace(session, actor.team_id)
-                ritual = create_ritual(session, workspace, spec, created_by=actor.user_id, now=now)
-            else:
-                changing = load_scoped_ritual(session, actor.team_id, ritual_id)
-                if changing is None:
-                    return SetupRejected({ids.BLOCK_SETUP_NAME: setup_gone_error()})
-                ritual = update_ritual(session, changing, spec, now=now)
-        except RitualError as exc:  # changed by someone else since the checks above
-            return SetupRejected({ids.BLOCK_SETUP_NAME: str(exc)})
-        saved = summary(ritual, now, skipped_times(session, ritual.id, now))
+    try:
+        with services.database.begin() as session:
+            try:
+                if ritual_id is None:
+                    workspace = ensure_workspace(session, actor.team_id)
+                    ritual = create_ritual(session, workspace, spec, created_by=actor.user_id, now=now)
+                else:
+                    changing = load_scoped_ritual(session, actor.team_id, ritual_id)
+                    if changing is None:
+                        return SetupRejected({ids.BLOCK_SETUP_NAME: setup_gone_error()})
+                    ritual = update_ritual(session, changing, spec, now=now)
+            except RitualError as exc:  # changed by someone else since the checks above
+                return SetupRejected({ids.BLOCK_SETUP_NAME: str(exc)})
+            # Last, after every refusal (a refused submission is not recorded, so its correction
+            # counts); a twin seen meanwhile rolls this save back.
+            if seen_before(session, ritual.workspace_id, submission, now=now):
+                raise _SeenBefore
+            saved = summary(ritual, now, skipped_times(session, ritual.id, now))
+    except _SeenBefore:
+        return AlreadySaved()
     return SetupSaved(saved, created=ritual_id is None)
+
+
+class _SeenBefore(Exception):
+    """Rolls back the save of a submission that turned out to be a replay."""
 
 
 def announce_setup(services: Services, actor: Actor, saved: SetupSaved) -> None:

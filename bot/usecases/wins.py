@@ -17,6 +17,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import Block
@@ -37,13 +38,15 @@ from bot.blocks.wins import (
     period_problem,
     split_wins_args,
 )
-from bot.messenger import DeliveryError
+from bot.messenger import DeliveryError, PostTag
 from bot.services import Services
 from bot.slack_client import pre_ack_deadline
 from bot.usecases.access import Actor, RefusalKind, Refused, workspace_id_of
 from bot.usecases.channels import ChannelRefused, check_channel
+from bot.usecases.delivery import Uncertain, post_once
 from bot.usecases.interactions import open_modal
 from bot.usecases.refusals import pause_after_refusal
+from bot.usecases.submissions import AlreadySaved, Submission, seen_before
 from db import wins as win_db
 from db.models import Ritual, Side, Win, Workspace
 from db.rituals import RitualError, channel_rituals, resolve_ritual, schedulable_rituals
@@ -177,8 +180,8 @@ def open_win_editor(
 
 
 def save_win(
-    services: Services, actor: Actor, form: WinForm, win_id: int | None
-) -> WinSaved | WinRefused | ChannelRefused:
+    services: Services, actor: Actor, form: WinForm, win_id: int | None, submission: Submission
+) -> WinSaved | WinRefused | ChannelRefused | AlreadySaved:
     """Create a win (`win_id` None) or edit one the actor celebrated, from a valid form; before the ack.
 
     Checks, in order: that the actor may edit the win, then that Tandem can post in the form's
@@ -211,13 +214,19 @@ def save_win(
         )
         old_message: tuple[str, str] | None = None
         old_credits: tuple[str, ...] = ()
-        if win_id is None:
+        existing: Win | None = None
+        if win_id is not None:
+            # Again in the unit of work that changes it: it may have been withdrawn meanwhile.
+            own = _own_win(session, actor, win_id, workspace_id)
+            if isinstance(own, WinRefused):
+                return own
+            existing = own
+        # Last, after every refusal: a refused submission is not recorded, so its correction counts.
+        if seen_before(session, workspace_id, submission, now=now):
+            return AlreadySaved()
+        if existing is None:
             win = win_db.create_win(session, workspace_id, spec, created_by=actor.user_id, now=now)
         else:
-            # Again in the unit of work that changes it: it may have been withdrawn meanwhile.
-            existing = _own_win(session, actor, win_id, workspace_id)
-            if isinstance(existing, WinRefused):
-                return existing
             if existing.message_ts:
                 old_message = (existing.channel_id, existing.message_ts)
             old_credits = tuple(c.user_id for c in existing.credits)
@@ -252,7 +261,11 @@ def celebrate_win(services: Services, actor: Actor, saved: WinSaved) -> None:
     else:
         try:
             ts = services.messenger.post(
-                team_id, info.channel_id, text=text, blocks=[b.to_dict() for b in blocks]
+                team_id,
+                info.channel_id,
+                text=text,
+                blocks=[b.to_dict() for b in blocks],
+                tag=PostTag(WIN_EVENT, str(info.id)),
             )
         except DeliveryError as exc:
             pause_after_refusal(services, team_id, info.channel_id, exc)
@@ -409,27 +422,47 @@ def _claim_due_digests(services: Services, now: dt.datetime) -> list[_DueDigest]
     return due
 
 
+# The Slack metadata event types of the wins' posts (bot.messenger.PostTag), with their row's id.
+DIGEST_EVENT = "tandem_wins_digest"
+WIN_EVENT = "tandem_win"
+
+
 def post_due_digests(services: Services, *, now: dt.datetime) -> int:
-    """Claim and post every channel's monthly digest that is due; returns how many were posted.
+    """Claim every channel's monthly digest that is due and queue it into its channel, under the same
+    one-message-a-second pacing as check-ins; returns how many were queued.
 
     A channel Slack refuses (removed, archived, token revoked) pauses its rituals, as a check-in would.
     """
-    posted = 0
-    for digest in _claim_due_digests(services, now):
-        text, blocks = build_wins_digest(
-            period_label(*digest.period), digest.wins, ritual_name=digest.ritual_name
+    due = _claim_due_digests(services, now)
+    for digest in due:
+        services.checkins.send(digest.channel_id, partial(_post_digest, services, digest))
+    return len(due)
+
+
+def _post_digest(services: Services, digest: _DueDigest) -> None:
+    text, blocks = build_wins_digest(
+        period_label(*digest.period), digest.wins, ritual_name=digest.ritual_name
+    )
+    error: DeliveryError | None = None
+    outcome: str | Uncertain | None = None
+    try:
+        outcome = post_once(
+            services.messenger,
+            digest.team_id,
+            digest.channel_id,
+            text=text,
+            blocks=[b.to_dict() for b in blocks],
+            tag=PostTag(DIGEST_EVENT, str(digest.digest_id)),
         )
-        ts, error = None, None
-        try:
-            ts = services.messenger.post(
-                digest.team_id, digest.channel_id, text=text, blocks=[b.to_dict() for b in blocks]
+    except DeliveryError as exc:
+        error = exc
+        log.warning("a wins digest of %s could not be posted: %s", digest.channel_id, exc.reason)
+    with services.database.begin() as session:
+        if isinstance(outcome, Uncertain):
+            win_db.finish_digest(session, digest.digest_id, ts=None, reason=outcome.reason, uncertain=True)
+        else:
+            win_db.finish_digest(
+                session, digest.digest_id, ts=outcome, reason=error.reason if error else None
             )
-            posted += 1
-        except DeliveryError as exc:
-            error = exc
-            log.warning("a wins digest of %s could not be posted: %s", digest.channel_id, exc.reason)
-        with services.database.begin() as session:
-            win_db.finish_digest(session, digest.digest_id, ts=ts, reason=error.reason if error else None)
-        if error is not None:
-            pause_after_refusal(services, digest.team_id, digest.channel_id, error)
-    return posted
+    if error is not None:
+        pause_after_refusal(services, digest.team_id, digest.channel_id, error)
