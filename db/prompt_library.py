@@ -30,6 +30,7 @@ __all__ = [
     "THEME_TITLES",
     "Prompt",
     "PromptLike",
+    "Source",
     "Theme",
     "choose_next_prompt",
     "get_prompt",
@@ -99,6 +100,26 @@ THEME_DESCRIPTIONS: dict[Theme, str] = {
 }
 
 
+class Source(enum.Enum):
+    """Where a prompt's "why" (and a theme question) comes from: an article by its title, or Tandem.
+
+    Titles as the articles give them (the texts are in the project's shared seeds), so a reader can
+    tell the articles' advice from Tandem's own.
+    """
+
+    NEW_NORM = "Making CMO and CIO Partnerships the New Norm"
+    ALLY = "How to make an ally of your CMO"
+    NEED_OF_THE_HOUR = "Why the CMO and CIO Collaboration is the Need of the Hour in the MarTech Space?"
+    CURRENT_STATE = "The current state of the CMO-CIO Relationship"
+    WHAT_THE_CIO_WANTS = "CMOs, Here’s What The CIO Wants To Hear From You"
+    TANDEM = ""  # Tandem's own advice, from no article
+
+    @property
+    def credit(self) -> str:
+        """How a "why" names it: "From “<title>”." or "Tandem's own advice."."""
+        return f"From “{self.value}”." if self.value else "Tandem's own advice."
+
+
 @dataclass(frozen=True, slots=True)
 class Prompt:
     """A built-in prompt. `key` is stored as the rotation record: stable, unique, never renumbered."""
@@ -107,6 +128,12 @@ class Prompt:
     theme: Theme
     text: str
     practice: str
+    source: Source = Source.TANDEM
+
+    @property
+    def why(self) -> str:
+        """The practice with its source, as a check-in shows it."""
+        return f"{self.practice} {self.source.credit}"
 
 
 @runtime_checkable
@@ -127,8 +154,8 @@ class PromptLike(Protocol):
 P = TypeVar("P", bound=PromptLike)
 
 
-def _p(key: str, text: str, practice: str) -> Prompt:
-    return Prompt(key=key, theme=Theme(key.rsplit("-", 1)[0]), text=text, practice=practice)
+def _p(key: str, text: str, practice: str, source: Source = Source.TANDEM) -> Prompt:
+    return Prompt(key=key, theme=Theme(key.rsplit("-", 1)[0]), text=text, practice=practice, source=source)
 
 
 BUILTIN_PROMPTS: tuple[Prompt, ...] = (

@@ -47,7 +47,7 @@ class AnswerStatus(StrEnum):
     CLOSED = "closed"  # the pulse had closed
     UNKNOWN = "unknown"  # no such pulse in the clicker's workspace: nothing is stored
     ASK_SIDE = "ask_side"  # the clicker's side is not known yet: nothing is stored
-    NOT_YOUR_QUESTION = "not_your_question"  # someone from another team on the partner question
+    NOT_YOUR_QUESTION = "not_your_question"  # someone from another team on the partner or theme question
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,8 @@ def open_pulse(
         closes_at=closes,
         reminders_due_at=closes - dt.timedelta(hours=reminder_hours) if reminder_hours > 0 else None,
         ballot_salt=secrets.token_hex(32) if ritual.pulse_anonymous else None,
+        team_marketing=sum(1 for m in ritual.members if m.side is Side.MARKETING),
+        team_it=sum(1 for m in ritual.members if m.side is Side.IT),
     )
     if pulse.reminders_due_at is not None and pulse.reminders_due_at <= now:
         pulse.reminders_due_at = None  # a window shorter than the reminder lead: no reminder
@@ -126,6 +128,7 @@ _CLICK_CONTEXT = (
         Pulse.ballot_salt,
         Pulse.closes_at,
         Pulse.closed_at,
+        Pulse.theme_question,
         Ritual.timezone,
         Ritual.workspace_id,
         Person.id,
@@ -236,7 +239,10 @@ def record_answer(
     ).first()
     if context is None:
         return AnswerOutcome(AnswerStatus.UNKNOWN, score)
-    anonymous, salt, closes_at, closed_at, timezone, workspace_id, person_id, side = context
+    anonymous, salt, closes_at, closed_at, theme_question, timezone, workspace_id, person_id, side = context
+    if question is PulseQuestion.THEME and theme_question is None:
+        # This pulse asked no theme question: an answer to one was not made on its message.
+        return AnswerOutcome(AnswerStatus.UNKNOWN, score)
     if closed_at is not None or now >= closes_at:
         return AnswerOutcome(
             AnswerStatus.CLOSED,
@@ -253,7 +259,7 @@ def record_answer(
         side = choose_side
     if side is None:
         return AnswerOutcome(AnswerStatus.ASK_SIDE, score, timezone=timezone, anonymous=anonymous)
-    if side is Side.OTHER and question is PulseQuestion.PARTNER:
+    if side is Side.OTHER and question in (PulseQuestion.PARTNER, PulseQuestion.THEME):
         return AnswerOutcome(AnswerStatus.NOT_YOUR_QUESTION, score, timezone=timezone, anonymous=anonymous)
     keys = {"pulse_id": pulse_id, "question": question, "voter": _voter(anonymous, salt, user_id)}
     change = {"new_score": score, "new_side": side, "new_action_ts": action_ts}
@@ -323,8 +329,8 @@ def answered_count(session: Session, pulse: Pulse) -> int:
             )
             or 0
         )
-    # After close the ballots are gone; the partner question is asked of marketing and IT, and the
-    # level question of everyone, so the larger of the two totals is the best public count.
+    # After close the ballots are gone; the partner and theme questions are asked of marketing and
+    # IT, and the level question of everyone, so the largest total is the best public count.
     totals = session.execute(
         select(PulseTally.question, func.sum(PulseTally.count))
         .where(PulseTally.pulse_id == pulse.id)
@@ -473,7 +479,14 @@ def results(session: Session, pulse: Pulse, *, min_answers: int, with_previous: 
     for side in Side:
         for score, n in counts.get((PulseQuestion.LEVEL, side), {}).items():
             everyone[score] = everyone.get(score, 0) + n
-    participation = {side: max(partner[side].count, level[side].count) for side in Side}
+    theme = (
+        {side: _figures(counts.get((PulseQuestion.THEME, side), {}), min_answers) for side in Side}
+        if pulse.theme_question is not None
+        else None
+    )
+    participation = {
+        side: max(partner[side].count, level[side].count, theme[side].count if theme else 0) for side in Side
+    }
     mkt, it = partner[Side.MARKETING].average, partner[Side.IT].average
     previous = None
     if with_previous:
@@ -499,7 +512,17 @@ def results(session: Session, pulse: Pulse, *, min_answers: int, with_previous: 
         level_all=_figures(everyone, min_answers),
         gap=round(mkt - it, 2) if mkt is not None and it is not None else None,
         previous=previous,
+        theme_question=pulse.theme_question,
+        theme=theme,
+        team=team_of(pulse),
     )
+
+
+def team_of(pulse: Pulse) -> dict[Side, int] | None:
+    """Each side's members when the pulse opened, if recorded (pulses from before were not)."""
+    if pulse.team_marketing is None or pulse.team_it is None:
+        return None
+    return {Side.MARKETING: pulse.team_marketing, Side.IT: pulse.team_it}
 
 
 def votes_for_members(session: Session, pulse: Pulse) -> list[tuple[str, Side, PulseQuestion, int]]:

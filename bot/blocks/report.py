@@ -3,6 +3,7 @@ the answers to `/tandem report`, `export` and `alerts`, and the parser of their 
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -186,6 +187,43 @@ def _rating(average: float | None) -> str:
     return f"{average:.1f}/5" if average is not None else "withheld (too few answers)"
 
 
+def short_date(day: dt.date) -> str:
+    """ "Tue 3 Nov 2026": one date format for the dates insight quotes."""
+    return f"{day:%a} {day.day} {day:%b %Y}"
+
+
+@dataclass(frozen=True)
+class FocusFacts:
+    """A theme's latest measurement that a check-in or an alert aims at, as plain values."""
+
+    theme: str
+    marketing_question: str  # what marketing was asked (its rating of IT)
+    it_question: str  # the mirror IT was asked
+    day: dt.date  # the day the pulse opened, in the ritual's timezone
+    marketing: float | None  # averages shown (None: withheld or no answers)
+    it: float | None
+    widest_gap: bool  # aimed at the gap between the sides, else at the lowest score
+
+
+def _rated(side: str, question: str, score: float) -> str:
+    return f"{side} rated “{question}” {score:.1f}/5"
+
+
+def chosen_because(f: FocusFacts) -> str:
+    """Why the check-in aims at this theme, quoting only the questions the pulse asked and the scores
+    it got: "chosen because IT rated “How clearly does marketing say what data it needs?” 2.0/5 in
+    the pulse of Tue 3 Nov 2026 (marketing rated “…” 4.1/5)"."""
+    when = f"in the pulse of {short_date(f.day)}"
+    mkt = _rated("marketing", f.marketing_question, f.marketing) if f.marketing is not None else None
+    it = _rated("IT", f.it_question, f.it) if f.it is not None else None
+    if f.widest_gap and mkt and it and f.marketing is not None and f.it is not None:
+        return f"chosen because the two sides were {abs(f.marketing - f.it):.1f} points apart {when}: {mkt}, {it}"
+    if it and (not mkt or (f.it is not None and f.marketing is not None and f.it <= f.marketing)):
+        return f"chosen because {it} {when}" + (f" ({mkt})" if mkt else "")
+    assert mkt is not None  # a measurement has at least one side shown
+    return f"chosen because {mkt} {when}" + (f" ({it})" if it else "")
+
+
 @dataclass(frozen=True)
 class DriftFacts:
     """What a drift alert says, as plain values."""
@@ -195,8 +233,7 @@ class DriftFacts:
     values: tuple[float, ...]  # the last three scores, or gaps
     marketing_of_it: float | None  # the latest pulse's ratings (None: withheld)
     it_of_marketing: float | None
-    focus_theme: str | None = None  # the weak spot the next check-in aims at, and why
-    focus_reason: str = ""
+    focus: FocusFacts | None = None  # the weakest measured theme the next check-in may aim at
 
 
 def drift_alert(facts: DriftFacts) -> str:
@@ -211,8 +248,9 @@ def drift_alert(facts: DriftFacts) -> str:
         f"Latest pulse: marketing's view of IT {_rating(facts.marketing_of_it)}, "
         f"IT's view of marketing {_rating(facts.it_of_marketing)}.",
     ]
-    if facts.focus_theme:
-        focus = f"{theme_label(facts.focus_theme)} ({facts.focus_reason})"
+    if facts.focus is not None:
+        reason = chosen_because(facts.focus).removeprefix("chosen because ")
+        focus = f"{theme_label(facts.focus.theme)}, because {reason}"
         lines.append(f"Suggested focus for the next check-in: {escape(focus)}.")
     lines.append("The chart shows the trend. Turn these alerts off with `/tandem alerts off`.")
     return "\n".join(lines)
