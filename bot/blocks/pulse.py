@@ -719,7 +719,7 @@ def build_results(r: PulseResults, *, ritual_name: str) -> tuple[str, list[Block
         lines = [f"*{escape(asked.theme.label)}*"]
         for side, words in ((Side.MARKETING, asked.marketing), (Side.IT, asked.it)):
             fig = _get(r.theme, side)
-            label = f"{_SIDE_WORDS[side].capitalize()}, “{escape(words)}”"
+            label = f"{side.label}, “{escape(words)}”"
             line, plain = _figure(label, fig, None, side)
             lines.append(line)
             fallback.append(f"{asked.theme.label}, {plain}" if fig.average is None else plain)
