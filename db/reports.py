@@ -250,6 +250,15 @@ class ReportSummary:
     wins: int
     commitments_done: int
     hidden_points: int
+    # Each side's rating of the other at the first and the last pulse where both were shown (the
+    # points the gap is measured between), so the summary can say where each side went.
+    marketing_first: float | None = None
+    marketing_last: float | None = None
+    it_first: float | None = None
+    it_last: float | None = None
+    # The latest pulse's participation per side, and each side's team when it opened.
+    participation: dict[Side, int] | None = None
+    team: dict[Side, int] | None = None
 
 
 EVERYONE = "everyone"  # the `side` of the level question's row for all answers together
@@ -264,7 +273,8 @@ QUESTION_LABELS = {
 def summarise(
     session: Session, ritual: Ritual, points: list[PulsePoint], *, since: dt.datetime, until: dt.datetime
 ) -> ReportSummary:
-    gaps = [p.gap for p in points if p.gap is not None]
+    both = [p for p in points if p.gap is not None]
+    gaps = [p.gap for p in both if p.gap is not None]
     averages: dict[str, list[float]] = defaultdict(list)
     for p in points:
         for side in (Side.MARKETING, Side.IT):
@@ -302,6 +312,12 @@ def summarise(
         wins=len(wins),
         commitments_done=len(done),
         hidden_points=sum(1 for p in points if p.withheld),
+        marketing_first=both[0].partner[Side.MARKETING].average if both else None,
+        marketing_last=both[-1].partner[Side.MARKETING].average if both else None,
+        it_first=both[0].partner[Side.IT].average if both else None,
+        it_last=both[-1].partner[Side.IT].average if both else None,
+        participation=points[-1].participation if points else None,
+        team=points[-1].team if points else None,
     )
 
 
@@ -314,7 +330,12 @@ def question_rows(points: list[PulsePoint]) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
 
     def row(p: PulsePoint, question: PulseQuestion, side: str, f: Figures) -> dict[str, object]:
+        team = p.team.get(Side(side)) if p.team is not None and side != EVERYONE else None
         return {
+            "team_size": team,
+            "people_answered": p.participation[Side(side)] if side != EVERYONE else None,
+            "theme": p.theme or "",
+            "theme_question": (p.theme_question or "") if question is PulseQuestion.THEME else "",
             "pulse_date": p.opened_at.date().isoformat(),
             "pulse_id": p.pulse_id,
             "anonymous": "yes" if p.anonymous else "no",
@@ -327,10 +348,11 @@ def question_rows(points: list[PulsePoint]) -> list[dict[str, object]]:
         }
 
     for p in points:
-        for question, figures in ((PulseQuestion.PARTNER, p.partner), (PulseQuestion.LEVEL, p.level)):
+        asked = [(PulseQuestion.THEME, p.theme_scores)] if p.theme_question and p.theme_scores else []
+        for question, figures in ((PulseQuestion.PARTNER, p.partner), (PulseQuestion.LEVEL, p.level), *asked):
             for side in Side:
                 f = figures[side]
-                if not f.count and side is Side.OTHER:
+                if side is Side.OTHER and (not f.count or question is PulseQuestion.THEME):
                     continue
                 rows.append(row(p, question, side.value, f))
         # `p.level` already hides every side when showing them beside this total would give

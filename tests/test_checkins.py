@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import subprocess
 import sys
 import time
@@ -81,7 +82,7 @@ def test_rotation_never_repeats_a_prompt_of_a_theme_until_all_of_its_prompts_wer
     keys = [o.prompt_key for o in occurrence_rows(database)]
     themes = [k.rsplit("-", 1)[0] for k in keys]
     # With no pulse to steer it, the two themes take turns...
-    assert all(a != b for a, b in zip(themes, themes[1:], strict=False))
+    assert all(a != b for a, b in itertools.pairwise(themes))
     for theme, pool in pools.items():
         of_theme = [k for k in keys if k.startswith(theme + "-")]
         assert sorted(of_theme[: len(pool)]) == sorted(pool)  # ...a full cycle of each theme first

@@ -71,6 +71,37 @@ def test_report_uploads_a_chart_with_alt_text_and_a_summary(world: RunningApp) -
         assert user not in comment and user not in get_url.params["alt_txt"]
 
 
+def test_report_says_both_sides_fell_before_saying_the_gap_narrowed_and_why(world: RunningApp) -> None:
+    """Marketing's view of IT falls from 4.7 to 2.7, IT's of marketing from 3.0 to 2.0: the gap
+    narrows from 1.7 to 0.7, which is no good news, and the summary says so in that order."""
+    now = world.clock.now()
+    ritual_id = make_ritual(world)
+    for weeks_ago, marketing, it in (
+        (6, {5: 2, 4: 1}, {3: 3}),
+        (3, {4: 3}, {3: 2, 2: 1}),
+        (1, {3: 2, 2: 1}, {2: 3}),
+    ):
+        seed(world).tallied_pulse(
+            ritual_id, opened_at=now - dt.timedelta(weeks=weeks_ago), marketing=marketing, it=it, team=(3, 4)
+        )
+    world.slack.command("report", channel_id="C_SHARED", user_id="U_M1")
+    world.drain()
+    (complete,) = world.fake.wait_for("files.completeUploadExternal")
+    comment = complete.params["initial_comment"]
+    sides = (
+        "Both sides rate the partnership lower than at the start: marketing's view of IT fell from 4.7 "
+        "to 2.7, IT's view of marketing fell from 3.0 to 2.0."
+    )
+    gap = (
+        "The gap between the two sides narrowed from 1.7 to 0.7 because marketing's view fell further: "
+        "closer, but both lower."
+    )
+    assert sides in comment and gap in comment
+    assert comment.index(sides) < comment.index(gap)  # each side's direction before the gap
+    assert "Best" not in comment
+    assert "Latest pulse answered by marketing 3 of 3 (100%) · IT 3 of 4 (75%)." in comment
+
+
 def test_report_asked_elsewhere_comes_by_dm_and_bad_weeks_are_refused(world: RunningApp) -> None:
     make_ritual(world)
     bad = world.slack.command("report Weekly sync 500", channel_id="C_OTHER", user_id="U_M1").json()
@@ -103,6 +134,33 @@ def test_export_matches_the_stored_answers_and_names_nobody_in_anonymous_pulses(
     assert partner["it"]["average"] == "4.50"
     for user in ("U_M1", "U_M2", "U_M3", "U_I1", "U_I2", "U_I3"):
         assert user not in data.decode()
+
+
+def test_export_shows_participation_against_each_team_and_the_theme_question_asked(world: RunningApp) -> None:
+    now = world.clock.now()
+    ritual_id = make_ritual(world)
+    seed(world).tallied_pulse(
+        ritual_id,
+        opened_at=now - dt.timedelta(weeks=1),
+        marketing={4: 5},
+        it={3: 4},
+        theme="data",
+        theme_answers=({4: 5}, {2: 4}),
+        team=(6, 6),
+    )
+    world.slack.command("export", channel_id="C_SHARED", user_id="U_M1")
+    world.drain()
+    world.fake.wait_for("files.completeUploadExternal")
+    (data,) = world.fake.uploads.values()
+    rows = [r for r in _csv_rows(data) if r["section"] == "pulse"]
+    partner = {r["side"]: r for r in rows if r["question"] == "partner"}
+    assert partner["marketing"]["participation"] == "5 of 6 (83%)"
+    assert partner["it"]["participation"] == "4 of 6 (67%)"
+    on_theme = {r["side"]: r for r in rows if r["question"].startswith("theme")}
+    assert set(on_theme) == {"marketing", "it"}
+    assert on_theme["marketing"]["question"] == f"theme: {DATA.marketing}"
+    assert on_theme["it"]["question"] == f"theme: {DATA.it}" and on_theme["it"]["average"] == "2.00"
+    assert {r["theme"] for r in rows} == {"data"}
 
 
 def test_per_answer_csv_only_for_members_and_only_for_named_pulses(world: RunningApp) -> None:

@@ -322,13 +322,15 @@ class World:
         owner: str | None = None,
         votes: Answers | None = None,
         theme_answers: tuple[Counts, Counts] | None = None,
+        team: tuple[int, int] | None = None,
     ) -> int:
         """A pulse that closed a day after it opened, given by its counts rather than by people: each
         side answered both questions alike (`marketing`, `it`: {score: how many}), and `level_other`
         people of neither side the level question. `votes` ({user: {question: score}}) are the
         named answers a pulse that is not anonymous keeps, by people whose side the ritual taught.
         With a `theme`, the pulse asked that theme's question, answered like the partner question
-        unless `theme_answers` ((marketing, IT) counts) says otherwise.
+        unless `theme_answers` ((marketing, IT) counts) says otherwise. `team`: (marketing, IT)
+        members when it opened, as a pulse opened by Tandem records them.
         For tests of figures over many pulses, where who answered does not matter."""
         closed = opened_at + dt.timedelta(days=1)
         with self.database.begin() as session:
@@ -344,6 +346,8 @@ class World:
                 closed_at=closed,
                 theme=theme,
                 theme_question=asked.key if (asked := question_for_theme(theme)) else None,
+                team_marketing=team[0] if team else None,
+                team_it=team[1] if team else None,
             )
             session.add(pulse)
             session.flush()

@@ -106,6 +106,7 @@ __all__ = [
     "participation_text",
     "pulse_agenda_lines",
     "score_label",
+    "share",
     "side_action_id",
     "withheld_sentence",
 ]
@@ -779,6 +780,11 @@ def build_results(r: PulseResults, *, ritual_name: str) -> tuple[str, list[Block
     return text, blocks
 
 
+def share(answered: int, team: int | None) -> str:
+    """ "5 of 6 (83%)"; the bare count when the team's size is not known."""
+    return f"{answered} of {team} ({round(100 * answered / team)}%)" if team else str(answered)
+
+
 def participation_text(answered: Mapping[Side, int], team: Mapping[Side, int] | None) -> str:
     """Who answered, against each side's team when it is known: "marketing 5 of 6 (83%) · IT 4 of 6
     (67%)"; other teams, who have no team size, as a count when some answered."""
@@ -787,7 +793,7 @@ def participation_text(answered: Mapping[Side, int], team: Mapping[Side, int] | 
         n = answered.get(side, 0)
         size = team.get(side) if team is not None else None
         if size:
-            parts.append(f"{_SIDE_WORDS[side]} {n} of {size} ({round(100 * n / size)}%)")
+            parts.append(f"{_SIDE_WORDS[side]} {share(n, size)}")
         elif side is not Side.OTHER or n:
             parts.append(f"{_SIDE_WORDS[side]} {n}")
     return " · ".join(parts)

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from bot.blocks.pulse import share
 from bot.blocks.report import (
     ALERTS_EXAMPLE,
     EXPORT_EXAMPLE,
@@ -141,7 +142,7 @@ def _csv(rows: list[dict[str, object]], fields: list[str]) -> str:
 
 
 EXPORT_FIELDS = [
-    "section", "date", "pulse_id", "anonymous", "question", "side", "answers", "average",
+    "section", "date", "pulse_id", "anonymous", "theme", "question", "side", "participation", "answers", "average",
     "score_1", "score_2", "score_3", "score_4", "score_5", "withheld",
     "what", "outcome", "marketing", "it", "link", "due", "closed", "reason",
 ]  # fmt: skip
@@ -163,6 +164,14 @@ def build_export(
     points = pulse_points(session, ritual.id, since=since, min_answers=min_answers)
     rows: list[dict[str, object]] = []
     for row in question_rows(points):
+        answered, team = row.pop("people_answered"), row.pop("team_size")
+        asked = theme_question(str(row.pop("theme_question")))
+        if asked is not None:  # the words each side was asked, as the pulse showed them
+            row["question"] = (
+                f"{row['question']}: {asked.marketing if row['side'] == 'marketing' else asked.it}"
+            )
+        if isinstance(answered, int):
+            row["participation"] = share(answered, team if isinstance(team, int) else None)
         rows.append({"section": "pulse", "date": row.pop("pulse_date"), **row})
     for row in win_rows(session, ritual, since=since):
         rows.append({"section": "win", "what": row.pop("win"), **row})
