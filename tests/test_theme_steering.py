@@ -21,6 +21,7 @@ from bot.blocks.pulse import decode_answer
 from bot.blocks.report import short_date
 from bot.usecases import checkins
 from db.models import PulseQuestion, Ritual
+from db.prompt_library import Source
 from db.rituals import next_time
 from db.theme_questions import THEME_QUESTIONS, ThemeQuestion
 from jobs.scheduler import TandemScheduler
@@ -41,6 +42,7 @@ class Week:
     theme: str
     asked: ThemeQuestion  # the theme question its pulse asked (read from the pulse message)
     because: str  # the check-in's "chosen because" line, "" when it has none
+    why: str  # the check-in's "Why this prompt" line
     results: str = ""  # the results posted in its thread
 
 
@@ -122,7 +124,8 @@ def run_quarter(app: RunningApp, scheduler: TandemScheduler) -> list[Week]:
             "",
         )
         asked = _asked(pulse.params["blocks"])
-        week = Week(due.astimezone(BERLIN).date(), asked.theme.value, asked, because)
+        why = next(t for t in _texts(checkin.params["blocks"]) if t.startswith("Why this prompt"))
+        week = Week(due.astimezone(BERLIN).date(), asked.theme.value, asked, because, why)
         _answer(app, _pulse_id(pulse.params["blocks"]), week.theme)
         # The pulse closes after its 24-hour window, by the scheduler's pulse job.
         replies_before = len(fake.calls("chat.postMessage"))
@@ -174,6 +177,10 @@ def test_a_quarter_of_check_ins_explores_the_themes_and_follows_up_the_weak_one(
             assert question == (source.asked.marketing if side == "marketing" else source.asked.it)
             label = "Marketing" if side == "marketing" else "IT"
             assert f"{label}, “{question}”: *{score}* / 5" in source.results
+    # Every prompt's why names its article by title, or says it is Tandem's own advice.
+    titles = [source.value for source in Source if source.value]
+    for w in weeks:
+        assert "Tandem's own advice." in w.why or any(f"From “{t}”." in w.why for t in titles), w.why
     # Only the weak theme was aimed at, and it said so with IT's low score first.
     assert {weeks[i].theme for i, _ in lines} == {"data"}
     assert all(because.startswith("chosen because IT rated") for _, because in lines)
