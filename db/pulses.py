@@ -103,11 +103,12 @@ def open_pulse(
         closes_at=closes,
         reminders_due_at=closes - dt.timedelta(hours=reminder_hours) if reminder_hours > 0 else None,
         ballot_salt=secrets.token_hex(32) if ritual.pulse_anonymous else None,
-        team_marketing=sum(1 for m in ritual.members if m.side is Side.MARKETING),
-        team_it=sum(1 for m in ritual.members if m.side is Side.IT),
     )
     if pulse.reminders_due_at is not None and pulse.reminders_due_at <= now:
         pulse.reminders_due_at = None  # a window shorter than the reminder lead: no reminder
+    # Each side's team when the pulse opened: participation is shown against it ("5 of 6").
+    pulse.team_marketing = sum(1 for m in ritual.members if m.side is Side.MARKETING)
+    pulse.team_it = sum(1 for m in ritual.members if m.side is Side.IT)
     session.add(pulse)
     session.flush()
     return pulse
@@ -128,7 +129,6 @@ _CLICK_CONTEXT = (
         Pulse.ballot_salt,
         Pulse.closes_at,
         Pulse.closed_at,
-        Pulse.theme_question,
         Ritual.timezone,
         Ritual.workspace_id,
         Person.id,
@@ -147,6 +147,8 @@ _CLICK_CONTEXT = (
 # UPDATE of that row) waits for clicks in flight, and no answer lands after a pulse closed. SQLite
 # needs nothing: every writing unit of work holds its write lock from BEGIN IMMEDIATE.
 _CLICK_CONTEXT_LOCKED = _CLICK_CONTEXT.with_for_update(read=True, of=Pulse)
+
+_THEME_ASKED = select(Pulse.theme_question).where(Pulse.id == bindparam("pulse_id"))
 
 _BALLOT = select(PulseBallot.id, PulseBallot.score, PulseBallot.side, PulseBallot.action_ts).where(
     PulseBallot.pulse_id == bindparam("pulse_id"),
@@ -239,10 +241,7 @@ def record_answer(
     ).first()
     if context is None:
         return AnswerOutcome(AnswerStatus.UNKNOWN, score)
-    anonymous, salt, closes_at, closed_at, theme_question, timezone, workspace_id, person_id, side = context
-    if question is PulseQuestion.THEME and theme_question is None:
-        # This pulse asked no theme question: an answer to one was not made on its message.
-        return AnswerOutcome(AnswerStatus.UNKNOWN, score)
+    anonymous, salt, closes_at, closed_at, timezone, workspace_id, person_id, side = context
     if closed_at is not None or now >= closes_at:
         return AnswerOutcome(
             AnswerStatus.CLOSED,
@@ -251,6 +250,13 @@ def record_answer(
             timezone=timezone,
             anonymous=anonymous,
         )
+    if (
+        question is PulseQuestion.THEME
+        and conn.execute(_THEME_ASKED, {"pulse_id": pulse_id}).scalar() is None
+    ):
+        # This pulse asked no theme question: an answer to one was not made on its message. (Read
+        # only for theme clicks, by primary key, so the other clicks stay at three statements.)
+        return AnswerOutcome(AnswerStatus.UNKNOWN, score)
     if choose_side is not None:
         person_id = conn.execute(
             _SET_SIDE[dialect],
