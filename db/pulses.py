@@ -250,13 +250,6 @@ def record_answer(
             timezone=timezone,
             anonymous=anonymous,
         )
-    if (
-        question is PulseQuestion.THEME
-        and conn.execute(_THEME_ASKED, {"pulse_id": pulse_id}).scalar() is None
-    ):
-        # This pulse asked no theme question: an answer to one was not made on its message. (Read
-        # only for theme clicks, by primary key, so the other clicks stay at three statements.)
-        return AnswerOutcome(AnswerStatus.UNKNOWN, score)
     if choose_side is not None:
         person_id = conn.execute(
             _SET_SIDE[dialect],
@@ -265,6 +258,13 @@ def record_answer(
         side = choose_side
     if side is None:
         return AnswerOutcome(AnswerStatus.ASK_SIDE, score, timezone=timezone, anonymous=anonymous)
+    if (
+        question is PulseQuestion.THEME
+        and conn.execute(_THEME_ASKED, {"pulse_id": pulse_id}).scalar() is None
+    ):
+        # This pulse asked no theme question: an answer to one was not made on its message. (Read
+        # only for theme clicks, by primary key, so the other clicks stay at three statements.)
+        return AnswerOutcome(AnswerStatus.UNKNOWN, score)
     if side is Side.OTHER and question in (PulseQuestion.PARTNER, PulseQuestion.THEME):
         return AnswerOutcome(AnswerStatus.NOT_YOUR_QUESTION, score, timezone=timezone, anonymous=anonymous)
     keys = {"pulse_id": pulse_id, "question": question, "voter": _voter(anonymous, salt, user_id)}
