@@ -266,7 +266,7 @@ def test_a_huge_gap_between_middling_scores_beats_a_lower_score(world: RunningAp
     text = json.dumps(prepared.blocks, ensure_ascii=False)
     day = _day(database, ritual_id, now - dt.timedelta(days=5))
     assert (
-        f"chosen because the two sides were 2.0 points apart in the pulse of {day}: "
+        f"chosen because the sides were 2.0 points apart in the pulse of {day}: "
         f"marketing rated “{DATA.marketing}” 5.0/5, IT rated “{DATA.it}” 3.0/5"
     ) in text
     assert "Widest gap in the last pulse: 2.0 points" in text
@@ -346,7 +346,7 @@ def test_a_widening_gap_alerts_the_leads_named_first_not_the_creator(world: Runn
     )
     day = _day(database, ritual_id, now - dt.timedelta(weeks=1))
     assert (
-        "Suggested focus for the next check-in: Data and analytics, because the two sides were 1.3 points "
+        "Suggested focus for the next check-in: Data and analytics, because the sides were 1.3 points "
         f"apart in the pulse of {day}: marketing rated “{DATA.marketing}” 4.3/5, IT rated “{DATA.it}” 3.0/5."
     ) in comment
     (png,) = set(world.fake.uploads.values())

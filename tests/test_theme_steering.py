@@ -184,3 +184,16 @@ def test_a_quarter_of_check_ins_explores_the_themes_and_follows_up_the_weak_one(
     # Only the weak theme was aimed at, and it said so with IT's low score first.
     assert {weeks[i].theme for i, _ in lines} == {"data"}
     assert all(because.startswith("chosen because IT rated") for _, because in lines)
+
+
+def test_every_chosen_because_line_fits_the_check_in_whole() -> None:
+    """The check-in shows at most 300 characters of it: a quoted question must never be cut."""
+    from bot.blocks.report import FocusFacts, chosen_because
+
+    for q in THEME_QUESTIONS:
+        for widest_gap in (True, False):
+            for mkt, it in ((4.5, 2.0), (2.0, 4.5), (None, 2.0), (2.0, None)):
+                facts = FocusFacts(
+                    q.theme.value, q.marketing, q.it, dt.date(2026, 12, 22), mkt, it, widest_gap
+                )
+                assert len(chosen_because(facts)) <= 300, q.key

@@ -302,7 +302,7 @@ def chosen_because(f: FocusFacts) -> str:
     mkt = _rated("marketing", f.marketing_question, f.marketing) if f.marketing is not None else None
     it = _rated("IT", f.it_question, f.it) if f.it is not None else None
     if f.widest_gap and mkt and it and f.marketing is not None and f.it is not None:
-        return f"chosen because the two sides were {abs(f.marketing - f.it):.1f} points apart {when}: {mkt}, {it}"
+        return f"chosen because the sides were {abs(f.marketing - f.it):.1f} points apart {when}: {mkt}, {it}"
     if it and (not mkt or (f.it is not None and f.marketing is not None and f.it <= f.marketing)):
         return f"chosen because {it} {when}" + (f" ({mkt})" if mkt else "")
     assert mkt is not None  # a measurement has at least one side shown
