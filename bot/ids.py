@@ -102,6 +102,7 @@ ACTION_RITUAL_DELETE_CANCEL: Final = "ritual_delete_cancel"
 ACTION_PULSE_ANSWER_PREFIX: Final = "pulse_answer"
 BLOCK_PULSE_PARTNER: Final = "pulse_partner"
 BLOCK_PULSE_LEVEL: Final = "pulse_level"
+BLOCK_PULSE_THEME: Final = "pulse_theme"  # the mirrored question on the check-in's theme
 ACTION_PULSE_CLOSE: Final = "pulse_close"  # value = pulse id; anyone may click, the listener checks the owner
 # "Marketing, IT or other?" buttons: f"{ACTION_PULSE_SIDE_PREFIX}:{side}", value = the pending answer.
 ACTION_PULSE_SIDE_PREFIX: Final = "pulse_side"

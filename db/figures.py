@@ -33,6 +33,11 @@ class PulseResults:
     level_all: Figures  # the same question, everyone together
     gap: float | None  # marketing's score of IT minus IT's score of marketing
     previous: PulseResults | None = None
+    # The theme question (a db.theme_questions key) and each side's answers to it; None: not asked.
+    theme_question: str | None = None
+    theme: dict[Side, Figures] | None = None
+    # Members of each side when the pulse opened (participation is "5 of 6"); None: not recorded.
+    team: dict[Side, int] | None = None
 
     @property
     def withheld(self) -> tuple[Side, ...]:

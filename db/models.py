@@ -307,6 +307,9 @@ class PulseQuestion(enum.StrEnum):
 
     PARTNER = "partner"  # marketing rates how IT partners with marketing; IT rates marketing
     LEVEL = "level"  # everyone: is collaboration at the right level?
+    # Marketing and IT rate each other on the theme of the pulse's check-in, with the mirrored pair
+    # `Pulse.theme_question` names (db.theme_questions): theme scores come from these answers only.
+    THEME = "theme"
 
 
 class Pulse(Base):
@@ -337,6 +340,13 @@ class Pulse(Base):
     # The theme of the check-in prompt this pulse went out with: its partner scores are read as
     # "the <theme> partnership" when choosing where the next check-in should aim.
     theme: Mapped[str | None] = mapped_column(String(32))
+    # The mirrored theme question this pulse asked (a db.theme_questions key); None: none was asked
+    # (a pulse opened on demand, or before theme questions existed), so it measures no theme.
+    theme_question: Mapped[str | None] = mapped_column(String(32))
+    # How many of the ritual's members were on each side when the pulse opened: participation is
+    # shown against these ("5 of 6"). None for pulses older than this record.
+    team_marketing: Mapped[int | None]
+    team_it: Mapped[int | None]
 
     __table_args__ = (Index("ix_pulses_ritual_id_opened_at", "ritual_id", "opened_at"),)
 

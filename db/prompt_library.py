@@ -30,6 +30,7 @@ __all__ = [
     "THEME_TITLES",
     "Prompt",
     "PromptLike",
+    "Source",
     "Theme",
     "choose_next_prompt",
     "get_prompt",
@@ -99,6 +100,26 @@ THEME_DESCRIPTIONS: dict[Theme, str] = {
 }
 
 
+class Source(enum.Enum):
+    """Where a prompt's "why" (and a theme question) comes from: an article by its title, or Tandem.
+
+    Titles as the articles give them (the texts are in the project's shared seeds), so a reader can
+    tell the articles' advice from Tandem's own.
+    """
+
+    NEW_NORM = "Making CMO and CIO Partnerships the New Norm"
+    ALLY = "How to make an ally of your CMO"
+    NEED_OF_THE_HOUR = "Why the CMO and CIO Collaboration is the Need of the Hour in the MarTech Space?"
+    CURRENT_STATE = "The current state of the CMO-CIO Relationship"
+    WHAT_THE_CIO_WANTS = "CMOs, Here’s What The CIO Wants To Hear From You"
+    TANDEM = ""  # Tandem's own advice, from no article
+
+    @property
+    def credit(self) -> str:
+        """How a "why" names it: "From “<title>”." or "Tandem's own advice."."""
+        return f"From “{self.value}”." if self.value else "Tandem's own advice."
+
+
 @dataclass(frozen=True, slots=True)
 class Prompt:
     """A built-in prompt. `key` is stored as the rotation record: stable, unique, never renumbered."""
@@ -107,6 +128,12 @@ class Prompt:
     theme: Theme
     text: str
     practice: str
+    source: Source = Source.TANDEM
+
+    @property
+    def why(self) -> str:
+        """The practice with its source, as a check-in shows it."""
+        return f"{self.practice} {self.source.credit}"
 
 
 @runtime_checkable
@@ -127,8 +154,8 @@ class PromptLike(Protocol):
 P = TypeVar("P", bound=PromptLike)
 
 
-def _p(key: str, text: str, practice: str) -> Prompt:
-    return Prompt(key=key, theme=Theme(key.rsplit("-", 1)[0]), text=text, practice=practice)
+def _p(key: str, text: str, practice: str, source: Source = Source.TANDEM) -> Prompt:
+    return Prompt(key=key, theme=Theme(key.rsplit("-", 1)[0]), text=text, practice=practice, source=source)
 
 
 BUILTIN_PROMPTS: tuple[Prompt, ...] = (
@@ -138,6 +165,7 @@ BUILTIN_PROMPTS: tuple[Prompt, ...] = (
         "Name one customer question marketing could not answer this month because the data was missing, "
         "late or scattered. What would IT need to capture it, and what would marketing do with the answer?",
         "Teams that define data needs together get analytics they actually use.",
+        Source.NEED_OF_THE_HOUR,
     ),
     _p(
         "data-02",
@@ -150,12 +178,14 @@ BUILTIN_PROMPTS: tuple[Prompt, ...] = (
         "Think of the last campaign where the numbers arrived too late to change anything. Where between "
         "capture and insight did the delay happen, and who could shorten that step?",
         "Insight that lands after the decision is only a history lesson; fix the slowest link first.",
+        Source.NEW_NORM,
     ),
     _p(
         "data-04",
         "Which customer data do we collect but never analyse? Choose one item and decide together whether "
         "to start using it or stop collecting it.",
         "Unused data costs money and adds privacy risk; every field we store should earn its place.",
+        Source.NEW_NORM,
     ),
     _p(
         "data-05",
@@ -163,6 +193,7 @@ BUILTIN_PROMPTS: tuple[Prompt, ...] = (
         "way to check it against the raw data before the next decision.",
         "Marketers bring context and technologists bring rigour; results improve when each tests the "
         "other's assumptions.",
+        Source.NEED_OF_THE_HOUR,
     ),
     _p(
         "data-06",
@@ -170,6 +201,7 @@ BUILTIN_PROMPTS: tuple[Prompt, ...] = (
         "campaigns most, and what stands in the way technically?",
         "Fragmented data is a common blocker; connecting the right two sources often "
         "beats a big new platform.",
+        Source.WHAT_THE_CIO_WANTS,
     ),
     # --- Customer experience ------------------------------------------------------------------------
     _p(
@@ -178,12 +210,14 @@ BUILTIN_PROMPTS: tuple[Prompt, ...] = (
         "marketing choice, which was a system limit, and who is fixing it?",
         "Customers see one company; tracing a pain point across both teams stops it "
         "falling through the gaps.",
+        Source.WHAT_THE_CIO_WANTS,
     ),
     _p(
         "customer-02",
         "Pick one journey, such as sign-up or renewal, and list every system and message it touches. "
         "Where does it feel like the customer is dealing with two different companies?",
         "Mapping a journey end to end shows where ownership changes hands, which is usually where it breaks.",
+        Source.CURRENT_STATE,
     ),
     _p(
         "customer-03",
@@ -202,6 +236,7 @@ BUILTIN_PROMPTS: tuple[Prompt, ...] = (
         "If a customer moves from phone to web to email in one day, what do they have to repeat? Choose "
         "one handoff to make smooth this quarter.",
         "Consistency across channels comes from shared data and shared design, not from each channel alone.",
+        Source.CURRENT_STATE,
     ),
     # --- Digital vision -----------------------------------------------------------------------------
     _p(
@@ -210,24 +245,28 @@ BUILTIN_PROMPTS: tuple[Prompt, ...] = (
         "IT: which of today's systems would help get there, and which would hold us back?",
         "IT can only plan for a direction it has heard; sharing the destination turns "
         "requests into a roadmap.",
+        Source.CURRENT_STATE,
     ),
     _p(
         "vision-02",
         "Which channel or platform could matter to our customers within a year that we do not use yet? "
         "Agree who will look into it and what a small first experiment would be.",
         "Spotting new channels early is a joint job: marketing senses demand, IT judges what it takes.",
+        Source.CURRENT_STATE,
     ),
     _p(
         "vision-03",
         "Look at the top three requests marketing sent IT last quarter. Do they point in one direction, "
         "or were they unrelated one-off fixes? What does that tell us?",
         "When requests look unrelated, the strategy behind them has usually not been shared.",
+        Source.CURRENT_STATE,
     ),
     _p(
         "vision-04",
         "IT: which technology shift do you see coming that marketing should think about now? Marketing: "
         "what would you need to know to judge whether it matters for customers?",
         "Vision flows both ways; technologists often see enabling changes before they reach marketing.",
+        Source.ALLY,
     ),
     _p(
         "vision-05",
@@ -235,6 +274,7 @@ BUILTIN_PROMPTS: tuple[Prompt, ...] = (
         "Name one decision this quarter where that difference matters.",
         "Treating digital as a lever for the business model, not just a channel, changes "
         "what both teams build.",
+        Source.CURRENT_STATE,
     ),
     # --- Working agreement --------------------------------------------------------------------------
     _p(
@@ -242,12 +282,14 @@ BUILTIN_PROMPTS: tuple[Prompt, ...] = (
         "How does a marketing request reach IT today, and how long until it gets a first answer? Agree "
         "on one change that would make intake clearer for both sides.",
         "A written, agreed way of working means neither side has to guess what the other expects.",
+        Source.ALLY,
     ),
     _p(
         "agreement-02",
         "Think of the last project that slipped. Was it clear from the start who set scope, who approved "
         "changes and who updated stakeholders? Write down what the answers should have been.",
         "Most blame after a delay comes from roles nobody agreed up front.",
+        Source.ALLY,
     ),
     _p(
         "agreement-03",
@@ -280,12 +322,14 @@ BUILTIN_PROMPTS: tuple[Prompt, ...] = (
         "Which marketing changes could safely go live without a full IT release, such as copy, images or "
         "landing pages? Agree on the guardrails that would make that possible.",
         "Self-service within agreed guardrails frees IT for hard problems and lets marketing move fast.",
+        Source.NEED_OF_THE_HOUR,
     ),
     _p(
         "speed-03",
         "Marketing: when did a goal change mid-project recently, and what drove it? IT: what did the change "
         "cost? Discuss how such shifts could be flagged earlier.",
         "Moving targets frustrate delivery teams; explaining why goals change lets both sides plan for it.",
+        Source.CURRENT_STATE,
     ),
     _p(
         "speed-04",
@@ -305,30 +349,35 @@ BUILTIN_PROMPTS: tuple[Prompt, ...] = (
         "What is one analytics skill marketing wishes it had in-house, and who in IT could run a short "
         "workshop on it this quarter?",
         "Short workshops run by in-house experts are a cheap, fast way to build marketers' data skills.",
+        Source.NEW_NORM,
     ),
     _p(
         "skills-02",
         "IT: what would you like to understand about how campaigns are planned or measured, so your team "
         "makes better technical calls? Who in marketing could explain it?",
         "Technologists who understand the funnel design systems that fit how marketing really works.",
+        Source.NEW_NORM,
     ),
     _p(
         "skills-03",
         "Could one person from each team spend a day shadowing the other within the next month? Name the "
         "people and pick the day.",
         "A day inside the other team's routine builds more empathy than a year of status meetings.",
+        Source.NEW_NORM,
     ),
     _p(
         "skills-04",
         "For the next hire on either side, what hybrid skills should we look for, such as a marketer who "
         "can query data or an engineer who understands funnels? Discuss one open or upcoming role.",
         "Hiring for skills that bridge both functions builds the partnership into the org chart.",
+        Source.NEW_NORM,
     ),
     _p(
         "skills-05",
         "Who on either team is already good at bridging both worlds? How can we recognise that, and give "
         "them more room to do it?",
         "People who translate between teams and settle disagreements are rare; find them and let them lead.",
+        Source.NEED_OF_THE_HOUR,
     ),
     # --- Shared KPIs and incentives -----------------------------------------------------------------
     _p(
@@ -336,18 +385,21 @@ BUILTIN_PROMPTS: tuple[Prompt, ...] = (
         "Name one metric both teams would be proud to move together this quarter. Who owns each part of "
         "moving it, and where will we both watch it?",
         "A shared number turns two to-do lists into one goal.",
+        Source.CURRENT_STATE,
     ),
     _p(
         "kpis-02",
         "Which IT targets, like uptime or tickets closed, could be met while marketing still misses its "
         "goals? Is there a shared outcome we could add alongside them?",
         "When each team is measured only on its own output, both can succeed while the customer loses.",
+        Source.CURRENT_STATE,
     ),
     _p(
         "kpis-03",
         "Are any objectives or bonuses on either side pulling in opposite directions? Bring one example "
         "and discuss how to bring it into line.",
         "Incentives beat intentions; if rewards point apart, collaboration will not last.",
+        Source.CURRENT_STATE,
     ),
     _p(
         "kpis-04",
@@ -367,6 +419,7 @@ BUILTIN_PROMPTS: tuple[Prompt, ...] = (
         "List the marketing tools we pay for today. Which overlap, which are barely used, and which do not "
         "share data with the rest? Choose one to retire or connect.",
         "An integrated set of fewer tools usually beats a sprawl of disconnected ones.",
+        Source.ALLY,
     ),
     _p(
         "budget-02",
@@ -398,18 +451,21 @@ BUILTIN_PROMPTS: tuple[Prompt, ...] = (
         "Marketing: is there anywhere IT seems to be stepping into messaging or creative decisions? IT: "
         "where do you hold back ideas because you worry about overstepping?",
         "Naming the boundary openly lets IT contribute ideas without marketing feeling its job is taken.",
+        Source.ALLY,
     ),
     _p(
         "message-02",
         "For the next campaign, draw the line: marketing owns what is said and to whom; IT owns how it is "
         "delivered, tracked and scaled. Where is that line blurry?",
         "Marketing owns the message, IT strengthens the medium; trouble starts where that split is unclear.",
+        Source.ALLY,
     ),
     _p(
         "message-03",
         "IT: what delivery capability, such as personalisation, mobile notifications or faster pages, could "
         "make an existing message land better? Marketing: which message would you test it with?",
         "The best technical offers to marketing are better ways to deliver, not suggestions on what to say.",
+        Source.ALLY,
     ),
     _p(
         "message-04",
@@ -429,12 +485,14 @@ BUILTIN_PROMPTS: tuple[Prompt, ...] = (
         "What went well between our teams in the last month? Name the people involved and decide who will "
         "thank them publicly, and where.",
         "Public thanks for joint work signals to everyone that cross-team effort counts.",
+        Source.NEED_OF_THE_HOUR,
     ),
     _p(
         "credit-02",
         "Think of the last success announced as only a marketing win or only an IT win. Who else made it "
         "possible, and how could we retell it as a joint result?",
         "Credit that names both teams encourages the next joint project.",
+        Source.NEED_OF_THE_HOUR,
     ),
     _p(
         "credit-03",
@@ -448,6 +506,7 @@ BUILTIN_PROMPTS: tuple[Prompt, ...] = (
         "Should it come from both leaders?",
         "An announcement signed by both leaders shows the organisation that success "
         "belongs to the partnership.",
+        Source.NEED_OF_THE_HOUR,
     ),
     _p(
         "credit-05",
@@ -462,6 +521,7 @@ BUILTIN_PROMPTS: tuple[Prompt, ...] = (
         "release. Agree on one definition and where it will be written down.",
         "Agreeing on a few shared definitions prevents weeks of arguing about numbers that measure "
         "different things.",
+        Source.WHAT_THE_CIO_WANTS,
     ),
     _p(
         "language-02",
@@ -494,12 +554,14 @@ BUILTIN_PROMPTS: tuple[Prompt, ...] = (
         "Talk one through and agree who leads and who advises.",
         "Overlapping claims to lead are a main source of friction; settle them "
         "explicitly, one area at a time.",
+        Source.NEED_OF_THE_HOUR,
     ),
     _p(
         "roles-02",
         "Marketing: where do you trust IT's judgement fully, and where do you second-guess it? IT: answer "
         "the same about marketing. What would close the gap?",
         "Each side leaning on the other's expertise, instead of redoing it, is what makes the skills add up.",
+        Source.WHAT_THE_CIO_WANTS,
     ),
     _p(
         "roles-03",
@@ -512,6 +574,7 @@ BUILTIN_PROMPTS: tuple[Prompt, ...] = (
         "IT: name one idea you brought to marketing unprompted recently, not in answer to a request. "
         "Marketing: what kind of proactive suggestions would you welcome most?",
         "IT earns a strategic role by proposing priorities, not only by fulfilling tickets.",
+        Source.ALLY,
     ),
     _p(
         "roles-05",
@@ -519,6 +582,147 @@ BUILTIN_PROMPTS: tuple[Prompt, ...] = (
         "it were shared, and which safeguards sharing would need.",
         "Guarding platforms as territory leads to duplicated work and split data; shared "
         "ownership needs rules.",
+        Source.WHAT_THE_CIO_WANTS,
+    ),
+    # --- Practices the articles stress that the first library missed ----------------------------------
+    _p(
+        "roles-06",
+        "IT: name one thing you did this quarter that helped bring in revenue, not only keep costs down. "
+        "Marketing: where could IT help you grow revenue next, if you asked?",
+        "IT that sees itself as a revenue enabler, not a cost centre, earns a seat in growth decisions.",
+        Source.NEED_OF_THE_HOUR,
+    ),
+    _p(
+        "agreement-06",
+        "IT: if marketing were your customer, what would your service promise to it say? Marketing: "
+        "which part of that promise would matter most to you this month?",
+        "Treating marketing as a customer, with a service mindset, changes how IT answers its requests.",
+        Source.NEED_OF_THE_HOUR,
+    ),
+    _p(
+        "budget-06",
+        "Pick one marketing tool or budget line. Would the business as a whole fund it the same way if "
+        "it were not marketing's? What would we change?",
+        "Leaders who steward their resources for the whole business, not their own turf, get more trust.",
+        Source.NEW_NORM,
+    ),
+    _p(
+        "roles-07",
+        "Where did one of us last defend our own team's territory when the whole business would have "
+        "been better served otherwise? What would business first have looked like?",
+        "Put the business first and the function second: the senior marketer is an executive first.",
+        Source.NEW_NORM,
+    ),
+    _p(
+        "data-07",
+        "Which part of this quarter's marketing spend can we not tie to any result? What would IT need "
+        "to track so we know which half is working?",
+        "Digital makes spend measurable; nobody has to accept not knowing which half of it is wasted.",
+        Source.ALLY,
+    ),
+    _p(
+        "kpis-06",
+        "Choose one campaign and agree how we will attribute its results across channels before it "
+        "starts. Who owns the attribution data?",
+        "Agreeing attribution before a campaign stops both sides arguing about whose numbers are right.",
+        Source.ALLY,
+    ),
+    _p(
+        "budget-07",
+        "If we had to cut a tenth of the marketing technology budget tomorrow, which items would the "
+        "data tell us to cut first? Do we have that data?",
+        "Spend that cannot show its effect is the first to question; measuring it is a joint job.",
+        Source.ALLY,
+    ),
+    _p(
+        "customer-06",
+        "Which project could a small team from marketing, IT, sales and service take on together, "
+        "judged as one on the whole customer experience?",
+        "Teams from several functions, judged together on the whole experience, stop optimising their own slice.",
+        Source.CURRENT_STATE,
+    ),
+    _p(
+        "kpis-07",
+        "Which new-customer measure could marketing, IT, sales and service all share next quarter, "
+        "so each is rewarded for the same result?",
+        "Sharing acquisition goals and incentives across departments pulls them towards one outcome.",
+        Source.CURRENT_STATE,
+    ),
+    _p(
+        "customer-07",
+        "Ask sales and service for one customer complaint they hear every week. Which part of it can "
+        "marketing and IT fix together?",
+        "Customer-facing teams hear problems first; bringing them in keeps the experience whole.",
+        Source.CURRENT_STATE,
+    ),
+    _p(
+        "language-06",
+        "Marketing: when did you last change your plan after listening to IT's concerns? IT: when did "
+        "you last feel marketing met you where you are?",
+        "Listening to IT and meeting it where it is leaves room for everyone to take part in an idea.",
+        Source.WHAT_THE_CIO_WANTS,
+    ),
+    _p(
+        "message-06",
+        "Marketing: pick one idea you are about to launch and ask IT to test it with you before "
+        "it is final. What would make that easy?",
+        "Vetting ideas together, early, gives both sides a real chance to shape them.",
+        Source.WHAT_THE_CIO_WANTS,
+    ),
+    _p(
+        "vision-06",
+        "IT lead: what do you understand today about marketing's biggest challenge and its ambition for "
+        "next year? Marketing: what is missing from that picture?",
+        "A technology leader who sits down with marketing regularly learns what it is trying to achieve.",
+        Source.ALLY,
+    ),
+    _p(
+        "skills-06",
+        "Plan a recurring half hour where the IT lead hears marketing's latest challenges and plans "
+        "straight from the people doing the work. Who joins first?",
+        "Relationships with marketing are built by investing time in them, not by waiting for tickets.",
+        Source.ALLY,
+    ),
+    _p(
+        "agreement-07",
+        "Is our collaboration at the right level: too little, about right, or too much? Name one meeting "
+        "or approval we could drop, and one we are missing.",
+        "Few leaders think collaboration is at the right level yet; checking it means asking both ways.",
+        Source.CURRENT_STATE,
+    ),
+    _p(
+        "agreement-08",
+        "Look back at last month's pulse on collaboration. What did we change since, and did it help? "
+        "If not, what do we try next?",
+        "Checking the level of collaboration only helps if someone follows up on what it showed.",
+    ),
+    _p(
+        "speed-06",
+        "Which of IT's ways of working slows marketing down most, and what would a faster version look "
+        "like that IT could still run safely?",
+        "Meeting marketing's pace may mean IT changes its operating model, not just works harder.",
+        Source.NEED_OF_THE_HOUR,
+    ),
+    _p(
+        "data-08",
+        "IT: bring one analytics idea marketing has not asked for but could use now. Marketing: what "
+        "would it take to try it this month?",
+        "Technologists who arrive with ideas for using data, not only with answers to tickets, add real value.",
+        Source.ALLY,
+    ),
+    _p(
+        "credit-06",
+        "Which joint result from the last month deserves a note from both leads to the wider company? "
+        "Who writes it, and by when?",
+        "When both leaders recognise a joint team in public, the next cross-team project gets easier to staff.",
+        Source.NEED_OF_THE_HOUR,
+    ),
+    _p(
+        "language-07",
+        "Marketing: explain one marketing term to IT as you would to a new customer. IT: do the same for "
+        "one technical term marketing keeps hearing.",
+        "Treating the other team the way you treat customers, with clear words, strengthens the partnership.",
+        Source.WHAT_THE_CIO_WANTS,
     ),
 )
 

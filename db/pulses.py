@@ -50,7 +50,7 @@ class AnswerStatus(StrEnum):
     CLOSED = "closed"  # the pulse had closed
     UNKNOWN = "unknown"  # no such pulse in the clicker's workspace: nothing is stored
     ASK_SIDE = "ask_side"  # the clicker's side is not known yet: nothing is stored
-    NOT_YOUR_QUESTION = "not_your_question"  # someone from another team on the partner question
+    NOT_YOUR_QUESTION = "not_your_question"  # someone from another team on the partner or theme question
 
 
 @dataclass(frozen=True)
@@ -144,6 +144,9 @@ def open_pulse(
     )
     if pulse.reminders_due_at is not None and pulse.reminders_due_at <= now:
         pulse.reminders_due_at = None  # a window shorter than the reminder lead: no reminder
+    # Each side's team when the pulse opened: participation is shown against it ("5 of 6").
+    pulse.team_marketing = sum(1 for m in ritual.members if m.side is Side.MARKETING)
+    pulse.team_it = sum(1 for m in ritual.members if m.side is Side.IT)
     session.add(pulse)
     session.flush()
     return pulse
@@ -183,6 +186,8 @@ _CLICK_CONTEXT = (
 # UPDATE of that row) waits for clicks in flight, and no answer lands after a pulse closed. SQLite
 # needs nothing: every writing unit of work holds its write lock from BEGIN IMMEDIATE.
 _CLICK_CONTEXT_LOCKED = _CLICK_CONTEXT.with_for_update(read=True, of=Pulse)
+
+_THEME_ASKED = select(Pulse.theme_question).where(Pulse.id == bindparam("pulse_id"))
 
 _BALLOT = select(PulseBallot.id, PulseBallot.score, PulseBallot.side, PulseBallot.action_ts).where(
     PulseBallot.pulse_id == bindparam("pulse_id"),
@@ -294,7 +299,14 @@ def record_answer(
         side = choose_side
     if side is None:
         return AnswerOutcome(AnswerStatus.ASK_SIDE, score, timezone=timezone, anonymous=anonymous)
-    if side is Side.OTHER and question is PulseQuestion.PARTNER:
+    if (
+        question is PulseQuestion.THEME
+        and conn.execute(_THEME_ASKED, {"pulse_id": pulse_id}).scalar() is None
+    ):
+        # This pulse asked no theme question: an answer to one was not made on its message. (Read
+        # only for theme clicks, by primary key, so the other clicks stay at three statements.)
+        return AnswerOutcome(AnswerStatus.UNKNOWN, score)
+    if side is Side.OTHER and question in (PulseQuestion.PARTNER, PulseQuestion.THEME):
         return AnswerOutcome(AnswerStatus.NOT_YOUR_QUESTION, score, timezone=timezone, anonymous=anonymous)
     ballot_keys = {"pulse_id": pulse_id, "question": question, "voter": voter}
     change = {"new_score": score, "new_side": side, "new_action_ts": action_ts}
@@ -364,8 +376,8 @@ def answered_count(session: Session, pulse: Pulse) -> int:
             )
             or 0
         )
-    # After close the ballots are gone; the partner question is asked of marketing and IT, and the
-    # level question of everyone, so the larger of the two totals is the best public count.
+    # After close the ballots are gone; the partner and theme questions are asked of marketing and
+    # IT, and the level question of everyone, so the largest total is the best public count.
     totals = session.execute(
         select(PulseTally.question, func.sum(PulseTally.count))
         .where(PulseTally.pulse_id == pulse.id)
@@ -514,7 +526,14 @@ def results(session: Session, pulse: Pulse, *, min_answers: int, with_previous: 
     for side in Side:
         for score, n in counts.get((PulseQuestion.LEVEL, side), {}).items():
             everyone[score] = everyone.get(score, 0) + n
-    participation = {side: max(partner[side].count, level[side].count) for side in Side}
+    theme = (
+        {side: _figures(counts.get((PulseQuestion.THEME, side), {}), min_answers) for side in Side}
+        if pulse.theme_question is not None
+        else None
+    )
+    participation = {
+        side: max(partner[side].count, level[side].count, theme[side].count if theme else 0) for side in Side
+    }
     mkt, it = partner[Side.MARKETING].average, partner[Side.IT].average
     previous = None
     if with_previous:
@@ -540,7 +559,17 @@ def results(session: Session, pulse: Pulse, *, min_answers: int, with_previous: 
         level_all=_figures(everyone, min_answers),
         gap=round(mkt - it, 2) if mkt is not None and it is not None else None,
         previous=previous,
+        theme_question=pulse.theme_question,
+        theme=theme,
+        team=team_of(pulse),
     )
+
+
+def team_of(pulse: Pulse) -> dict[Side, int] | None:
+    """Each side's members when the pulse opened, if recorded (pulses from before were not)."""
+    if pulse.team_marketing is None or pulse.team_it is None:
+        return None
+    return {Side.MARKETING: pulse.team_marketing, Side.IT: pulse.team_it}
 
 
 def votes_for_members(session: Session, pulse: Pulse) -> list[tuple[str, Side, PulseQuestion, int]]:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections import defaultdict
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Integer, Select, bindparam, case, func, select, update
@@ -31,6 +31,7 @@ from db.models import (
     Win,
 )
 from db.pulses import MIN_ANSWERS_FLOOR
+from db.theme_questions import theme_question
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,23 @@ class PulsePoint:
     partner: dict[Side, Figures]  # each side's rating of the other
     level: dict[Side, Figures]
     level_all: Figures
+    # The theme question this pulse asked (db.theme_questions key) and each side's answers to it:
+    # the only source of theme scores. None and empty when it asked none.
+    theme_question: str | None = None
+    theme_scores: dict[Side, Figures] = field(default_factory=dict)
+    team: dict[Side, int] | None = None  # members per side when it opened, if recorded
+
+    @property
+    def participation(self) -> dict[Side, int]:
+        """People per side who answered anything (the largest count of any question they are asked)."""
+        return {
+            side: max(
+                self.partner[side].count,
+                self.level[side].count,
+                self.theme_scores[side].count if side in self.theme_scores else 0,
+            )
+            for side in Side
+        }
 
     @property
     def gap(self) -> float | None:
@@ -100,9 +118,15 @@ def shown_level_sides(
 def _points_query(since: bool, until: bool, limit: bool) -> Select[Any]:
     """The statement behind `pulse_points`, built once per shape (values are bound parameters):
     building it is a good part of the cost of a check-in's preparation."""
-    pulses = select(Pulse.id, Pulse.opened_at, Pulse.anonymous, Pulse.theme).where(
-        Pulse.ritual_id == bindparam("ritual_id"), Pulse.closed_at.is_not(None)
-    )
+    pulses = select(
+        Pulse.id,
+        Pulse.opened_at,
+        Pulse.anonymous,
+        Pulse.theme,
+        Pulse.theme_question,
+        Pulse.team_marketing,
+        Pulse.team_it,
+    ).where(Pulse.ritual_id == bindparam("ritual_id"), Pulse.closed_at.is_not(None))
     if since:
         pulses = pulses.where(Pulse.opened_at >= bindparam("since"))
     if until:
@@ -133,6 +157,9 @@ def _points_query(since: bool, until: bool, limit: bool) -> Select[Any]:
             chosen.c.opened_at,
             chosen.c.anonymous,
             chosen.c.theme,
+            chosen.c.theme_question,
+            chosen.c.team_marketing,
+            chosen.c.team_it,
             sums.c.question,
             sums.c.side,
             sums.c.answers,
@@ -164,14 +191,21 @@ def pulse_points(
     query = _points_query(since is not None, until is not None, limit is not None)
     params = {"ritual_id": ritual_id, "since": since, "until": until, "limit": limit}
     rows = session.execute(query, {k: v for k, v in params.items() if v is not None}).all()
-    meta: dict[int, tuple[dt.datetime, bool, str | None]] = {}
+    meta: dict[int, tuple[dt.datetime, bool, str | None, str | None, dict[Side, int] | None]] = {}
     sums_of: dict[int, dict[tuple[PulseQuestion, Side], _Sums]] = defaultdict(dict)
-    for pulse_id, opened_at, anonymous, theme, question, side, answers, weighted, *dist in rows:
-        meta.setdefault(pulse_id, (opened_at, anonymous, theme))
+    for row in rows:
+        pulse_id, opened_at, anonymous, theme, asked, team_mkt, team_it = row[:7]
+        question, side, answers, weighted, *dist = row[7:]
+        team = (
+            {Side.MARKETING: team_mkt, Side.IT: team_it}
+            if team_mkt is not None and team_it is not None
+            else None
+        )
+        meta.setdefault(pulse_id, (opened_at, anonymous, theme, asked, team))
         if question is not None:
             sums_of[pulse_id][(question, side)] = (int(answers), int(weighted), tuple(int(n) for n in dist))
     points = []
-    for pulse_id, (opened_at, anonymous, theme) in meta.items():
+    for pulse_id, (opened_at, anonymous, theme, asked, team) in meta.items():
         c = sums_of[pulse_id]
 
         # Everyone's answer to the level question: at most three rows (one per side) to add up.
@@ -192,6 +226,12 @@ def pulse_points(
                 partner={s: _side_figures(c, PulseQuestion.PARTNER, s, min_answers) for s in Side},
                 level=shown_level_sides(level, level_all, min_answers),
                 level_all=level_all,
+                theme_question=asked,
+                # Theme scores only from a theme question the pulse asked, never from its other answers.
+                theme_scores=(
+                    {s: _side_figures(c, PulseQuestion.THEME, s, min_answers) for s in Side} if asked else {}
+                ),
+                team=team,
             )
         )
     return points
@@ -210,6 +250,15 @@ class ReportSummary:
     wins: int
     commitments_done: int
     hidden_points: int
+    # Each side's rating of the other at the first and the last pulse where both were shown (the
+    # points the gap is measured between), so the summary can say where each side went.
+    marketing_first: float | None = None
+    marketing_last: float | None = None
+    it_first: float | None = None
+    it_last: float | None = None
+    # The latest pulse's participation per side, and each side's team when it opened.
+    participation: dict[Side, int] | None = None
+    team: dict[Side, int] | None = None
 
 
 EVERYONE = "everyone"  # the `side` of the level question's row for all answers together
@@ -224,7 +273,8 @@ QUESTION_LABELS = {
 def summarise(
     session: Session, ritual: Ritual, points: list[PulsePoint], *, since: dt.datetime, until: dt.datetime
 ) -> ReportSummary:
-    gaps = [p.gap for p in points if p.gap is not None]
+    both = [p for p in points if p.gap is not None]
+    gaps = [p.gap for p in both if p.gap is not None]
     averages: dict[str, list[float]] = defaultdict(list)
     for p in points:
         for side in (Side.MARKETING, Side.IT):
@@ -262,6 +312,12 @@ def summarise(
         wins=len(wins),
         commitments_done=len(done),
         hidden_points=sum(1 for p in points if p.withheld),
+        marketing_first=both[0].partner[Side.MARKETING].average if both else None,
+        marketing_last=both[-1].partner[Side.MARKETING].average if both else None,
+        it_first=both[0].partner[Side.IT].average if both else None,
+        it_last=both[-1].partner[Side.IT].average if both else None,
+        participation=points[-1].participation if points else None,
+        team=points[-1].team if points else None,
     )
 
 
@@ -274,7 +330,12 @@ def question_rows(points: list[PulsePoint]) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
 
     def row(p: PulsePoint, question: PulseQuestion, side: str, f: Figures) -> dict[str, object]:
+        team = p.team.get(Side(side)) if p.team is not None and side != EVERYONE else None
         return {
+            "team_size": team,
+            "people_answered": p.participation[Side(side)] if side != EVERYONE else None,
+            "theme": p.theme or "",
+            "theme_question": (p.theme_question or "") if question is PulseQuestion.THEME else "",
             "pulse_date": p.opened_at.date().isoformat(),
             "pulse_id": p.pulse_id,
             "anonymous": "yes" if p.anonymous else "no",
@@ -287,10 +348,11 @@ def question_rows(points: list[PulsePoint]) -> list[dict[str, object]]:
         }
 
     for p in points:
-        for question, figures in ((PulseQuestion.PARTNER, p.partner), (PulseQuestion.LEVEL, p.level)):
+        asked = [(PulseQuestion.THEME, p.theme_scores)] if p.theme_question and p.theme_scores else []
+        for question, figures in ((PulseQuestion.PARTNER, p.partner), (PulseQuestion.LEVEL, p.level), *asked):
             for side in Side:
                 f = figures[side]
-                if not f.count and side is Side.OTHER:
+                if side is Side.OTHER and (not f.count or question is PulseQuestion.THEME):
                     continue
                 rows.append(row(p, question, side.value, f))
         # `p.level` already hides every side when showing them beside this total would give
@@ -388,77 +450,94 @@ def is_member(session: Session, ritual_id: int, user_id: str) -> bool:
 
 
 @dataclass(frozen=True)
-class WeakSpot:
+class ThemeMeasure:
+    """A theme's latest measurement: the theme question a pulse asked and what each side answered.
+
+    Only a theme question that was asked measures a theme; the partner question of a pulse that
+    happened to follow a check-in on that theme says nothing about it.
+    """
+
     theme: str
-    reason: str  # "chosen because IT rated the data partnership 2.4 last week, marketing 3.9"
+    question: str  # the db.theme_questions key the pulse asked
+    pulse_id: int
+    opened_at: dt.datetime
+    marketing: float | None  # marketing's average answer (its rating of IT); None: withheld or none
+    it: float | None  # IT's average answer (its rating of marketing)
+
+    @property
+    def gap(self) -> float | None:
+        if self.marketing is None or self.it is None:
+            return None
+        return round(self.marketing - self.it, 2)
+
+    def weakness(self) -> tuple[float, float]:
+        """(5 - the lowest score shown, GAP_WEIGHT × the gap when both sides are shown), on one scale
+        (0: fine, 4: as bad as it gets)."""
+        shown = [a for a in (self.marketing, self.it) if a is not None]
+        low = 5.0 - min(shown) if shown else 0.0
+        gap = GAP_WEIGHT * abs(self.gap) if self.gap is not None else 0.0
+        return low, min(gap, 4.0)
+
+    @property
+    def weakest(self) -> float:
+        return max(self.weakness())
 
 
 # How a gap weighs against a low score. A score can fall four points (5 to 1) but the two sides'
 # averages rarely sit more than two apart, so a gap counts double: a gap of 1.5 points is as weak
 # a spot as a score of 2.0, and a gap of 1 (wide enough to lead the agenda) as a score of 3.
 GAP_WEIGHT = 2.0
+# A measurement this weak (a side's score of 3.0 or lower, or a gap of 1 point or more) earns its
+# theme a follow-up check-in.
+WEAK = 2.0
 
 
-def weakness(p: PulsePoint) -> tuple[float, float]:
-    """How weak a pulse looks by each criterion, on one scale (0: fine, 4: as bad as it gets):
-    (5 - the lowest score shown, GAP_WEIGHT × the gap when both sides are shown)."""
-    shown = [f.average for f in (p.partner[Side.MARKETING], p.partner[Side.IT]) if f.average is not None]
-    low = 5.0 - min(shown) if shown else 0.0
-    gap = GAP_WEIGHT * abs(p.gap) if p.gap is not None else 0.0
-    return low, min(gap, 4.0)
-
-
-def weak_spot(
-    points: list[PulsePoint], *, theme_label: Callable[[str], str], now: dt.datetime
-) -> WeakSpot | None:
-    """The theme whose latest pulse scored lowest or showed the widest gap (shown figures only).
-
-    Each theme is judged by its worse criterion (see `weakness`); the reason names the criterion
-    that won, with the figures behind it.
-    """
-    latest: dict[str, PulsePoint] = {}
+def theme_measures(points: list[PulsePoint]) -> dict[str, ThemeMeasure]:
+    """Each theme's latest measurement (points oldest first), from theme questions actually asked and
+    answered with at least one side's figures shown."""
+    latest: dict[str, ThemeMeasure] = {}
     for p in points:
-        if p.theme and (
-            p.partner[Side.MARKETING].average is not None or p.partner[Side.IT].average is not None
-        ):
-            latest[p.theme] = p
-    if not latest:
+        if not p.theme or p.theme_question is None or theme_question(p.theme_question) is None:
+            continue
+        mkt, it = (
+            p.theme_scores[s].average if s in p.theme_scores else None for s in (Side.MARKETING, Side.IT)
+        )
+        if mkt is None and it is None:
+            continue
+        latest[p.theme] = ThemeMeasure(p.theme, p.theme_question, p.pulse_id, p.opened_at, mkt, it)
+    return latest
+
+
+@dataclass(frozen=True)
+class WeakSpot:
+    """The weakest measured theme, and which criterion made it so (the words are bot.blocks.report's)."""
+
+    measure: ThemeMeasure
+    widest_gap: bool  # True: the gap between the sides; False: the lowest score
+
+    @property
+    def theme(self) -> str:
+        return self.measure.theme
+
+
+def spot_of(measure: ThemeMeasure) -> WeakSpot:
+    low, gap = measure.weakness()
+    return WeakSpot(measure, widest_gap=gap > low and measure.gap is not None)
+
+
+def weak_spot(points: list[PulsePoint], *, themes: Collection[str] | None = None) -> WeakSpot | None:
+    """The theme (of `themes`, if given) whose latest theme question scored lowest or showed the
+    widest gap, when that is weak enough to aim at (see WEAK); None when nothing is."""
+    measured = [
+        m
+        for m in theme_measures(points).values()
+        if m.weakest >= WEAK and (themes is None or m.theme in themes)
+    ]
+    if not measured:
         return None
-
-    def rank(item: tuple[str, PulsePoint]) -> tuple[float, float, str]:
-        low, gap = weakness(item[1])
-        # The worse criterion first, the other breaks ties; the theme's name makes it deterministic.
-        return (max(low, gap), min(low, gap), item[0])
-
-    theme, point = max(latest.items(), key=rank)
-    low, gap = weakness(point)
-    mkt, it = point.partner[Side.MARKETING].average, point.partner[Side.IT].average
-    when = _when(point.opened_at, now)
-    label = theme_label(theme).lower()
-    if gap > low and mkt is not None and it is not None:
-        return WeakSpot(
-            theme,
-            f"chosen because marketing and IT saw the {label} partnership {abs(mkt - it):.1f} points "
-            f"apart {when} (marketing {mkt:.1f}, IT {it:.1f}): the widest gap",
-        )
-    if it is not None and (mkt is None or it <= mkt):
-        parts = [f"IT rated the {label} partnership {it:.1f} {when}"] + (
-            [f"marketing {mkt:.1f}"] if mkt is not None else []
-        )
-    else:
-        parts = [f"marketing rated the {label} partnership {mkt:.1f} {when}"] + (
-            [f"IT {it:.1f}"] if it is not None else []
-        )
-    return WeakSpot(theme, "chosen because " + ", ".join(parts))
-
-
-def _when(at: dt.datetime, now: dt.datetime) -> str:
-    days = (now - at).days
-    if days < 7:
-        return "this week" if days < 1 else "last week" if days >= 5 else f"{days} days ago"
-    if days < 14:
-        return "last week"
-    return f"on {at:%-d %B}"
+    # The worse criterion first, the other breaks ties; the theme's name makes it deterministic.
+    worst = max(measured, key=lambda m: (m.weakest, min(m.weakness()), m.theme))
+    return spot_of(worst)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import re
@@ -41,12 +42,14 @@ from bot.blocks.pulse import (
     parse_reminders,
     parse_side,
     parse_side_action_id,
+    participation_text,
     score_label,
     side_action_id,
     withheld_sentence,
 )
 from db.figures import Figures, PulseResults
 from db.models import PulseQuestion, Side
+from db.theme_questions import question_for_theme
 
 BERLIN = ZoneInfo("Europe/Berlin")
 CLOSES = dt.datetime(2026, 12, 1, 9, 0, tzinfo=BERLIN)
@@ -257,7 +260,7 @@ def test_encode_rejects_what_decode_would_refuse(pulse_id: Any, question: Any, s
 
 def test_action_ids() -> None:
     made = {answer_action_id(q, s) for q in PulseQuestion for s in range(1, 6)}
-    assert len(made) == 10
+    assert len(made) == 5 * len(PulseQuestion)
     assert all(ANSWER_ACTION_PATTERN.match(a) and a.startswith("pulse_answer:") for a in made)
     assert answer_action_id(PulseQuestion.LEVEL, 5) == "pulse_answer:level:5"
     for side in Side:
@@ -352,7 +355,7 @@ def test_open_message_has_ten_unique_answer_buttons_and_no_figures() -> None:
     assert len(answers) == 10
     assert len({b["action_id"] for b in answers}) == 10
     decoded = {decode_answer(b["value"]) for b in answers}
-    assert decoded == {(42, q, s) for q in PulseQuestion for s in range(1, 6)}
+    assert decoded == {(42, q, s) for q in (PulseQuestion.PARTNER, PulseQuestion.LEVEL) for s in range(1, 6)}
     # Each question's buttons sit in their own block, under the ids the listeners read.
     by_block = {b["block_id"]: b for b in out if b["type"] == "actions" and "block_id" in b}
     assert {el["value"].split(":")[1] for el in by_block[ids.BLOCK_PULSE_PARTNER]["elements"]} == {"partner"}
@@ -469,7 +472,7 @@ def test_results_show_both_views_and_the_gap() -> None:
     out = check_limits(text, blocks)
     body = all_text(out)
     assert "Pulse results: Marketing &amp; IT weekly" in body
-    assert "Answered: marketing 5 · IT 10 · other teams 0" in body
+    assert "Answered: marketing 5 · IT 10" in body and "other teams" not in body.split("Answered:")[1][:40]
     assert "Marketing's view of IT: *3.4* / 5" in body
     assert "IT's view of marketing: *4.1* / 5" in body
     assert "*Gap: 0.7* — marketing rates IT lower than IT rates marketing." in body
@@ -658,3 +661,54 @@ def test_forget_done() -> None:
     assert build_forget_done({}).startswith("Done: Tandem had nothing stored about you.")
     assert "2 &lt;things&gt;" in build_forget_done({"<things>": 2})
     assert "your side (&lt;b&gt;)" in build_forget_done({FORGOT_SIDE: "<b>"})
+
+
+# --------------------------------------------------------------------------- the theme question
+
+
+def test_a_pulse_with_a_theme_asks_its_mirrored_pair_with_five_more_buttons() -> None:
+    data = question_for_theme("data")
+    assert data is not None
+    view = dataclasses.replace(OPEN, theme_question=data)
+    text, blocks = build_pulse_message(view)
+    out = check_limits(text, blocks)
+    assert len(answer_buttons(out)) == 15
+    by_block = {b["block_id"]: b for b in out if b["type"] == "actions" and "block_id" in b}
+    assert {decode_answer(el["value"]) for el in by_block[ids.BLOCK_PULSE_THEME]["elements"]} == {
+        (42, PulseQuestion.THEME, s) for s in range(1, 6)
+    }
+    body = all_text(out)
+    assert "Marketing: How well does IT make customer data usable for marketing?" in body
+    assert "IT: How clearly does marketing say what data it needs?" in body
+    assert "Three one-click questions" in text
+    # The reminder DM carries the same three questions.
+    dm_text, dm_blocks = build_reminder_dm(view, "C0123")
+    assert len(answer_buttons(check_limits(dm_text, dm_blocks))) == 15
+
+
+def test_results_show_each_sides_answer_to_the_theme_question_in_its_own_words() -> None:
+    figures = dataclasses.replace(
+        FULL,
+        theme_question="data-q1",
+        theme={
+            Side.MARKETING: Figures(5, 4.2, (0, 0, 1, 2, 2)),
+            Side.IT: Figures(10, None, None),
+            Side.OTHER: Figures(0, None, None),
+        },
+        team={Side.MARKETING: 6, Side.IT: 12},
+    )
+    text, blocks = build_results(figures, ritual_name="Weekly")
+    body = all_text(check_limits(text, blocks))
+    assert "Answered: marketing 5 of 6 (83%) · IT 10 of 12 (83%)" in body
+    assert "*Data and analytics*" in body
+    assert "Marketing, “How well does IT make customer data usable for marketing?”: *4.2* / 5" in body
+    assert "IT, “How clearly does marketing say what data it needs?”: too few answers from IT" in body
+
+
+def test_participation_is_shown_against_each_sides_team() -> None:
+    answered = {Side.MARKETING: 5, Side.IT: 4, Side.OTHER: 1}
+    assert (
+        participation_text(answered, {Side.MARKETING: 6, Side.IT: 6})
+        == "marketing 5 of 6 (83%) · IT 4 of 6 (67%) · other teams 1"
+    )
+    assert participation_text({Side.MARKETING: 2}, None) == "marketing 2 · IT 0"

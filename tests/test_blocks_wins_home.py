@@ -817,3 +817,18 @@ def test_home_with_huge_data_stays_within_100_blocks() -> None:
     assert "…and 527 more wins." in body
     assert "999 commitments are past due" in body
     assert len(body) < 100_000
+
+
+def test_home_shows_each_sides_participation_against_its_team() -> None:
+    with_team = dataclasses.replace(
+        results(fig(0, 0, 3, 2, 0), fig(0, 0, 0, 3, 1)), team={Side.MARKETING: 6, Side.IT: 6}
+    )
+    view = build_home(
+        user_id="UM1",
+        rituals=[],
+        pulses=[HomePulse("Weekly", with_team, dt.datetime(2026, 11, 24, 17, tzinfo=BERLIN))],
+        commitments=[],
+        wins=[],
+    )
+    body = json.dumps(view.to_dict(), ensure_ascii=False)
+    assert "answered: marketing 5 of 6 (83%) · IT 4 of 6 (67%)" in body

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import subprocess
 import sys
 import time
@@ -67,20 +68,26 @@ def test_a_due_checkin_is_posted_exactly_once_however_often_it_fires(
     assert occ.status is OccurrenceStatus.POSTED and occ.scheduled_at == BERLIN_TUESDAY_9
 
 
-def test_rotation_never_repeats_a_prompt_until_all_were_used(
+def test_rotation_never_repeats_a_prompt_of_a_theme_until_all_of_its_prompts_were_used(
     scheduler: TandemScheduler, database: Database, clock: FrozenClock, slack: FakeSlack, world: World
 ) -> None:
     from db.prompt_library import BUILTIN_PROMPTS
 
     ritual_id = world.ritual(themes=("data", "credit"))
-    pool = [p.key for p in BUILTIN_PROMPTS if p.theme.value in ("data", "credit")]
-    for week in range(len(pool) + 2):
+    pools = {t: [p.key for p in BUILTIN_PROMPTS if p.theme.value == t] for t in ("data", "credit")}
+    weeks = 2 * max(len(pool) for pool in pools.values()) + 2
+    for week in range(weeks):
         clock.set(BERLIN_TUESDAY_9 + dt.timedelta(weeks=week, seconds=1))
         scheduler.fire(ritual_id)
         assert scheduler.outbox is not None and scheduler.outbox.join(10)
     keys = [o.prompt_key for o in occurrence_rows(database)]
-    assert sorted(keys[: len(pool)]) == sorted(pool)  # a full cycle first
-    assert keys[len(pool)] in pool  # then the cycle starts again
+    themes = [k.rsplit("-", 1)[0] for k in keys]
+    # With no pulse to steer it, the two themes take turns...
+    assert all(a != b for a, b in itertools.pairwise(themes))
+    for theme, pool in pools.items():
+        of_theme = [k for k in keys if k.startswith(theme + "-")]
+        assert sorted(of_theme[: len(pool)]) == sorted(pool)  # ...a full cycle of each theme first
+        assert of_theme[len(pool)] in pool  # then its cycle starts again
 
 
 def test_downtime_within_grace_is_posted_once_older_is_missed_and_mentioned(

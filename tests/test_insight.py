@@ -6,14 +6,17 @@ import csv
 import datetime as dt
 import io
 import json
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
+from bot.blocks.report import short_date
 from bot.usecases.checkins import prepare_now
 from bot.usecases.insight import alert_on_drift
 from db.models import Pulse, PulseQuestion, Ritual
 from db.session import Database
+from db.theme_questions import question_for_theme
 from tests.conftest import RunningApp
 from tests.world import World
 
@@ -68,6 +71,37 @@ def test_report_uploads_a_chart_with_alt_text_and_a_summary(world: RunningApp) -
         assert user not in comment and user not in get_url.params["alt_txt"]
 
 
+def test_report_says_both_sides_fell_before_saying_the_gap_narrowed_and_why(world: RunningApp) -> None:
+    """Marketing's view of IT falls from 4.7 to 2.7, IT's of marketing from 3.0 to 2.0: the gap
+    narrows from 1.7 to 0.7, which is no good news, and the summary says so in that order."""
+    now = world.clock.now()
+    ritual_id = make_ritual(world)
+    for weeks_ago, marketing, it in (
+        (6, {5: 2, 4: 1}, {3: 3}),
+        (3, {4: 3}, {3: 2, 2: 1}),
+        (1, {3: 2, 2: 1}, {2: 3}),
+    ):
+        seed(world).tallied_pulse(
+            ritual_id, opened_at=now - dt.timedelta(weeks=weeks_ago), marketing=marketing, it=it, team=(3, 4)
+        )
+    world.slack.command("report", channel_id="C_SHARED", user_id="U_M1")
+    world.drain()
+    (complete,) = world.fake.wait_for("files.completeUploadExternal")
+    comment = complete.params["initial_comment"]
+    sides = (
+        "Both sides rate the partnership lower than at the start: marketing's view of IT fell from 4.7 "
+        "to 2.7, IT's view of marketing fell from 3.0 to 2.0."
+    )
+    gap = (
+        "The gap between the two sides narrowed from 1.7 to 0.7 because marketing's view fell further: "
+        "closer, but both lower."
+    )
+    assert sides in comment and gap in comment
+    assert comment.index(sides) < comment.index(gap)  # each side's direction before the gap
+    assert "Best" not in comment
+    assert "Latest pulse answered by marketing 3 of 3 (100%) · IT 3 of 4 (75%)." in comment
+
+
 def test_report_asked_elsewhere_comes_by_dm_and_bad_weeks_are_refused(world: RunningApp) -> None:
     make_ritual(world)
     bad = world.slack.command("report Weekly sync 500", channel_id="C_OTHER", user_id="U_M1").json()
@@ -100,6 +134,33 @@ def test_export_matches_the_stored_answers_and_names_nobody_in_anonymous_pulses(
     assert partner["it"]["average"] == "4.50"
     for user in ("U_M1", "U_M2", "U_M3", "U_I1", "U_I2", "U_I3"):
         assert user not in data.decode()
+
+
+def test_export_shows_participation_against_each_team_and_the_theme_question_asked(world: RunningApp) -> None:
+    now = world.clock.now()
+    ritual_id = make_ritual(world)
+    seed(world).tallied_pulse(
+        ritual_id,
+        opened_at=now - dt.timedelta(weeks=1),
+        marketing={4: 5},
+        it={3: 4},
+        theme="data",
+        theme_answers=({4: 5}, {2: 4}),
+        team=(6, 6),
+    )
+    world.slack.command("export", channel_id="C_SHARED", user_id="U_M1")
+    world.drain()
+    world.fake.wait_for("files.completeUploadExternal")
+    (data,) = world.fake.uploads.values()
+    rows = [r for r in _csv_rows(data) if r["section"] == "pulse"]
+    partner = {r["side"]: r for r in rows if r["question"] == "partner"}
+    assert partner["marketing"]["participation"] == "5 of 6 (83%)"
+    assert partner["it"]["participation"] == "4 of 6 (67%)"
+    on_theme = {r["side"]: r for r in rows if r["question"].startswith("theme")}
+    assert set(on_theme) == {"marketing", "it"}
+    assert on_theme["marketing"]["question"] == f"theme: {DATA.marketing}"
+    assert on_theme["it"]["question"] == f"theme: {DATA.it}" and on_theme["it"]["average"] == "2.00"
+    assert {r["theme"] for r in rows} == {"data"}
 
 
 def test_per_answer_csv_only_for_members_and_only_for_named_pulses(world: RunningApp) -> None:
@@ -139,24 +200,45 @@ def _prepare(database: Database, ritual_id: int, now: dt.datetime):  # type: ign
         return prepare_now(session, ritual, now=now, team_id="T0001")
 
 
-def test_the_next_prompt_aims_at_the_lowest_score_and_says_why(world: RunningApp) -> None:
+def _day(database: Database, ritual_id: int, at: dt.datetime) -> str:
+    """How insight dates a pulse: its opening day in the ritual's timezone."""
+    with database.read() as session:
+        ritual = session.get(Ritual, ritual_id)
+        assert ritual is not None
+        return short_date(at.astimezone(ZoneInfo(ritual.timezone)).date())
+
+
+CREDIT = question_for_theme("credit")
+DATA = question_for_theme("data")
+assert CREDIT is not None and DATA is not None
+
+
+def test_the_next_prompt_aims_at_the_lowest_theme_score_and_quotes_the_question(world: RunningApp) -> None:
     database, now = world.services.database, world.clock.now()
     ritual_id = make_ritual(world)
-    # Credit: both sides low (2.0 and 2.3), close together. Data: scores of 4 and 3, one point apart.
+    # Credit: both sides low on the credit question (2.0 and 2.3). Data: the partner question came
+    # back at 1.0, but the data question itself at 4 and 4: only the question asked measures a theme.
     seed(world).tallied_pulse(
         ritual_id, opened_at=now - dt.timedelta(days=6), marketing={2: 3}, it={2: 2, 3: 1}, theme="credit"
     )
     seed(world).tallied_pulse(
-        ritual_id, opened_at=now - dt.timedelta(days=5), marketing={4: 3}, it={3: 3}, theme="data"
+        ritual_id,
+        opened_at=now - dt.timedelta(days=5),
+        marketing={1: 3},
+        it={1: 3},
+        theme="data",
+        theme_answers=({4: 3}, {4: 3}),
     )
     prepared = _prepare(database, ritual_id, now)
     assert prepared.prompt_key.startswith("credit-")
-    rendered = json.dumps(prepared.blocks)
+    rendered = json.loads(json.dumps(prepared.blocks, ensure_ascii=False))
+    text = json.dumps(rendered, ensure_ascii=False)
+    day = _day(database, ritual_id, now - dt.timedelta(days=6))
     assert (
-        "chosen because marketing rated the giving credit for results partnership 2.0 last week, IT 2.3"
-        in rendered
-    )
-    assert "apart" not in rendered  # the reason names the criterion that won: the score, not the gap
+        f"chosen because marketing rated “{CREDIT.marketing}” 2.0/5 in the pulse of {day} "
+        f"(IT rated “{CREDIT.it}” 2.3/5)"
+    ) in text
+    assert "apart" not in text  # the reason names the criterion that won: the score, not the gap
     # The focus comes first, above the prompt.
     texts = [b.get("text", {}).get("text", "") for b in prepared.blocks]
     assert texts.index(next(t for t in texts if "Focus" in t)) < texts.index(
@@ -181,29 +263,31 @@ def test_a_huge_gap_between_middling_scores_beats_a_lower_score(world: RunningAp
     )
     prepared = _prepare(database, ritual_id, now)
     assert prepared.prompt_key.startswith("data-")
-    rendered = json.dumps(prepared.blocks)
+    text = json.dumps(prepared.blocks, ensure_ascii=False)
+    day = _day(database, ritual_id, now - dt.timedelta(days=5))
     assert (
-        "chosen because marketing and IT saw the data and analytics partnership 2.0 points apart last week "
-        "(marketing 5.0, IT 3.0): the widest gap"
-    ) in rendered
-    assert "Widest gap in the last pulse: 2.0 points" in rendered
+        f"chosen because the sides were 2.0 points apart in the pulse of {day}: "
+        f"marketing rated “{DATA.marketing}” 5.0/5, IT rated “{DATA.it}” 3.0/5"
+    ) in text
+    assert "Widest gap in the last pulse: 2.0 points" in text
 
 
-def test_the_weak_theme_never_starves_the_others(world: RunningApp) -> None:
-    """The rotation rule holds: once every prompt of the weak theme was used in this cycle, the
-    next check-in moves on to another theme, and does not claim it was chosen for the weak spot."""
+def test_a_weak_theme_is_followed_up_but_never_starves_the_others(world: RunningApp) -> None:
+    """A weak theme comes back (at most twice in the last N check-ins, never three in a row), then
+    the others are explored, and only the aimed check-ins say why they were chosen."""
     database, now = world.services.database, world.clock.now()
     ritual_id = make_ritual(world)
     seed(world).tallied_pulse(
         ritual_id, opened_at=now - dt.timedelta(days=5), marketing={5: 3}, it={2: 3}, theme="data"
     )
     keys = []
-    for k in range(7):  # the library has 6 data prompts
+    for k in range(7):
         prepared = _prepare(database, ritual_id, now + dt.timedelta(seconds=k))
         keys.append(prepared.prompt_key)
         chosen = "chosen because" in json.dumps(prepared.blocks)
         assert chosen == prepared.prompt_key.startswith("data-")
-    assert [k.startswith("data-") for k in keys] == [True] * 6 + [False]
+    assert [k.startswith("data-") for k in keys] == [True] * 2 + [False] * 5
+    assert len({k.rsplit("-", 1)[0] for k in keys}) == 6  # data, then five other themes
     assert len(set(keys)) == 7
 
 
@@ -226,9 +310,10 @@ def test_drift_alert_goes_once_to_both_leads_and_can_be_turned_off(world: Runnin
     comments = [c.params["initial_comment"] for c in world.fake.calls("files.completeUploadExternal")]
     assert len(comments) == 2 and "fell in each of the last two pulses" in comments[0]
     assert "Latest pulse: marketing's view of IT 3.0/5, IT's view of marketing 2.0/5" in comments[0]
+    day = _day(database, ritual_id, now - dt.timedelta(weeks=1))
     assert (
-        "Suggested focus for the next check-in: Data and analytics (chosen because IT rated the data and "
-        "analytics partnership 2.0 last week, marketing 3.0)"
+        f"Suggested focus for the next check-in: Data and analytics, because IT rated “{DATA.it}” 2.0/5 "
+        f"in the pulse of {day} (marketing rated “{DATA.marketing}” 3.0/5)."
     ) in comments[0]
 
     off = world.slack.command("alerts off", channel_id="C_SHARED", user_id="U_M1").json()
@@ -259,9 +344,10 @@ def test_a_widening_gap_alerts_the_leads_named_first_not_the_creator(world: Runn
     assert (
         "the gap between marketing and IT widened in each of the last two pulses (0.0 → 0.7 → 1.3)" in comment
     )
+    day = _day(database, ritual_id, now - dt.timedelta(weeks=1))
     assert (
-        "Suggested focus for the next check-in: Data and analytics (chosen because marketing and IT saw the "
-        "data and analytics partnership 1.3 points apart last week (marketing 4.3, IT 3.0): the widest gap)"
+        "Suggested focus for the next check-in: Data and analytics, because the sides were 1.3 points "
+        f"apart in the pulse of {day}: marketing rated “{DATA.marketing}” 4.3/5, IT rated “{DATA.it}” 3.0/5."
     ) in comment
     (png,) = set(world.fake.uploads.values())
     assert png.startswith(PNG)

@@ -99,7 +99,15 @@ RULES = [
     Rule("db", first_party=("db",), third_party=None, never=("slack_bolt", "slack_sdk")),
     Rule(
         "bot/blocks",
-        first_party=("bot.ids", "bot.blocks", "db.models", "db.cadence", "db.prompt_library", "db.figures"),
+        first_party=(
+            "bot.ids",
+            "bot.blocks",
+            "db.models",
+            "db.cadence",
+            "db.prompt_library",
+            "db.theme_questions",
+            "db.figures",
+        ),
         third_party=("slack_sdk.models",),
     ),
     Rule(

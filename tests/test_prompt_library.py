@@ -405,3 +405,69 @@ def test_prompts_add_and_unknown_actions_answer_with_an_example(running_app, arg
     assert problem in answer["text"] and "Try: `/tandem prompts" in answer["text"]
     assert len(answer["text"]) < 600
     assert _prompt_rows(running_app) == []
+
+
+# --- sources, and the practices the library must cover ------------------------------------------
+
+
+def test_at_least_80_prompts_over_at_least_12_themes():
+    assert len(BUILTIN_PROMPTS) >= 80
+    assert len({p.theme for p in BUILTIN_PROMPTS}) >= 12
+
+
+def test_every_why_names_its_article_by_title_or_says_it_is_tandems_own():
+    from db.prompt_library import Source
+
+    for p in BUILTIN_PROMPTS:
+        assert p.why.startswith(p.practice + " "), p.key
+        if p.source is Source.TANDEM:
+            assert p.why.endswith("Tandem's own advice."), p.key
+        else:
+            assert p.why.endswith(f"From “{p.source.value}”."), p.key
+
+
+def test_source_titles_are_the_titles_of_the_articles():
+    from db.prompt_library import Source
+
+    seeds = sorted(SEEDS_DIR.glob("*.txt")) if SEEDS_DIR.is_dir() else []
+    if not seeds:
+        pytest.skip(f"seed articles not found in {SEEDS_DIR}")
+    # An article's title is a line of its own near its top (one opens with a date first, one has a
+    # no-break space in its title: whitespace is normalised).
+    titles = {
+        " ".join(line.split()) for path in seeds for line in path.read_text(encoding="utf-8").splitlines()[:5]
+    }
+    for source in Source:
+        if source is not Source.TANDEM:
+            assert source.value in titles, source.value
+
+
+@pytest.mark.parametrize(
+    "practice, words",
+    [
+        ("IT as revenue enabler, not cost centre", ("revenue enabler", "cost centre")),
+        ("IT treating marketing as its customer", ("marketing as a customer",)),
+        ("business first, marketing second", ("business first",)),
+        ("attribution of marketing spend", ("which half",)),
+        ("joint teams with sales and service, judged together", ("sales and service", "judged")),
+        ("listen to IT, meet them where they are", ("listening to it", "meet")),
+        ("the CIO learning marketing's challenges and aspirations", ("challenge", "ambition")),
+        ("following up whether collaboration is at the right level", ("right level", "too much")),
+    ],
+)
+def test_the_library_covers_the_practices_the_articles_stress(practice, words):
+    found = [p.key for p in BUILTIN_PROMPTS if all(w in f"{p.text} {p.practice}".casefold() for w in words)]
+    assert found, practice
+
+
+def test_every_theme_has_a_mirrored_question_pair_grounded_in_an_article():
+    from db.prompt_library import Source
+    from db.theme_questions import THEME_QUESTIONS, question_for_theme, theme_question
+
+    assert {q.theme for q in THEME_QUESTIONS} == set(Theme)
+    assert len({q.key for q in THEME_QUESTIONS}) == len(THEME_QUESTIONS)
+    for q in THEME_QUESTIONS:
+        assert question_for_theme(q.theme.value) is q and theme_question(q.key) is q
+        assert q.marketing != q.it and q.marketing.endswith("?") and q.it.endswith("?")
+        assert q.source is not Source.TANDEM  # grounded in an article
+        assert not set(q.marketing + q.it) & set("<>&*_~`")

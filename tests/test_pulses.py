@@ -831,3 +831,32 @@ def test_forget_me_confirmed_with_a_tampered_value_deletes_nothing(
     )
     assert "nothing was deleted" in answered(app, "forget")
     assert pulse_rows(app) == before
+
+
+def test_theme_answers_count_only_where_the_pulse_asked_a_theme_question(running_app: RunningApp) -> None:
+    """A pulse opened on demand asks no theme question: a theme click on it (not made on its message)
+    stores nothing. A pulse that goes with a check-in on data asks the data pair: marketing's and
+    IT's answers count for their side, and other teams are told the question is not theirs."""
+    plain = start_pulse(running_app)
+    plain.click("U_M1", PulseQuestion.THEME, 2)
+    running_app.drain()
+    assert "not one of this workspace's" in ephemeral_to(running_app.fake, "U_M1-theme-2")["text"]
+    assert plain.tallies() == {}
+
+    services = running_app.services
+    pulse_id = open_pulse(services, plain.ritual_id, owner="U_M1", theme="data")
+    assert pulse_id is not None
+    running_app.settle()
+    on_data = PulseWorld(running_app, plain.ritual_id, pulse_id)
+    on_data.click("U_M2", PulseQuestion.THEME, 4)
+    on_data.click("U_I2", PulseQuestion.THEME, 2)
+    running_app.drain()
+    assert on_data.tallies() == {("theme", "marketing", 4): 1, ("theme", "it", 2): 1}
+    running_app.slack.command("role other", user_id="U_OTHER")
+    on_data.click("U_OTHER", PulseQuestion.THEME, 3)
+    running_app.drain()
+    assert (
+        "the theme question are for marketing and IT"
+        in ephemeral_to(running_app.fake, "U_OTHER-theme-3")["text"]
+    )
+    assert on_data.tallies() == {("theme", "marketing", 4): 1, ("theme", "it", 2): 1}

@@ -44,6 +44,7 @@ from db.prompt_library import Theme
 from db.prompts import add_prompt
 from db.rituals import RitualSpec, create_ritual, delete_ritual, pause_ritual
 from db.session import Database
+from db.theme_questions import question_for_theme
 from db.wins import WinSpec, create_win, withdraw_win
 from db.workspaces import ensure_workspace
 
@@ -326,11 +327,16 @@ class World:
         anonymous: bool = True,
         owner: str | None = None,
         votes: Answers | None = None,
+        theme_answers: tuple[Counts, Counts] | None = None,
+        team: tuple[int, int] | None = None,
     ) -> int:
         """A pulse that closed a day after it opened, given by its counts rather than by people: each
         side answered both questions alike (`marketing`, `it`: {score: how many}), and `level_other`
         people of neither side the level question. `votes` ({user: {question: score}}) are the
         named answers a pulse that is not anonymous keeps, by people whose side the ritual taught.
+        With a `theme`, the pulse asked that theme's question, answered like the partner question
+        unless `theme_answers` ((marketing, IT) counts) says otherwise. `team`: (marketing, IT)
+        members when it opened, as a pulse opened by Tandem records them.
         For tests of figures over many pulses, where who answered does not matter."""
         closed = opened_at + dt.timedelta(days=1)
         with self.database.begin() as session:
@@ -345,14 +351,23 @@ class World:
                 closes_at=closed,
                 closed_at=closed,
                 theme=theme,
+                theme_question=asked.key if (asked := question_for_theme(theme)) else None,
+                team_marketing=team[0] if team else None,
+                team_it=team[1] if team else None,
             )
             session.add(pulse)
             session.flush()
             counts = [
                 (q, side, marketing if side is Side.MARKETING else it)
-                for q in PulseQuestion
+                for q in (PulseQuestion.PARTNER, PulseQuestion.LEVEL)
                 for side in (Side.MARKETING, Side.IT)
             ]
+            if pulse.theme_question is not None:
+                on_theme = theme_answers or (marketing, it)
+                counts += [
+                    (PulseQuestion.THEME, Side.MARKETING, on_theme[0]),
+                    (PulseQuestion.THEME, Side.IT, on_theme[1]),
+                ]
             counts.append((PulseQuestion.LEVEL, Side.OTHER, level_other or {}))
             for question, side, scores in counts:
                 for score, n in scores.items():

@@ -28,7 +28,7 @@ from slack_sdk.models.views import View
 
 from bot import ids
 from bot.blocks.commitments import CommitmentView, commitment_blocks, escape_within
-from bot.blocks.pulse import pulse_agenda_lines
+from bot.blocks.pulse import participation_text, pulse_agenda_lines
 from bot.blocks.rituals import RitualSummary, format_local, mentions, pause_reason_text
 from bot.blocks.text import escape, truncate
 from bot.blocks.wins import WinView
@@ -126,7 +126,11 @@ def _rituals(rituals: Sequence[HomeRitual]) -> list[Block]:
 
 def _pulse_text(p: HomePulse) -> str:
     answered = sum(p.results.participation.values())
-    people = "1 person answered" if answered == 1 else f"{answered} people answered"
+    if p.results.team is not None and answered:
+        # Against each side's team, as everywhere results appear: "marketing 5 of 6 (83%) · IT 4 of 6 (67%)".
+        people = f"answered: {participation_text(p.results.participation, p.results.team)}"
+    else:
+        people = "1 person answered" if answered == 1 else f"{answered} people answered"
     head = f":bar_chart: *{_name(p.ritual_name)}* · closed {_short_day(p.closed_local)} · {people}"
     lines = pulse_agenda_lines(p.results)
     if not lines:

@@ -1,9 +1,10 @@
-"""The pulse: two mirrored 1-to-5 questions in the ritual's channel, and the results in its thread.
+"""The pulse: mirrored 1-to-5 questions in the ritual's channel, and the results in its thread.
 
 The point of a pulse is to make the perception gap between marketing and IT visible: marketing
 rates how IT partners with it, IT rates how marketing partners with it, and the difference between
 the two averages ("the gap") is the headline of the results. Everyone also rates whether the two
-collaborate at the right level.
+collaborate at the right level. A pulse that goes with a check-in also asks one mirrored question
+on that check-in's theme (db.theme_questions): its answers are the only source of theme scores.
 
 Privacy rules the builders keep, whatever they are fed:
 - no averages or distributions while a pulse is open (early figures steer later answers);
@@ -41,6 +42,7 @@ from bot.blocks.rituals import format_local, slack_date
 from bot.blocks.text import escape, truncate
 from db.figures import SCORES, Figures, PulseResults
 from db.models import PulseQuestion, Side
+from db.theme_questions import ThemeQuestion, theme_question
 
 __all__ = [
     "ANSWER_ACTION_PATTERN",
@@ -101,8 +103,10 @@ __all__ = [
     "parse_reminders",
     "parse_side",
     "parse_side_action_id",
+    "participation_text",
     "pulse_agenda_lines",
     "score_label",
+    "share",
     "side_action_id",
     "withheld_sentence",
 ]
@@ -246,6 +250,7 @@ def forget_confirmed(value: object) -> bool:
 QUESTION_TITLES: Final[Mapping[PulseQuestion, str]] = {
     PulseQuestion.PARTNER: "How well does the other side partner with yours?",
     PulseQuestion.LEVEL: "Is collaboration between marketing and IT at the right level?",
+    PulseQuestion.THEME: "This check-in's theme: how well does the other side do on it?",
 }
 # The partner question means something different to each side; the row says it for both.
 _PARTNER_ROWS = (
@@ -257,6 +262,7 @@ _PARTNER_ROWS = (
 SCALE: Final[Mapping[PulseQuestion, Mapping[int, str]]] = {
     PulseQuestion.PARTNER: {1: "Poor", 2: "Fair", 3: "OK", 4: "Good", 5: "Great"},
     PulseQuestion.LEVEL: {1: "Far from it", 2: "Not really", 3: "Partly", 4: "Mostly", 5: "Just right"},
+    PulseQuestion.THEME: {1: "Poor", 2: "Fair", 3: "OK", 4: "Good", 5: "Great"},
 }
 _SCALE_NOTE = (
     "1 = poor, 5 = great. Right level: 1 = far from it (too little or too much), 5 = just right. "
@@ -332,16 +338,34 @@ class PulseView:
     closes_at_local: dt.datetime  # aware, in the ritual's timezone
     closed: bool
     closed_at_local: dt.datetime | None
+    theme_question: ThemeQuestion | None = None  # the mirrored question on the check-in's theme
 
 
-def _answer_blocks(pulse_id: int) -> list[Block]:
-    """Both questions, each with its five buttons; the same in the channel message and the reminder DM."""
+def theme_question_rows(q: ThemeQuestion) -> str:
+    """The theme question as each side reads it: the same words in the pulse, results and reports."""
+    return f"Marketing: {q.marketing} · IT: {q.it}"
+
+
+def _answer_blocks(v: PulseView) -> list[Block]:
+    """The questions, each with its five buttons; the same in the channel message and the reminder DM."""
+    questions = [
+        (
+            PulseQuestion.PARTNER,
+            ids.BLOCK_PULSE_PARTNER,
+            QUESTION_TITLES[PulseQuestion.PARTNER],
+            _PARTNER_ROWS,
+        ),
+        (PulseQuestion.LEVEL, ids.BLOCK_PULSE_LEVEL, QUESTION_TITLES[PulseQuestion.LEVEL], ""),
+    ]
+    if v.theme_question is not None:
+        q = v.theme_question
+        questions.append(
+            (PulseQuestion.THEME, ids.BLOCK_PULSE_THEME, f"{q.theme.label}:", theme_question_rows(q))
+        )
     blocks: list[Block] = []
-    for number, question, block_id, detail in (
-        (1, PulseQuestion.PARTNER, ids.BLOCK_PULSE_PARTNER, f"\n{_PARTNER_ROWS}"),
-        (2, PulseQuestion.LEVEL, ids.BLOCK_PULSE_LEVEL, ""),
-    ):
-        blocks.append(_section(f"*{number}. {QUESTION_TITLES[question]}*{detail}"))
+    for number, (question, block_id, title, detail) in enumerate(questions, start=1):
+        blocks.append(_section(f"*{number}. {escape(title)}*" + (f"\n{escape(detail)}" if detail else "")))
+        pulse_id = v.pulse_id
         blocks.append(
             ActionsBlock(
                 block_id=block_id,
@@ -375,7 +399,7 @@ def build_pulse_message(v: PulseView) -> tuple[str, list[Block]]:
         )
         return text, blocks
 
-    blocks.extend(_answer_blocks(v.pulse_id))
+    blocks.extend(_answer_blocks(v))
     # Only the count while open: averages seen early would steer the answers that come after.
     blocks.append(
         _context(f"{_people_answered(v.answered, so_far=True)} · closes {slack_date(v.closes_at_local)}")
@@ -399,8 +423,9 @@ def build_pulse_message(v: PulseView) -> tuple[str, list[Block]]:
             ]
         )
     )
+    how_many = "Three" if v.theme_question is not None else "Two"
     text = (
-        f"Pulse: {name}. Two one-click questions for marketing and IT. "
+        f"Pulse: {name}. {how_many} one-click questions for marketing and IT. "
         f"{_people_answered(v.answered, so_far=True)}; it closes {format_local(v.closes_at_local)}."
     )
     return text, blocks
@@ -463,8 +488,9 @@ ANSWER_NOT_SAVED: Final = (
     ":warning: Your answer could not be saved, so nothing was stored. Please click again."
 )
 OTHER_SIDE_ON_PARTNER: Final = (
-    "The first question is for marketing and IT, each rating the other. As someone from another team, "
-    f"your view counts on the second one. (Wrong side? `{ids.COMMAND} role marketing|it|other`.)"
+    "The partner question and the theme question are for marketing and IT, each rating the other. As "
+    "someone from another team, your view counts on the right-level question. "
+    f"(Wrong side? `{ids.COMMAND} role marketing|it|other`.)"
 )
 CLOSE_NOT_FOUND: Final = ":warning: That pulse could not be found in this workspace, so nothing was closed."
 FORGET_UNREADABLE: Final = (
@@ -547,15 +573,15 @@ def build_reminder_dm(v: PulseView, channel_id: str) -> tuple[str, list[Block]]:
     blocks: list[Block] = [
         _section(
             f":wave: Hi! The pulse for *{name}* in {channel} closes {slack_date(v.closes_at_local)}. "
-            "Two clicks and you're done, right here:"
+            f"{'Three' if v.theme_question is not None else 'Two'} clicks and you're done, right here:"
         ),
         _context(privacy),
-        *_answer_blocks(v.pulse_id),
+        *_answer_blocks(v),
         opt_out,
     ]
     text = (
         f"Reminder: the pulse for {name} in {channel} closes {format_local(v.closes_at_local)}. "
-        "Two clicks and you're done."
+        f"{'Three' if v.theme_question is not None else 'Two'} clicks and you're done."
     )
     return text, blocks
 
@@ -655,7 +681,7 @@ def build_results(r: PulseResults, *, ritual_name: str) -> tuple[str, list[Block
         return text, [_section(f"{title}\nNobody answered this pulse.")]
 
     prev = r.previous
-    answered = " · ".join(f"{_SIDE_WORDS[side]} {participation[side]}" for side in Side)
+    answered = participation_text(participation, r.team)
     blocks: list[Block] = [_section(f"{title}\nAnswered: {answered}")]
     fallback = [f"Pulse results for {name}"]
 
@@ -687,6 +713,18 @@ def build_results(r: PulseResults, *, ritual_name: str) -> tuple[str, list[Block
         fallback.append(f"gap {abs(gap):.1f}: {_gap_words(gap)}")
     else:
         blocks.append(_context("No gap this time: it needs enough answers from both marketing and IT."))
+
+    # The theme question: each side's rating of the other on the check-in's theme, in its own words.
+    asked = theme_question(r.theme_question)
+    if asked is not None and r.theme is not None:
+        lines = [f"*{escape(asked.theme.label)}*"]
+        for side, words in ((Side.MARKETING, asked.marketing), (Side.IT, asked.it)):
+            fig = _get(r.theme, side)
+            label = f"{side.label}, “{escape(words)}”"
+            line, plain = _figure(label, fig, None, side)
+            lines.append(line)
+            fallback.append(f"{asked.theme.label}, {plain}" if fig.average is None else plain)
+        blocks.append(_section("\n".join(lines)))
 
     # The level question: everyone together first, then each side that can be shown safely.
     level = _level_sides(r)
@@ -742,6 +780,25 @@ def build_results(r: PulseResults, *, ritual_name: str) -> tuple[str, list[Block
     return text, blocks
 
 
+def share(answered: int, team: int | None) -> str:
+    """ "5 of 6 (83%)"; the bare count when the team's size is not known."""
+    return f"{answered} of {team} ({round(100 * answered / team)}%)" if team else str(answered)
+
+
+def participation_text(answered: Mapping[Side, int], team: Mapping[Side, int] | None) -> str:
+    """Who answered, against each side's team when it is known: "marketing 5 of 6 (83%) · IT 4 of 6
+    (67%)"; other teams, who have no team size, as a count when some answered."""
+    parts = []
+    for side in Side:
+        n = answered.get(side, 0)
+        size = team.get(side) if team is not None else None
+        if size:
+            parts.append(f"{_SIDE_WORDS[side]} {share(n, size)}")
+        elif side is not Side.OTHER or n:
+            parts.append(f"{_SIDE_WORDS[side]} {n}")
+    return " · ".join(parts)
+
+
 # -- who answered what (not anonymous only) ----------------------------------------------------------
 
 #: People listed in `build_member_votes`; the rest are summed up as "and N more".
@@ -768,6 +825,8 @@ def build_member_votes(votes: Sequence[tuple[str, Side, PulseQuestion, int]]) ->
             parts.append(f"{_RATES[partner_side]} {score_label(PulseQuestion.PARTNER, score)}")
         if PulseQuestion.LEVEL in answers:
             parts.append(f"right level {score_label(PulseQuestion.LEVEL, answers[PulseQuestion.LEVEL][1])}")
+        if PulseQuestion.THEME in answers:
+            parts.append(f"on the theme {score_label(PulseQuestion.THEME, answers[PulseQuestion.THEME][1])}")
         lines.append(f"• <@{escape(user_id)}> ({_SIDE_WORDS[side]}): " + " · ".join(parts))
     more = len(people) - len(lines)
     blocks: list[Block] = [_section("*Who answered what*")]

@@ -3,12 +3,16 @@ the answers to `/tandem report`, `export` and `alerts`, and the parser of their 
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Protocol
 
+from bot.blocks.pulse import participation_text
 from bot.blocks.rituals import refusal_text
 from bot.blocks.setup import MAX_NAME_LENGTH
 from bot.blocks.text import escape
+from db.models import Side
 from db.prompt_library import Theme
 
 REPORT_EXAMPLE: Final = "report Weekly sync 12"
@@ -117,6 +121,18 @@ class ReportFigures(Protocol):
     def commitments_done(self) -> int: ...
     @property
     def hidden_points(self) -> int: ...
+    @property
+    def marketing_first(self) -> float | None: ...  # marketing's view of IT, first and last
+    @property
+    def marketing_last(self) -> float | None: ...
+    @property
+    def it_first(self) -> float | None: ...  # IT's view of marketing, first and last
+    @property
+    def it_last(self) -> float | None: ...
+    @property
+    def participation(self) -> Mapping[Side, int] | None: ...  # the latest pulse's, per side
+    @property
+    def team(self) -> Mapping[Side, int] | None: ...
 
 
 def theme_label(slug: str) -> str:
@@ -127,14 +143,76 @@ def theme_label(slug: str) -> str:
         return slug
 
 
-def _gap_trend(first: float | None, last: float | None) -> str:
+_STEADY = 0.05  # changes smaller than this show as 0.0: "held steady"
+_VIEWS = {"marketing": "marketing's view of IT", "IT": "IT's view of marketing"}
+
+
+def _move(first: float, last: float) -> str:
+    d = round(last - first, 1)
+    if abs(d) < _STEADY:
+        return f"held steady at {last:.1f}"
+    return f"{'rose' if d > 0 else 'fell'} from {first:.1f} to {last:.1f}"
+
+
+def _views(s: ReportFigures) -> tuple[float, float, float, float] | None:
+    """(marketing first, marketing last, IT first, IT last), or None when a side was not shown."""
+    mf, ml, itf, itl = s.marketing_first, s.marketing_last, s.it_first, s.it_last
+    if mf is None or ml is None or itf is None or itl is None:
+        return None
+    return mf, ml, itf, itl
+
+
+def _sides_trend(s: ReportFigures) -> str | None:
+    """Where each side went, before anything about the gap between them (a gap can narrow while
+    both sides fall, which is no good news)."""
+    views = _views(s)
+    if views is None:
+        return None
+    mf, ml, itf, itl = views
+    dm, di = round(ml - mf, 1), round(itl - itf, 1)
+    said = f"{_VIEWS['marketing']} {_move(mf, ml)}, {_VIEWS['IT']} {_move(itf, itl)}"
+    if dm <= -_STEADY and di <= -_STEADY:
+        return f"Both sides rate the partnership lower than at the start: {said}."
+    if dm >= _STEADY and di >= _STEADY:
+        return f"Both sides rate the partnership higher than at the start: {said}."
+    return said[0].upper() + said[1:] + "."
+
+
+def _gap_reason(dm: float, di: float) -> str:
+    """Why the gap moved, from each side's change: which side's view moved, and which way."""
+    m, i = "marketing's view", "IT's view"
+    if dm < 0 and di < 0:
+        return f" because {m if dm < di else i} fell further" if dm != di else ""
+    if dm > 0 and di > 0:
+        return f" because {m if dm > di else i} rose further" if dm != di else ""
+    if dm > 0 > di:
+        return f" because {m} rose while {i} fell"
+    if di > 0 > dm:
+        return f" because {i} rose while {m} fell"
+    if dm:
+        return f" because {m} {'rose' if dm > 0 else 'fell'}"
+    if di:
+        return f" because {i} {'rose' if di > 0 else 'fell'}"
+    return ""
+
+
+def _gap_trend(s: ReportFigures) -> str:
+    first, last = s.gap_first, s.gap_last
     if first is None or last is None:
         return "The gap between the two sides could not be shown (too few answers from a side)."
     change = abs(last) - abs(first)
     if abs(change) < 0.1:
         return f"The gap between the two sides held steady at {abs(last):.1f}."
     direction = "narrowed" if change < 0 else "widened"
-    return f"The gap between the two sides {direction} from {abs(first):.1f} to {abs(last):.1f}."
+    said = f"The gap between the two sides {direction} from {abs(first):.1f} to {abs(last):.1f}"
+    views = _views(s)
+    if views is not None:
+        mf, ml, itf, itl = views
+        dm, di = round(ml - mf, 1), round(itl - itf, 1)
+        said += _gap_reason(dm, di)
+        if direction == "narrowed" and dm < 0 and di < 0:
+            said += ": closer, but both lower"
+    return said + "."
 
 
 def report_title(ritual_name: str, weeks: int) -> str:
@@ -151,11 +229,18 @@ def report_summary(ritual_name: str, weeks: int, s: ReportFigures) -> str:
     if not s.pulses:
         lines.append("No pulse closed in this period yet, so there is nothing to chart.")
     else:
-        lines.append(f"{s.pulses} pulse{'s' if s.pulses != 1 else ''}. {_gap_trend(s.gap_first, s.gap_last)}")
+        pulses = f"{s.pulses} pulse{'s' if s.pulses != 1 else ''}."
+        sides = _sides_trend(s)
+        lines.append(f"{pulses} {sides}" if sides else pulses)
+        lines.append(_gap_trend(s))
+        if s.participation is not None and any(s.participation.values()):
+            lines.append(f"Latest pulse answered by {participation_text(s.participation, s.team)}.")
+        # Averages over the whole period: "highest", not "best", since a side can be the highest
+        # on average and still be falling.
         if s.best:
-            lines.append(f"Best: {s.best[0]} ({s.best[1]:.1f}/5 on average).")
+            lines.append(f"Highest on average: {s.best[0]} ({s.best[1]:.1f}/5).")
         if s.worst:
-            lines.append(f"Needs the most attention: {s.worst[0]} ({s.worst[1]:.1f}/5 on average).")
+            lines.append(f"Lowest on average: {s.worst[0]} ({s.worst[1]:.1f}/5).")
         if s.hidden_points:
             lines.append(
                 f"{s.hidden_points} pulse{'s' if s.hidden_points != 1 else ''} had too few answers from a side "
@@ -170,7 +255,8 @@ def export_comment(ritual_name: str, *, anonymous_only: bool, with_answers: bool
         f":page_facing_up: *Export of {escape(ritual_name)}* (the last 12 months).",
         "`tandem-export.csv` has one row per pulse, question and side, and one for everyone on the level "
         "question (answers, average and how many gave each score; blank where showing it could identify "
-        "people), then the shared wins, then the commitments with their outcome.",
+        "people; participation against the side's team, e.g. 5 of 6 (83%); the theme question in the "
+        "words each side was asked), then the shared wins, then the commitments with their outcome.",
     ]
     if anonymous_only:
         parts.append("No row names who answered a pulse: the anonymous ones were never stored by person.")
@@ -186,6 +272,43 @@ def _rating(average: float | None) -> str:
     return f"{average:.1f}/5" if average is not None else "withheld (too few answers)"
 
 
+def short_date(day: dt.date) -> str:
+    """ "Tue 3 Nov 2026": one date format for the dates insight quotes."""
+    return f"{day:%a} {day.day} {day:%b %Y}"
+
+
+@dataclass(frozen=True)
+class FocusFacts:
+    """A theme's latest measurement that a check-in or an alert aims at, as plain values."""
+
+    theme: str
+    marketing_question: str  # what marketing was asked (its rating of IT)
+    it_question: str  # the mirror IT was asked
+    day: dt.date  # the day the pulse opened, in the ritual's timezone
+    marketing: float | None  # averages shown (None: withheld or no answers)
+    it: float | None
+    widest_gap: bool  # aimed at the gap between the sides, else at the lowest score
+
+
+def _rated(side: str, question: str, score: float) -> str:
+    return f"{side} rated “{question}” {score:.1f}/5"
+
+
+def chosen_because(f: FocusFacts) -> str:
+    """Why the check-in aims at this theme, quoting only the questions the pulse asked and the scores
+    it got: "chosen because IT rated “How clearly does marketing say what data it needs?” 2.0/5 in
+    the pulse of Tue 3 Nov 2026 (marketing rated “…” 4.1/5)"."""
+    when = f"in the pulse of {short_date(f.day)}"
+    mkt = _rated("marketing", f.marketing_question, f.marketing) if f.marketing is not None else None
+    it = _rated("IT", f.it_question, f.it) if f.it is not None else None
+    if f.widest_gap and mkt and it and f.marketing is not None and f.it is not None:
+        return f"chosen because the sides were {abs(f.marketing - f.it):.1f} points apart {when}: {mkt}, {it}"
+    if it and (not mkt or (f.it is not None and f.marketing is not None and f.it <= f.marketing)):
+        return f"chosen because {it} {when}" + (f" ({mkt})" if mkt else "")
+    assert mkt is not None  # a measurement has at least one side shown
+    return f"chosen because {mkt} {when}" + (f" ({it})" if it else "")
+
+
 @dataclass(frozen=True)
 class DriftFacts:
     """What a drift alert says, as plain values."""
@@ -195,8 +318,7 @@ class DriftFacts:
     values: tuple[float, ...]  # the last three scores, or gaps
     marketing_of_it: float | None  # the latest pulse's ratings (None: withheld)
     it_of_marketing: float | None
-    focus_theme: str | None = None  # the weak spot the next check-in aims at, and why
-    focus_reason: str = ""
+    focus: FocusFacts | None = None  # the weakest measured theme the next check-in may aim at
 
 
 def drift_alert(facts: DriftFacts) -> str:
@@ -211,8 +333,9 @@ def drift_alert(facts: DriftFacts) -> str:
         f"Latest pulse: marketing's view of IT {_rating(facts.marketing_of_it)}, "
         f"IT's view of marketing {_rating(facts.it_of_marketing)}.",
     ]
-    if facts.focus_theme:
-        focus = f"{theme_label(facts.focus_theme)} ({facts.focus_reason})"
+    if facts.focus is not None:
+        reason = chosen_because(facts.focus).removeprefix("chosen because ")
+        focus = f"{theme_label(facts.focus.theme)}, because {reason}"
         lines.append(f"Suggested focus for the next check-in: {escape(focus)}.")
     lines.append("The chart shows the trend. Turn these alerts off with `/tandem alerts off`.")
     return "\n".join(lines)

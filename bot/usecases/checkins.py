@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,10 +33,11 @@ from bot.blocks.checkin import (
     wins_section,
 )
 from bot.blocks.pulse import pulse_agenda_lines
-from bot.blocks.report import theme_label
+from bot.blocks.report import chosen_because, theme_label
 from bot.blocks.wins import win_agenda_lines
 from bot.messenger import HISTORY_NOT_ALLOWED, DeliveryError, PostTag
 from bot.usecases.commitments import commitment_view
+from bot.usecases.insight import focus_facts
 from bot.usecases.refusals import Pausing, pause_after_refusal
 from bot.usecases.wins import win_view
 from db import occurrences
@@ -45,9 +47,10 @@ from db.commitments import open_for_ritual
 from db.models import OccurrenceStatus, Ritual, RitualStatus, Side, Workspace
 from db.prompt_library import BUILTIN_PROMPTS, Prompt, Theme, choose_next_prompt
 from db.prompts import workspace_prompts
-from db.reports import PulsePoint, pulse_points, weak_spot
+from db.reports import WEAK, PulsePoint, pulse_points, spot_of, theme_measures
 from db.rituals import cadence_of, load_ritual, member_ids
 from db.session import Database
+from db.steering import choose_theme
 from db.wins import wins_between
 
 log = logging.getLogger(__name__)
@@ -56,6 +59,9 @@ log = logging.getLogger(__name__)
 MAX_LOOKBACK = dt.timedelta(days=35)
 # How far back the pulses that steer a check-in's prompt reach.
 PULSE_LOOKBACK = dt.timedelta(weeks=12)
+# Where a ritual's first theme and a prompt's place among untried ones come from: not seeded by
+# anything shared between workspaces, so first rituals do not all open with the same prompt.
+_RANDOM = random.SystemRandom()
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,10 @@ class WorkspacePrompt:
     theme: str
     text: str
     practice: str = "Your team added this prompt to Tandem's library."
+
+    @property
+    def why(self) -> str:
+        return self.practice
 
 
 @dataclass(frozen=True)
@@ -149,23 +159,35 @@ def build_for(
     team_id: str,
     *,
     min_answers: int = pulse_db.MIN_ANSWERS_FLOOR,
+    rng: random.Random | None = None,
 ) -> PreparedCheckin:
     """Choose the prompt and build the check-in message.
 
-    The prompt aims at the weakest spot of the recent pulses (the theme that scored lowest or
-    showed the widest gap) while the rotation rule still holds: a preferred theme only picks among
-    prompts not yet used in the current cycle, so no prompt repeats and no theme is starved.
+    The theme comes first (db.steering): a theme whose latest theme question came back weak is
+    followed up, otherwise the theme posted least recently is explored, and none runs three times
+    in a row. Then the prompt, within that theme, by the rotation rule (no prompt repeats before
+    the theme's others, built-in and the workspace's own alike, have been used).
     """
+    rng = rng or _RANDOM
     candidates = candidate_prompts(session, ritual)
+    history = occurrences.prompt_history(session, ritual.id)
+    theme_of = {c.key: str(c.theme) for c in candidates}
+    themes = sorted(set(theme_of.values()))
     points = pulse_points(session, ritual.id, since=scheduled_at - PULSE_LOOKBACK, min_answers=min_answers)
-    spot = weak_spot(points, theme_label=theme_label, now=scheduled_at)
-    if spot is not None and spot.theme not in {str(p.theme) for p in candidates}:
-        spot = None  # a theme this ritual does not discuss
+    measures = {t: m for t, m in theme_measures(points).items() if t in themes}
+    choice = choose_theme(
+        themes,
+        [theme_of[key] for key in history if key in theme_of],
+        {t: m.weakest for t, m in measures.items() if m.weakest >= WEAK},
+        rng,
+    )
     prompt = choose_next_prompt(
-        candidates,
-        occurrences.prompt_history(session, ritual.id),
-        rng_seed=ritual.id,
-        preferred_themes=[spot.theme] if spot else None,
+        [c for c in candidates if str(c.theme) == choice.theme], history, rng_seed=rng.randrange(2**32)
+    )
+    because = (
+        chosen_because(focus_facts(spot_of(measures[choice.theme]), cadence_of(ritual).zone))
+        if choice.follow_up and choice.theme in measures
+        else None
     )
     missed = occurrences.take_unreported_missed(session, ritual.id)
     zone = cadence_of(ritual).zone
@@ -178,7 +200,7 @@ def build_for(
         timezone=ritual.timezone,
         prompt_text=prompt.text,
         prompt_theme_label=theme_label(str(prompt.theme)),
-        prompt_why=prompt.practice,
+        prompt_why=prompt.why,
         missed=tuple(
             MissedCheckin(
                 m.scheduled_at.astimezone(zone).date(),
@@ -200,7 +222,7 @@ def build_for(
         commitments=commitments,
         ritual_id=ritual.id,
         focus=focus_lines(_pulse_focus(points[-1] if points else None), commitments, local_day),
-        chosen_because=spot.reason if spot and str(prompt.theme) == spot.theme else None,
+        chosen_because=because,
     )
     text, blocks = build_checkin(content)
     # The prompt is recorded at claim time so that two check-ins never draw the same one.

@@ -20,17 +20,18 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from bot.blocks.pulse import share
 from bot.blocks.report import (
     ALERTS_EXAMPLE,
     EXPORT_EXAMPLE,
     REPORT_EXAMPLE,
     DriftFacts,
+    FocusFacts,
     drift_alert,
     export_comment,
     report_period,
     report_summary,
     report_title,
-    theme_label,
 )
 from bot.charts import TrendPoint, alt_text, chart_title, render_trend_chart
 from bot.messenger import DeliveryError, Messenger
@@ -40,6 +41,7 @@ from bot.usecases.refusals import pause_after_refusal
 from db.models import Ritual, Side, Workspace
 from db.reports import (
     PulsePoint,
+    WeakSpot,
     answer_rows,
     claim_drift_alert,
     commitment_rows,
@@ -53,6 +55,7 @@ from db.reports import (
 )
 from db.rituals import ritual_leads
 from db.session import Database
+from db.theme_questions import theme_question
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +142,7 @@ def _csv(rows: list[dict[str, object]], fields: list[str]) -> str:
 
 
 EXPORT_FIELDS = [
-    "section", "date", "pulse_id", "anonymous", "question", "side", "answers", "average",
+    "section", "date", "pulse_id", "anonymous", "theme", "question", "side", "participation", "answers", "average",
     "score_1", "score_2", "score_3", "score_4", "score_5", "withheld",
     "what", "outcome", "marketing", "it", "link", "due", "closed", "reason",
 ]  # fmt: skip
@@ -161,6 +164,14 @@ def build_export(
     points = pulse_points(session, ritual.id, since=since, min_answers=min_answers)
     rows: list[dict[str, object]] = []
     for row in question_rows(points):
+        answered, team = row.pop("people_answered"), row.pop("team_size")
+        asked = theme_question(str(row.pop("theme_question")))
+        if asked is not None:  # the words each side was asked, as the pulse showed them
+            row["question"] = (
+                f"{row['question']}: {asked.marketing if row['side'] == 'marketing' else asked.it}"
+            )
+        if isinstance(answered, int):
+            row["participation"] = share(answered, team if isinstance(team, int) else None)
         rows.append({"section": "pulse", "date": row.pop("pulse_date"), **row})
     for row in win_rows(session, ritual, since=since):
         rows.append({"section": "win", "what": row.pop("win"), **row})
@@ -308,6 +319,22 @@ def set_drift_alerts(services: Services, actor: Actor, ritual_name: str, on: boo
     return found
 
 
+def focus_facts(spot: WeakSpot, zone: dt.tzinfo) -> FocusFacts:
+    """A weak spot as the words about it need it: the very questions its pulse asked."""
+    m = spot.measure
+    asked = theme_question(m.question)
+    assert asked is not None  # measures are only made of questions Tandem knows (db.reports)
+    return FocusFacts(
+        theme=m.theme,
+        marketing_question=asked.marketing,
+        it_question=asked.it,
+        day=m.opened_at.astimezone(zone).date(),
+        marketing=m.marketing,
+        it=m.it,
+        widest_gap=spot.widest_gap,
+    )
+
+
 # -- what the clock asks for ---------------------------------------------------------------------
 
 
@@ -343,7 +370,8 @@ def alert_on_drift(
         recent = pulse_points(
             session, ritual_id, since=now - dt.timedelta(weeks=DRIFT_REPORT_WEEKS), min_answers=min_answers
         )
-        spot = weak_spot(recent, theme_label=theme_label, now=now)
+        # The same measurements and the same rule as the check-in's choice (bot.usecases.checkins).
+        spot = weak_spot(recent, themes=ritual.themes or None)
         text = drift_alert(
             DriftFacts(
                 ritual_name=ritual.name,
@@ -351,8 +379,7 @@ def alert_on_drift(
                 values=drift.values,
                 marketing_of_it=points[-1].partner[Side.MARKETING].average,
                 it_of_marketing=points[-1].partner[Side.IT].average,
-                focus_theme=spot.theme if spot else None,
-                focus_reason=spot.reason if spot else "",
+                focus=focus_facts(spot, ZoneInfo(ritual.timezone)) if spot else None,
             )
         )
         report = build_report(session, ritual, weeks=DRIFT_REPORT_WEEKS, now=now, min_answers=min_answers)

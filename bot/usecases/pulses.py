@@ -50,6 +50,7 @@ from bot.usecases.access import (
 from bot.usecases.insight import alert_on_drift
 from bot.usecases.refusals import pause_after_refusal
 from db import pulses as pulse_db
+from db import theme_questions
 from db.models import Pulse, PulseQuestion, Ritual, RitualStatus, Side, Workspace
 from db.people import forget_person, ritual_people, set_reminders, set_side
 from db.pulses import AnswerStatus
@@ -105,6 +106,7 @@ def _view(session: Session, pulse: Pulse, ritual: Ritual) -> PulseView:
         closes_at_local=pulse.closes_at.astimezone(zone),
         closed=pulse.closed_at is not None,
         closed_at_local=pulse.closed_at.astimezone(zone) if pulse.closed_at else None,
+        theme_question=theme_questions.theme_question(pulse.theme_question),
     )
 
 
@@ -144,6 +146,9 @@ def open_pulse(
         )
         pulse.thread_ts = thread_ts
         pulse.theme = theme
+        # The check-in's theme brings its mirrored question; a pulse without a theme measures none.
+        asked = theme_questions.question_for_theme(theme)
+        pulse.theme_question = asked.key if asked is not None else None
         _, team_id = _ritual_and_team(session, pulse)
         pulse_id, channel_id = pulse.id, pulse.channel_id
         text, blocks = build_pulse_message(_view(session, pulse, ritual))
