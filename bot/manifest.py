@@ -19,6 +19,7 @@ BOT_SCOPES: tuple[str, ...] = (
     "channels:join",  # join the ritual's public channel itself
     "files:write",  # report charts and CSV exports (files_upload_v2)
     "im:write",  # conversations.open: a DM channel id to upload a report or a drift alert's chart into
+    "mpim:write",  # conversations.open with two or three users: the group DM introducing a one-to-one pair
 )
 
 BOT_EVENTS: tuple[str, ...] = (

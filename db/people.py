@@ -55,6 +55,13 @@ def set_reminders(session: Session, workspace_id: int, user_id: str, enabled: bo
     return person
 
 
+def set_pairing(session: Session, workspace_id: int, user_id: str, enabled: bool) -> Person:
+    """`/tandem pairing on|off`: take part in one-to-one rounds, or not (every ritual of the workspace)."""
+    person = get_or_create_person(session, workspace_id, user_id)
+    person.pairing = enabled
+    return person
+
+
 def forget_person(session: Session, workspace_id: int, user_id: str) -> dict[str, int | str]:
     """Delete a person's side, settings, ritual memberships and non-anonymous answers.
 
