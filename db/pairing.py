@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from db.base import upsert
@@ -550,15 +550,3 @@ def pairings_of(session: Session, workspace_id: int, user_id: str, *, limit: int
         )
         for p in pairings
     ]
-
-
-def forget_pairings(session: Session, person_id: int) -> int:
-    """Delete every pairing a person was in (their partners' record of it too: it names them) and
-    their sit-outs; how many pairings went."""
-    pairing_ids = session.scalars(
-        select(PairingMember.pairing_id).where(PairingMember.person_id == person_id)
-    ).all()
-    if pairing_ids:
-        session.execute(delete(Pairing).where(Pairing.id.in_(pairing_ids)))
-    session.execute(delete(PairingSitOut).where(PairingSitOut.person_id == person_id))
-    return len(pairing_ids)

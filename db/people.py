@@ -7,7 +7,18 @@ from sqlalchemy.orm import Session
 
 from db import pulses as pulse_db
 from db.base import upsert
-from db.models import Person, Pulse, PulseBallot, PulseVote, Ritual, RitualMember, Side
+from db.models import (
+    Pairing,
+    PairingMember,
+    PairingSitOut,
+    Person,
+    Pulse,
+    PulseBallot,
+    PulseVote,
+    Ritual,
+    RitualMember,
+    Side,
+)
 
 
 def find_person(session: Session, workspace_id: int, user_id: str) -> Person | None:
@@ -62,6 +73,18 @@ def set_pairing(session: Session, workspace_id: int, user_id: str, enabled: bool
     return person
 
 
+def forget_pairings(session: Session, person_id: int) -> int:
+    """Delete every one-to-one pairing a person was in (the partner's record of it too: it names
+    them) and their sit-outs; how many pairings went."""
+    pairing_ids = session.scalars(
+        select(PairingMember.pairing_id).where(PairingMember.person_id == person_id)
+    ).all()
+    if pairing_ids:
+        session.execute(delete(Pairing).where(Pairing.id.in_(pairing_ids)))
+    session.execute(delete(PairingSitOut).where(PairingSitOut.person_id == person_id))
+    return len(pairing_ids)
+
+
 def forget_person(session: Session, workspace_id: int, user_id: str) -> dict[str, int | str]:
     """Delete a person's side, settings, ritual memberships and non-anonymous answers.
 
@@ -102,6 +125,9 @@ def forget_person(session: Session, workspace_id: int, user_id: str) -> dict[str
             open_ballots += len(removed)
     if open_ballots:
         deleted["answers to open anonymous pulses"] = open_ballots
+    pairings = forget_pairings(session, person.id)
+    if pairings:
+        deleted["one-to-one pairings"] = pairings
     memberships = session.scalars(
         delete(RitualMember).where(RitualMember.person_id == person.id).returning(RitualMember.id)
     ).all()

@@ -132,6 +132,7 @@ class FakeUser:
     deleted: bool = False
     team_id: str = TEAM_ID
     email: str | None = None
+    title: str = ""  # profile.title: the job title a person set in Slack
 
     def to_slack(self) -> dict[str, Any]:
         """Render the user the way ``users.info`` does, with the tz offset valid right now."""
@@ -144,6 +145,7 @@ class FakeUser:
             "display_name": self.name,
             "display_name_normalized": self.name,
             "team": self.team_id,
+            "title": self.title,
         }
         if self.email is not None:
             profile["email"] = self.email
@@ -435,6 +437,7 @@ class FakeSlack:
         team_id: str = TEAM_ID,
         is_bot: bool = False,
         email: str | None = None,
+        title: str = "",
     ) -> FakeUser:
         """Register (or replace) a user for ``users.info``/``users.list``. Returns the mutable record."""
         ZoneInfo(tz)  # fail at setup time, not inside a request, on a typo'd zone
@@ -449,6 +452,7 @@ class FakeSlack:
             deleted=deleted,
             team_id=team_id,
             email=email,
+            title=title,
         )
         with self._lock:
             self.users[user_id] = user

@@ -31,7 +31,6 @@ PURPOSE_LABELS: Final[dict[str, str]] = {
     "data": "A data question I can't answer alone",
     "shadow": "Shadow each other for an hour",
 }
-WEEKS_LABELS: Final[dict[int, str]] = {0: "Off", 1: "Every week", 2: "Every 2 weeks", 4: "Every 4 weeks"}
 
 
 def purpose_label(key: str) -> str:
