@@ -361,6 +361,8 @@ class FakeSlack:
         self.users: dict[str, FakeUser] = {}
         self.channels: dict[str, FakeChannel] = {}
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
+        # Group DMs opened with conversations.open (several users): the bot may post into them.
+        self.mpims: set[str] = set()
         self.views: dict[str, dict[str, Any]] = {}
         self.home_tabs: dict[str, dict[str, Any]] = {}
         self.uploads: dict[str, bytes] = {}
@@ -768,7 +770,7 @@ class FakeSlack:
         cid = str(channel or "")
         if not cid:
             raise _SlackError("channel_not_found")
-        if cid.startswith("D"):
+        if cid.startswith("D") or cid in self.mpims:
             return cid
         if cid[0] in "UW":
             # Posting to a user id opens (or reuses) the DM with that user.
@@ -887,7 +889,10 @@ class FakeSlack:
                 self._user(u)
         if len(users) == 1:
             return {"channel": {"id": "D" + users[0], "is_im": True, "user": users[0]}}
-        return {"channel": {"id": "G" + "".join(sorted(users)), "is_mpim": True}}
+        cid = "G" + "".join(sorted(users))
+        with self._lock:
+            self.mpims.add(cid)
+        return {"channel": {"id": cid, "is_mpim": True}}
 
     def _api_chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = self._postable(params.get("channel"))
