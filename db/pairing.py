@@ -469,6 +469,7 @@ class RoundTally:
     """How one round went: pairs introduced, pairs that said they met."""
 
     starts_at: dt.datetime
+    ends_at: dt.datetime
     pairs: int
     met: int
 
@@ -480,19 +481,20 @@ def round_tallies(
     stmt = (
         select(
             PairingRound.starts_at,
+            PairingRound.ends_at,
             func.count(Pairing.id),
             func.count(Pairing.id).filter(Pairing.status == PairingStatus.MET),
         )
         .join(Pairing, Pairing.round_id == PairingRound.id, isouter=True)
         .where(PairingRound.ritual_id == ritual_id)
-        .group_by(PairingRound.id, PairingRound.starts_at)
+        .group_by(PairingRound.id, PairingRound.starts_at, PairingRound.ends_at)
         .order_by(PairingRound.starts_at)
     )
     if since is not None:
         stmt = stmt.where(PairingRound.starts_at >= since)
     if until is not None:
         stmt = stmt.where(PairingRound.starts_at < until)
-    return [RoundTally(starts_at, pairs, met) for starts_at, pairs, met in session.execute(stmt)]
+    return [RoundTally(*row) for row in session.execute(stmt)]
 
 
 def latest_round_before(session: Session, ritual_id: int, at: dt.datetime) -> RoundTally | None:

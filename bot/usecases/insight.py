@@ -115,13 +115,17 @@ def build_report(
             series, title=chart_title(ritual.name, report_period(weeks)), min_answers=min_answers
         ),
         alt_text=alt_text(series, title=title),
-        summary=_with_pairing(report_summary(ritual.name, weeks, summary), session, ritual, since=since),
+        summary=_with_pairing(
+            report_summary(ritual.name, weeks, summary), session, ritual, since=since, now=now
+        ),
     )
 
 
-def _with_pairing(summary: str, session: Session, ritual: Ritual, *, since: dt.datetime) -> str:
+def _with_pairing(
+    summary: str, session: Session, ritual: Ritual, *, since: dt.datetime, now: dt.datetime
+) -> str:
     # The meeting rate of cross-team one-to-ones over the same period, after the pulse summary.
-    lines = pairing.report_lines(session, ritual, since=since)
+    lines = pairing.report_lines(session, ritual, since=since, now=now)
     return f"{summary}\n\n{lines}" if lines else summary
 
 

@@ -350,12 +350,14 @@ def home_pairings(
     ]
 
 
-def report_lines(session: Session, ritual: Ritual, *, since: dt.datetime) -> str:
-    """The report's meeting rate over time (empty when the ritual had no rounds in the period)."""
+def report_lines(session: Session, ritual: Ritual, *, since: dt.datetime, now: dt.datetime) -> str:
+    """The report's meeting rate over time: each round of the period that has ended (a round under
+    way is not a rate yet). Empty when there were none."""
     zone = cadence_of(ritual).zone
     return pairing_report_lines(
         [
             (t.starts_at.astimezone(zone).date(), t.pairs, t.met)
             for t in pairing_db.round_tallies(session, ritual.id, since=since)
+            if t.ends_at <= now
         ]
     )
