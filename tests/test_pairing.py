@@ -22,7 +22,7 @@ from bot.blocks.pulse import FORGET_CONFIRM_VALUE
 from bot.config import Mode, Settings
 from bot.runtime import Runtime
 from bot.usecases.pairing import start_round
-from db.models import IntroStatus, Pairing, PairingMember, PairingRound, PairingSitOut, Person
+from db.models import IntroStatus, Pairing, PairingMember, PairingRound, PairingSitOut, Person, Ritual
 from db.prompt_library import ONE_TO_ONE_PROMPTS
 from db.session import Database
 from db.working_hours import DEFAULT
@@ -30,6 +30,7 @@ from jobs.scheduler import TandemScheduler
 from tests.clock import FrozenClock
 from tests.conftest import RunningApp
 from tests.fake_slack import Call, FakeSlack
+from tests.ritual_helpers import setup_values
 from tests.world import CHECKIN_COUNTING, World
 
 UTC = dt.UTC
@@ -452,3 +453,46 @@ def test_two_scheduler_processes_on_postgresql_introduce_each_round_once(
     assert len(rounds(database)) == 4
     with database.read() as session:
         assert list(session.scalars(select(Pairing.intro_status))) == [IntroStatus.SENT] * 12
+
+
+def test_the_setup_modal_offers_pairing_off_by_default_and_saves_it(
+    running_app: RunningApp, slack: FakeSlack, database: Database
+) -> None:
+    running_app.slack.command("setup", user_id="U_M1", channel_id="C0")
+    (opened,) = slack.wait_for("views.open")
+    block = next(b for b in opened.params["view"]["blocks"] if b.get("block_id") == ids.BLOCK_SETUP_PAIRING)
+    assert block["element"]["initial_option"]["value"] == "0"
+    assert [o["text"]["text"] for o in block["element"]["options"]] == [
+        "Off",
+        "Every week",
+        "Every 2 weeks",
+        "Every 4 weeks",
+    ]
+
+    values = setup_values(channel="C0", marketing=MARKETING, it=IT)
+    values[ids.BLOCK_SETUP_PAIRING] = {
+        ids.ACTION_SETUP_PAIRING: {
+            "type": "static_select",
+            "selected_option": {"text": {"type": "plain_text", "text": "Every 2 weeks"}, "value": "2"},
+        }
+    }
+    values[ids.BLOCK_SETUP_PAIRING_TRIOS] = {
+        ids.ACTION_SETUP_PAIRING_TRIOS: {"type": "checkboxes", "selected_options": []}
+    }
+    response = running_app.slack.view_submission(ids.VIEW_SETUP, values=values, user_id="U_M1")
+    assert response.status_code == 200 and not response.text, response.text
+    running_app.drain()
+    with database.read() as session:
+        (ritual,) = session.scalars(select(Ritual)).all()
+        assert (ritual.pairing_weeks, ritual.pairing_trios) == (2, False)
+        assert ritual.pairing_from == running_app.clock.now()
+    # Left out of the form (an older modal), pairing stays off.
+    response = running_app.slack.view_submission(
+        ids.VIEW_SETUP,
+        values=setup_values(channel="C0", name="Other", marketing=MARKETING, it=IT),
+        user_id="U_M1",
+    )
+    assert response.status_code == 200 and not response.text, response.text
+    with database.read() as session:
+        other = session.scalars(select(Ritual).where(Ritual.name == "Other")).one()
+        assert (other.pairing_weeks, other.pairing_from) == (0, None)
