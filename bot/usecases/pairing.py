@@ -329,6 +329,8 @@ def set_taking_part(services: Services, actor: Actor, enabled: bool) -> None:
 def agenda_section(session: Session, ritual: Ritual, at: dt.datetime) -> AgendaSection | None:
     """The check-in's "one-to-ones this round: 4 of 6 pairs met", for the round that is ending
     (the latest that started before this check-in)."""
+    if not ritual.pairing_weeks:
+        return None  # switched off: an old round is no news
     latest = pairing_db.latest_round_before(session, ritual.id, at)
     return pairing_agenda_section(latest.pairs, latest.met) if latest is not None else None
 
