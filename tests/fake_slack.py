@@ -145,8 +145,9 @@ class FakeUser:
             "display_name": self.name,
             "display_name_normalized": self.name,
             "team": self.team_id,
-            "title": self.title,
         }
+        if self.title:
+            profile["title"] = self.title
         if self.email is not None:
             profile["email"] = self.email
         if self.is_bot:
