@@ -244,7 +244,7 @@ def pairing_rituals(session: Session) -> list[int]:
     )
 
 
-def participants(session: Session, ritual: Ritual) -> tuple[list[Participant], list[Participant]]:
+def participants(ritual: Ritual) -> tuple[list[Participant], list[Participant]]:
     """The ritual's marketing and IT members who take part (not opted out), in the order named."""
     marketing: list[Participant] = []
     it: list[Participant] = []

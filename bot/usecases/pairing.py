@@ -46,7 +46,7 @@ from db.workspaces import ensure_workspace
 log = logging.getLogger(__name__)
 
 
-def _queue(services: Services, team_id: str) -> str:
+def _queue(team_id: str) -> str:
     # Group DMs and nudges go out one at a time per workspace, at the poster's pace: a round of a
     # big ritual is dozens of conversations.open + chat.postMessage calls against one workspace.
     return f"pairing:{team_id}"
@@ -97,7 +97,7 @@ def start_round(services: Services, ritual_id: int, *, now: dt.datetime) -> int 
         round_id = pairing_db.claim_round(session, ritual.id, starts_at, ends_at, purpose=purpose, now=now)
         if round_id is None:
             return None
-        marketing, it = pairing_db.participants(session, ritual)
+        marketing, it = pairing_db.participants(ritual)
         by_id = {p.person_id: p for p in (*marketing, *it)}
         plan = pairing_db.plan_round(
             [p.person_id for p in marketing],
@@ -133,7 +133,7 @@ def send_pending_intros(services: Services, *, now: dt.datetime) -> int:
     for pairing_id in pending:
         team_id = teams[pairing_id]
         if team_id:
-            services.checkins.send(_queue(services, team_id), _later(send_intro, services, pairing_id))
+            services.checkins.send(_queue(team_id), _later(send_intro, services, pairing_id))
     return len(pending)
 
 
@@ -244,7 +244,7 @@ def send_due_nudges(services: Services, *, now: dt.datetime, hours: WorkingHours
         team_id = teams.get(d.pairing_id)
         if not team_id:
             continue
-        services.checkins.send(_queue(services, team_id), _later(_nudge, services, team_id, d))
+        services.checkins.send(_queue(team_id), _later(_nudge, services, team_id, d))
         queued += 1
     return queued
 
