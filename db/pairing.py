@@ -15,7 +15,9 @@ The last two rules are one rule seen twice: a larger-side person's count of part
 this cycle is highest exactly for those who sat out most. Pairing those first every round is what
 makes the cycle finish in as few rounds as it can (each round covers every person of maximum
 "still to meet", which for a bipartite graph always exists), so with 5 marketing and 3 IT people,
-the 15 possible pairs all meet in 5 rounds, each marketing person sitting out twice.
+the 15 possible pairs all meet in 5 rounds, each marketing person sitting out twice. With trios,
+the people left over join the pairs whose smaller-side person has the most partners still to meet,
+for the same reason: with 5 and 3, everyone meets someone every round and a cycle takes 3 rounds.
 """
 
 from __future__ import annotations
@@ -154,8 +156,15 @@ def plan_round(
     def extras(matching: dict[int, int]) -> dict[int, int]:
         # With trios, as many of the rest as possible join a pair, each with someone they have not
         # met this cycle (a maximum matching, so one early choice does not strand a later person).
+        # The pairs to grow are tried most-partners-still-to-meet first, so that no one of the
+        # smaller side is left with more partners to meet than rounds can hold.
         rest = [p for p in ranked if p not in matching]
-        return _matching(rest, list(matching.values()), unmet) if trios and rest else {}
+        if not trios or not rest:
+            return {}
+        used = {key(p, s) for p, s in matching.items()}
+        left_to_meet = {s: sum(key(p, s) in unmet - used for p in large) for s in matching.values()}
+        hosts = sorted(matching.values(), key=lambda s: -left_to_meet[s])
+        return _matching(rest, hosts, unmet)
 
     chosen: dict[int, int] | None = None
     joined: dict[int, int] = {}

@@ -496,3 +496,16 @@ def test_the_setup_modal_offers_pairing_off_by_default_and_saves_it(
     with database.read() as session:
         other = session.scalars(select(Ritual).where(Ritual.name == "Other")).one()
         assert (other.pairing_weeks, other.pairing_from) == (0, None)
+
+
+def test_with_trios_nobody_sits_out_and_each_trio_gets_one_group_dm(
+    scheduler: TandemScheduler, clock: FrozenClock, slack: FakeSlack, world: World
+) -> None:
+    world.ritual(marketing=MARKETING, it=IT, pairing_trios=True)
+    clock.set(FIRST_ROUND + dt.timedelta(minutes=5))
+    run_pairing(scheduler)
+    ((_, groups, out),) = rounds(scheduler.database)
+    assert out == set() and sorted(len(g) for g in groups) == [2, 3, 3]
+    opened = sorted(len(str(c.params["users"]).split(",")) for c in slack.calls("conversations.open"))
+    assert opened == [2, 3, 3]
+    assert len(intros(slack)) == 3

@@ -130,13 +130,14 @@ def test_a_new_member_joins_the_current_cycle_without_breaking_the_rule() -> Non
     assert any(6 in g for plan in plans[2:] for g in plan.groups)
 
 
-def test_trios_seat_the_larger_side_without_repeating_a_pair() -> None:
+def test_trios_seat_everyone_and_meet_all_pairs_in_three_rounds() -> None:
     plans = play(MARKETING, IT, 12, trios=True)
-    assert max(len(g) for g in plans[0].groups) == 3
-    assert not plans[0].sat_out  # everyone meets someone in the first round
-    assert_no_repeat_before_all_met(plans, MARKETING, IT)
     for plan in plans:
+        assert not plan.sat_out  # nobody sits out: the extra two join a pair
+        assert sorted(len(g) for g in plan.groups) == [2, 3, 3]
         assert all(len([p for p in g if p in IT]) == 1 for g in plan.groups)
+    # 15 pairs, 5 a round: a cycle every 3 rounds, and never a repeat within one.
+    assert assert_no_repeat_before_all_met(plans, MARKETING, IT) == 4
 
 
 @pytest.mark.parametrize(("marketing", "it"), [([], [11]), ([1], []), ([], [])])
