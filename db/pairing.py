@@ -48,6 +48,7 @@ from db.models import (
     Workspace,
 )
 from db.rituals import cadence_of
+from db.working_hours import DEFAULT, WorkingHours
 
 # The purposes a round's one-to-ones rotate through (stable keys; the words are in bot/blocks/pairing.py).
 PURPOSES: tuple[str, ...] = ("goals", "show", "data", "shadow")
@@ -404,6 +405,47 @@ def unsent_intros(session: Session, *, now: dt.datetime) -> list[int]:
             .order_by(Pairing.id)
         )
     )
+
+
+@dataclass(frozen=True)
+class UnsentIntro:
+    pairing_id: int
+    nudge_at: dt.datetime
+    members: tuple[tuple[int, str, str | None], ...]  # person id, Slack user id, timezone if known
+
+
+def unsent_intro_facts(session: Session, *, now: dt.datetime) -> list[UnsentIntro]:
+    """`unsent_intros` with what deciding when to send needs: the members' timezones."""
+    ids = unsent_intros(session, now=now)
+    found: dict[int, list[tuple[int, str, str | None]]] = {pid: [] for pid in ids}
+    nudge_at: dict[int, dt.datetime] = {}
+    for pid, when, person_id, user_id, zone in session.execute(
+        select(Pairing.id, PairingRound.nudge_at, Person.id, Person.slack_user_id, Person.timezone)
+        .join(PairingRound, PairingRound.id == Pairing.round_id)
+        .join(PairingMember, PairingMember.pairing_id == Pairing.id)
+        .join(Person, Person.id == PairingMember.person_id)
+        .where(Pairing.id.in_(ids))
+        .order_by(Pairing.id, PairingMember.id)
+    ):
+        found[pid].append((person_id, user_id, zone))
+        nudge_at[pid] = when
+    return [UnsentIntro(pid, nudge_at[pid], tuple(found[pid])) for pid in ids if pid in nudge_at]
+
+
+def intro_due(
+    now: dt.datetime, zones: Sequence[str | None], *, until: dt.datetime, hours: WorkingHours = DEFAULT
+) -> bool:
+    """Whether a pair's group DM may go out at `now`. One message reaches everyone in it, so it waits
+    for an hour that is working hours for all of them, if there is one before `until` (the round's
+    halfway point); when their days never overlap (Los Angeles and Berlin do not), it goes out in
+    the working hours of any of them rather than not at all."""
+    if all(hours.contains(now, zone) for zone in zones):
+        return True
+    at = now
+    while (at := at + dt.timedelta(minutes=15)) < until:
+        if all(hours.contains(at, zone) for zone in zones):
+            return False  # a shared working hour is coming: wait for it
+    return any(hours.contains(now, zone) for zone in zones)
 
 
 def load_pairing(session: Session, pairing_id: int) -> Pairing | None:

@@ -148,11 +148,16 @@ def test_a_year_of_rounds_pairs_without_repeats_sits_out_fairly_and_nudges_in_wo
     scheduler: TandemScheduler, database: Database, clock: FrozenClock, slack: FakeSlack, world: World
 ) -> None:
     world.ritual(marketing=MARKETING, it=IT)
-    seen_nudges = 0
+    seen_nudges = seen_intros = 0
     for now in twice_a_day(clock.now(), 365):
         clock.set(now)
         run_pairing(scheduler)
         run_pairing(scheduler)  # a retry, or the second scheduler's run: nothing more
+        for call in intros(slack)[seen_intros:]:
+            # Each introduction went out in the working hours of at least one of the pair.
+            members = [u for u in ZONES if u in str(call.params["channel"])]
+            assert any(DEFAULT.contains(now, ZONES[u]) for u in members), (now, members)
+        seen_intros = len(intros(slack))
         sent = nudges(slack)
         for call in sent[seen_nudges:]:
             # Each nudge went out inside its recipient's working hours, in their Slack timezone.
@@ -509,3 +514,19 @@ def test_with_trios_nobody_sits_out_and_each_trio_gets_one_group_dm(
     opened = sorted(len(str(c.params["users"]).split(",")) for c in slack.calls("conversations.open"))
     assert opened == [2, 3, 3]
     assert len(intros(slack)) == 3
+
+
+def test_an_introduction_waits_for_the_pairs_working_hours(
+    scheduler: TandemScheduler, clock: FrozenClock, slack: FakeSlack, world: World
+) -> None:
+    world.ritual(marketing=("U_M1",), it=("U_I2",))  # both in Los Angeles
+    clock.set(FIRST_ROUND + dt.timedelta(minutes=5))  # 09:05 in Berlin, where the ritual meets
+    run_pairing(scheduler)
+    assert len(rounds(scheduler.database)) == 1 and intros(slack) == []  # 00:05 for both of them
+    clock.set(dt.datetime(2026, 11, 17, 16, 55, tzinfo=UTC))
+    run_pairing(scheduler)
+    assert intros(slack) == []
+    clock.set(dt.datetime(2026, 11, 17, 17, 5, tzinfo=UTC))  # 09:05 in Los Angeles
+    run_pairing(scheduler)
+    run_pairing(scheduler)
+    assert len(intros(slack)) == 1

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import pytest
 
 from db.models import Ritual
-from db.pairing import PastRound, RoundPlan, plan_round, round_window, unmet_pairs
+from db.pairing import PastRound, RoundPlan, intro_due, plan_round, round_window, unmet_pairs
 
 MARKETING = [1, 2, 3, 4, 5]
 IT = [11, 12, 13]
@@ -177,3 +177,21 @@ def test_rounds_start_at_the_check_in_time_every_n_weeks_across_dst() -> None:
         dt.datetime(2026, 4, 14, 7, tzinfo=dt.UTC),
     )
     assert round_window(_ritual(0, since), first) is None
+
+
+TUESDAY_8_05_UTC = dt.datetime(2026, 11, 17, 8, 5, tzinfo=dt.UTC)  # 09:05 Berlin, 00:05 Los Angeles
+
+
+@pytest.mark.parametrize(
+    ("zones", "due"),
+    [
+        (["Europe/Berlin", "Europe/Berlin"], True),  # working hours for both
+        (["Europe/Berlin", "America/Los_Angeles"], True),  # their days never overlap: Berlin's will do
+        (["America/Los_Angeles", "America/Los_Angeles"], False),  # midnight for both: wait
+        (["Europe/Berlin", "Europe/London"], False),  # London starts at 09:00 UTC: wait for the overlap
+        (["Europe/Berlin", None], False),  # unknown is UTC: 08:05, not yet
+    ],
+)
+def test_an_introduction_waits_for_an_hour_the_pair_shares(zones: list[str | None], due: bool) -> None:
+    halfway = TUESDAY_8_05_UTC + dt.timedelta(days=3, hours=12)
+    assert intro_due(TUESDAY_8_05_UTC, zones, until=halfway) is due

@@ -4,7 +4,9 @@ A round is claimed in the database under a unique constraint (ritual, start) in 
 that pairs its people (db/pairing.py), so a restart, a retry or a second scheduler never pairs a round
 twice. Each introduction is then taken for sending by one conditional update and sent after that unit
 of work, through the channel poster (paced, one message at a time per workspace), and its outcome
-recorded; one still pending after a restart is sent by the next run. Nudges are timed with
+recorded; one still pending after a restart is sent by the next run. An introduction waits for an
+hour that is working hours for the whole pair (or, when their days never overlap, for one of them:
+db.pairing.intro_due). Nudges are timed with
 db/working_hours.py in each recipient's own Slack timezone: the job runs often, and a person is nudged
 on the first run that is inside their working hours, after the halfway point and before the round
 ends, recorded once under a unique constraint before the DM goes out.
@@ -124,17 +126,45 @@ def start_round(services: Services, ritual_id: int, *, now: dt.datetime) -> int 
 # -- introductions ----------------------------------------------------------------------------------
 
 
-def send_pending_intros(services: Services, *, now: dt.datetime) -> int:
-    """Queue every introduction not sent yet in rounds under way (after a restart, too)."""
+def send_pending_intros(services: Services, *, now: dt.datetime, hours: WorkingHours = DEFAULT) -> int:
+    """Queue the introductions not sent yet in rounds under way (after a restart, too) whose pair
+    is in working hours now (db.pairing.intro_due); returns how many were queued."""
     with services.database.begin() as session:
         pairing_db.fail_stale_intros(session, now=now)
-        pending = pairing_db.unsent_intros(session, now=now)
-        teams = {pid: _team_of(session, pid) for pid in pending}
-    for pairing_id in pending:
-        team_id = teams[pairing_id]
-        if team_id:
-            services.checkins.send(_queue(team_id), _later(send_intro, services, pairing_id))
-    return len(pending)
+        pending = pairing_db.unsent_intro_facts(session, now=now)
+        teams = {p.pairing_id: _team_of(session, p.pairing_id) for p in pending}
+    zones = _learn_timezones(services, teams, pending)
+    queued = 0
+    for intro in pending:
+        team_id = teams[intro.pairing_id]
+        members = [zones.get(person_id, zone) for person_id, _, zone in intro.members]
+        if team_id and pairing_db.intro_due(now, members, until=intro.nudge_at, hours=hours):
+            services.checkins.send(_queue(team_id), _later(send_intro, services, intro.pairing_id))
+            queued += 1
+    return queued
+
+
+def _learn_timezones(
+    services: Services, teams: dict[int, str | None], pending: list[pairing_db.UnsentIntro]
+) -> dict[int, str]:
+    """Ask Slack the timezone of members Tandem has never seen (once: it is stored)."""
+    learnt: dict[int, str] = {}
+    for intro in pending:
+        team_id = teams[intro.pairing_id]
+        for person_id, user_id, zone in intro.members:
+            if zone is not None or person_id in learnt or not team_id:
+                continue
+            try:
+                learnt[person_id] = services.messenger.user_info(team_id, user_id).timezone
+            except DeliveryError as exc:
+                log.info("the timezone of a pairing member could not be learnt: %s", exc.reason)
+    if learnt:
+        with services.database.begin() as session:
+            for person_id, zone in learnt.items():
+                person = session.get(Person, person_id)
+                if person is not None:
+                    person.timezone = zone
+    return learnt
 
 
 def _team_of(session: Session, pairing_id: int) -> str | None:
