@@ -159,3 +159,12 @@ ACTION_HOME_NEW_RITUAL: Final = "home_new_ritual"
 ACTION_HOME_NEW_WIN: Final = "home_new_win"
 ACTION_HOME_NEW_COMMIT: Final = "home_new_commit"
 BLOCK_HOME_ACTIONS: Final = "home_actions"
+
+# Pairing (cross-team one-to-ones). Buttons on an introduction and on its nudge, value = pairing id.
+ACTION_PAIRING_MET: Final = "pairing_met"
+ACTION_PAIRING_SKIP: Final = "pairing_skip"
+BLOCK_PAIRING_ACTIONS: Final = "pairing_actions"
+BLOCK_SETUP_PAIRING: Final = "setup_pairing"
+ACTION_SETUP_PAIRING: Final = "setup_pairing_value"  # "0" (off), "1", "2" or "4" weeks
+BLOCK_SETUP_PAIRING_TRIOS: Final = "setup_pairing_trios"
+ACTION_SETUP_PAIRING_TRIOS: Final = "setup_pairing_trios_value"

@@ -25,6 +25,7 @@ BOT_SCOPES: tuple[str, ...] = (
     # "Delivery guarantees"). Without them such a post is recorded as uncertain.
     "channels:history",
     "groups:history",
+    "mpim:write",  # conversations.open with two or three users: the group DM introducing a one-to-one pair
 )
 
 BOT_EVENTS: tuple[str, ...] = (

@@ -158,6 +158,10 @@ class Messenger(Protocol):
         """The id of the bot's DM with a person (files need a channel id)."""
         ...
 
+    def open_group(self, team_id: str, user_ids: Sequence[str]) -> str:
+        """The id of a group DM with these people and the bot (conversations.open, mpim:write)."""
+        ...
+
     def upload(
         self,
         team_id: str,
@@ -378,6 +382,10 @@ class SlackMessenger:
 
     def dm_channel(self, team_id: str, user_id: str) -> str:
         return str(self._call(team_id, None, lambda c: c.conversations_open(users=user_id)["channel"]["id"]))
+
+    def open_group(self, team_id: str, user_ids: Sequence[str]) -> str:
+        users = ",".join(user_ids)
+        return str(self._call(team_id, None, lambda c: c.conversations_open(users=users)["channel"]["id"]))
 
     def upload(
         self,

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    false,
     func,
     true,
 )
@@ -155,6 +156,8 @@ class Person(Base):
     display_name: Mapped[str | None] = mapped_column(String(200))
     # `/tandem reminders off` opts out of pulse reminder DMs.
     reminders: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # `/tandem pairing off` leaves every ritual's one-to-one rounds (on again with `pairing on`).
+    pairing: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -226,6 +229,12 @@ class Ritual(Base):
     drift_alerts: Mapped[bool] = mapped_column(default=True, server_default=true())
     # The pulse that last triggered an alert, so one drift is reported once.
     drift_alerted_pulse_id: Mapped[int | None]
+    # Cross-team one-to-ones: a round every this many weeks (1, 2 or 4); 0 is off, the default.
+    pairing_weeks: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Uneven sides: extra people join a pair as a trio instead of sitting the round out.
+    pairing_trios: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Rounds start at the first check-in time from this instant on (set when pairing is switched on).
+    pairing_from: Mapped[dt.datetime | None]
     status: Mapped[RitualStatus] = mapped_column(
         _str_enum(RitualStatus, "ritual_status"), default=RitualStatus.ACTIVE
     )
@@ -510,3 +519,102 @@ class SeenSubmission(Base):
     view_id: Mapped[str] = mapped_column(String(64))
     view_hash: Mapped[str] = mapped_column(String(128))
     seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+class PairingStatus(enum.StrEnum):
+    PENDING = "pending"  # introduced (or about to be); nobody answered yet
+    MET = "met"  # "We met"
+    SKIPPED = "skipped"  # "Skip this round": the pair did not meet, and may be paired again this cycle
+
+
+class IntroStatus(enum.StrEnum):
+    PENDING = "pending"  # not sent yet: the pairing job sends it (again after a restart)
+    SENDING = "sending"  # claimed by one process, being sent
+    SENT = "sent"
+    FAILED = "failed"  # Slack refused; `reason` says why (never sent twice: a duplicate is worse)
+
+
+class PairingRound(Base):
+    """One round of a ritual's cross-team one-to-ones, claimed under a unique constraint (like a
+    check-in's occurrence) before anyone is paired, so two schedulers never pair a round twice."""
+
+    __tablename__ = "pairing_rounds"
+    __table_args__ = (UniqueConstraint("ritual_id", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ritual_id: Mapped[int] = mapped_column(ForeignKey("rituals.id", ondelete="CASCADE"), index=True)
+    starts_at: Mapped[dt.datetime]
+    ends_at: Mapped[dt.datetime]
+    # Halfway: pairs that have not answered by then get one nudge each, in working hours.
+    nudge_at: Mapped[dt.datetime]
+    purpose: Mapped[str] = mapped_column(String(16))  # db.pairing.PURPOSES key
+    claimed_at: Mapped[dt.datetime]
+
+    pairings: Mapped[list[Pairing]] = relationship(
+        back_populates="round", cascade="all, delete-orphan", order_by="Pairing.id"
+    )
+
+
+class Pairing(Base):
+    """A pair (or trio) introduced in a round, and what they answered."""
+
+    __tablename__ = "pairings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("pairing_rounds.id", ondelete="CASCADE"), index=True)
+    status: Mapped[PairingStatus] = mapped_column(
+        _str_enum(PairingStatus, "pairing_status"), default=PairingStatus.PENDING
+    )
+    answered_by: Mapped[str | None] = mapped_column(String(32))
+    answered_at: Mapped[dt.datetime | None]
+    prompt_key: Mapped[str | None] = mapped_column(String(32))
+    intro_status: Mapped[IntroStatus] = mapped_column(
+        _str_enum(IntroStatus, "intro_status"), default=IntroStatus.PENDING
+    )
+    intro_claimed_at: Mapped[dt.datetime | None]
+    reason: Mapped[str | None] = mapped_column(String(300))
+    channel_id: Mapped[str | None] = mapped_column(String(32))  # the group DM
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+
+    round: Mapped[PairingRound] = relationship(back_populates="pairings")
+    members: Mapped[list[PairingMember]] = relationship(
+        back_populates="pairing", cascade="all, delete-orphan", order_by="PairingMember.id"
+    )
+
+
+class PairingMember(Base):
+    """Someone in a pairing, on their side."""
+
+    __tablename__ = "pairing_members"
+    __table_args__ = (UniqueConstraint("pairing_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pairing_id: Mapped[int] = mapped_column(ForeignKey("pairings.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    side: Mapped[Side] = mapped_column(_str_enum(Side, "pairing_side"))
+
+    pairing: Mapped[Pairing] = relationship(back_populates="members")
+    person: Mapped[Person] = relationship()
+
+
+class PairingSitOut(Base):
+    """Someone who sat a round out (uneven sides): the next rounds pair them first."""
+
+    __tablename__ = "pairing_sit_outs"
+    __table_args__ = (UniqueConstraint("round_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("pairing_rounds.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+
+
+class PairingNudge(Base):
+    """The one halfway nudge a person got for a pairing, claimed under a unique constraint first."""
+
+    __tablename__ = "pairing_nudges"
+    __table_args__ = (UniqueConstraint("pairing_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pairing_id: Mapped[int] = mapped_column(ForeignKey("pairings.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    sent_at: Mapped[dt.datetime]

@@ -7,7 +7,18 @@ from sqlalchemy.orm import Session
 
 from db import pulses as pulse_db
 from db.base import upsert
-from db.models import Person, Pulse, PulseBallot, PulseVote, Ritual, RitualMember, Side
+from db.models import (
+    Pairing,
+    PairingMember,
+    PairingSitOut,
+    Person,
+    Pulse,
+    PulseBallot,
+    PulseVote,
+    Ritual,
+    RitualMember,
+    Side,
+)
 
 
 def find_person(session: Session, workspace_id: int, user_id: str) -> Person | None:
@@ -53,6 +64,25 @@ def set_reminders(session: Session, workspace_id: int, user_id: str, enabled: bo
     person = get_or_create_person(session, workspace_id, user_id)
     person.reminders = enabled
     return person
+
+
+def set_pairing(session: Session, workspace_id: int, user_id: str, enabled: bool) -> Person:
+    """`/tandem pairing on|off`: take part in one-to-one rounds, or not (every ritual of the workspace)."""
+    person = get_or_create_person(session, workspace_id, user_id)
+    person.pairing = enabled
+    return person
+
+
+def forget_pairings(session: Session, person_id: int) -> int:
+    """Delete every one-to-one pairing a person was in (the partner's record of it too: it names
+    them) and their sit-outs; how many pairings went."""
+    pairing_ids = session.scalars(
+        select(PairingMember.pairing_id).where(PairingMember.person_id == person_id)
+    ).all()
+    if pairing_ids:
+        session.execute(delete(Pairing).where(Pairing.id.in_(pairing_ids)))
+    session.execute(delete(PairingSitOut).where(PairingSitOut.person_id == person_id))
+    return len(pairing_ids)
 
 
 def forget_person(
@@ -103,6 +133,9 @@ def forget_person(
             open_ballots += len(removed)
     if open_ballots:
         deleted["answers to open anonymous pulses"] = open_ballots
+    pairings = forget_pairings(session, person.id)
+    if pairings:
+        deleted["one-to-one pairings"] = pairings
     memberships = session.scalars(
         delete(RitualMember).where(RitualMember.person_id == person.id).returning(RitualMember.id)
     ).all()

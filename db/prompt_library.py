@@ -26,15 +26,19 @@ __all__ = [
     "BUILTIN_PROMPTS",
     "MAX_PRACTICE_LENGTH",
     "MAX_TEXT_LENGTH",
+    "ONE_TO_ONE_PROMPTS",
     "THEME_DESCRIPTIONS",
     "THEME_TITLES",
+    "OneToOnePrompt",
     "Prompt",
     "PromptLike",
     "Source",
     "Theme",
     "choose_next_prompt",
+    "get_one_to_one_prompt",
     "get_prompt",
     "keys_used_in_current_cycle",
+    "one_to_one_prompt",
     "parse_theme",
     "prompts_for_themes",
 ]
@@ -851,3 +855,75 @@ def choose_next_prompt(
             if str(c.theme) == str(theme):
                 return c
     return eligible[0]
+
+
+# --- One-to-one prompts --------------------------------------------------------------------------------
+# Kept apart from the group themes above: these are for two (or three) people meeting across the
+# teams in a pairing round (db/pairing.py), one list per purpose of the round. Keys are stable like
+# the group prompts' keys ("one-<purpose>-NN"): a pairing stores the key of the prompt it was given.
+
+
+@dataclass(frozen=True, slots=True)
+class OneToOnePrompt:
+    key: str
+    purpose: str  # db.pairing.PURPOSES
+    text: str
+
+
+ONE_TO_ONE_PROMPTS: tuple[OneToOnePrompt, ...] = (
+    OneToOnePrompt(
+        "one-goals-01",
+        "goals",
+        "What is the one goal your team will be judged on this quarter, and where could the other "
+        "team make it easier or harder?",
+    ),
+    OneToOnePrompt(
+        "one-goals-02",
+        "goals",
+        "What does a good month look like for you? Compare notes: which of your measures move together?",
+    ),
+    OneToOnePrompt(
+        "one-show-01",
+        "show",
+        "Marketing: walk through a campaign you are running, from brief to results. IT: show one system "
+        "it depends on and what keeps you up at night about it.",
+    ),
+    OneToOnePrompt(
+        "one-show-02",
+        "show",
+        "Each of you shows the tool you spend most of your day in. What surprised you about the other's?",
+    ),
+    OneToOnePrompt(
+        "one-data-01",
+        "data",
+        "Bring one question about customers you cannot answer alone. Can you answer it together, or "
+        "say what data would?",
+    ),
+    OneToOnePrompt(
+        "one-data-02",
+        "data",
+        "Pick one number both teams report. Do you calculate it the same way, from the same source?",
+    ),
+    OneToOnePrompt(
+        "one-shadow-01",
+        "shadow",
+        "Shadow each other for an hour: sit in on a stand-up, a review or a support queue. What did you "
+        "learn that no meeting would have shown you?",
+    ),
+    OneToOnePrompt(
+        "one-shadow-02",
+        "shadow",
+        "Swap one recurring task for an hour, with the other person beside you. What would you now "
+        "ask for differently?",
+    ),
+)
+
+
+def one_to_one_prompt(purpose: str, index: int) -> OneToOnePrompt:
+    """The `index`-th prompt (in rotation) for a round with this purpose."""
+    candidates = [p for p in ONE_TO_ONE_PROMPTS if p.purpose == purpose] or list(ONE_TO_ONE_PROMPTS)
+    return candidates[index % len(candidates)]
+
+
+def get_one_to_one_prompt(key: str | None) -> OneToOnePrompt | None:
+    return next((p for p in ONE_TO_ONE_PROMPTS if p.key == key), None)

@@ -41,6 +41,8 @@ class RitualSpec:
     pulse_enabled: bool = True
     pulse_anonymous: bool = True
     pulse_window_hours: int = 24  # a pulse closes after this, or at the next check-in if sooner
+    pairing_weeks: int = 0  # cross-team one-to-one rounds every 1, 2 or 4 weeks; 0 is off
+    pairing_trios: bool = False  # uneven sides: trios instead of sitting out
 
 
 def cadence_of(ritual: Ritual) -> Cadence:
@@ -67,6 +69,8 @@ def spec_of(ritual: Ritual) -> RitualSpec:
         pulse_enabled=ritual.pulse_enabled,
         pulse_anonymous=ritual.pulse_anonymous,
         pulse_window_hours=ritual.pulse_window_hours,
+        pairing_weeks=ritual.pairing_weeks,
+        pairing_trios=ritual.pairing_trios,
     )
 
 
@@ -105,6 +109,7 @@ def _apply(session: Session, ritual: Ritual, spec: RitualSpec) -> None:
     ritual.pulse_enabled = spec.pulse_enabled
     ritual.pulse_anonymous = spec.pulse_anonymous
     ritual.pulse_window_hours = spec.pulse_window_hours
+    ritual.pairing_trios = spec.pairing_trios
     wanted = {**{u: Side.MARKETING for u in spec.marketing}, **{u: Side.IT for u in spec.it}}
     existing = {m.person.slack_user_id: m for m in ritual.members}
     for user_id, member in existing.items():
@@ -145,14 +150,24 @@ def create_ritual(
     ritual = Ritual(workspace_id=workspace.id, created_by=created_by, schedule_from=now, created_at=now)
     session.add(ritual)
     _apply(session, ritual, spec)
+    _apply_pairing(ritual, spec, now=now)
     session.flush()
     return ritual
+
+
+def _apply_pairing(ritual: Ritual, spec: RitualSpec, *, now: dt.datetime) -> None:
+    # Rounds count from the moment pairing is switched on or its interval changes: the first round
+    # starts at the next check-in time after it.
+    if spec.pairing_weeks != (ritual.pairing_weeks or 0):
+        ritual.pairing_from = now if spec.pairing_weeks else None
+    ritual.pairing_weeks = spec.pairing_weeks
 
 
 def update_ritual(session: Session, ritual: Ritual, spec: RitualSpec, *, now: dt.datetime) -> Ritual:
     check_name_free(session, ritual.workspace_id, spec, ritual.id)
     schedule_changed = cadence_of(ritual) != spec.cadence
     _apply(session, ritual, spec)
+    _apply_pairing(ritual, spec, now=now)
     if schedule_changed:
         # A new schedule owes nothing from before the edit.
         ritual.schedule_from = now

@@ -36,6 +36,7 @@ from db.clock import Clock
 from db.rituals import schedule_rows
 from db.session import Database
 from jobs import housekeeping, pulses
+from jobs import pairing as pairing_job
 from jobs.outbox import CheckinOutbox
 from jobs.poster import PER_CHANNEL_INTERVAL
 
@@ -46,6 +47,7 @@ RESYNC_JOB_ID = "resync"
 PULSES_JOB_ID = "pulses"
 LEDGER_JOB_ID = "ledger"
 RECONCILE_JOB_ID = "reconcile"
+PAIRING_JOB_ID = "pairing"
 CHECKIN_JOB_PREFIX = "checkin:"
 HOUSEKEEPING_INTERVAL = dt.timedelta(hours=1)
 RESYNC_INTERVAL = dt.timedelta(minutes=1)
@@ -245,6 +247,12 @@ class TandemScheduler:
             self.ledger_work,
             "monthly wins digests and overdue commitment nudges",
         )
+        self._every(
+            pairing_job.INTERVAL,
+            PAIRING_JOB_ID,
+            self.pairing_work,
+            "cross-team one-to-one rounds, introductions and nudges",
+        )
         self.scheduler.start(paused=paused)
         threading.Thread(target=self._first_run, name="tandem-scheduler-start", daemon=True).start()
 
@@ -267,6 +275,7 @@ class TandemScheduler:
         finally:
             self.ready.set()
         self.ledger_work()  # a digest that fell due while Tandem was down
+        self.pairing_work()  # a round that started, or introductions left unsent, while it was down
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop firing; with `wait`, let running jobs and queued posts finish (or give them back)."""
@@ -504,6 +513,13 @@ class TandemScheduler:
             nudge_overdue(services, now=now)
         except Exception:
             log.exception("ledger work failed; it runs again in ten minutes")
+
+    def pairing_work(self) -> None:
+        """Start due pairing rounds (each once), send pending introductions, nudge halfway."""
+        try:
+            pairing_job.run(self.job_services(), now=self.clock.now())
+        except Exception:
+            log.exception("pairing work failed; it runs again in ten minutes")
 
     def _unit_of_work(self, job: Callable[[Session, dt.datetime], object]) -> Callable[[], None]:
         def run() -> None:

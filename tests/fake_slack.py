@@ -133,6 +133,7 @@ class FakeUser:
     deleted: bool = False
     team_id: str = TEAM_ID
     email: str | None = None
+    title: str = ""  # profile.title: the job title a person set in Slack
 
     def to_slack(self) -> dict[str, Any]:
         """Render the user the way ``users.info`` does, with the tz offset valid right now."""
@@ -146,6 +147,8 @@ class FakeUser:
             "display_name_normalized": self.name,
             "team": self.team_id,
         }
+        if self.title:
+            profile["title"] = self.title
         if self.email is not None:
             profile["email"] = self.email
         if self.is_bot:
@@ -374,6 +377,8 @@ class FakeSlack:
         self.users: dict[str, FakeUser] = {}
         self.channels: dict[str, FakeChannel] = {}
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
+        # Group DMs opened with conversations.open (several users): the bot may post into them.
+        self.mpims: set[str] = set()
         self.views: dict[str, dict[str, Any]] = {}
         self.home_tabs: dict[str, dict[str, Any]] = {}
         self.uploads: dict[str, bytes] = {}
@@ -450,6 +455,7 @@ class FakeSlack:
         team_id: str = TEAM_ID,
         is_bot: bool = False,
         email: str | None = None,
+        title: str = "",
     ) -> FakeUser:
         """Register (or replace) a user for ``users.info``/``users.list``. Returns the mutable record."""
         ZoneInfo(tz)  # fail at setup time, not inside a request, on a typo'd zone
@@ -464,6 +470,7 @@ class FakeSlack:
             deleted=deleted,
             team_id=team_id,
             email=email,
+            title=title,
         )
         with self._lock:
             self.users[user_id] = user
@@ -830,7 +837,7 @@ class FakeSlack:
         cid = str(channel or "")
         if not cid:
             raise _SlackError("channel_not_found")
-        if cid.startswith("D"):
+        if cid.startswith("D") or cid in self.mpims:
             return cid
         if cid[0] in "UW":
             # Posting to a user id opens (or reuses) the DM with that user.
@@ -949,7 +956,10 @@ class FakeSlack:
                 self._user(u)
         if len(users) == 1:
             return {"channel": {"id": "D" + users[0], "is_im": True, "user": users[0]}}
-        return {"channel": {"id": "G" + "".join(sorted(users)), "is_mpim": True}}
+        cid = "G" + "".join(sorted(users))
+        with self._lock:
+            self.mpims.add(cid)
+        return {"channel": {"id": cid, "is_mpim": True}}
 
     def _api_chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = self._postable(params.get("channel"))

@@ -1,6 +1,6 @@
 """One scheduler process for the exactly-once test: fires every ritual due at a fixed instant.
 
-Run as `python -m tests.scheduler_process DATABASE_URL SLACK_API_URL ISO_NOW ROUNDS`. It uses the
+Run as `python -m tests.scheduler_process DATABASE_URL SLACK_API_URL ISO_NOW ROUNDS [pairing]`. It uses the
 real TandemScheduler with a frozen clock, so two of these racing on one database are two scheduler
 processes doing what `tandem scheduler` does when a check-in falls due.
 """
@@ -12,11 +12,14 @@ import sys
 
 from bot.config import Mode, Settings
 from bot.runtime import Runtime
+from bot.usecases.pairing import start_due_rounds
 from tests.clock import FrozenClock
 
 
 def main() -> int:
     url, api_url, iso_now, rounds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    # "pairing": run the pairing job's round start instead of the check-ins' catch-up.
+    job = sys.argv[5] if len(sys.argv) > 5 else "checkins"
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         slack_bot_token="xoxb-test-token",  # type: ignore[arg-type]
@@ -40,7 +43,10 @@ def main() -> int:
     sys.stdin.readline()  # both processes start firing together
     claimed = 0
     for _ in range(rounds):
-        claimed += scheduler.catch_up()
+        if job == "pairing":
+            claimed += start_due_rounds(scheduler.job_services(), now=scheduler.clock.now())
+        else:
+            claimed += scheduler.catch_up()
     assert scheduler.outbox is not None
     scheduler.outbox.join(60)
     runtime.close()

@@ -508,6 +508,14 @@ def id_actions(b: Batch, sender: str) -> None:
         )
 
 
+def pairing_actions(b: Batch, sender: str) -> None:
+    """ "We met" / "Skip this round" with values that name no pairing of the sender's (the worlds
+    hold none): each click is answered ("no longer exists") and changes nothing."""
+    for action_id in (ids.ACTION_PAIRING_MET, ids.ACTION_PAIRING_SKIP):
+        for value in ("1", "0", "-3", "2147483648", "1e3", "", " ", "１", "abc", 7, None, ["1"], True):
+            b.action(action_id, sender=sender, detail=f"value={value!r}", expect=Expect.ANSWER, value=value)
+
+
 def pulse_actions(b: Batch, sender: str) -> None:
     """Answer clicks ("pulse_answer:<question>:<score>", value "<pulse>:<question>:<score>") and the
     side question ("pulse_side:<side>", value: the pending answer)."""
@@ -873,6 +881,7 @@ def build_batch(slack: SlackRequests, worlds: Worlds) -> Batch:
     b = Batch(random.Random(SEED), slack, worlds)
     for sender in SENDERS:
         id_actions(b, sender)
+        pairing_actions(b, sender)
         pulse_actions(b, sender)
         plain_actions(b, sender)
         view_submissions(b, sender)

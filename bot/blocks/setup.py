@@ -70,6 +70,7 @@ CADENCE_KINDS: dict[str, str] = {
 _WEEKS_OF_MONTH: dict[int, str] = {1: "First", 2: "Second", 3: "Third", 4: "Fourth", LAST_WEEK: "Last"}
 _PULSE = "pulse"
 _ANONYMOUS = "anonymous"
+_TRIOS = "trios"
 
 # Common IANA zones, west to east within each region. Fewer than 100, so the user's own zone can always
 # be added without going over Slack's 100 options (a test checks both).
@@ -203,6 +204,13 @@ PULSE_WINDOWS: Final[Mapping[int, str]] = {
     168: "1 week",
 }
 DEFAULT_PULSE_WINDOW_HOURS = 24
+# Weeks between one-to-one rounds; 0 is off (the default).
+PAIRING_CHOICES: Final[Mapping[int, str]] = {
+    0: "Off",
+    1: "Every week",
+    2: "Every 2 weeks",
+    4: "Every 4 weeks",
+}
 
 
 @dataclass(frozen=True)
@@ -223,6 +231,8 @@ class SetupForm:
     pulse_enabled: bool = True
     pulse_anonymous: bool = True
     pulse_window_hours: int = DEFAULT_PULSE_WINDOW_HOURS
+    pairing_weeks: int = 0  # cross-team one-to-ones: 0 (off), 1, 2 or 4 weeks between rounds
+    pairing_trios: bool = False
 
     def to_cadence(self, *, anchor: dt.date) -> Cadence:
         """The schedule this form describes; `anchor` is only used by every_n_weeks (first date on/after it).
@@ -518,6 +528,7 @@ def build_setup_modal(
             ),
             hint="It closes earlier if the next check-in comes first; the results go into the check-in's thread.",
         ),
+        *_pairing_blocks(form),
     ]
     return View(
         type="modal",
@@ -528,6 +539,41 @@ def build_setup_modal(
         private_metadata=json.dumps({"ritual_id": ritual_id}),
         blocks=blocks,
     )
+
+
+def _pairing_blocks(form: SetupForm) -> list[InputBlock]:
+    """Cross-team one-to-ones: how often rounds start (off by default), and trios for uneven sides."""
+    return [
+        InputBlock(
+            block_id=ids.BLOCK_SETUP_PAIRING,
+            label="One-to-ones",
+            element=_select(
+                ids.ACTION_SETUP_PAIRING,
+                [_option(str(weeks), label) for weeks, label in PAIRING_CHOICES.items()],
+                str(form.pairing_weeks if form.pairing_weeks in PAIRING_CHOICES else 0),
+                "How often",
+            ),
+            optional=True,
+            hint="Each round pairs every marketing member with an IT member for a 30-minute one-to-one.",
+        ),
+        InputBlock(
+            block_id=ids.BLOCK_SETUP_PAIRING_TRIOS,
+            label="Uneven sides",
+            element=_checkbox(
+                ids.ACTION_SETUP_PAIRING_TRIOS,
+                _TRIOS,
+                "Make trios instead of sitting people out",
+                form.pairing_trios,
+            ),
+            optional=True,
+            hint="Otherwise people take turns sitting a round out; whoever sat out last is paired first.",
+        ),
+    ]
+
+
+def _pairing_weeks(state: Mapping[str, Any]) -> int:
+    weeks = _int(_selected(state, ids.BLOCK_SETUP_PAIRING, ids.ACTION_SETUP_PAIRING))
+    return weeks if weeks is not None and weeks in PAIRING_CHOICES else 0
 
 
 def _themes_select(selected: Sequence[str]) -> StaticMultiSelectElement:
@@ -695,6 +741,10 @@ def form_from_state_for_rebuild(state_values: Mapping[str, Any]) -> SetupForm:
             s, ids.BLOCK_SETUP_ANONYMOUS, ids.ACTION_SETUP_ANONYMOUS, _ANONYMOUS, defaults.pulse_anonymous
         ),
         pulse_window_hours=_window(s) or defaults.pulse_window_hours,
+        pairing_weeks=_pairing_weeks(s),
+        pairing_trios=_checked(
+            s, ids.BLOCK_SETUP_PAIRING_TRIOS, ids.ACTION_SETUP_PAIRING_TRIOS, _TRIOS, False
+        ),
     )
 
 
@@ -803,6 +853,10 @@ def parse_setup_state(state_values: Mapping[str, Any], *, today: dt.date) -> tup
             s, ids.BLOCK_SETUP_ANONYMOUS, ids.ACTION_SETUP_ANONYMOUS, _ANONYMOUS, defaults.pulse_anonymous
         ),
         pulse_window_hours=window or defaults.pulse_window_hours,
+        pairing_weeks=_pairing_weeks(s),
+        pairing_trios=_checked(
+            s, ids.BLOCK_SETUP_PAIRING_TRIOS, ids.ACTION_SETUP_PAIRING_TRIOS, _TRIOS, False
+        ),
     )
     errors.update(_cadence_errors(form, today=today, known=errors))
     return form, errors

@@ -12,6 +12,7 @@ from bot.listeners import (
     home,
     insight,
     lifecycle,
+    pairing,
     prompts,
     pulses,
     rituals,
@@ -33,5 +34,6 @@ def register_listeners(app: App) -> commands.CommandRouter:
     commitments.register(app, router)
     home.register(app)
     insight.register(app, router)
+    pairing.register(app, router)
     lifecycle.register(app)
     return router

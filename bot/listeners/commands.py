@@ -93,6 +93,7 @@ HELP_ORDER = {
             "pulse",
             "role",
             "reminders",
+            "pairing",
             "prompts",
             "forget-me",
             "help",

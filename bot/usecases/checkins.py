@@ -36,6 +36,7 @@ from bot.blocks.pulse import pulse_agenda_lines
 from bot.blocks.report import chosen_because, theme_label
 from bot.blocks.wins import win_agenda_lines
 from bot.messenger import HISTORY_NOT_ALLOWED, DeliveryError, PostTag
+from bot.usecases import pairing
 from bot.usecases.commitments import commitment_view
 from bot.usecases.insight import focus_facts
 from bot.usecases.refusals import Pausing, pause_after_refusal
@@ -216,6 +217,7 @@ def build_for(
             for section in (
                 last_pulse_section(_last_pulse_lines(session, ritual.id, min_answers=min_answers)),
                 wins_section(_win_lines(session, ritual, until=scheduled_at)),
+                pairing.agenda_section(session, ritual, scheduled_at),
             )
             if section
         ),

@@ -11,8 +11,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from bot.blocks.home import HomePulse, HomeRitual, build_home
+from bot.blocks.pairing import home_pairing_blocks
 from bot.messenger import DeliveryError, Messenger
 from bot.services import Services
+from bot.usecases import pairing
 from bot.usecases.access import Actor, workspace_id_of
 from bot.usecases.commitments import commitment_view
 from bot.usecases.summaries import summary
@@ -61,7 +63,7 @@ def home_view(
     commitments = [commitment_view(c, today=local_today(c, zones, now)) for c in mine]
     wins, wins_total = wins_crediting(session, workspace_id, user_id, limit=HOME_WINS)
     zone = user_zone or dt.UTC
-    return build_home(
+    view = build_home(
         user_id=user_id,
         rituals=home_rituals,
         pulses=home_pulses,
@@ -69,6 +71,25 @@ def home_view(
         wins=[win_view(w, zone) for w in wins],
         wins_total=wins_total,
     ).to_dict()
+    return _with_pairings(view, session, workspace_id, user_id, now=now, zone=zone)
+
+
+def _with_pairings(
+    view: dict[str, Any],
+    session: Session,
+    workspace_id: int,
+    user_id: str,
+    *,
+    now: dt.datetime,
+    zone: dt.tzinfo,
+) -> dict[str, Any]:
+    """The person's current one-to-one and past ones, after everything else on the tab."""
+    blocks = home_pairing_blocks(pairing.home_pairings(session, workspace_id, user_id, now=now, zone=zone))
+    if blocks:
+        # A Home tab holds at most 100 blocks: the pairing section gives way rather than break it.
+        room = 100 - len(view["blocks"])
+        view["blocks"] = view["blocks"] + [b.to_dict() for b in blocks][: max(0, room)]
+    return view
 
 
 def open_home(services: Services, actor: Actor) -> bool:

@@ -36,6 +36,7 @@ from bot.blocks.report import (
 from bot.charts import TrendPoint, alt_text, chart_title, render_trend_chart
 from bot.messenger import DeliveryError, Messenger
 from bot.services import Services
+from bot.usecases import pairing
 from bot.usecases.access import Actor, RefusalKind, Refused, RitualRef, load_scoped_ritual, ritual_named
 from bot.usecases.refusals import pause_after_refusal
 from db.models import Ritual, Side, Workspace
@@ -117,8 +118,18 @@ def build_report(
             series, title=chart_title(ritual.name, report_period(weeks)), min_answers=min_answers
         ),
         alt_text=alt_text(series, title=title),
-        summary=report_summary(ritual.name, weeks, summary),
+        summary=_with_pairing(
+            report_summary(ritual.name, weeks, summary), session, ritual, since=since, now=now
+        ),
     )
+
+
+def _with_pairing(
+    summary: str, session: Session, ritual: Ritual, *, since: dt.datetime, now: dt.datetime
+) -> str:
+    # The meeting rate of cross-team one-to-ones over the same period, after the pulse summary.
+    lines = pairing.report_lines(session, ritual, since=since, now=now)
+    return f"{summary}\n\n{lines}" if lines else summary
 
 
 # A spreadsheet runs a cell that starts with one of these as a formula ("=HYPERLINK(...)" in a win's

@@ -1,7 +1,7 @@
 """exactly once: occurrence leases and prepared payloads, the uncertain outcome, seen submissions
 
-Revision ID: 0006b
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-01 08:30:00.000000
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import db.base
 
-revision: str = "0006b"
-down_revision: str | None = "0005"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,6 +1,6 @@
 """anonymity below the SQL: the server key's fingerprint on pulses, no planner statistics of voters
 
-Revision ID: 0006a
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-01 08:40:00.000000
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006a"
+revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
