@@ -52,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
         "--url", help="public https URL Tandem is served at, e.g. https://tandem.example.com"
     )
     manifest.add_argument("--socket-mode", action="store_true", help="a manifest for Socket Mode (no URLs)")
+    manifest.add_argument(
+        "--workflow-steps",
+        action="store_true",
+        help="add Tandem's Workflow Builder steps (needs an org-ready app on a paid plan)",
+    )
     return parser
 
 
@@ -93,7 +98,13 @@ def _secrets(settings: Settings) -> list[str]:
 def _manifest(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if not args.socket_mode and not (args.url or "").startswith("https://"):
         parser.error("--url must be the https:// address Slack will reach Tandem at (or use --socket-mode)")
-    print(json.dumps(build_manifest(args.url, socket_mode=args.socket_mode), indent=2, ensure_ascii=False))
+    print(
+        json.dumps(
+            build_manifest(args.url, socket_mode=args.socket_mode, workflow_steps=args.workflow_steps),
+            indent=2,
+            ensure_ascii=False,
+        )
+    )
     return 0
 
 

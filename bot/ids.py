@@ -158,3 +158,9 @@ ACTION_HOME_NEW_RITUAL: Final = "home_new_ritual"
 ACTION_HOME_NEW_WIN: Final = "home_new_win"
 ACTION_HOME_NEW_COMMIT: Final = "home_new_commit"
 BLOCK_HOME_ACTIONS: Final = "home_actions"
+
+# Workflow Builder custom steps (`tandem manifest --workflow-steps`): function callback ids.
+EVENT_FUNCTION_EXECUTED: Final = "function_executed"
+FUNCTION_START_PULSE: Final = "tandem_start_pulse"
+FUNCTION_CELEBRATE_WIN: Final = "tandem_celebrate_win"
+FUNCTION_ADD_COMMITMENT: Final = "tandem_add_commitment"
