@@ -1,15 +1,16 @@
-"""The WSGI application `tandem serve` runs: Slack's endpoints plus a health check."""
+"""The WSGI application `tandem serve` runs: Slack's endpoints, a health check and metrics."""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
+from bot import metrics
 from bot.app import EVENTS_PATH
 from db.session import Database
 
@@ -20,15 +21,23 @@ log = logging.getLogger(__name__)
 
 
 class TandemWSGI:
-    """Routes `/healthz` here and everything else (events, interactivity, OAuth) to Bolt."""
+    """Routes `/healthz` and `/metrics` here and everything else (events, interactivity, OAuth) to Bolt."""
 
-    def __init__(self, app: App, database: Database) -> None:
+    def __init__(
+        self, app: App, database: Database, *, metrics_text: Callable[[], bytes] = metrics.exposition
+    ) -> None:
         self.slack = SlackRequestHandler(app, path=EVENTS_PATH)
         self.database = database
+        self.metrics_text = metrics_text
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == "/healthz" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
-            return self.healthz(start_response)
+        if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            if environ.get("PATH_INFO") == "/healthz":
+                return self.healthz(start_response)
+            if environ.get("PATH_INFO") == "/metrics":
+                return self._answer(
+                    start_response, "200 OK", self.metrics_text(), content_type=metrics.CONTENT_TYPE
+                )
         try:
             return self.slack(environ, start_response)
         except (TypeError, ValueError, AttributeError, KeyError) as exc:
@@ -37,6 +46,7 @@ class TandemWSGI:
             # Slack sends a string makes it raise there. That is a malformed request, not a failure
             # of Tandem's: answer 400 and log one line, never a 500 with a traceback.
             log.warning("malformed request to %s refused: %s", environ.get("PATH_INFO"), type(exc).__name__)
+            metrics.count_malformed_request()
             return self._answer(start_response, "400 Bad Request", b"malformed request")
 
     def healthz(self, start_response: StartResponse) -> Iterable[bytes]:

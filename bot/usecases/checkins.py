@@ -34,6 +34,7 @@ from bot.blocks.pulse import pulse_agenda_lines
 from bot.blocks.report import theme_label
 from bot.blocks.wins import win_agenda_lines
 from bot.messenger import DeliveryError
+from bot.metrics import SCHEDULER_LAG
 from bot.usecases.commitments import commitment_view
 from bot.usecases.refusals import Pausing, pause_after_refusal
 from bot.usecases.wins import win_view
@@ -81,6 +82,7 @@ class PreparedCheckin:
     text: str
     blocks: list[dict[str, Any]] = field(repr=False)
     prompt_theme: str | None = None  # the pulse that follows reads its partner scores as this theme's
+    scheduled_at: dt.datetime | None = None  # when it was due: /metrics reports the lag to its post
 
 
 # -- building one check-in ----------------------------------------------------------------------------
@@ -203,6 +205,7 @@ def build_for(
         ritual_name=ritual.name,
         prompt_key=prompt.key,
         prompt_theme=str(prompt.theme),
+        scheduled_at=scheduled_at,
         text=text,
         blocks=[b.to_dict() for b in blocks],
     )
@@ -356,6 +359,8 @@ def deliver(
             prompt_key=checkin.prompt_key,
             now=clock(),
         )
+    if checkin.scheduled_at is not None:
+        SCHEDULER_LAG.observe(max(0.0, (clock() - checkin.scheduled_at).total_seconds()))
     return ts
 
 
