@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "manifest":
             return _manifest(args, parser)
         settings = load_settings()
-        configure_logging(settings.log_level, _secrets(settings))
+        configure_logging(settings.log_level, _secrets(settings), settings.log_format)
         if args.command == "db":
             _prepare_database(settings, migrate=True)
             print("Database is up to date.")
