@@ -204,7 +204,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         log.info("serving workspace %s", team)
 
     if mode is Mode.SOCKET:
-        return _serve_socket_mode(settings, run_scheduler)
+        return _serve_socket_mode(settings, run_scheduler, host=args.host, port=args.port or settings.port)
 
     from bot.server import serve_http
 
@@ -237,19 +237,27 @@ def _wait_for_stop_signal() -> None:
     stop.wait()
 
 
-def _serve_socket_mode(settings: Settings, run_scheduler: bool) -> int:
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
+def _serve_socket_mode(settings: Settings, run_scheduler: bool, *, host: str, port: int) -> int:
     from slack_sdk.errors import SlackApiError
 
     from bot.runtime import Runtime
+    from bot.socket_mode import SocketModeService
 
     runtime = Runtime(settings, Mode.SOCKET, with_scheduler=run_scheduler)
-    assert runtime.app is not None and settings.slack_app_token is not None
-    handler = SocketModeHandler(runtime.app, settings.slack_app_token.get_secret_value())
+    assert settings.slack_app_token is not None
     try:
-        handler.connect()
+        service = SocketModeService(
+            runtime, settings.slack_app_token.get_secret_value(), host=host, port=port
+        )
+    except OSError as exc:
+        runtime.close()
+        raise ConfigError(
+            [f"Cannot serve /healthz on {host}:{port} ({exc.strerror}): set PORT or --port."]
+        ) from None
+    try:
+        service.start()
     except SlackApiError as exc:
-        handler.close()
+        service.close()
         runtime.close()
         raise ConfigError(
             [
@@ -260,11 +268,15 @@ def _serve_socket_mode(settings: Settings, run_scheduler: bool) -> int:
         ) from None
     runtime.start_scheduler()
     log.info(
-        "Tandem %s connected over Socket Mode (scheduler %s)", __version__, "on" if run_scheduler else "off"
+        "Tandem %s in Socket Mode, /healthz and /metrics on %s:%d (scheduler %s)",
+        __version__,
+        host,
+        service.port,
+        "on" if run_scheduler else "off",
     )
     _wait_for_stop_signal()
     log.info("stopping")
-    handler.close()
+    service.close()
     runtime.close()
     return 0
 

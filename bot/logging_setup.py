@@ -61,8 +61,9 @@ class JsonFormatter(logging.Formatter):
 
 
 class DropNoise(logging.Filter):
-    """Drops lines that report no event: Alembic's per-run preamble and a Bolt warning that does
-    not apply (Bolt reads SLACK_BOT_TOKEN from the environment itself, though Tandem hands it a
+    """Drops lines that report no event, or report one that did not happen: Alembic's per-run
+    preamble, slack_sdk's Socket Mode "session established" (logged even when it failed) and a Bolt
+    warning that does not apply (Bolt reads SLACK_BOT_TOKEN from the environment itself, though Tandem hands it a
     client that already carries the token)."""
 
     NOISE = frozenset(
@@ -73,9 +74,18 @@ class DropNoise(logging.Filter):
         }
     )
 
+    # slack_sdk's Socket Mode client says these whether or not the websocket opened; Tandem logs the
+    # real state instead (bot/socket_mode.py), so an operator never reads "connected" when it is not.
+    UNTRUE_PREFIXES = (
+        "Context impl ",  # Alembic's preamble
+        "A new session has been established",
+        "Connected to a new endpoint",
+        "Connecting to a new endpoint",
+    )
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        return message not in self.NOISE and not message.startswith("Context impl ")
+        return message not in self.NOISE and not message.startswith(self.UNTRUE_PREFIXES)
 
 
 # Libraries that speak at INFO about their own plumbing: Alembic lists its plugins at every run and
