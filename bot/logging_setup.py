@@ -13,8 +13,8 @@ import re
 
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 
-# Slack tokens (bot, user, app-level, refresh) and anything that looks like one.
-TOKEN_PATTERN = re.compile(r"\b(xox[abeoprs]|xapp)-[A-Za-z0-9-]+")
+# Slack tokens (bot, user, app-level, refresh, a workflow step's own) and anything that looks like one.
+TOKEN_PATTERN = re.compile(r"\b(xox[abeoprs]|xapp|xwfp)-[A-Za-z0-9-]+")
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
 

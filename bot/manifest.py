@@ -55,23 +55,27 @@ def _parameters(*params: tuple[str, str, str, bool]) -> dict[str, Any]:
     }
 
 
+# Every step acts as the person running the workflow: their rights, their name on what it creates.
+_RUNNER = ("user", "slack#/types/user_id", "Person running the workflow", True)
+
 # Workflow Builder custom steps (Bolt's `app.function`), handled in bot/listeners/workflow_steps.py.
 # Slack offers them only to org-ready apps on paid plans, so they are opt-in: `--workflow-steps`.
 WORKFLOW_STEPS: dict[str, dict[str, Any]] = {
     ids.FUNCTION_START_PULSE: {
         "title": "Start a Tandem pulse",
         "description": "Ask a ritual's marketing and IT members the pulse questions now",
-        "input_parameters": _parameters(("ritual", "string", "Ritual name", True)),
-        "output_parameters": _parameters(("pulse_id", "string", "Pulse id", True)),
+        "input_parameters": _parameters(_RUNNER, ("ritual", "string", "Ritual name", True)),
+        "output_parameters": _parameters(("ritual", "string", "Ritual the pulse opened in", True)),
     },
     ids.FUNCTION_CELEBRATE_WIN: {
         "title": "Celebrate a shared win",
         "description": "Credit marketing and IT people together for a win",
         "input_parameters": _parameters(
+            _RUNNER,
             ("text", "string", "What was won", True),
             ("marketing", "array", "Marketing people", True),
             ("it", "array", "IT people", True),
-            ("channel", "slack#/types/channel_id", "Channel to celebrate in", False),
+            ("channel", "slack#/types/channel_id", "Channel to celebrate in", True),
         ),
         "output_parameters": _parameters(("win_id", "string", "Win id", True)),
     },
@@ -79,6 +83,7 @@ WORKFLOW_STEPS: dict[str, dict[str, Any]] = {
         "title": "Add a commitment",
         "description": "A commitment with one marketing owner, one IT owner and a due date",
         "input_parameters": _parameters(
+            _RUNNER,
             ("text", "string", "What is committed", True),
             ("marketing_owner", "slack#/types/user_id", "Marketing owner", True),
             ("it_owner", "slack#/types/user_id", "IT owner", True),

@@ -164,6 +164,7 @@ _MATCHER_ARGUMENT = {
     "block_action": "constraints",
     "view_submission": "callback_id",
     "view_closed": "callback_id",
+    "function_executed": "callback_id",  # app.function: a Workflow Builder step
 }
 
 
@@ -199,6 +200,9 @@ def test_every_registered_listener_is_declared(running_app: RunningApp) -> None:
     assert listeners.pop("event") == events
     assert listeners.pop("shortcut", set()) | listeners.pop("message_shortcut", set()) == shortcuts
     assert not listeners.pop("global_shortcut", set()), "global shortcuts need a manifest entry"
+    # Workflow steps: exactly the functions `tandem manifest --workflow-steps` declares.
+    steps = build_manifest("https://example.com", workflow_steps=True)["functions"]
+    assert listeners.pop("function_executed") == set(steps)
 
     # Actions and modal callbacks are not in the manifest, but every id is declared once in bot/ids.py:
     # a string is one of its constants, a pattern is anchored on one of its prefixes.

@@ -16,6 +16,7 @@ from bot.listeners import (
     pulses,
     rituals,
     wins,
+    workflow_steps,
 )
 
 
@@ -34,4 +35,5 @@ def register_listeners(app: App) -> commands.CommandRouter:
     home.register(app)
     insight.register(app, router)
     lifecycle.register(app)
+    workflow_steps.register(app)  # answered only where the manifest declares the steps (--workflow-steps)
     return router
