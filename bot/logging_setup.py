@@ -122,6 +122,8 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [make_handler(log_format, secrets)]
     root.setLevel(level.upper())
+    # Python's warnings go through the same handler: one format, JSON included.
+    logging.captureWarnings(True)
     if root.level > logging.DEBUG:
         for name in QUIET_LOGGERS:
             logging.getLogger(name).setLevel(logging.WARNING)
