@@ -8,6 +8,7 @@ from concurrent.futures import Executor
 from slack_bolt import App
 from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
 from slack_bolt.oauth.oauth_settings import OAuthSettings
+from slack_bolt.request import BoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.oauth.installation_store import InstallationStore
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
@@ -17,6 +18,7 @@ from bot import manifest
 from bot.config import Mode, Settings
 from bot.listeners import register_listeners
 from bot.logging_setup import protect_answers_in_logs
+from bot.metrics import observed_dispatch
 from bot.middleware import register as register_middleware
 from bot.services import Services
 from bot.slack_client import make_client
@@ -28,6 +30,13 @@ log = logging.getLogger(__name__)
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
 EVENTS_PATH = "/slack/events"
+
+
+class TandemApp(App):
+    """Bolt's App, measured: every request is counted and timed to its acknowledgement (/metrics)."""
+
+    def dispatch(self, req: BoltRequest) -> BoltResponse:
+        return observed_dispatch(super().dispatch, req)
 
 
 def create_app(
@@ -57,7 +66,7 @@ def create_app(
         client = make_client(settings, settings.bot_token())
     # Socket Mode needs no signing secret: requests arrive over an authenticated websocket.
     verify_requests = mode is not Mode.SOCKET
-    app = App(
+    app = TandemApp(
         logger=logging.getLogger("tandem.bolt"),
         signing_secret=settings.signing_secret() if verify_requests else "",
         client=client,

@@ -53,6 +53,11 @@ def _parser() -> argparse.ArgumentParser:
         "--url", help="public https URL Tandem is served at, e.g. https://tandem.example.com"
     )
     manifest.add_argument("--socket-mode", action="store_true", help="a manifest for Socket Mode (no URLs)")
+    manifest.add_argument(
+        "--workflow-steps",
+        action="store_true",
+        help="add Tandem's Workflow Builder steps (needs an org-ready app on a paid plan)",
+    )
     return parser
 
 
@@ -66,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "manifest":
             return _manifest(args, parser)
         settings = load_settings()
-        configure_logging(settings.log_level, _secrets(settings))
+        configure_logging(settings.log_level, _secrets(settings), settings.log_format)
         if args.command == "db":
             _prepare_database(settings, migrate=True)
             print("Database is up to date.")
@@ -95,7 +100,13 @@ def _secrets(settings: Settings) -> list[str]:
 def _manifest(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if not args.socket_mode and not (args.url or "").startswith("https://"):
         parser.error("--url must be the https:// address Slack will reach Tandem at (or use --socket-mode)")
-    print(json.dumps(build_manifest(args.url, socket_mode=args.socket_mode), indent=2, ensure_ascii=False))
+    print(
+        json.dumps(
+            build_manifest(args.url, socket_mode=args.socket_mode, workflow_steps=args.workflow_steps),
+            indent=2,
+            ensure_ascii=False,
+        )
+    )
     return 0
 
 
@@ -198,7 +209,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         log.info("serving workspace %s", team)
 
     if mode is Mode.SOCKET:
-        return _serve_socket_mode(settings, run_scheduler)
+        return _serve_socket_mode(settings, run_scheduler, host=args.host, port=args.port or settings.port)
 
     from bot.server import serve_http
 
@@ -231,19 +242,27 @@ def _wait_for_stop_signal() -> None:
     stop.wait()
 
 
-def _serve_socket_mode(settings: Settings, run_scheduler: bool) -> int:
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
+def _serve_socket_mode(settings: Settings, run_scheduler: bool, *, host: str, port: int) -> int:
     from slack_sdk.errors import SlackApiError
 
     from bot.runtime import Runtime
+    from bot.socket_mode import SocketModeService
 
     runtime = Runtime(settings, Mode.SOCKET, with_scheduler=run_scheduler)
-    assert runtime.app is not None and settings.slack_app_token is not None
-    handler = SocketModeHandler(runtime.app, settings.slack_app_token.get_secret_value())
+    assert settings.slack_app_token is not None
     try:
-        handler.connect()
+        service = SocketModeService(
+            runtime, settings.slack_app_token.get_secret_value(), host=host, port=port
+        )
+    except OSError as exc:
+        runtime.close()
+        raise ConfigError(
+            [f"Cannot serve /healthz on {host}:{port} ({exc.strerror}): set PORT or --port."]
+        ) from None
+    try:
+        service.start()
     except SlackApiError as exc:
-        handler.close()
+        service.close()
         runtime.close()
         raise ConfigError(
             [
@@ -254,11 +273,15 @@ def _serve_socket_mode(settings: Settings, run_scheduler: bool) -> int:
         ) from None
     runtime.start_scheduler()
     log.info(
-        "Tandem %s connected over Socket Mode (scheduler %s)", __version__, "on" if run_scheduler else "off"
+        "Tandem %s in Socket Mode, /healthz and /metrics on %s:%d (scheduler %s)",
+        __version__,
+        host,
+        service.port,
+        "on" if run_scheduler else "off",
     )
     _wait_for_stop_signal()
     log.info("stopping")
-    handler.close()
+    service.close()
     runtime.close()
     return 0
 

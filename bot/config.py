@@ -21,6 +21,11 @@ LogLevel = Annotated[
     BeforeValidator(lambda v: v.strip().upper() if isinstance(v, str) else v),
 ]
 
+LogFormat = Annotated[
+    Literal["text", "json"],
+    BeforeValidator(lambda v: v.strip().lower() if isinstance(v, str) else v),
+]
+
 
 class Mode(enum.StrEnum):
     """How Tandem talks to Slack."""
@@ -58,6 +63,8 @@ class Settings(BaseSettings):
     slack_api_url: str = SLACK_API_DEFAULT
     port: Annotated[int, Field(ge=1, le=65535)] = 3000
     log_level: LogLevel = "INFO"
+    # `json`: one JSON object per line (gunicorn's lines too), for log collectors.
+    log_format: LogFormat = "text"
     # Seconds a single Web API call may take before it is retried (slack_sdk's own default is 30).
     slack_timeout: Annotated[int, Field(ge=1, le=120)] = 10
     # How late an occurrence may still be posted after downtime, in hours (issue: check-in rituals).

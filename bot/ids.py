@@ -168,3 +168,9 @@ BLOCK_SETUP_PAIRING: Final = "setup_pairing"
 ACTION_SETUP_PAIRING: Final = "setup_pairing_value"  # "0" (off), "1", "2" or "4" weeks
 BLOCK_SETUP_PAIRING_TRIOS: Final = "setup_pairing_trios"
 ACTION_SETUP_PAIRING_TRIOS: Final = "setup_pairing_trios_value"
+
+# Workflow Builder custom steps (`tandem manifest --workflow-steps`): function callback ids.
+EVENT_FUNCTION_EXECUTED: Final = "function_executed"
+FUNCTION_START_PULSE: Final = "tandem_start_pulse"
+FUNCTION_CELEBRATE_WIN: Final = "tandem_celebrate_win"
+FUNCTION_ADD_COMMITMENT: Final = "tandem_add_commitment"

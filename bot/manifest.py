@@ -36,7 +36,7 @@ BOT_EVENTS: tuple[str, ...] = (
 
 SHORTCUTS: tuple[dict[str, str], ...] = (
     {
-        "name": "Celebrate as a shared win",
+        "name": "Celebrate a shared win",
         "type": "message",
         "callback_id": ids.SHORTCUT_CELEBRATE,
         "description": "Credit marketing and IT together for what this message reports",
@@ -52,8 +52,68 @@ COMMANDS: tuple[dict[str, str], ...] = (
 )
 
 
-def build_manifest(url: str | None, *, socket_mode: bool = False) -> dict[str, Any]:
-    """The manifest for an app served at `url` (https://HOST), or over Socket Mode when `url` is None."""
+def _parameters(*params: tuple[str, str, str, bool]) -> dict[str, Any]:
+    """A step's input parameters in the manifest's form: (name, Slack type, title, required)."""
+    return {
+        "properties": {
+            name: {"type": kind, "title": title, "description": title} for name, kind, title, _ in params
+        },
+        "required": [name for name, _, _, required in params if required],
+    }
+
+
+# Every step acts as the person running the workflow: their rights, their name on what it creates.
+_RUNNER = ("user", "slack#/types/user_id", "Person running the workflow", True)
+
+# Workflow Builder custom steps (Bolt's `app.function`), handled in bot/listeners/workflow_steps.py.
+# Slack offers them only to org-ready apps on paid plans, so they are opt-in: `--workflow-steps`.
+WORKFLOW_STEPS: dict[str, dict[str, Any]] = {
+    ids.FUNCTION_START_PULSE: {
+        "title": "Start a Tandem pulse",
+        "description": "Ask a ritual's marketing and IT members the pulse questions now",
+        "input_parameters": _parameters(_RUNNER, ("ritual", "string", "Ritual name", True)),
+        "output_parameters": _parameters(("ritual", "string", "Ritual the pulse opened in", True)),
+    },
+    ids.FUNCTION_CELEBRATE_WIN: {
+        "title": "Celebrate a shared win",
+        "description": "Credit marketing and IT people together for a win",
+        "input_parameters": _parameters(
+            _RUNNER,
+            ("text", "string", "What was won", True),
+            ("marketing", "array", "Marketing people", True),
+            ("it", "array", "IT people", True),
+            ("channel", "slack#/types/channel_id", "Channel to celebrate in", True),
+        ),
+        "output_parameters": _parameters(("win_id", "string", "Win id", True)),
+    },
+    ids.FUNCTION_ADD_COMMITMENT: {
+        "title": "Add a commitment",
+        "description": "A commitment with one marketing owner, one IT owner and a due date",
+        "input_parameters": _parameters(
+            _RUNNER,
+            ("text", "string", "What is committed", True),
+            ("marketing_owner", "slack#/types/user_id", "Marketing owner", True),
+            ("it_owner", "slack#/types/user_id", "IT owner", True),
+            ("due", "slack#/types/date", "Due date", True),
+        ),
+        "output_parameters": _parameters(("commitment_id", "string", "Commitment id", True)),
+    },
+}
+# Arrays of people: Workflow Builder passes user ids.
+for _step in WORKFLOW_STEPS.values():
+    for _param in _step["input_parameters"]["properties"].values():
+        if _param["type"] == "array":
+            _param["items"] = {"type": "slack#/types/user_id"}
+
+
+def build_manifest(
+    url: str | None, *, socket_mode: bool = False, workflow_steps: bool = False
+) -> dict[str, Any]:
+    """The manifest for an app served at `url` (https://HOST), or over Socket Mode when `url` is None.
+
+    `workflow_steps` adds the Workflow Builder steps; they need manifest version 2, the
+    `function_executed` event and an org-ready app (`org_deploy_enabled`).
+    """
     base = (url or "").rstrip("/")
     events_url = f"{base}/slack/events"
 
@@ -63,14 +123,14 @@ def build_manifest(url: str | None, *, socket_mode: bool = False) -> dict[str, A
     settings: dict[str, Any] = {
         "event_subscriptions": with_url({"bot_events": list(BOT_EVENTS)}, "request_url"),
         "interactivity": with_url({"is_enabled": True}, "request_url"),
-        "org_deploy_enabled": False,
+        "org_deploy_enabled": workflow_steps,
         "socket_mode_enabled": socket_mode,
         "token_rotation_enabled": False,
     }
     oauth_config: dict[str, Any] = {"scopes": {"bot": list(BOT_SCOPES)}}
     if not socket_mode:
         oauth_config["redirect_urls"] = [f"{base}/slack/oauth_redirect"]
-    return {
+    manifest: dict[str, Any] = {
         "_metadata": {"major_version": 1, "minor_version": 1},
         "display_information": {
             "name": "Tandem",
@@ -98,3 +158,9 @@ def build_manifest(url: str | None, *, socket_mode: bool = False) -> dict[str, A
         "oauth_config": oauth_config,
         "settings": settings,
     }
+    if workflow_steps:
+        manifest["_metadata"] = {"major_version": 2}
+        settings["event_subscriptions"]["bot_events"].append(ids.EVENT_FUNCTION_EXECUTED)
+        settings["function_runtime"] = "remote"  # the steps run here, in Tandem, not on Slack's hosts
+        manifest["functions"] = WORKFLOW_STEPS
+    return manifest

@@ -215,6 +215,16 @@ class Messenger(Protocol):
         """Drop what is cached for a workspace (its client): it uninstalled, or reinstalled with a new token."""
         ...
 
+    def complete_step(
+        self, team_id: str, execution_id: str, *, outputs: dict[str, Any], token: str | None = None
+    ) -> None:
+        """Finish a Workflow Builder step with its outputs (`token`: the execution's own, if Slack sent one)."""
+        ...
+
+    def fail_step(self, team_id: str, execution_id: str, *, error: str, token: str | None = None) -> None:
+        """Fail a Workflow Builder step; `error` is shown to whoever runs the workflow."""
+        ...
+
 
 # How much of a channel's history `find_tagged` reads: 5 pages of 200, newest first.
 HISTORY_PAGE = 200
@@ -459,6 +469,32 @@ class SlackMessenger:
                 team_id, None, lambda c: c.chat_getPermalink(channel=channel_id, message_ts=ts)["permalink"]
             )
         )
+
+    # -- Workflow Builder steps ---------------------------------------------------------------------
+
+    def complete_step(
+        self, team_id: str, execution_id: str, *, outputs: dict[str, Any], token: str | None = None
+    ) -> None:
+        self._step_call(
+            team_id,
+            token,
+            lambda c: c.functions_completeSuccess(function_execution_id=execution_id, outputs=outputs),
+        )
+
+    def fail_step(self, team_id: str, execution_id: str, *, error: str, token: str | None = None) -> None:
+        self._step_call(
+            team_id,
+            token,
+            lambda c: c.functions_completeError(function_execution_id=execution_id, error=error),
+        )
+
+    def _step_call(self, team_id: str, token: str | None, call: Any) -> None:
+        if token is None:
+            self._call(team_id, None, call)
+            return
+        # The execution's token is good for this run only: a client of its own, not cached.
+        client = make_client(self.settings, token)
+        self._call(team_id, None, lambda _: call(client))
 
     # -- internals --------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from dataclasses import replace
 from slack_bolt import App
 from slack_sdk.errors import SlackApiError
 
+from bot import metrics
 from bot.app import create_app, make_installation_store
 from bot.config import ConfigError, Mode, Settings
 from bot.messenger import Messenger, SlackMessenger
@@ -20,7 +21,7 @@ from bot.usecases.home import HomePublisher
 from bot.usecases.pulses import refresh_count
 from bot.web import TandemWSGI
 from db.clock import Clock, SystemClock
-from db.pulses import VoterKeys
+from db.pulses import VoterKeys, count_open
 from db.session import Database
 from db.workspaces import record_install
 from jobs.poster import PER_CHANNEL_INTERVAL
@@ -110,6 +111,7 @@ class Runtime:
         self.executor = listener_executor or ThreadPoolExecutor(
             max_workers=listener_threads, thread_name_prefix="tandem-listener"
         )
+        self._state_metrics = metrics.state_registry(lambda: self.outbox.poster.pending, self._open_pulses)
         self.app: App | None = None
         self.wsgi: TandemWSGI | None = None
         if with_app:
@@ -120,7 +122,15 @@ class Runtime:
                 listener_executor=self.executor,
                 installation_store=self.installation_store,
             )
-            self.wsgi = TandemWSGI(self.app, self.database)
+            self.wsgi = TandemWSGI(self.app, self.database, metrics_text=self.metrics_text)
+
+    def metrics_text(self) -> bytes:
+        """What `GET /metrics` answers: the process's counters and this runtime's outbox and pulses."""
+        return metrics.exposition(self._state_metrics)
+
+    def _open_pulses(self) -> int:
+        with self.database.read() as session:
+            return count_open(session)
 
     def _schedule_changed(self, team_id: str | None) -> None:
         # Without a scheduler in this process, the scheduler process sees it on its periodic resync.

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger as GunicornLogger
 
 if TYPE_CHECKING:
     from wsgiref.types import WSGIApplication
@@ -25,6 +26,18 @@ log = logging.getLogger(__name__)
 # the scheduler after its running jobs and drains the check-in outbox (up to 20 s, the rest is given
 # back). 30 s could cut that short; give the process manager at least this long too.
 GRACEFUL_TIMEOUT = 60
+
+
+class RoutedLogger(GunicornLogger):
+    """gunicorn's logger, writing through Tandem's root handler: one format (text or JSON), with
+    the same secret redaction, instead of a second format of gunicorn's own."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for logger in (self.error_log, self.access_log):
+            for handler in logger.handlers[:]:
+                logger.removeHandler(handler)
+            logger.propagate = True
 
 
 class Served(Protocol):
@@ -96,5 +109,6 @@ def serve_http(
         # The path without the query string: OAuth redirects carry a code that must not be logged.
         "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms',
         "proc_name": "tandem",
+        "logger_class": RoutedLogger,
     }
     GunicornServer(build, options, run_scheduler=run_scheduler).run()

@@ -18,6 +18,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
 from bot.config import Settings
+from bot.metrics import MeasuredWebClient
 
 # Gateway errors count as server errors too: a 502 or 504 in front of Slack is as passing as a 500.
 RETRIED_STATUSES = frozenset({500, 502, 503, 504})
@@ -113,7 +114,7 @@ def retry_handlers() -> list[RetryHandler]:
 
 
 def make_client(settings: Settings, token: str | None = None) -> WebClient:
-    return WebClient(
+    return MeasuredWebClient(
         token=token,
         base_url=settings.api_url,
         timeout=settings.slack_timeout,
@@ -132,7 +133,7 @@ def pre_ack_client(client: WebClient, deadline: float | None = None) -> WebClien
     remaining = (deadline if deadline is not None else pre_ack_deadline()) - time.monotonic()
     if remaining <= 0.05:
         raise TimeoutError("no time left before the acknowledgement")
-    return WebClient(
+    return MeasuredWebClient(
         token=client.token,
         base_url=client.base_url,
         timeout=remaining,  # type: ignore[arg-type]  # urllib takes seconds as a float

@@ -442,6 +442,19 @@ def claim_reminder(session: Session, pulse_id: int, voter: str) -> bool:
     )
 
 
+def count_open(session: Session) -> int:
+    """How many pulses are open in installed workspaces."""
+    return (
+        session.scalar(
+            select(func.count(Pulse.id))
+            .join(Ritual, Pulse.ritual_id == Ritual.id)
+            .join(Workspace, Ritual.workspace_id == Workspace.id)
+            .where(Pulse.closed_at.is_(None), Workspace.uninstalled_at.is_(None))
+        )
+        or 0
+    )
+
+
 def _open_and_installed(session: Session, *where: ColumnElement[bool]) -> list[Pulse]:
     """Open pulses of installed workspaces (an uninstall closes its own, unposted) that match `where`."""
     return list(

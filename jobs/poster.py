@@ -118,6 +118,11 @@ class ChannelPoster:
         not wait for it."""
         self._local.nothing_sent = True
 
+    @property
+    def pending(self) -> int:
+        """Messages queued or being sent (the outbox depth /metrics reports)."""
+        return self._pending
+
     def join(self, timeout: float | None = None) -> bool:
         """Wait until everything submitted so far has been sent; False on timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout

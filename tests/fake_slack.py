@@ -1201,3 +1201,27 @@ class FakeSlack:
             "enterprise": None,
             "is_enterprise_install": False,
         }
+
+    # ------------------------------------------------------------------ Socket Mode, workflow steps
+
+    socket_mode_url: str | None = None  # what apps.connections.open hands out (a FakeSocketMode's url)
+
+    def _api_apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A websocket URL for Socket Mode (tests/fake_socket_mode.py serves one)."""
+        if self.socket_mode_url is None:
+            raise _SlackError("internal_error")
+        return {"url": self.socket_mode_url}
+
+    def _api_functions_completeSuccess(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A workflow step finished: it needs its execution id and its outputs."""
+        if not params.get("function_execution_id"):
+            raise _SlackError("invalid_arguments")
+        if not isinstance(params.get("outputs"), dict):
+            raise _SlackError("invalid_arguments")
+        return {}
+
+    def _api_functions_completeError(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A workflow step failed: Workflow Builder shows `error` to the person who runs it."""
+        if not params.get("function_execution_id") or not params.get("error"):
+            raise _SlackError("invalid_arguments")
+        return {}

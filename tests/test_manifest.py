@@ -6,7 +6,12 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
+import pytest
+from jsonschema import Draft7Validator
+from referencing import Registry, Resource
 from slack_bolt import App
 from slack_bolt.listener_matcher.builtins import BuiltinListenerMatcher
 
@@ -14,6 +19,76 @@ from bot import ids
 from bot.app import create_app
 from bot.manifest import BOT_SCOPES, build_manifest
 from tests.conftest import RunningApp
+
+SCHEMA_DIR = Path(__file__).parent / "manifest_schema"  # slackapi/manifest-schema v0.5.0, see SOURCE.md
+SCHEMA_VERSION = "v0.5.0"
+
+
+def manifest_validator() -> Draft7Validator:
+    """Slack's official manifest schema, its versioned parts served from the vendored copies."""
+    base = f"https://raw.githubusercontent.com/slackapi/manifest-schema/{SCHEMA_VERSION}/schemas/"
+    registry: Registry[Any] = Registry()
+    for path in sorted((SCHEMA_DIR / "schemas").glob("*.json")):
+        resource = Resource.from_contents(json.loads(path.read_text()))
+        registry = registry.with_resource(base + path.name, resource)
+    schema = json.loads((SCHEMA_DIR / "manifest.schema.json").read_text())
+    return Draft7Validator(schema, registry=registry)
+
+
+def schema_errors(manifest: dict[str, Any]) -> list[str]:
+    errors = sorted(manifest_validator().iter_errors(manifest), key=lambda e: list(e.path))
+    # oneOf hides the real complaint in its context: list the deepest ones.
+    found = []
+    for error in errors:
+        leaves = [e for e in error.context or [] if not e.context] or [error]
+        found += [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in leaves]
+    return found
+
+
+def tandem_manifest(*args: str) -> dict[str, Any]:
+    """What `tandem manifest ARGS` prints, run as an operator runs it."""
+    out = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "manifest", *args], capture_output=True, text=True, check=True
+    ).stdout
+    return json.loads(out)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--url", "https://tandem.example.com"],
+        ["--socket-mode"],
+        ["--url", "https://tandem.example.com", "--workflow-steps"],
+        ["--socket-mode", "--workflow-steps"],
+    ],
+    ids=["http", "socket-mode", "http-workflow-steps", "socket-mode-workflow-steps"],
+)
+def test_tandem_manifest_passes_slacks_official_schema(args: list[str]) -> None:
+    assert schema_errors(tandem_manifest(*args)) == []
+
+
+def test_the_schema_check_can_fail() -> None:
+    """The vendored schema really constrains: the old 25-character shortcut name is refused."""
+    manifest = build_manifest("https://tandem.example.com")
+    manifest["features"]["shortcuts"][0]["name"] = "Celebrate as a shared win"
+    manifest["settings"]["no_such_setting"] = True
+    errors = schema_errors(manifest)
+    assert any("features/shortcuts/0/name" in e and "too long" in e for e in errors), errors
+    assert any("no_such_setting" in e for e in errors), errors
+
+
+def test_workflow_steps_are_declared_only_when_asked_for() -> None:
+    plain = build_manifest("https://tandem.example.com")
+    assert "functions" not in plain and plain["settings"]["org_deploy_enabled"] is False
+    assert ids.EVENT_FUNCTION_EXECUTED not in plain["settings"]["event_subscriptions"]["bot_events"]
+    steps = build_manifest("https://tandem.example.com", workflow_steps=True)
+    assert {f["title"] for f in steps["functions"].values()} == {
+        "Start a Tandem pulse",
+        "Celebrate a shared win",
+        "Add a commitment",
+    }
+    assert steps["settings"]["org_deploy_enabled"] is True
+    assert ids.EVENT_FUNCTION_EXECUTED in steps["settings"]["event_subscriptions"]["bot_events"]
 
 
 def test_manifest_has_the_form_slack_accepts() -> None:
@@ -89,6 +164,7 @@ _MATCHER_ARGUMENT = {
     "block_action": "constraints",
     "view_submission": "callback_id",
     "view_closed": "callback_id",
+    "function_executed": "callback_id",  # app.function: a Workflow Builder step
 }
 
 
@@ -124,6 +200,9 @@ def test_every_registered_listener_is_declared(running_app: RunningApp) -> None:
     assert listeners.pop("event") == events
     assert listeners.pop("shortcut", set()) | listeners.pop("message_shortcut", set()) == shortcuts
     assert not listeners.pop("global_shortcut", set()), "global shortcuts need a manifest entry"
+    # Workflow steps: exactly the functions `tandem manifest --workflow-steps` declares.
+    steps = build_manifest("https://example.com", workflow_steps=True)["functions"]
+    assert listeners.pop("function_executed") == set(steps)
 
     # Actions and modal callbacks are not in the manifest, but every id is declared once in bot/ids.py:
     # a string is one of its constants, a pattern is anchored on one of its prefixes.

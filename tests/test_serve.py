@@ -271,6 +271,7 @@ def socket_mode_run(
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-socket-test")
     monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-socket-test")
     monkeypatch.setenv("SLACK_API_URL", fake_slack.base_url)
+    monkeypatch.setenv("PORT", str(free_port()))  # Socket Mode serves /healthz there too
     monkeypatch.setattr(SocketModeHandler, "connect", lambda self: events.append(("connect", self)))
     monkeypatch.setattr(bot.cli, "_wait_for_stop_signal", lambda: events.append(("stop", None)))
     monkeypatch.setattr(bot.server, "serve_http", lambda *a, **k: events.append(("http", None)))

@@ -228,7 +228,7 @@ _CHANNEL_ID_RE: Final = re.compile(r"[CG][A-Z0-9_]{1,30}", re.ASCII)
 
 @dataclass(frozen=True)
 class CelebratedMessage:
-    """The message a "Celebrate as a shared win" shortcut was used on, as plain values."""
+    """The message a "Celebrate a shared win" shortcut was used on, as plain values."""
 
     channel_id: str | None  # the conversation it is in (a channel or a DM), if the payload says
     ts: str | None

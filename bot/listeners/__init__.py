@@ -17,6 +17,7 @@ from bot.listeners import (
     pulses,
     rituals,
     wins,
+    workflow_steps,
 )
 
 
@@ -36,4 +37,5 @@ def register_listeners(app: App) -> commands.CommandRouter:
     insight.register(app, router)
     pairing.register(app, router)
     lifecycle.register(app)
+    workflow_steps.register(app)  # answered only where the manifest declares the steps (--workflow-steps)
     return router

@@ -1,4 +1,4 @@
-"""Shared wins: `/tandem win`, the "Celebrate as a shared win" shortcut, edit and withdraw, `/tandem wins`.
+"""Shared wins: `/tandem win`, the "Celebrate a shared win" shortcut, edit and withdraw, `/tandem wins`.
 
 Each handler parses its payload with the parser beside its builder (`bot.blocks.wins`), acknowledges,
 and hands the work to `bot.usecases.wins`; what comes back is rendered with a builder.

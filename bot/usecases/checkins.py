@@ -36,6 +36,7 @@ from bot.blocks.pulse import pulse_agenda_lines
 from bot.blocks.report import chosen_because, theme_label
 from bot.blocks.wins import win_agenda_lines
 from bot.messenger import HISTORY_NOT_ALLOWED, DeliveryError, PostTag
+from bot.metrics import SCHEDULER_LAG
 from bot.usecases import pairing
 from bot.usecases.commitments import commitment_view
 from bot.usecases.insight import focus_facts
@@ -492,6 +493,8 @@ def _record_posted(
             now=clock(),
             lease=lease,
         )
+    if checkin.scheduled_at is not None:
+        SCHEDULER_LAG.observe(max(0.0, (clock() - checkin.scheduled_at).total_seconds()))
 
 
 def _history_unreadable(
