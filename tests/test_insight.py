@@ -208,7 +208,7 @@ def test_the_weak_theme_never_starves_the_others(world: RunningApp) -> None:
 
 
 def test_drift_alert_goes_once_to_both_leads_and_can_be_turned_off(world: RunningApp) -> None:
-    database, now = world.services.database, world.clock.now()
+    now = world.clock.now()
     ritual_id = make_ritual(world)
     falling = [({5: 3}, {5: 3}), ({4: 3}, {4: 3}), ({3: 3}, {2: 3})]
     ids = [
@@ -219,8 +219,8 @@ def test_drift_alert_goes_once_to_both_leads_and_can_be_turned_off(world: Runnin
     ]
     messenger = world.services.messenger
     assert messenger is not None
-    assert alert_on_drift(database, messenger, ids[-1], ritual_id, now=now, min_answers=3)
-    assert not alert_on_drift(database, messenger, ids[-1], ritual_id, now=now, min_answers=3)  # once
+    assert alert_on_drift(world.services, ids[-1], ritual_id, now=now, min_answers=3)
+    assert not alert_on_drift(world.services, ids[-1], ritual_id, now=now, min_answers=3)  # once
     opened = [c.params["users"] for c in world.fake.calls("conversations.open")]
     assert sorted(opened) == ["U_I1", "U_M1"]
     comments = [c.params["initial_comment"] for c in world.fake.calls("files.completeUploadExternal")]
@@ -234,9 +234,7 @@ def test_drift_alert_goes_once_to_both_leads_and_can_be_turned_off(world: Runnin
     off = world.slack.command("alerts off", channel_id="C_SHARED", user_id="U_M1").json()
     assert "No more drift alerts" in off["text"]
     more = seed(world).tallied_pulse(ritual_id, opened_at=now, marketing={2: 3}, it={1: 3})
-    assert not alert_on_drift(
-        database, messenger, more, ritual_id, now=now + dt.timedelta(days=2), min_answers=3
-    )
+    assert not alert_on_drift(world.services, more, ritual_id, now=now + dt.timedelta(days=2), min_answers=3)
 
 
 def test_a_widening_gap_alerts_the_leads_named_first_not_the_creator(world: RunningApp) -> None:
@@ -253,7 +251,7 @@ def test_a_widening_gap_alerts_the_leads_named_first_not_the_creator(world: Runn
     ]
     messenger = world.services.messenger
     assert messenger is not None
-    assert alert_on_drift(database, messenger, ids[-1], ritual_id, now=now, min_answers=3)
+    assert alert_on_drift(world.services, ids[-1], ritual_id, now=now, min_answers=3)
     assert sorted(c.params["users"] for c in world.fake.calls("conversations.open")) == ["U_I1", "U_M1"]
     (comment, _) = [c.params["initial_comment"] for c in world.fake.calls("files.completeUploadExternal")]
     assert (
@@ -268,11 +266,11 @@ def test_a_widening_gap_alerts_the_leads_named_first_not_the_creator(world: Runn
     # The claim was committed before the chart was drawn: the same pulse never alerts twice.
     with database.read() as session:
         assert session.get(Ritual, ritual_id).drift_alerted_pulse_id == ids[-1]  # type: ignore[union-attr]
-    assert not alert_on_drift(database, messenger, ids[-1], ritual_id, now=now, min_answers=3)
+    assert not alert_on_drift(world.services, ids[-1], ritual_id, now=now, min_answers=3)
 
 
 def test_no_alert_when_neither_falling_nor_widening(world: RunningApp) -> None:
-    database, now = world.services.database, world.clock.now()
+    now = world.clock.now()
     ritual_id = make_ritual(world)
     ups_and_downs = [({4: 3}, {4: 3}), ({3: 3}, {3: 3}), ({4: 3}, {4: 3})]
     ids = [
@@ -280,7 +278,7 @@ def test_no_alert_when_neither_falling_nor_widening(world: RunningApp) -> None:
         for k, (m, i) in enumerate(ups_and_downs)
     ]
     assert world.services.messenger is not None
-    assert not alert_on_drift(database, world.services.messenger, ids[-1], ritual_id, now=now, min_answers=3)
+    assert not alert_on_drift(world.services, ids[-1], ritual_id, now=now, min_answers=3)
     assert not world.fake.calls("files.completeUploadExternal")
 
 

@@ -10,6 +10,7 @@ from bot.listeners import (
     errors,
     help,
     home,
+    hours,
     insight,
     lifecycle,
     prompts,
@@ -33,5 +34,6 @@ def register_listeners(app: App) -> commands.CommandRouter:
     commitments.register(app, router)
     home.register(app)
     insight.register(app, router)
+    hours.register(app, router)
     lifecycle.register(app)
     return router

@@ -95,6 +95,7 @@ HELP_ORDER = {
             "reminders",
             "prompts",
             "forget-me",
+            "hours",
             "help",
         ]
     )

@@ -33,9 +33,10 @@ from bot.blocks.report import (
     theme_label,
 )
 from bot.charts import TrendPoint, alt_text, chart_title, render_trend_chart
-from bot.messenger import DeliveryError, Messenger
+from bot.messenger import DeliveryError
 from bot.services import Services
 from bot.usecases.access import Actor, RefusalKind, Refused, RitualRef, load_scoped_ritual, ritual_named
+from bot.usecases.direct_messages import HeldFile, send_in_working_hours
 from bot.usecases.refusals import pause_after_refusal
 from db.models import Ritual, Side, Workspace
 from db.reports import (
@@ -52,7 +53,6 @@ from db.reports import (
     win_rows,
 )
 from db.rituals import ritual_leads
-from db.session import Database
 
 log = logging.getLogger(__name__)
 
@@ -311,9 +311,11 @@ def set_drift_alerts(services: Services, actor: Actor, ritual_name: str, on: boo
 # -- what the clock asks for ---------------------------------------------------------------------
 
 
+DRIFT_KIND = "drift-alert"
+
+
 def alert_on_drift(
-    database: Database,
-    messenger: Messenger,
+    services: Services,
     pulse_id: int,
     ritual_id: int,
     *,
@@ -322,10 +324,11 @@ def alert_on_drift(
 ) -> bool:
     """After a pulse closed: if scores fell or the gap widened twice in a row, DM both leads once.
 
-    It takes the pulse-closing job's collaborators rather than `Services`, which that job is not
-    given. The claim is committed before the chart is drawn, in a read-only unit of work that never
-    holds the write lock pulse clicks wait for, and the DMs go out after it.
+    The claim is committed before the chart is drawn, in a read-only unit of work that never holds
+    the write lock pulse clicks wait for, and the DMs go out after it, in each lead's working hours
+    (held until then: `bot.usecases.direct_messages`).
     """
+    database = services.database
     with database.begin() as session:
         ritual = session.get(Ritual, ritual_id)
         if ritual is None or not ritual.drift_alerts:
@@ -359,18 +362,15 @@ def alert_on_drift(
         team = session.get(Workspace, ritual.workspace_id)
         team_id = team.team_id if team else ""
         leads = ritual_leads(session, ritual_id)
+    chart = HeldFile(report.png, "tandem-trend.png", report.title, report.alt_text)
     for user_id in (leads[side] for side in (Side.MARKETING, Side.IT) if side in leads):
-        try:
-            channel = messenger.dm_channel(team_id, user_id)
-            messenger.upload(
-                team_id,
-                channel,
-                content=report.png,
-                filename="tandem-trend.png",
-                title=report.title,
-                alt_text=report.alt_text,
-                initial_comment=text,
-            )
-        except DeliveryError as exc:
-            log.warning("a drift alert could not be sent: %s", exc.reason)
+        send_in_working_hours(
+            services,
+            team_id,
+            user_id,
+            kind=DRIFT_KIND,
+            key=f"{DRIFT_KIND}:{pulse_id}:{user_id}",
+            text=text,
+            file=chart,
+        )
     return True

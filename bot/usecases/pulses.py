@@ -36,6 +36,7 @@ from bot.blocks.pulse import (
     build_side_question,
     ephemeral_reply,
 )
+from bot.ids import parse_row_id
 from bot.messenger import DeliveryError
 from bot.services import Services
 from bot.usecases.access import (
@@ -47,6 +48,7 @@ from bot.usecases.access import (
     ritual_named,
     workspace_id_of,
 )
+from bot.usecases.direct_messages import DmStatus, HeldRef, send_in_working_hours
 from bot.usecases.insight import alert_on_drift
 from bot.usecases.refusals import pause_after_refusal
 from db import pulses as pulse_db
@@ -75,6 +77,7 @@ __all__ = [
     "open_after_checkin",
     "open_pulse",
     "refresh_count",
+    "reminder_still_wanted",
     "send_reminders",
     "start_pulse",
     "turn_reminders",
@@ -331,8 +334,7 @@ def close_and_report(services: Services, pulse_id: int, *, now: dt.datetime) -> 
     services.homes.refresh(team_id, *members)
     try:
         alert_on_drift(
-            services.database,
-            services.messenger,
+            services,
             pulse_id,
             ritual_id,
             now=now,
@@ -388,10 +390,19 @@ def close_early(services: Services, actor: Actor, pulse_id: int) -> CloseOutcome
 # -- reminders -----------------------------------------------------------------------------------------
 
 
+REMINDER_KIND = "pulse-reminder"
+
+
+def _reminder_key(pulse_id: int, user_id: str) -> str:
+    return f"{REMINDER_KIND}:{pulse_id}:{user_id}"
+
+
 def send_reminders(services: Services, *, now: dt.datetime) -> int:
     """One DM to each ritual member who has not answered, some hours before the pulse closes
-    (never twice: each is claimed in the database first). Returns how many were sent."""
-    work: list[tuple[str, str, str, PulseView]] = []
+    (never twice: each is claimed in the database first), in the member's working hours: held until
+    they start, and skipped when they would only start once the pulse has closed
+    (`bot.usecases.direct_messages`). Returns how many were sent or held."""
+    work: list[tuple[str, str, str, PulseView, dt.datetime]] = []
     with services.database.begin() as session:
         for pulse in pulse_db.pulses_to_remind(session, now=now):
             pulse.reminders_sent_at = now
@@ -403,16 +414,35 @@ def send_reminders(services: Services, *, now: dt.datetime) -> int:
                 if pulse_db.claim_reminder(
                     session, pulse.id, pulse_db.voter_key(pulse, person.slack_user_id)
                 ):
-                    work.append((team_id, person.slack_user_id, pulse.channel_id, view))
+                    work.append((team_id, person.slack_user_id, pulse.channel_id, view, pulse.closes_at))
     sent = 0
-    for team_id, user_id, channel_id, view in work:
+    for team_id, user_id, channel_id, view, closes_at in work:
         text, blocks = build_reminder_dm(view, channel_id)
-        try:
-            services.messenger.dm(team_id, user_id, text=text, blocks=[b.to_dict() for b in blocks])
-            sent += 1
-        except DeliveryError as exc:
-            log.warning("a pulse reminder could not be sent: %s", exc.reason)
+        outcome = send_in_working_hours(
+            services,
+            team_id,
+            user_id,
+            kind=REMINDER_KIND,
+            key=_reminder_key(view.pulse_id, user_id),
+            text=text,
+            blocks=[b.to_dict() for b in blocks],
+            deadline=closes_at,
+        )
+        sent += outcome.status in (DmStatus.SENT, DmStatus.HELD)
     return sent
+
+
+def reminder_still_wanted(services: Services, held: HeldRef) -> bool:
+    """A held reminder goes out only while its pulse is open and its recipient has not answered."""
+    _, _, pulse_part = held.key.rpartition(":")[0].partition(":")
+    pulse_id = parse_row_id(pulse_part)
+    if pulse_id is None:
+        return False
+    with services.database.read() as session:
+        pulse = pulse_db.load_pulse(session, pulse_id, workspace_id=held.workspace_id)
+        if pulse is None or pulse.closed_at is not None or pulse.closes_at <= services.clock.now():
+            return False
+        return not pulse_db.has_answered(session, pulse, held.user_id)
 
 
 # -- who answered what ---------------------------------------------------------------------------------
