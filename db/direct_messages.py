@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.orm import Session
 
 from db.base import upsert
@@ -144,6 +144,12 @@ def fail_stale_claims(session: Session, *, now: dt.datetime) -> int:
             .values(status=HeldDmStatus.FAILED, reason="interrupted while sending")
         )
     )
+
+
+def forget_prefixed(session: Session, key_prefix: str) -> int:
+    """Delete every held DM whose key starts with `key_prefix`, whatever its status (a closed
+    anonymous pulse keeps nothing that says who had not answered it)."""
+    return _count(session.execute(delete(HeldDm).where(HeldDm.key.startswith(key_prefix, autoescape=True))))
 
 
 def _count(result: object) -> int:

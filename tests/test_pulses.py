@@ -99,8 +99,17 @@ def start_pulse(app: RunningApp, ritual_id: int | None = None, **ritual: object)
     return PulseWorld(app, ritual_id, pulse_id)
 
 
+# The default pulse opens Monday 09:00 UTC and reminds Tuesday 05:00 UTC. Its members work in Tokyo
+# (14:00 then), so its reminders go out at once; quiet hours have their own tests
+# (tests/test_quiet_hours.py).
+AWAKE_AT_REMINDER = "Asia/Tokyo"
+
+
 @pytest.fixture
 def world(running_app: RunningApp) -> PulseWorld:
+    people = World(running_app.services.database, running_app.clock)
+    for user in MARKETING + IT:
+        people.person(user, timezone=AWAKE_AT_REMINDER)
     return start_pulse(running_app)
 
 

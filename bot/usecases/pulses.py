@@ -51,6 +51,7 @@ from bot.usecases.access import (
 from bot.usecases.direct_messages import DmStatus, HeldRef, send_in_working_hours
 from bot.usecases.insight import alert_on_drift
 from bot.usecases.refusals import pause_after_refusal
+from db import direct_messages as held_db
 from db import pulses as pulse_db
 from db.models import Pulse, PulseQuestion, Ritual, RitualStatus, Side, Workspace
 from db.people import forget_person, ritual_people, set_reminders, set_side
@@ -313,6 +314,8 @@ def close_and_report(services: Services, pulse_id: int, *, now: dt.datetime) -> 
         pulse = session.get(Pulse, pulse_id)
         if pulse is None or not pulse_db.close_pulse(session, pulse, now=now):
             return False
+        # Its reminders still held are moot now, and would say who had not answered.
+        held_db.forget_prefixed(session, _reminder_key(pulse_id, ""))
         ritual, team_id = _ritual_and_team(session, pulse)
         figures = pulse_db.results(session, pulse, min_answers=services.pulse_settings.min_answers)
         text, blocks = build_results(figures, ritual_name=ritual.name)
