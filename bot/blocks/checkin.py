@@ -111,6 +111,9 @@ class CheckinContent:
     focus: tuple[str, ...] = ()
     # Why the prompt's theme was picked from the pulse data, e.g. "chosen because IT rated … 2.4".
     chosen_because: str | None = None
+    # False: only the two leads (the first named on each side) are @-mentioned, so a weekly check-in
+    # pings two people, not the whole team; the others are counted without a mention.
+    notify_members: bool = True
 
 
 @dataclass(frozen=True)
@@ -347,9 +350,10 @@ def build_checkin(c: CheckinContent) -> tuple[str, list[Block]]:
         more = f"…and {left_out} more agenda section{'s' if left_out > 1 else ''} that did not fit."
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=more)]))
 
+    shown = _PEOPLE_SHOWN if c.notify_members else 1
     people = (
-        f":busts_in_silhouette: Marketing: {mentions(c.marketing, limit=_PEOPLE_SHOWN)} · "
-        f"IT: {mentions(c.it, limit=_PEOPLE_SHOWN)}"
+        f":busts_in_silhouette: Marketing: {mentions(c.marketing, limit=shown)} · "
+        f"IT: {mentions(c.it, limit=shown)}"
     )
     tail: list[Block] = [
         SectionBlock(text=MarkdownTextObject(text=people)),

@@ -365,6 +365,11 @@ def build_pulse_message(v: PulseView) -> tuple[str, list[Block]]:
     name = _name(v.ritual_name)
     privacy = _ANONYMOUS if v.anonymous else _NOT_ANONYMOUS
     blocks: list[Block] = [_section(f":bar_chart: *Pulse: {name}*"), _context(privacy)]
+    if v.closed and v.answered == 0:
+        # Nobody answered: the message says so itself, and no empty results go into the thread.
+        closed_at = v.closed_at_local or v.closes_at_local
+        blocks.append(_section(f"This pulse closed on {slack_date(closed_at)}. Nobody answered it."))
+        return f"Pulse: {name} closed on {format_local(closed_at)}. Nobody answered it.", blocks
     if v.closed:
         closed_at = v.closed_at_local or v.closes_at_local
         blocks.append(_section(f"This pulse closed on {slack_date(closed_at)}. Results are in the thread."))

@@ -151,7 +151,8 @@ def open_pulse(
 
     def post() -> None:
         try:
-            ts = services.messenger.post(team_id, channel_id, text=text, blocks=payload)
+            # In its check-in's thread: one top-level post per check-in, not two.
+            ts = services.messenger.post(team_id, channel_id, text=text, blocks=payload, thread_ts=thread_ts)
         except DeliveryError as exc:
             log.warning("the message of pulse %s could not be posted: %s", pulse_id, exc.reason)
             pause_after_refusal(services, team_id, channel_id, exc)
@@ -305,8 +306,9 @@ def refresh_count(services: Services, pulse_id: int) -> None:
 
 
 def close_and_report(services: Services, pulse_id: int, *, now: dt.datetime) -> bool:
-    """Close one pulse (if still open), post its results in its thread, mark its message closed,
-    refresh its members' Home tabs and look for drift. True if this call closed it.
+    """Close one pulse (if still open), post its results in its thread (none when nobody answered),
+    mark its message closed, refresh its members' Home tabs and look for drift. True if this call
+    closed it.
 
     `pulse_id` is trusted: it comes from the database, or from `close_early`, which scoped it.
     """
@@ -323,10 +325,13 @@ def close_and_report(services: Services, pulse_id: int, *, now: dt.datetime) -> 
         ritual_id, channel_id, message_ts = ritual.id, pulse.channel_id, pulse.message_ts
         thread_ts = pulse.thread_ts or pulse.message_ts
         members = [person.slack_user_id for person in ritual_people(session, ritual_id)]
+        answered = pulse_db.answered_count(session, pulse)
     try:
-        services.messenger.post(
-            team_id, channel_id, text=text, blocks=[b.to_dict() for b in blocks], thread_ts=thread_ts
-        )
+        # A pulse nobody answered has no results: its own message says it closed unanswered.
+        if answered:
+            services.messenger.post(
+                team_id, channel_id, text=text, blocks=[b.to_dict() for b in blocks], thread_ts=thread_ts
+            )
         if message_ts:
             services.messenger.update(
                 team_id, channel_id, message_ts, text=closed_text, blocks=[b.to_dict() for b in closed_blocks]
