@@ -146,6 +146,10 @@ def fail_stale_claims(session: Session, *, now: dt.datetime) -> int:
     )
 
 
+def forget(session: Session, held_id: int) -> None:
+    session.execute(delete(HeldDm).where(HeldDm.id == held_id))
+
+
 def forget_prefixed(session: Session, key_prefix: str) -> int:
     """Delete every held DM whose key starts with `key_prefix`, whatever its status (a closed
     anonymous pulse keeps nothing that says who had not answered it)."""

@@ -394,6 +394,7 @@ def nudge_overdue(services: Services, *, now: dt.datetime) -> int:
                 key=f"{NUDGE_KIND}:{view.id}:{view.due.isoformat()}:{owner}",
                 text=text,
                 blocks=[b.to_dict() for b in blocks],
+                now=now,
             )
             if outcome.delivered_or_due:
                 delivered += 1

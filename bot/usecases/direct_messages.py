@@ -115,14 +115,19 @@ def send_in_working_hours(
     blocks: Sequence[dict[str, Any]] = (),
     file: HeldFile | None = None,
     deadline: dt.datetime | None = None,
+    now: dt.datetime | None = None,
 ) -> DmOutcome:
     """DM `user_id` now if it is working time where they are, else hold it until it is.
 
     `key` names the message (say `pulse-reminder:12:U123`): a key already asked for sends nothing
     again. `deadline`: from then on the DM is useless, so one that cannot go out before it is
-    skipped. `file` (a chart) goes with `text` as its comment.
+    skipped. `file` (a chart) goes with `text` as its comment. `now`: the caller's job time (the
+    clock's by default).
+
+    A DM Slack refuses now is forgotten (FAILED is returned): its key is free, so the caller may ask
+    again later, as the overdue nudge does.
     """
-    now = services.clock.now()
+    now = now or services.clock.now()
     workspace_id, hours, timezone = _timezone(services, team_id, user_id)
     when = hours.deliver_at(now, timezone, deadline=deadline)
     if when is None:
@@ -154,7 +159,9 @@ def send_in_working_hours(
         return DmOutcome(DmStatus.SKIPPED, reason=reason or "")
     if status is HeldDmStatus.PENDING:
         return DmOutcome(DmStatus.HELD, not_before=not_before)
-    return _deliver(services, team_id, held_id, user_id, text=text, blocks=blocks, file=file, now=now)
+    return _deliver(
+        services, team_id, held_id, user_id, text=text, blocks=blocks, file=file, now=now, forget_failed=True
+    )
 
 
 def _deliver(
@@ -167,8 +174,10 @@ def _deliver(
     blocks: Sequence[dict[str, Any]],
     file: HeldFile | None,
     now: dt.datetime,
+    forget_failed: bool = False,
 ) -> DmOutcome:
-    """Send one claimed DM (no transaction open), then record how it ended."""
+    """Send one claimed DM (no transaction open), then record how it ended (or, `forget_failed`,
+    forget a refused one so that its key can be asked for again)."""
     try:
         if file is None:
             services.messenger.dm(team_id, user_id, text=text, blocks=list(blocks))
@@ -186,7 +195,10 @@ def _deliver(
     except DeliveryError as exc:
         log.warning("a DM could not be sent: %s", exc.reason)
         with services.database.begin() as session:
-            held_db.finish(session, held_id, HeldDmStatus.FAILED, now=now, reason=exc.reason[:300])
+            if forget_failed:
+                held_db.forget(session, held_id)
+            else:
+                held_db.finish(session, held_id, HeldDmStatus.FAILED, now=now, reason=exc.reason[:300])
         return DmOutcome(DmStatus.FAILED, reason=exc.reason, workspace_gone=exc.workspace_gone)
     with services.database.begin() as session:
         held_db.finish(session, held_id, HeldDmStatus.SENT, now=now)

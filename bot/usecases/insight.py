@@ -372,5 +372,6 @@ def alert_on_drift(
             key=f"{DRIFT_KIND}:{pulse_id}:{user_id}",
             text=text,
             file=chart,
+            now=now,
         )
     return True

@@ -435,6 +435,7 @@ def send_reminders(services: Services, *, now: dt.datetime) -> int:
             text=text,
             blocks=[b.to_dict() for b in blocks],
             deadline=closes_at,
+            now=now,
         )
         sent += outcome.status in (DmStatus.SENT, DmStatus.HELD)
     return sent
