@@ -10,9 +10,9 @@ from bot.listeners import (
     errors,
     help,
     home,
-    hours,
     insight,
     lifecycle,
+    noise,
     prompts,
     pulses,
     rituals,
@@ -34,6 +34,6 @@ def register_listeners(app: App) -> commands.CommandRouter:
     commitments.register(app, router)
     home.register(app)
     insight.register(app, router)
-    hours.register(app, router)
+    noise.register(app, router)
     lifecycle.register(app)
     return router

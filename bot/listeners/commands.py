@@ -96,6 +96,7 @@ HELP_ORDER = {
             "prompts",
             "forget-me",
             "hours",
+            "mentions",
             "help",
         ]
     )

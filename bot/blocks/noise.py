@@ -7,6 +7,8 @@ import datetime as dt
 import re
 from collections.abc import Iterable
 
+from bot.blocks.text import escape
+
 HOURS_EXAMPLE = "hours 09:00-18:00 mon-fri"
 HOURS_PROBLEM = (
     "Give the hours as start-end and the days, e.g. `09:00-18:00 mon-fri` or `8-17 mon,tue,wed,thu`."
@@ -73,4 +75,29 @@ def hours_text(start: dt.time, end: dt.time, days: Iterable[int], *, changed: bo
     return (
         f":clock9: Tandem sends direct messages (reminders, nudges, alerts) {what}, in each person's own "
         f"Slack timezone, and holds them otherwise. An admin can change this: `/tandem {HOURS_EXAMPLE}`."
+    )
+
+
+# -- /tandem mentions ---------------------------------------------------------------------------------
+
+MENTIONS_EXAMPLE = "mentions everyone Weekly sync"
+MENTIONS_PROBLEM = "Say `everyone` or `leads`, then the ritual if the channel has several."
+
+
+def parse_mentions(text: str) -> tuple[bool, str] | None:
+    """`everyone|leads [ritual]`: whether every member is @-mentioned, and the ritual's name ("" for
+    the channel's one); None when neither word starts it."""
+    choice, _, name = " ".join(text.split()).partition(" ")
+    if choice.lower() not in ("everyone", "leads"):
+        return None
+    return choice.lower() == "everyone", name
+
+
+def mentions_text(everyone: bool, ritual_name: str) -> str:
+    name = escape(ritual_name)
+    if everyone:
+        return f":loudspeaker: Each check-in of “{name}” now @-mentions every member."
+    return (
+        f":mute: Each check-in of “{name}” now @-mentions its two leads only; the other members "
+        "see it in the channel without a notification."
     )
