@@ -29,8 +29,8 @@ def utc(day: int, hour: int, minute: int = 0) -> dt.datetime:
     return dt.datetime(2026, 11, day, hour, minute, tzinfo=dt.UTC)
 
 
-@pytest.fixture
-def team(running_app: RunningApp) -> RunningApp:
+def furnish(running_app: RunningApp) -> RunningApp:
+    """The channel and the people of the team, as Slack knows them (their timezones)."""
     fake = running_app.fake
     fake.add_channel("C_SHARED", name="mkt-it", is_member=True)
     for user in (LA, LA2, LA3):
@@ -39,6 +39,11 @@ def team(running_app: RunningApp) -> RunningApp:
         fake.add_user(user, tz="Europe/Berlin")
     fake.add_user("U_ADMIN", tz="Europe/Berlin", is_admin=True)
     return running_app
+
+
+@pytest.fixture
+def team(running_app: RunningApp) -> RunningApp:
+    return furnish(running_app)
 
 
 def world(app: RunningApp) -> World:

@@ -1,0 +1,126 @@
+"""Less noise: a check-in pings its two leads, carries its pulse in its thread, a pulse nobody answered
+closes quietly, and a ritual younger than a week gets no monthly digest.
+
+The same team as tests/test_quiet_hours.py: marketing in Los Angeles, IT in Berlin, a weekly check-in
+on Tuesdays at 09:00 Berlin, fired by the scheduler on a frozen clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+
+import pytest
+
+from jobs.scheduler import TandemScheduler
+from tests.conftest import RunningApp
+from tests.fake_slack import FakeSlack
+from tests.test_quiet_hours import (
+    BERLIN,
+    BERLIN2,
+    BERLIN3,
+    LA,
+    LA2,
+    LA3,
+    TUESDAY_CHECKIN,
+    at,
+    checkin,
+    furnish,
+    ritual,
+    utc,
+    world,
+)
+
+
+@pytest.fixture
+def team(running_app: RunningApp) -> RunningApp:
+    return furnish(running_app)
+
+
+def channel_posts(fake: FakeSlack) -> list[dict]:
+    return [c.params for c in fake.calls("chat.postMessage") if c.params["channel"] == "C_SHARED"]
+
+
+def mentioned(post: dict) -> list[str]:
+    return sorted(set(re.findall(r"<@(U_[A-Z0-9]+)>", json.dumps(post.get("blocks")) + post.get("text", ""))))
+
+
+def test_a_checkin_pings_its_two_leads_and_its_pulse_is_in_its_thread(
+    team: RunningApp, scheduler: TandemScheduler
+) -> None:
+    ritual_id = ritual(team, window=24)
+    checkin(team, scheduler, ritual_id)
+    top_level = [p for p in channel_posts(team.fake) if not p.get("thread_ts")]
+    assert len(top_level) == 1  # the check-in, and only it
+    (post,) = top_level
+    assert mentioned(post) == [BERLIN, LA]  # the first named on each side
+    assert "and 2 more" in json.dumps(post["blocks"])
+    (pulse,) = [p for p in channel_posts(team.fake) if p["text"].startswith("Pulse:")]
+    (checkin_ts,) = [ts for (channel, ts), m in team.fake.messages.items() if m["text"] == post["text"]]
+    assert pulse["thread_ts"] == checkin_ts
+
+    # A lead asks for every member to be mentioned: the next check-in pings all six.
+    said = team.slack.command("mentions everyone", channel_id="C_SHARED", user_id=LA).json()["text"]
+    assert "every member" in said
+    team.clock.set(TUESDAY_CHECKIN + dt.timedelta(weeks=1, seconds=1))
+    scheduler.fire(ritual_id)
+    assert scheduler.outbox.join(10)
+    latest = [p for p in channel_posts(team.fake) if not p.get("thread_ts")][-1]
+    assert mentioned(latest) == sorted([LA, LA2, LA3, BERLIN, BERLIN2, BERLIN3])
+    # And someone outside the ritual may not change it.
+    team.fake.add_user("U_OUTSIDER", tz="Europe/Berlin")
+    refused = team.slack.command("mentions leads", channel_id="C_SHARED", user_id="U_OUTSIDER").json()
+    assert "Only the creator" in refused["text"]
+
+
+def test_a_pulse_nobody_answered_closes_by_updating_its_message_without_results(
+    team: RunningApp, scheduler: TandemScheduler
+) -> None:
+    ritual_id = ritual(team, window=24)
+    checkin(team, scheduler, ritual_id)
+    before = len(team.fake.calls("chat.postMessage"))
+    at(team, scheduler, TUESDAY_CHECKIN + dt.timedelta(hours=24, minutes=1))
+    assert len(team.fake.calls("chat.postMessage")) == before  # no results reply, no DM
+    (update,) = team.fake.calls("chat.update")
+    assert "Nobody answered" in update.params["text"]
+    assert "Results are in the thread" not in json.dumps(update.params["blocks"])
+
+
+def test_a_pulse_with_answers_still_gets_its_results_in_the_thread(
+    team: RunningApp, scheduler: TandemScheduler
+) -> None:
+    ritual_id = ritual(team, window=24)
+    checkin(team, scheduler, ritual_id)
+    (pulse,) = [p for p in channel_posts(team.fake) if p["text"].startswith("Pulse:")]
+    button = next(
+        e
+        for b in pulse["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"].endswith("partner:3")
+    )
+    team.slack.block_action(button["action_id"], value=button["value"], user_id=LA, channel_id="C_SHARED")
+    team.drain()
+    at(team, scheduler, TUESDAY_CHECKIN + dt.timedelta(hours=24, minutes=1))
+    results = [p for p in channel_posts(team.fake) if p.get("thread_ts") and "Pulse:" not in p["text"][:6]]
+    assert len(results) == 1 and results[0]["thread_ts"] == pulse["thread_ts"]
+
+
+def test_no_digest_for_a_ritual_younger_than_a_week(team: RunningApp, scheduler: TandemScheduler) -> None:
+    w = world(team)
+    # Made on Monday 30 November 10:00 Berlin, with a win the same day.
+    w.ritual(marketing=(LA,), it=(BERLIN,), now=utc(30, 9))
+    w.win(what="Launched the data-sharing pilot", marketing=(LA,), it=(BERLIN,), at=utc(30, 10))
+    team.clock.set(utc(30, 15, 5))  # 16:05 in Berlin: November's digest falls due
+    scheduler.ledger_work()
+    assert [p for p in channel_posts(team.fake) if "November 2026" in p["text"]] == []
+
+
+def test_a_digest_for_a_ritual_a_week_old_with_wins(team: RunningApp, scheduler: TandemScheduler) -> None:
+    w = world(team)
+    w.ritual(marketing=(LA,), it=(BERLIN,), now=utc(23, 9))  # a week and six hours before it is due
+    w.win(what="Launched the data-sharing pilot", marketing=(LA,), it=(BERLIN,), at=utc(30, 10))
+    team.clock.set(utc(30, 15, 5))
+    scheduler.ledger_work()
+    assert len([p for p in channel_posts(team.fake) if "November 2026" in p["text"]]) == 1
