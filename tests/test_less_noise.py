@@ -13,6 +13,8 @@ import re
 
 import pytest
 
+from bot import ids
+from db.pulses import open_pulses_of
 from jobs.scheduler import TandemScheduler
 from tests.conftest import RunningApp
 from tests.fake_slack import FakeSlack
@@ -124,3 +126,26 @@ def test_a_digest_for_a_ritual_a_week_old_with_wins(team: RunningApp, scheduler:
     team.clock.set(utc(30, 15, 5))
     scheduler.ledger_work()
     assert len([p for p in channel_posts(team.fake) if "November 2026" in p["text"]]) == 1
+
+
+def test_tandem_pulse_while_one_is_open_shows_it_and_closes_nothing(
+    team: RunningApp, scheduler: TandemScheduler
+) -> None:
+    ritual_id = ritual(team, window=24)
+    checkin(team, scheduler, ritual_id)  # its pulse is the ritual creator's, LA's
+    posts_before = len(team.fake.calls("chat.postMessage"))
+
+    other = team.slack.command("pulse", channel_id="C_SHARED", user_id=BERLIN).json()
+    shown = json.dumps(other["blocks"])
+    assert "already has a pulse open, until <!date^" in shown
+    assert f"<@{LA}> opened it and can close it early" in shown
+    assert not [b for b in other.get("blocks", []) if b["type"] == "actions"]  # no Close button
+    owner = team.slack.command("pulse", channel_id="C_SHARED", user_id=LA).json()
+    (close,) = [e for b in owner["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert close["action_id"] == ids.ACTION_PULSE_CLOSE and "confirm" in close
+    team.settle()
+    # Nothing was closed, posted or updated: everyone who has not answered still can.
+    assert len(team.fake.calls("chat.postMessage")) == posts_before
+    assert team.fake.calls("chat.update") == []
+    with team.services.database.read() as session:
+        assert [p.closed_at for p in open_pulses_of(session, ritual_id)] == [None]

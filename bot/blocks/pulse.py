@@ -497,6 +497,43 @@ def build_pulse_starting(ritual_name: str) -> str:
     return f":bar_chart: Starting a pulse for “{_name(ritual_name)}”."
 
 
+def build_pulse_already_open(
+    ritual_name: str, pulse_id: int, closes_at_local: dt.datetime, *, owner: str, is_owner: bool
+) -> tuple[str, list[Block]]:
+    """`/tandem pulse` while the ritual's pulse is open: that pulse, its close time, and, for its
+    owner only, a Close button (the same as on its message, with its confirmation). Nothing is closed."""
+    name = _name(ritual_name)
+    text = (
+        f":bar_chart: “{name}” already has a pulse open, until {slack_date(closes_at_local)}. "
+        "People can answer it until then."
+    )
+    if not is_owner:
+        text += f" <@{escape(owner)}> opened it and can close it early."
+    blocks: list[Block] = [_section(text)]
+    if is_owner:
+        blocks.append(
+            ActionsBlock(
+                elements=[
+                    ButtonElement(
+                        text="Close it now",
+                        action_id=ids.ACTION_PULSE_CLOSE,
+                        value=close_value(pulse_id),
+                        confirm=ConfirmObject(
+                            title="Close this pulse now?",
+                            text=PlainTextObject(
+                                text="Nobody can answer after it closes, and the results go into the thread."
+                            ),
+                            confirm="Close it",
+                            deny="Keep it open",
+                        ),
+                    )
+                ]
+            )
+        )
+    fallback = f"“{name}” already has a pulse open, until {format_local(closes_at_local)}."
+    return fallback, blocks
+
+
 def build_start_paused(ritual_name: str) -> str:
     return f"“{_name(ritual_name)}” is paused. Resume it first."
 

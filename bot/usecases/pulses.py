@@ -118,9 +118,11 @@ def open_pulse(
     occurrence_id: int | None = None,
     thread_ts: str | None = None,
     theme: str | None = None,
+    replace_open: bool = True,
 ) -> int | None:
     """Open a pulse for the ritual, close the ones it still has open (posting their results), and
-    queue its message for the channel's next slot. Returns the pulse id (None if the ritual is gone).
+    queue its message for the channel's next slot. Returns the pulse id (None if the ritual is gone,
+    or, with `replace_open` False, when it has a pulse open: an on-demand pulse never closes one).
 
     `thread_ts`: the check-in the pulse goes with (its results go into that thread; a pulse asked
     for on demand gets its own message's thread).
@@ -131,6 +133,8 @@ def open_pulse(
         if ritual is None or ritual.status is RitualStatus.DELETED:
             return None
         still_open = [p.id for p in pulse_db.open_pulses_of(session, ritual_id)]
+        if still_open and not replace_open:
+            return None
         pulse = pulse_db.open_pulse(
             session,
             ritual,
@@ -189,20 +193,24 @@ def open_after_checkin(
 class StartStatus(StrEnum):
     STARTING = "starting"  # acknowledged; the pulse opens in the channel's next slot
     PAUSED = "paused"  # the ritual is paused: nothing opens
+    ALREADY_OPEN = "already_open"  # the ritual's pulse is open: shown, never closed by this
 
 
 @dataclass(frozen=True)
 class StartOutcome:
     status: StartStatus
     ritual_name: str
+    # ALREADY_OPEN: the open pulse, its owner, and when it closes in the ritual's timezone.
+    pulse_id: int | None = None
+    owner: str = ""
+    closes_at_local: dt.datetime | None = None
 
 
 def start_pulse(services: Services, actor: Actor, name: str, *, example: str) -> StartOutcome | Refused:
     """`/tandem pulse [ritual]`: check the actor may act on the ritual (before the ack), then queue
-    the opening, which closes the ritual's pulse still open and posts its results first.
-
-    Known issue (not fixed here): that earlier pulse is closed whoever owns it, although only its
-    owner may close it early with its button.
+    the opening. While the ritual has a pulse open, that one is shown instead (ALREADY_OPEN): a
+    command never closes someone's pulse, and people who have not answered keep their chance; only
+    its owner may close it early, with its button.
     """
     found = ritual_named(services, actor, name, example=example)
     if isinstance(found, Refused):
@@ -213,6 +221,16 @@ def start_pulse(services: Services, actor: Actor, name: str, *, example: str) ->
             return Refused(RefusalKind.NOT_FOUND)
         if ritual.status is not RitualStatus.ACTIVE:
             return StartOutcome(StartStatus.PAUSED, ritual.name)
+        still_open = pulse_db.open_pulses_of(session, ritual.id)
+        if still_open:
+            pulse = max(still_open, key=lambda p: p.opened_at)
+            return StartOutcome(
+                StartStatus.ALREADY_OPEN,
+                ritual.name,
+                pulse_id=pulse.id,
+                owner=pulse.owner,
+                closes_at_local=pulse.closes_at.astimezone(ZoneInfo(ritual.timezone)),
+            )
         channel_id = ritual.channel_id
     # Closing the earlier pulse posts its results and may draw a chart: none of it before the ack.
     services.checkins.send(channel_id, lambda: _open_on_demand(services, found.id, actor.user_id))
@@ -220,8 +238,8 @@ def start_pulse(services: Services, actor: Actor, name: str, *, example: str) ->
 
 
 def _open_on_demand(services: Services, ritual_id: int, owner: str) -> None:
-    if open_pulse(services, ritual_id, owner=owner) is None:
-        log.info("ritual %s was deleted before its pulse could open", ritual_id)
+    if open_pulse(services, ritual_id, owner=owner, replace_open=False) is None:
+        log.info("ritual %s was deleted, or got a pulse, before its pulse could open", ritual_id)
 
 
 # -- answering -----------------------------------------------------------------------------------------
