@@ -149,3 +149,16 @@ def test_tandem_pulse_while_one_is_open_shows_it_and_closes_nothing(
     assert team.fake.calls("chat.update") == []
     with team.services.database.read() as session:
         assert [p.closed_at for p in open_pulses_of(session, ritual_id)] == [None]
+
+
+def test_a_bare_month_name_is_the_latest_such_month_not_in_the_future(team: RunningApp) -> None:
+    w = world(team)
+    w.ritual(marketing=(LA,), it=(BERLIN,), now=utc(1, 9))
+    w.win(what="Launched the data-sharing pilot", marketing=(LA,), it=(BERLIN,), at=utc(10, 10))
+    team.clock.set(dt.datetime(2027, 1, 12, 10, 0, tzinfo=dt.UTC))  # January: November is last year's
+    for user in (LA, BERLIN):
+        shown = json.dumps(team.slack.command("wins november", channel_id="C_SHARED", user_id=user).json())
+        assert "November 2026" in shown and "November 2027" not in shown
+        assert "data-sharing pilot" in shown
+    this_year = json.dumps(team.slack.command("wins january", channel_id="C_SHARED", user_id=LA).json())
+    assert "January 2027" in this_year

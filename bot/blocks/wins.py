@@ -562,8 +562,8 @@ def _month(year: int | None, month: int | None) -> tuple[int, int] | None:
 
 
 def parse_period(text: str, *, today: dt.date) -> tuple[int, int] | None:
-    """`(year, month)` from `2026-11`, `november`, `nov 2026`, `this-month` or `last-month` (empty:
-    this month), relative to `today`; None when `text` is not a month (:func:`period_problem` says so)."""
+    """`(year, month)` from `2026-11`, `november` (the latest November not in the future), `nov 2026`,
+    `this-month` or `last-month` (empty: this month), relative to `today`; None when `text` is not a month (:func:`period_problem` says so)."""
     cleaned = text.strip().lower()
     if cleaned in ("", "this-month", "this month"):
         return today.year, today.month
@@ -576,7 +576,12 @@ def parse_period(text: str, *, today: dt.date) -> tuple[int, int] | None:
     words = cleaned.split()
     for index, name in enumerate(_MONTHS):
         if words and (words[0] == name or words[0] == name[:3]):
-            return _month(_number(words[1]) if len(words) > 1 else today.year, index + 1)
+            if len(words) > 1:
+                return _month(_number(words[1]), index + 1)
+            # A bare month name is the most recent such month not in the future: "november" typed
+            # in January is the November just gone, not the one coming.
+            month = index + 1
+            return _month(today.year if month <= today.month else today.year - 1, month)
     return None
 
 
