@@ -40,7 +40,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot import ids
-from bot.blocks.text import escape
+from bot.blocks.text import escape, plain_date
 
 __all__ = [
     "CHOICE_BY_ACTION",
@@ -141,7 +141,7 @@ def _one_line(text: str) -> str:
 def due_text(day: dt.date) -> str:
     """E.g. "Tue 1 Dec". A plain date, not a Slack date token: a due date is a day, not an instant, and a
     token would show it a day early or late to readers in other timezones."""
-    return f"{day:%a} {day.day} {day:%b}"
+    return plain_date(day)
 
 
 # --------------------------------------------------------------------------- the add / edit modal

@@ -38,7 +38,7 @@ from slack_sdk.models.blocks import (
 
 from bot import ids
 from bot.blocks.rituals import format_local, slack_date
-from bot.blocks.text import escape, truncate
+from bot.blocks.text import escape, plain_time, truncate
 from db.figures import SCORES, Figures, PulseResults
 from db.models import PulseQuestion, Side
 
@@ -307,7 +307,7 @@ def _people_answered(n: int, *, so_far: bool) -> str:
 
 
 def _closed_on(when: dt.datetime) -> str:
-    return f"{when:%A} {when.day} {when:%B}, {when:%H:%M} {when.tzname() or ''}".rstrip()
+    return plain_time(when)
 
 
 def _section(text: str) -> SectionBlock:

@@ -41,7 +41,7 @@ from slack_sdk.models.views import View
 from bot import ids
 from bot.blocks.commitments import escape_within, is_user_id, metadata_tampered
 from bot.blocks.rituals import mentions
-from bot.blocks.text import escape, truncate
+from bot.blocks.text import escape, plain_date, truncate
 
 __all__ = [
     "MAX_LINK_CHARS",
@@ -444,7 +444,7 @@ def build_withdrawn_win(w: WinView) -> tuple[str, list[Block]]:
 
 
 def _short_day(when: dt.datetime) -> str:
-    return f"{when:%a} {when.day} {when:%b}"
+    return plain_date(when)
 
 
 def _ranked(people: Sequence[str]) -> str:
