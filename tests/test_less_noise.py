@@ -7,7 +7,9 @@ on Tuesdays at 09:00 Berlin, fired by the scheduler on a frozen clock.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 import re
 
@@ -162,3 +164,24 @@ def test_a_bare_month_name_is_the_latest_such_month_not_in_the_future(team: Runn
         assert "data-sharing pilot" in shown
     this_year = json.dumps(team.slack.command("wins january", channel_id="C_SHARED", user_id=LA).json())
     assert "January 2027" in this_year
+
+
+def test_exports_name_people_as_slack_does_now_and_a_departed_one_as_former_member(team: RunningApp) -> None:
+    w = world(team)
+    ritual_id = w.ritual(marketing=(LA, LA2), it=(BERLIN, BERLIN2), now=utc(1, 9))
+    w.win(what="Launched the data-sharing pilot", marketing=(LA, LA2), it=(BERLIN,), at=utc(10, 10))
+    w.commitment(ritual_id=ritual_id, marketing_owner=LA, it_owner=BERLIN2, due=dt.date(2026, 12, 4))
+    team.fake.add_user(LA, name="Lena (LA)", tz="America/Los_Angeles")
+    team.fake.add_user(BERLIN, name="Bernd", tz="Europe/Berlin")
+    team.fake.add_user(BERLIN2, name="Birgit", tz="Europe/Berlin", deleted=True)  # left the company
+    team.fake.users.pop(LA2)  # unknown to Slack now
+    team.slack.command("export", channel_id="C_SHARED", user_id=LA)
+    team.drain()
+    team.fake.wait_for("files.completeUploadExternal")
+    data = next(iter(team.fake.uploads.values())).decode()
+    rows = list(csv.DictReader(io.StringIO(data)))
+    (win,) = [r for r in rows if r["section"] == "win"]
+    assert (win["marketing"], win["it"]) == ("Lena (LA), former member", "Bernd")
+    (commitment,) = [r for r in rows if r["section"] == "commitment"]
+    assert (commitment["marketing"], commitment["it"]) == ("Lena (LA)", "former member")
+    assert not re.search(r"\bU_[A-Z0-9]+\b", data)

@@ -13,7 +13,7 @@ import csv
 import datetime as dt
 import io
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -148,8 +148,57 @@ ANSWER_FIELDS = ["pulse_date", "pulse_id", "user", "side", "question", "score"]
 
 @dataclass(frozen=True)
 class Export:
-    files: list[tuple[str, bytes]]
+    # (file name, rows, columns): people are Slack ids here, named at sending time (`_named`).
+    tables: list[tuple[str, list[dict[str, object]], list[str]]]
     comment: str
+
+    def people(self) -> set[str]:
+        return {
+            user_id
+            for _, rows, _ in self.tables
+            for row in rows
+            for column in PEOPLE_COLUMNS
+            for user_id in str(row.get(column) or "").split()
+        }
+
+    def files(self, names: Mapping[str, str]) -> list[tuple[str, bytes]]:
+        """The CSV files, with each person's name instead of their Slack id."""
+        return [
+            (filename, _csv(_named(rows, names), fields).encode()) for filename, rows, fields in self.tables
+        ]
+
+
+# Columns of an export that hold people (space-separated Slack ids until named).
+PEOPLE_COLUMNS = ("marketing", "it", "user")
+FORMER_MEMBER = "former member"
+
+
+def _named(rows: list[dict[str, object]], names: Mapping[str, str]) -> list[dict[str, object]]:
+    return [
+        {
+            key: ", ".join(names.get(u, FORMER_MEMBER) for u in str(value).split())
+            if key in PEOPLE_COLUMNS and value
+            else value
+            for key, value in row.items()
+        }
+        for row in rows
+    ]
+
+
+def display_names(services: Services, team_id: str, user_ids: set[str]) -> dict[str, str]:
+    """Each person's name as Slack shows it now (asked at export time, outside any transaction);
+    someone Slack no longer knows, or who left the workspace, is a "former member"."""
+    names: dict[str, str] = {}
+    for user_id in sorted(user_ids):
+        try:
+            info = services.messenger.user_info(team_id, user_id)
+        except DeliveryError as exc:
+            if exc.code != "user_not_found":
+                log.warning("a name for the export could not be learnt: %s", exc.reason)
+            continue
+        if not info.deleted and info.display_name:
+            names[user_id] = info.display_name
+    return names
 
 
 def build_export(
@@ -178,12 +227,12 @@ def build_export(
                 "reason": row["reason"],
             }
         )
-    files = [("tandem-export.csv", _csv(rows, EXPORT_FIELDS).encode())]
+    tables = [("tandem-export.csv", rows, EXPORT_FIELDS)]
     answers = answer_rows(session, ritual, since=since) if is_member(session, ritual.id, requester) else []
     if answers:
-        files.append(("tandem-answers.csv", _csv(answers, ANSWER_FIELDS).encode()))
+        tables.append(("tandem-answers.csv", answers, ANSWER_FIELDS))
     return Export(
-        files=files,
+        tables=tables,
         comment=export_comment(
             ritual.name, anonymous_only=all(p.anonymous for p in points), with_answers=bool(answers)
         ),
@@ -279,9 +328,11 @@ def send_export(
     )
     if isinstance(export, Refused):
         return export
+    # Names, not ids: a CMO reads the file outside Slack. Asked now, so they are today's names.
+    names = display_names(services, actor.team_id, export.people())
     try:
         dm = services.messenger.dm_channel(actor.team_id, actor.user_id)
-        for index, (filename, content) in enumerate(export.files):
+        for index, (filename, content) in enumerate(export.files(names)):
             services.messenger.upload(
                 actor.team_id,
                 dm,
