@@ -158,3 +158,8 @@ ACTION_HOME_NEW_RITUAL: Final = "home_new_ritual"
 ACTION_HOME_NEW_WIN: Final = "home_new_win"
 ACTION_HOME_NEW_COMMIT: Final = "home_new_commit"
 BLOCK_HOME_ACTIONS: Final = "home_actions"
+# `/tandem report` or `/tandem export` where no ritual is implied: a modal to pick one of the person's
+# rituals (bot/blocks/picker.py); private_metadata says which command and how many weeks.
+VIEW_RITUAL_PICK: Final = "ritual_pick"
+BLOCK_RITUAL_PICK: Final = "ritual_pick"
+ACTION_RITUAL_PICK: Final = "ritual_pick_value"

@@ -185,3 +185,40 @@ def test_exports_name_people_as_slack_does_now_and_a_departed_one_as_former_memb
     (commitment,) = [r for r in rows if r["section"] == "commitment"]
     assert (commitment["marketing"], commitment["it"]) == ("Lena (LA)", "former member")
     assert not re.search(r"\bU_[A-Z0-9]+\b", data)
+
+
+def test_report_and_export_without_a_name_in_a_dm_open_a_picker_of_ones_own_rituals(team: RunningApp) -> None:
+    w = world(team)
+    mine = w.ritual(name="Marketing – IT weekly", marketing=(LA,), it=(BERLIN,), now=utc(1, 9))
+    w.ritual(name="Brand council", channel="C_OTHER", marketing=(LA,), it=(BERLIN2,), now=utc(1, 9))
+    w.ritual(name="Not mine", channel="C_THIRD", marketing=(LA2,), it=(BERLIN2,), now=utc(1, 9))
+    for what in ("report", "export"):
+        team.fake.clear()
+        answer = team.slack.command(what, channel_id="D_LA", user_id=LA)
+        assert answer.status_code == 200 and "can't find" not in answer.text
+        team.drain()
+        (opened,) = team.fake.wait_for("views.open")
+        view = opened.params["view"]
+        assert view["callback_id"] == ids.VIEW_RITUAL_PICK
+        options = [o["text"]["text"] for b in view["blocks"] for o in b["element"]["options"]]
+        assert options == ["Brand council", "Marketing – IT weekly"]  # LA's own, none of the others
+        picked = {
+            ids.BLOCK_RITUAL_PICK: {
+                ids.ACTION_RITUAL_PICK: {"type": "static_select", "selected_option": {"value": str(mine)}}
+            }
+        }
+        done = team.slack.view_submission(
+            ids.VIEW_RITUAL_PICK, values=picked, private_metadata=view["private_metadata"], user_id=LA
+        )
+        assert done.status_code == 200
+        team.drain()
+        (upload,) = team.fake.wait_for("files.completeUploadExternal")
+        assert upload.params["channel_id"] == "D" + LA  # by DM, as a named report outside its channel
+    # A ritual of someone else's, picked by a tampered id, is refused like a named one.
+    hidden = {ids.BLOCK_RITUAL_PICK: {ids.ACTION_RITUAL_PICK: {"selected_option": {"value": "999999"}}}}
+    team.fake.clear()
+    team.slack.view_submission(
+        ids.VIEW_RITUAL_PICK, values=hidden, private_metadata='{"what": "export", "weeks": 12}', user_id=LA
+    )
+    team.drain()
+    assert team.fake.calls("files.completeUploadExternal") == []

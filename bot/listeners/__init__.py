@@ -13,6 +13,7 @@ from bot.listeners import (
     insight,
     lifecycle,
     noise,
+    picker,
     prompts,
     pulses,
     rituals,
@@ -35,5 +36,6 @@ def register_listeners(app: App) -> commands.CommandRouter:
     home.register(app)
     insight.register(app, router)
     noise.register(app, router)
+    picker.register(app)
     lifecycle.register(app)
     return router

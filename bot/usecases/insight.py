@@ -35,7 +35,15 @@ from bot.blocks.report import (
 from bot.charts import TrendPoint, alt_text, chart_title, render_trend_chart
 from bot.messenger import DeliveryError
 from bot.services import Services
-from bot.usecases.access import Actor, RefusalKind, Refused, RitualRef, load_scoped_ritual, ritual_named
+from bot.usecases.access import (
+    Actor,
+    RefusalKind,
+    Refused,
+    RitualRef,
+    load_scoped_ritual,
+    ritual_by_id,
+    ritual_named,
+)
 from bot.usecases.direct_messages import HeldFile, send_in_working_hours
 from bot.usecases.refusals import pause_after_refusal
 from db.models import Ritual, Side, Workspace
@@ -249,12 +257,18 @@ def _prepare(
     example: str,
     acknowledge: Acknowledge,
     build: Callable[[Session, Ritual], Prepared],
+    ritual_id: int | None = None,
 ) -> Prepared | Refused:
-    """`build` from the named ritual, once the actor may read its reports and was told it is coming.
+    """`build` from the named ritual (or the one picked by id, `ritual_id`), once the actor may read
+    its reports and was told it is coming.
 
     Building draws charts and reads a year of rows: in a read-only unit of work, which holds no lock.
     """
-    found = ritual_named(services, actor, ritual_name, example=example)
+    found = (
+        ritual_by_id(services, actor, ritual_id)
+        if ritual_id is not None
+        else ritual_named(services, actor, ritual_name, example=example)
+    )
     if isinstance(found, Refused):
         return found
     acknowledge(found.name)
@@ -271,10 +285,16 @@ def _failed(exc: DeliveryError) -> Delivery:
 
 
 def share_report(
-    services: Services, actor: Actor, ritual_name: str, weeks: int, *, acknowledge: Acknowledge
+    services: Services,
+    actor: Actor,
+    ritual_name: str,
+    weeks: int,
+    *,
+    acknowledge: Acknowledge,
+    ritual_id: int | None = None,
 ) -> Refused | Delivery:
     """`/tandem report`: the chart and its summary, shared in the ritual's channel when asked there,
-    by DM when asked anywhere else."""
+    by DM when asked anywhere else (or picked by `ritual_id` in the ritual picker)."""
     now, min_answers = services.clock.now(), services.pulse_settings.min_answers
     prepared = _prepare(
         services,
@@ -286,6 +306,7 @@ def share_report(
             build_report(session, ritual, weeks=weeks, now=now, min_answers=min_answers),
             ritual.channel_id,
         ),
+        ritual_id,
     )
     if isinstance(prepared, Refused):
         return prepared
@@ -312,7 +333,12 @@ def share_report(
 
 
 def send_export(
-    services: Services, actor: Actor, ritual_name: str, *, acknowledge: Acknowledge
+    services: Services,
+    actor: Actor,
+    ritual_name: str,
+    *,
+    acknowledge: Acknowledge,
+    ritual_id: int | None = None,
 ) -> Refused | Delivery:
     """`/tandem export`: a year of figures, wins and commitments as CSV, always by DM."""
     now, min_answers = services.clock.now(), services.pulse_settings.min_answers
@@ -325,6 +351,7 @@ def send_export(
         lambda session, ritual: build_export(
             session, ritual, requester=actor.user_id, now=now, min_answers=min_answers
         ),
+        ritual_id,
     )
     if isinstance(export, Refused):
         return export
