@@ -158,14 +158,3 @@ def forget_prefixed(session: Session, key_prefix: str) -> int:
 
 def _count(result: object) -> int:
     return cast("CursorResult[Any]", result).rowcount or 0
-
-
-def held_for(session: Session, workspace_id: int, user_id: str) -> list[HeldDm]:
-    """A person's DMs in the queue, any status, oldest first (what was held for them and why)."""
-    return list(
-        session.scalars(
-            select(HeldDm)
-            .where(HeldDm.workspace_id == workspace_id, HeldDm.user_id == user_id)
-            .order_by(HeldDm.id)
-        )
-    )
