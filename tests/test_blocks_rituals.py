@@ -620,13 +620,17 @@ def test_checkin_missed_lines_say_how_each_was_lost() -> None:
     )
     _, blocks = build_checkin(content)
     body = all_text(blocks)
-    assert "The check-ins of Tue 27 Oct 2026 and Tue 3 Nov 2026 were not posted while Tandem was offline." in body
+    assert (
+        "The check-ins of Tue 27 Oct 2026 and Tue 3 Nov 2026 were not posted while Tandem was offline."
+        in body
+    )
     assert (
         "The check-ins of Tue 10 Nov 2026 and Tue 17 Nov 2026 could not be posted: "
         "Slack refused the message (internal_error)." in body
     )
     assert (
-        "The check-in of Tue 24 Nov 2026 could not be posted: interrupted while posting (Tandem stopped)." in body
+        "The check-in of Tue 24 Nov 2026 could not be posted: interrupted while posting (Tandem stopped)."
+        in body
     )
     # A failed check-in is not said to have been missed "while Tandem was offline".
     assert body.count("while Tandem was offline") == 1

@@ -507,7 +507,7 @@ def test_due_dates_are_bounded_to_five_years() -> None:
             with_value(state, ids.BLOCK_COMMIT_DUE, selected_date=due), today=TODAY
         )
         assert errors == {
-            ids.BLOCK_COMMIT_DUE: "Pick a date within 5 years, by 23 November 2031 at the latest."
+            ids.BLOCK_COMMIT_DUE: "Pick a date within 5 years, by Sun 23 Nov 2031 at the latest."
         }
     ok = with_value(state, ids.BLOCK_COMMIT_DUE, selected_date="2031-11-23")
     assert parse_commit_state(ok, today=TODAY)[1] == {}

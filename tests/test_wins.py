@@ -1063,7 +1063,7 @@ def test_a_due_date_more_than_five_years_ahead_is_refused_inline(
             world.slack.view_submission(ids.VIEW_COMMIT, values=commit_values(due=due), user_id="U_M1")
         )
         assert errors == {
-            ids.BLOCK_COMMIT_DUE: "Pick a date within 5 years, by 23 November 2031 at the latest."
+            ids.BLOCK_COMMIT_DUE: "Pick a date within 5 years, by Sun 23 Nov 2031 at the latest."
         }
         moved = {
             ids.BLOCK_COMMIT_MOVE_DUE: {

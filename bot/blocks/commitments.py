@@ -299,7 +299,7 @@ def _due(
     if due < today:
         return None, _PAST_DUE
     if due > (latest := latest_due(today)):
-        return None, f"Pick a date within {MAX_DUE_YEARS} years, by {latest:%-d %B %Y} at the latest."
+        return None, f"Pick a date within {MAX_DUE_YEARS} years, by {plain_date(latest)} at the latest."
     return due, None
 
 
