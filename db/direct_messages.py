@@ -150,6 +150,13 @@ def forget(session: Session, held_id: int) -> None:
     session.execute(delete(HeldDm).where(HeldDm.id == held_id))
 
 
+def forget_recipient(session: Session, workspace_id: int, user_id: str) -> int:
+    """Delete every DM held for (or sent to) a person who asked Tandem to forget them."""
+    return _count(
+        session.execute(delete(HeldDm).where(HeldDm.workspace_id == workspace_id, HeldDm.user_id == user_id))
+    )
+
+
 def forget_prefixed(session: Session, key_prefix: str) -> int:
     """Delete every held DM whose key starts with `key_prefix`, whatever its status (a closed
     anonymous pulse keeps nothing that says who had not answered it)."""

@@ -18,6 +18,7 @@ from jobs.scheduler import TandemScheduler
 from tests.clock import FrozenClock
 from tests.conftest import RunningApp
 from tests.fake_slack import FakeSlack
+from tests.test_pulses import forget_me
 from tests.world import World
 
 LA, LA2, LA3 = "U_LA", "U_LA2", "U_LA3"  # marketing, America/Los_Angeles (UTC-8 in November)
@@ -257,3 +258,17 @@ def test_an_admin_sets_the_workspaces_hours_and_dms_follow_them(
     assert dms_to(team.fake, LA) == []
     at(team, scheduler, utc(30, 15, 0))  # Monday 07:00 Los Angeles
     assert len(dms_to(team.fake, LA)) == 1
+
+
+def test_forget_me_deletes_the_dms_held_for_that_person(team: RunningApp, scheduler: TandemScheduler) -> None:
+    ritual_id = ritual(team, window=24)
+    world(team).commitment(
+        ritual_id=ritual_id, marketing_owner=LA, it_owner=BERLIN, due=dt.date(2026, 11, 26), at=utc(20, 9)
+    )
+    team.clock.set(utc(26, 23, 10))
+    scheduler.ledger_work()  # Berlin's nudge is held until 09:00 there
+    forget_me(team, BERLIN)
+    with team.services.database.read() as session:
+        assert [h.user_id for h in session.query(HeldDm).all()] == [LA]
+    at(team, scheduler, utc(27, 8, 0))
+    assert dms_to(team.fake, BERLIN) == []

@@ -525,4 +525,7 @@ def forget_me(services: Services, actor: Actor) -> Mapping[str, int | str]:
     """Delete what Tandem stores about the actor in their workspace (see `db.people.forget_person`);
     returns what was deleted, keyed as `bot.blocks.pulse.build_forget_done` reads it."""
     with services.database.begin() as session:
-        return forget_person(session, workspace_id_of(session, actor.team_id), actor.user_id)
+        workspace_id = workspace_id_of(session, actor.team_id)
+        # The DMs held for them (and the record of those sent) name them too.
+        held_db.forget_recipient(session, workspace_id, actor.user_id)
+        return forget_person(session, workspace_id, actor.user_id)
