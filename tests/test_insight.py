@@ -421,6 +421,9 @@ def test_export_rows_for_wins_and_commitments_match_what_is_stored(world: Runnin
     ]
     built.commitment_done(stored[0], by="U_I2", at=now - dt.timedelta(days=1))
     built.commitment_dropped(stored[1], "Budget moved to Q1", by="U_M1", at=now)
+    # Exports name people as Slack does at export time; here Slack's names are their ids.
+    for user in ("U_M1", "U_M2", "U_I1", "U_I2", "U_I3"):
+        world.fake.add_user(user, name=user)
     world.slack.command("export", channel_id="C_SHARED", user_id="U_M1")
     world.drain()
     world.fake.wait_for("files.completeUploadExternal")
@@ -430,7 +433,7 @@ def test_export_rows_for_wins_and_commitments_match_what_is_stored(world: Runnin
     assert win_row["date"] == "2026-11-20"
     assert win_row["what"] == '\'=HYPERLINK("https://evil.example","Tracking plan agreed")'
     assert win_row["outcome"] == "'+18% qualified leads"
-    assert (win_row["marketing"], win_row["it"]) == ("U_M2", "U_I1 U_I3")
+    assert (win_row["marketing"], win_row["it"]) == ("U_M2", "U_I1, U_I3")
     assert win_row["link"] == "https://example.com/dashboards/leads"
     commitments = [r for r in rows if r["section"] == "commitment"]
     with database.read() as session:
