@@ -174,3 +174,9 @@ EVENT_FUNCTION_EXECUTED: Final = "function_executed"
 FUNCTION_START_PULSE: Final = "tandem_start_pulse"
 FUNCTION_CELEBRATE_WIN: Final = "tandem_celebrate_win"
 FUNCTION_ADD_COMMITMENT: Final = "tandem_add_commitment"
+
+# `/tandem report` or `/tandem export` where no ritual is implied: a modal to pick one of the person's
+# rituals (bot/blocks/picker.py); private_metadata says which command and how many weeks.
+VIEW_RITUAL_PICK: Final = "ritual_pick"
+BLOCK_RITUAL_PICK: Final = "ritual_pick"
+ACTION_RITUAL_PICK: Final = "ritual_pick_value"

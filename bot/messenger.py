@@ -103,6 +103,7 @@ class UserInfo:
     is_admin: bool
     title: str = ""
     deleted: bool = False  # deactivated: they have left the workspace
+    display_name: str = ""  # as Slack shows them now (display name, else real name)
 
 
 @dataclass(frozen=True)
@@ -449,6 +450,10 @@ class SlackMessenger:
             is_admin=bool(user.get("is_admin") or user.get("is_owner")),
             title=(user.get("profile") or {}).get("title") or "",
             deleted=bool(user.get("deleted")),
+            display_name=(user.get("profile") or {}).get("display_name")
+            or user.get("real_name")
+            or user.get("name")
+            or "",
         )
 
     def channel_info(self, team_id: str, channel_id: str, *, deadline: float | None = None) -> ChannelInfo:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -124,6 +125,11 @@ class Workspace(Base):
     installed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     # Set by app_uninstalled / tokens_revoked: scheduled work stops, history stays.
     uninstalled_at: Mapped[dt.datetime | None]
+    # When Tandem may DM people here (`/tandem hours`), in each recipient's own timezone; unset
+    # means db.working_hours.DEFAULT (09:00–18:00, Monday to Friday). Days are digits, Monday 0.
+    work_start: Mapped[dt.time | None] = mapped_column(Time)
+    work_end: Mapped[dt.time | None] = mapped_column(Time)
+    work_days: Mapped[str | None] = mapped_column(String(7))
 
     people: Mapped[list[Person]] = relationship(back_populates="workspace", cascade="all, delete-orphan")
 
@@ -235,6 +241,8 @@ class Ritual(Base):
     pairing_trios: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Rounds start at the first check-in time from this instant on (set when pairing is switched on).
     pairing_from: Mapped[dt.datetime | None]
+    # Whether a check-in @-mentions every member; by default only its two leads are notified.
+    notify_members: Mapped[bool] = mapped_column(default=False, server_default=false())
     status: Mapped[RitualStatus] = mapped_column(
         _str_enum(RitualStatus, "ritual_status"), default=RitualStatus.ACTIVE
     )
@@ -618,3 +626,45 @@ class PairingNudge(Base):
     pairing_id: Mapped[int] = mapped_column(ForeignKey("pairings.id", ondelete="CASCADE"), index=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     sent_at: Mapped[dt.datetime]
+
+
+class HeldDmStatus(enum.StrEnum):
+    PENDING = "pending"  # waiting for the recipient's working hours (`not_before`)
+    SENDING = "sending"  # claimed by one sender; becomes sent or failed
+    SENT = "sent"
+    SKIPPED = "skipped"  # its deadline came before the recipient's working hours, or it was no longer wanted
+    FAILED = "failed"  # Slack refused it, or a sender stopped while sending it
+
+
+class HeldDm(Base):
+    """A direct message waiting for its recipient's working hours (bot/usecases/direct_messages.py).
+
+    The unique (workspace, key) makes each DM exactly once however many processes or runs ask for
+    it; a row is claimed (status `sending`) before Slack is called, so it is never sent twice.
+    """
+
+    __tablename__ = "held_dms"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "key"),
+        Index("ix_held_dms_status_not_before", "status", "not_before"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))  # "pulse-reminder", "commitment-nudge", "drift-alert"...
+    key: Mapped[str] = mapped_column(String(200))  # what makes it one message: kind, subject, recipient
+    text: Mapped[str] = mapped_column(Text)
+    blocks: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
+    # An optional file (a chart) sent with the message as its comment.
+    file_content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    file_name: Mapped[str | None] = mapped_column(String(200))
+    file_title: Mapped[str | None] = mapped_column(String(200))
+    file_alt_text: Mapped[str | None] = mapped_column(Text)
+    not_before: Mapped[dt.datetime]
+    deadline: Mapped[dt.datetime | None]  # useless from then on (the pulse it reminds of has closed)
+    status: Mapped[HeldDmStatus] = mapped_column(_str_enum(HeldDmStatus, "held_dm_status"))
+    reason: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[dt.datetime]
+    claimed_at: Mapped[dt.datetime | None]
+    sent_at: Mapped[dt.datetime | None]

@@ -313,10 +313,10 @@ def skip_occurrence(session: Session, ritual: Ritual, *, on: dt.date | None, now
         target = next((t for t in upcoming if t.astimezone(cadence.zone).date() == on), None)
         if target is None:
             raise RitualError(
-                f"“{ritual.name}” has no check-in on {on:%A %d %B %Y}. See the next ones with `/tandem list`."
+                f"“{ritual.name}” has no check-in on {on:%a} {on.day} {on:%b %Y}. See the next ones with `/tandem list`."
             )
         if taken.get(target) is OccurrenceStatus.SKIPPED:
-            raise RitualError(f"The check-in on {on:%A %d %B %Y} is already skipped.")
+            raise RitualError(f"The check-in on {on:%a} {on.day} {on:%b %Y} is already skipped.")
     session.add(
         Occurrence(
             ritual_id=ritual.id,

@@ -23,7 +23,8 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 READ_ONLY = "tandem_read_only"
 # Tables whose deleted rows tied answers to people while their pulse was open: a pulse's salt
 # (`pulses`, in every version of its row) and the keyed hashes of its voters with their answers.
-ANONYMITY_TABLES = ("pulses", "pulse_ballots", "pulse_reminders")
+# held_dms: a pulse reminder held for working hours names who had not answered; deleted at close.
+ANONYMITY_TABLES = ("pulses", "pulse_ballots", "pulse_reminders", "held_dms")
 # How long one erasure waits for readers (SQLite) or for the table locks (PostgreSQL) before it
 # gives up until the next try (`Database.erase_residue_if_pending`, run by the minutely pulse job).
 ERASE_WAIT_SECONDS = 5.0

@@ -35,7 +35,7 @@ from db.cadence import Cadence, build_trigger, occurrences_between
 from db.clock import Clock
 from db.rituals import schedule_rows
 from db.session import Database
-from jobs import housekeeping, pulses
+from jobs import direct_messages, housekeeping, pulses
 from jobs import pairing as pairing_job
 from jobs.outbox import CheckinOutbox
 from jobs.poster import PER_CHANNEL_INTERVAL
@@ -48,12 +48,14 @@ PULSES_JOB_ID = "pulses"
 LEDGER_JOB_ID = "ledger"
 RECONCILE_JOB_ID = "reconcile"
 PAIRING_JOB_ID = "pairing"
+HELD_DMS_JOB_ID = "held-dms"
 CHECKIN_JOB_PREFIX = "checkin:"
 HOUSEKEEPING_INTERVAL = dt.timedelta(hours=1)
 RESYNC_INTERVAL = dt.timedelta(minutes=1)
 PULSES_INTERVAL = dt.timedelta(minutes=1)
 LEDGER_INTERVAL = dt.timedelta(minutes=10)
 RECONCILE_INTERVAL = dt.timedelta(minutes=1)
+HELD_DMS_INTERVAL = dt.timedelta(minutes=1)
 # From this many job changes at once (the first sync), APScheduler is paused while they are added.
 BULK_CHANGES = 50
 
@@ -253,6 +255,7 @@ class TandemScheduler:
             self.pairing_work,
             "cross-team one-to-one rounds, introductions and nudges",
         )
+        self._every(HELD_DMS_INTERVAL, HELD_DMS_JOB_ID, self.held_dm_work, "send DMs held for working hours")
         self.scheduler.start(paused=paused)
         threading.Thread(target=self._first_run, name="tandem-scheduler-start", daemon=True).start()
 
@@ -520,6 +523,13 @@ class TandemScheduler:
             pairing_job.run(self.job_services(), now=self.clock.now())
         except Exception:
             log.exception("pairing work failed; it runs again in ten minutes")
+
+    def held_dm_work(self) -> None:
+        """Send the DMs held until their recipients' working hours (bot.usecases.direct_messages)."""
+        try:
+            direct_messages.run(self.job_services(), now=self.clock.now())
+        except Exception:
+            log.exception("sending held DMs failed; it runs again in a minute")
 
     def _unit_of_work(self, job: Callable[[Session, dt.datetime], object]) -> Callable[[], None]:
         def run() -> None:

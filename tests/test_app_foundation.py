@@ -224,6 +224,10 @@ def test_an_uninstalled_workspace_gets_no_scheduled_work(running_app: RunningApp
     for team in (installed, removed):
         fake.add_channel(team.channel, name=team.channel.lower(), is_member=True)
         _seed(World(database, clock), team)
+    # The installed team works in Tokyo, where Tuesday 06:00 UTC is 15:00: their DMs go out at once
+    # (quiet hours are tests/test_quiet_hours.py's).
+    for user in (installed.marketing, installed.it):
+        fake.add_user(user, tz="Asia/Tokyo", team_id=installed.team_id)
 
     uninstalled = running_app.slack.event({"type": ids.EVENT_APP_UNINSTALLED}, team_id=removed.team_id)
     assert uninstalled.response.status_code == 200

@@ -410,7 +410,7 @@ def test_closed_message_has_no_answer_buttons() -> None:
     assert "This pulse closed on <!date^" in body
     assert "Results are in the thread." in body
     assert "5 people answered." in body
-    assert "closed on Tuesday 1 December 2026, 07:00 CET" in text and "5 people answered" in text
+    assert "closed on Tue 1 Dec 2026, 07:00 CET" in text and "5 people answered" in text
     assert not re.search(r"\d\.\d", body)
 
 
@@ -429,7 +429,7 @@ def test_answer_confirmation() -> None:
 
 def test_closed_notice() -> None:
     notice = build_closed_notice(CLOSES)
-    assert notice.startswith("This pulse closed on Tuesday 1 December, 09:00 CET.")
+    assert notice.startswith("This pulse closed on Tue 1 Dec 2026, 09:00 CET.")
 
 
 def test_side_question_carries_the_pending_answer() -> None:
@@ -456,7 +456,7 @@ def test_reminder_dm_has_the_same_buttons() -> None:
     assert not any(b["action_id"] == ids.ACTION_PULSE_CLOSE for b in buttons(out))
     body = all_text(out)
     assert "<#C0123>" in body and "<#C0123>" in text
-    assert "closes <!date^" in body and "Tuesday 1 December 2026, 09:00 CET" in text
+    assert "closes <!date^" in body and "Tue 1 Dec 2026, 09:00 CET" in text
     assert "Don't want these? `/tandem reminders off`" in body
     assert not re.search(r"\d\.\d", body)
 

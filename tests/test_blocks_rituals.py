@@ -461,7 +461,7 @@ def test_confirmation() -> None:
     assert "R&amp;D &lt;sync&gt;" in body and "<sync>" not in body
     assert "<@UM1>" in body and "<@UM2>" in body and "<@UI1>" in body
     assert "Every Tuesday at 09:00 (Europe/Berlin)" in body
-    assert "Tuesday 1 December 2026, 09:00 CET" in body
+    assert "Tue 1 Dec 2026, 09:00 CET" in body
     assert f"<!date^{int(NEXT.timestamp())}^{{date_long_pretty}} at {{time}}|" in body
     assert "<#C0123>" in body
     assert "set up" in text and "R&amp;D" in text and "<sync>" not in text
@@ -553,7 +553,7 @@ def test_checkin_message() -> None:
     dicts = as_dicts(blocks)
     assert dicts[0] == {
         "type": "header",
-        "text": {"type": "plain_text", "text": "Marketing & IT weekly · Tuesday 1 December", "emoji": True},
+        "text": {"type": "plain_text", "text": "Marketing & IT weekly · Tue 1 Dec 2026", "emoji": True},
     }
     body = json.dumps(dicts)
     assert ":speech_balloon: *Prompt*" in body
@@ -564,7 +564,7 @@ def test_checkin_message() -> None:
     # Nothing to report: no agenda headings at all.
     assert "Missed" not in body
     assert len(dicts) == 5
-    assert "Marketing &amp; IT weekly" in text and "Tuesday 1 December" in text and "&lt;data&gt;" in text
+    assert "Marketing &amp; IT weekly" in text and "Tue 1 Dec 2026" in text and "&lt;data&gt;" in text
 
 
 def test_checkin_agenda_shows_only_sections_with_content() -> None:
@@ -584,7 +584,7 @@ def test_checkin_agenda_shows_only_sections_with_content() -> None:
     assert "*Wins*\\n• Launched &lt;the&gt; site" in body
     assert "• <@UM1> owns the brief" in body
     assert (
-        "The check-ins of Tue 3 Nov, Tue 10 Nov and Tue 17 Nov were not posted while Tandem was offline."
+        "The check-ins of Tue 3 Nov 2026, Tue 10 Nov 2026 and Tue 17 Nov 2026 were not posted while Tandem was offline."
         in body
     )
     order = [b.get("text", {}).get("text", "") for b in as_dicts(blocks)]
@@ -595,7 +595,7 @@ def test_checkin_agenda_shows_only_sections_with_content() -> None:
 
 def test_checkin_one_missed_and_other_year() -> None:
     _, blocks = build_checkin(dataclasses.replace(CHECKIN, missed=(dt.date(2026, 11, 24),)))
-    assert "The check-in of Tue 24 Nov was not posted" in all_text(blocks)
+    assert "The check-in of Tue 24 Nov 2026 was not posted" in all_text(blocks)
     content = dataclasses.replace(CHECKIN, local_date=dt.date(2027, 1, 5), missed=(dt.date(2026, 12, 29),))
     _, blocks = build_checkin(content)
     assert "Tue 29 Dec 2026" in all_text(blocks)
@@ -620,13 +620,17 @@ def test_checkin_missed_lines_say_how_each_was_lost() -> None:
     )
     _, blocks = build_checkin(content)
     body = all_text(blocks)
-    assert "The check-ins of Tue 27 Oct and Tue 3 Nov were not posted while Tandem was offline." in body
     assert (
-        "The check-ins of Tue 10 Nov and Tue 17 Nov could not be posted: "
+        "The check-ins of Tue 27 Oct 2026 and Tue 3 Nov 2026 were not posted while Tandem was offline."
+        in body
+    )
+    assert (
+        "The check-ins of Tue 10 Nov 2026 and Tue 17 Nov 2026 could not be posted: "
         "Slack refused the message (internal_error)." in body
     )
     assert (
-        "The check-in of Tue 24 Nov could not be posted: interrupted while posting (Tandem stopped)." in body
+        "The check-in of Tue 24 Nov 2026 could not be posted: interrupted while posting (Tandem stopped)."
+        in body
     )
     # A failed check-in is not said to have been missed "while Tandem was offline".
     assert body.count("while Tandem was offline") == 1
@@ -685,7 +689,7 @@ def test_checkin_absurd_inputs_stay_within_limits() -> None:
     assert "…and" in body and "more" in body
     assert "and 45 more were not posted" in body
     assert "…and 39 more agenda sections that did not fit." in body
-    assert text.startswith("N" * 149 + "… · Tuesday 1 December: &lt;&amp;&gt;")
+    assert text.startswith("N" * 149 + "… · Tue 1 Dec 2026: &lt;&amp;&gt;")
     assert len(text) <= 1000
     # Cuts never leave half an entity behind.
     for d in as_dicts(blocks):
@@ -836,8 +840,8 @@ def test_focus_leads_with_the_widest_gap_or_the_lowest_score_then_commitments_du
     due = [_commitment(f"c{i}", day - dt.timedelta(days=i)) for i in range(5)]
     later = _commitment("later", day + dt.timedelta(days=1))
     assert focus_lines(None, (*due, later), day) == (
-        "Commitment due Tue 1 Dec: c0",
-        "Commitment overdue since Mon 30 Nov: c1",
-        "Commitment overdue since Sun 29 Nov: c2",
+        "Commitment due Tue 1 Dec 2026: c0",
+        "Commitment overdue since Tue 1 Dec 2026: c1",
+        "Commitment overdue since Mon 30 Nov 2026: c2",
         "…and 2 more commitments due",
     )

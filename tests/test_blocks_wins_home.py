@@ -507,7 +507,7 @@ def test_due_dates_are_bounded_to_five_years() -> None:
             with_value(state, ids.BLOCK_COMMIT_DUE, selected_date=due), today=TODAY
         )
         assert errors == {
-            ids.BLOCK_COMMIT_DUE: "Pick a date within 5 years, by 23 November 2031 at the latest."
+            ids.BLOCK_COMMIT_DUE: "Pick a date within 5 years, by Sun 23 Nov 2031 at the latest."
         }
     ok = with_value(state, ids.BLOCK_COMMIT_DUE, selected_date="2031-11-23")
     assert parse_commit_state(ok, today=TODAY)[1] == {}
@@ -563,7 +563,7 @@ def test_commitment_blocks() -> None:
     dicts = as_dicts(commitment_blocks(items, limit=10))
     assert len(dicts) == 2
     assert dicts[0]["text"]["text"] == (
-        "• Commitment &lt;1&gt; — <@UM1> and <@UI1>, due Fri 20 Nov · :warning: overdue"
+        "• Commitment &lt;1&gt; — <@UM1> and <@UI1>, due Fri 20 Nov 2026 · :warning: overdue"
     )
     menu = dicts[0]["accessory"]
     assert menu["type"] == "overflow" and menu["action_id"] == ids.ACTION_COMMIT_MENU
@@ -585,13 +585,13 @@ def test_commitment_messages() -> None:
     c = commitment(4)
     text, blocks = build_commitment_confirmation(c)
     body = check_message(text, blocks)
-    assert "<@UM1> (marketing) and <@UI1> (IT)" in body and "due Sat 5 Dec" in body
-    assert "Commitment &lt;4&gt;" in text and "<@UM1> and <@UI1>" in text and "Sat 5 Dec" in text
+    assert "<@UM1> (marketing) and <@UI1> (IT)" in body and "due Sat 5 Dec 2026" in body
+    assert "Commitment &lt;4&gt;" in text and "<@UM1> and <@UI1>" in text and "Sat 5 Dec 2026" in text
 
     done = build_commitment_update(dataclasses.replace(c, status="done"), by="UI1")
     assert done.startswith(":white_check_mark: <@UI1> marked “Commitment &lt;4&gt;” done")
     moved = build_commitment_update(dataclasses.replace(c, due=dt.date(2026, 12, 8)), by="UM1")
-    assert moved == ":calendar: <@UM1> moved “Commitment &lt;4&gt;” to Tue 8 Dec."
+    assert moved == ":calendar: <@UM1> moved “Commitment &lt;4&gt;” to Tue 8 Dec 2026."
     dropped = build_commitment_update(
         dataclasses.replace(c, status="dropped", reason="No <budget>"), by="UM1"
     )
@@ -599,7 +599,7 @@ def test_commitment_messages() -> None:
 
     text, blocks = build_nudge_dm(dataclasses.replace(c, overdue=True), "C0CHAN")
     body = check_message(text, blocks)
-    assert "was due Sat 5 Dec, agreed in <#C0CHAN>" in body
+    assert "was due Sat 5 Dec 2026, agreed in <#C0CHAN>" in body
     buttons = [e for d in as_dicts(blocks) if d["type"] == "actions" for e in d["elements"]]
     assert [(b["action_id"], b["value"]) for b in buttons] == [
         (ids.ACTION_COMMIT_DONE, "4"),
@@ -768,14 +768,14 @@ def test_home_with_some_data() -> None:
     ]
     # Check-ins: soonest first, paused last, the next time in the user's timezone.
     assert body.index("Ritual &lt;1&gt;* in") < body.index("Ritual &lt;2&gt;* in") < body.index("Paused:")
-    assert "Next: Wednesday 2 December 2026, 08:00 UTC" in body
+    assert "Next: Wed 2 Dec 2026, 08:00 UTC" in body
     assert "Tandem is no longer a member of the channel" in body
     # Pulses: both views and the gap; a withheld side is a sentence, never a number.
     assert "Marketing's view of IT 3.4/5 · IT's view of marketing 4.3/5" in body
     assert "Gap 0.9: marketing rates IT lower than IT rates marketing" in body
     assert "IT's view of marketing: too few answers from IT to show without identifying people" in body
-    assert body.index("Ritual &lt;1&gt;* · closed Tue 24 Nov") < body.index(
-        "Ritual &lt;2&gt;* · closed Fri 20 Nov"
+    assert body.index("Ritual &lt;1&gt;* · closed Tue 24 Nov 2026") < body.index(
+        "Ritual &lt;2&gt;* · closed Fri 20 Nov 2026"
     )
     # Commitments with their menus; wins most recent first, withdrawn ones left out.
     assert sum(1 for b in blocks if b.get("accessory", {}).get("type") == "overflow") == 2

@@ -105,7 +105,7 @@ def test_downtime_within_grace_is_posted_once_older_is_missed_and_mentioned(
     ]
     assert rows[0].reason == "Tandem was not running at the time"
     (post,) = posts(slack)
-    assert "Tue 24 Nov" in str(post.params["blocks"]) or "24 November" in str(post.params["blocks"])
+    assert "Tue 24 Nov 2026" in str(post.params["blocks"]) or "24 November" in str(post.params["blocks"])
     # A second restart changes nothing.
     scheduler.catch_up()
     scheduler.outbox.join(10)
@@ -321,7 +321,7 @@ def test_a_checkin_that_fails_to_prepare_is_recorded_and_mentioned_next_time(
     assert scheduler.outbox is not None and scheduler.outbox.join(10)
     (post,) = posts(slack)
     assert (
-        "The check-in of Tue 24 Nov could not be posted: Tandem could not prepare it (an internal error: KeyError)."
+        "The check-in of Tue 24 Nov 2026 could not be posted: Tandem could not prepare it (an internal error: KeyError)."
         in str(post.params["blocks"])
     )
 

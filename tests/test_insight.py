@@ -190,7 +190,8 @@ def test_per_answer_csv_only_for_members_and_only_for_named_pulses(world: Runnin
     names = [c.params["filename"] for c in world.fake.calls("files.getUploadURLExternal")]
     assert names == ["tandem-export.csv", "tandem-answers.csv"]
     answers = _csv_rows(list(world.fake.uploads.values())[-1])
-    assert {(r["user"], r["score"]) for r in answers} == {("U_M2", "3")}
+    # Named as Slack names them at export time (U_M2 is unknown to this fake Slack: a former member).
+    assert {(r["user"], r["score"]) for r in answers} == {("former member", "3")}
 
 
 def _prepare(database: Database, ritual_id: int, now: dt.datetime):  # type: ignore[no-untyped-def]
@@ -292,7 +293,7 @@ def test_a_weak_theme_is_followed_up_but_never_starves_the_others(world: Running
 
 
 def test_drift_alert_goes_once_to_both_leads_and_can_be_turned_off(world: RunningApp) -> None:
-    database, now = world.services.database, world.clock.now()
+    now = world.clock.now()
     ritual_id = make_ritual(world)
     falling = [({5: 3}, {5: 3}), ({4: 3}, {4: 3}), ({3: 3}, {2: 3})]
     ids = [
@@ -303,14 +304,14 @@ def test_drift_alert_goes_once_to_both_leads_and_can_be_turned_off(world: Runnin
     ]
     messenger = world.services.messenger
     assert messenger is not None
-    assert alert_on_drift(database, messenger, ids[-1], ritual_id, now=now, min_answers=3)
-    assert not alert_on_drift(database, messenger, ids[-1], ritual_id, now=now, min_answers=3)  # once
+    assert alert_on_drift(world.services, ids[-1], ritual_id, now=now, min_answers=3)
+    assert not alert_on_drift(world.services, ids[-1], ritual_id, now=now, min_answers=3)  # once
     opened = [c.params["users"] for c in world.fake.calls("conversations.open")]
     assert sorted(opened) == ["U_I1", "U_M1"]
     comments = [c.params["initial_comment"] for c in world.fake.calls("files.completeUploadExternal")]
     assert len(comments) == 2 and "fell in each of the last two pulses" in comments[0]
     assert "Latest pulse: marketing's view of IT 3.0/5, IT's view of marketing 2.0/5" in comments[0]
-    day = _day(database, ritual_id, now - dt.timedelta(weeks=1))
+    day = _day(world.services.database, ritual_id, now - dt.timedelta(weeks=1))
     assert (
         f"Suggested focus for the next check-in: Data and analytics, because IT rated “{DATA.it}” 2.0/5 "
         f"in the pulse of {day} (marketing rated “{DATA.marketing}” 3.0/5)."
@@ -319,9 +320,7 @@ def test_drift_alert_goes_once_to_both_leads_and_can_be_turned_off(world: Runnin
     off = world.slack.command("alerts off", channel_id="C_SHARED", user_id="U_M1").json()
     assert "No more drift alerts" in off["text"]
     more = seed(world).tallied_pulse(ritual_id, opened_at=now, marketing={2: 3}, it={1: 3})
-    assert not alert_on_drift(
-        database, messenger, more, ritual_id, now=now + dt.timedelta(days=2), min_answers=3
-    )
+    assert not alert_on_drift(world.services, more, ritual_id, now=now + dt.timedelta(days=2), min_answers=3)
 
 
 def test_a_widening_gap_alerts_the_leads_named_first_not_the_creator(world: RunningApp) -> None:
@@ -338,7 +337,7 @@ def test_a_widening_gap_alerts_the_leads_named_first_not_the_creator(world: Runn
     ]
     messenger = world.services.messenger
     assert messenger is not None
-    assert alert_on_drift(database, messenger, ids[-1], ritual_id, now=now, min_answers=3)
+    assert alert_on_drift(world.services, ids[-1], ritual_id, now=now, min_answers=3)
     assert sorted(c.params["users"] for c in world.fake.calls("conversations.open")) == ["U_I1", "U_M1"]
     (comment, _) = [c.params["initial_comment"] for c in world.fake.calls("files.completeUploadExternal")]
     assert (
@@ -354,11 +353,11 @@ def test_a_widening_gap_alerts_the_leads_named_first_not_the_creator(world: Runn
     # The claim was committed before the chart was drawn: the same pulse never alerts twice.
     with database.read() as session:
         assert session.get(Ritual, ritual_id).drift_alerted_pulse_id == ids[-1]  # type: ignore[union-attr]
-    assert not alert_on_drift(database, messenger, ids[-1], ritual_id, now=now, min_answers=3)
+    assert not alert_on_drift(world.services, ids[-1], ritual_id, now=now, min_answers=3)
 
 
 def test_no_alert_when_neither_falling_nor_widening(world: RunningApp) -> None:
-    database, now = world.services.database, world.clock.now()
+    now = world.clock.now()
     ritual_id = make_ritual(world)
     ups_and_downs = [({4: 3}, {4: 3}), ({3: 3}, {3: 3}), ({4: 3}, {4: 3})]
     ids = [
@@ -366,7 +365,7 @@ def test_no_alert_when_neither_falling_nor_widening(world: RunningApp) -> None:
         for k, (m, i) in enumerate(ups_and_downs)
     ]
     assert world.services.messenger is not None
-    assert not alert_on_drift(database, world.services.messenger, ids[-1], ritual_id, now=now, min_answers=3)
+    assert not alert_on_drift(world.services, ids[-1], ritual_id, now=now, min_answers=3)
     assert not world.fake.calls("files.completeUploadExternal")
 
 
@@ -508,6 +507,9 @@ def test_export_rows_for_wins_and_commitments_match_what_is_stored(world: Runnin
     ]
     built.commitment_done(stored[0], by="U_I2", at=now - dt.timedelta(days=1))
     built.commitment_dropped(stored[1], "Budget moved to Q1", by="U_M1", at=now)
+    # Exports name people as Slack does at export time; here Slack's names are their ids.
+    for user in ("U_M1", "U_M2", "U_I1", "U_I2", "U_I3"):
+        world.fake.add_user(user, name=user)
     world.slack.command("export", channel_id="C_SHARED", user_id="U_M1")
     world.drain()
     world.fake.wait_for("files.completeUploadExternal")
@@ -517,7 +519,7 @@ def test_export_rows_for_wins_and_commitments_match_what_is_stored(world: Runnin
     assert win_row["date"] == "2026-11-20"
     assert win_row["what"] == '\'=HYPERLINK("https://evil.example","Tracking plan agreed")'
     assert win_row["outcome"] == "'+18% qualified leads"
-    assert (win_row["marketing"], win_row["it"]) == ("U_M2", "U_I1 U_I3")
+    assert (win_row["marketing"], win_row["it"]) == ("U_M2", "U_I1, U_I3")
     assert win_row["link"] == "https://example.com/dashboards/leads"
     commitments = [r for r in rows if r["section"] == "commitment"]
     with database.read() as session:

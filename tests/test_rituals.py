@@ -21,7 +21,7 @@ from tests.conftest import RunningApp
 from tests.fake_slack import FakeSlack
 from tests.ritual_helpers import setup_values
 
-# Monday 23 November 2026, 09:00 UTC (10:00 in Berlin).
+# Mon 23 Nov 2026, 09:00 UTC (10:00 in Berlin).
 
 
 @pytest.fixture
@@ -93,7 +93,7 @@ def test_setup_saves_joins_and_confirms_with_the_next_time(
     (confirmation,) = world.wait_for("chat.postMessage", lambda c: c.params["channel"] == "C_SHARED")
     text = confirmation.params["text"] + str(confirmation.params["blocks"])
     assert "Weekly sync" in text and "<@U_MKT1>" in text and "<@U_MKT2>" in text and "<@U_IT1>" in text
-    assert "Tuesday 24 November 2026" in text and "09:00" in text
+    assert "Tue 24 Nov 2026" in text and "09:00" in text
     # Tandem learnt each member's side.
     with database.begin() as session:
         sides = dict(session.execute(select(Person.slack_user_id, Person.side)).all())
@@ -151,7 +151,7 @@ def test_list_pause_resume_skip_and_permissions(
     slack = running_app.slack
 
     listing = slack.command("list", channel_id="C_SHARED").json()
-    assert "Weekly sync" in str(listing) and "24 November" in str(listing)
+    assert "Weekly sync" in str(listing) and "Tue 24 Nov 2026" in str(listing)
 
     refused = slack.command("pause", user_id="U_OUT", channel_id="C_SHARED").json()
     assert "Only the creator" in refused["text"]
@@ -167,11 +167,11 @@ def test_list_pause_resume_skip_and_permissions(
     assert scheduler.next_run(ritual.id) == dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
 
     skipped = slack.command("skip", channel_id="C_SHARED").json()
-    assert "Tuesday 24 November 2026" in skipped["text"] and "1 December" in skipped["text"]
+    assert "Tue 24 Nov 2026" in skipped["text"] and "Tue 1 Dec 2026" in skipped["text"]
     holiday = slack.command("skip Weekly sync 2026-12-22", channel_id="C_SHARED").json()
-    assert "Tuesday 22 December 2026" in holiday["text"]
+    assert "Tue 22 Dec 2026" in holiday["text"]
     not_a_day = slack.command("skip Weekly sync 2026-12-23", channel_id="C_SHARED").json()
-    assert "no check-in on Wednesday 23 December 2026" in not_a_day["text"]
+    assert "no check-in on Wed 23 Dec 2026" in not_a_day["text"]
     bad_date = slack.command("skip Weekly sync 2026-13-45", channel_id="C_SHARED").json()
     assert "is not a date" in bad_date["text"] and "/tandem skip Weekly sync 2026-12-24" in bad_date["text"]
 
@@ -366,7 +366,7 @@ def test_list_in_a_channel_without_rituals_shows_all_of_yours(
     # Elsewhere (a DM), U_MKT1 sees the one they belong to, with its channel and next time.
     mine = running_app.slack.command("list", user_id="U_MKT1", channel_id="D_MKT1").json()
     shown = str(mine["blocks"])
-    assert "Your check-ins" in shown and "Weekly sync" in shown and "24 November" in shown
+    assert "Your check-ins" in shown and "Weekly sync" in shown and "Tue 24 Nov 2026" in shown
     assert "Budget review" not in shown
     # An outsider belongs to none.
     none = running_app.slack.command("list", user_id="U_OUT", channel_id="D_OUT").json()
@@ -403,7 +403,7 @@ def test_a_ritual_whose_name_ends_like_a_date_can_still_be_skipped(
 ) -> None:
     submit_setup(running_app, name="Review 1.2.26")
     answer = running_app.slack.command("skip Review 1.2.26", channel_id="C_SHARED").json()
-    assert "Skipping “Review 1.2.26” on Tuesday 24 November 2026" in answer["text"]
+    assert "Skipping “Review 1.2.26” on Tue 24 Nov 2026" in answer["text"]
 
 
 def test_names_with_wildcard_characters_are_plain_names(

@@ -646,6 +646,17 @@ def view_submissions(b: Batch, sender: str) -> None:
         ),
         ids.VIEW_COMMIT_DROP: ("commitment", ["commitment_id"], lambda n: drop_values()),
     }
+    # The ritual picker: a tampered pick is refused like a named ritual (reports change nothing).
+    for t in rng.sample(id_targets("ritual", sender, w), 5):
+        picked = {ids.BLOCK_RITUAL_PICK: {ids.ACTION_RITUAL_PICK: {"selected_option": {"value": t.value}}}}
+        b.view(
+            ids.VIEW_RITUAL_PICK,
+            sender=sender,
+            detail=f"picked ritual {t.value!r:.40} ({t.note})",
+            expect=Expect.ANSWER,
+            values=picked,
+            private_metadata=json.dumps({"what": "report", "weeks": 12}),
+        )
     for callback_id, (kind, keys, valid) in forms.items():
         for t in id_targets(kind, sender, w):
             expect = t.expect

@@ -26,6 +26,7 @@ from db.models import (
     WinDigest,
 )
 from db.session import Database
+from jobs.direct_messages import run as send_held_dms
 from jobs.scheduler import TandemScheduler
 from tests.clock import FrozenClock
 from tests.conftest import RunningApp
@@ -758,6 +759,9 @@ def test_a_commitment_is_overdue_when_its_date_is_over_in_the_rituals_timezone(w
     assert nudge_overdue(services, now=dt.datetime(2026, 11, 24, 22, 30, tzinfo=dt.UTC)) == 0
     # 23:30 UTC is 00:30 on the 25th in Berlin: overdue there, though UTC still says the 24th.
     assert nudge_overdue(services, now=dt.datetime(2026, 11, 24, 23, 30, tzinfo=dt.UTC)) == 2
+    # Held: 00:30 is not a time to ping anyone. It goes out at 09:00 Berlin (08:00 UTC).
+    assert not [c for c in world.fake.calls("chat.postMessage") if c.params["channel"].startswith("U_")]
+    assert send_held_dms(services, now=dt.datetime(2026, 11, 25, 8, 0, tzinfo=dt.UTC)) == 2
     nudges = [c for c in world.fake.calls("chat.postMessage") if c.params["channel"].startswith("U_")]
     assert sorted(c.params["channel"] for c in nudges) == ["U_I1", "U_M1"]
 
@@ -1062,7 +1066,7 @@ def test_a_due_date_more_than_five_years_ahead_is_refused_inline(
             world.slack.view_submission(ids.VIEW_COMMIT, values=commit_values(due=due), user_id="U_M1")
         )
         assert errors == {
-            ids.BLOCK_COMMIT_DUE: "Pick a date within 5 years, by 23 November 2031 at the latest."
+            ids.BLOCK_COMMIT_DUE: "Pick a date within 5 years, by Sun 23 Nov 2031 at the latest."
         }
         moved = {
             ids.BLOCK_COMMIT_MOVE_DUE: {

@@ -26,7 +26,7 @@ from slack_sdk.models.blocks import (
 from bot import ids
 from bot.blocks.commitments import CommitmentView, commitment_blocks
 from bot.blocks.rituals import mentions
-from bot.blocks.text import escape, truncate
+from bot.blocks.text import escape, plain_date, truncate
 
 __all__ = [
     "MISSED_REASON",
@@ -111,6 +111,9 @@ class CheckinContent:
     focus: tuple[str, ...] = ()
     # Why the prompt's theme was picked from the pulse data, e.g. "chosen because IT rated … 2.4".
     chosen_because: str | None = None
+    # False: only the two leads (the first named on each side) are @-mentioned, so a weekly check-in
+    # pings two people, not the whole team; the others are counted without a mention.
+    notify_members: bool = True
 
 
 @dataclass(frozen=True)
@@ -168,8 +171,12 @@ def focus_lines(
             lines.append(f"Lowest in the last pulse: {label}, {score:.1f}/5.")
     due = [c for c in commitments if c.status == "open" and c.due <= day]
     for c in due[:3]:
-        when = "overdue since" if c.due < day else "due"
-        lines.append(f"Commitment {when} {c.due:%a %-d %b}: {c.what}")
+        # Overdue from the day after its due date: due Mon 7 Dec is "overdue since Tue 8 Dec".
+        if c.due < day:
+            said = f"overdue since {plain_date(c.due + dt.timedelta(days=1))}"
+        else:
+            said = f"due {plain_date(c.due)}"
+        lines.append(f"Commitment {said}: {c.what}")
     if len(due) > 3:
         lines.append(f"…and {len(due) - 3} more commitments due")
     return tuple(lines)
@@ -204,11 +211,12 @@ def _plain(text: str, limit: int) -> str:
 
 
 def _long_date(day: dt.date) -> str:
-    return f"{day:%A} {day.day} {day:%B}"
+    return plain_date(day)
 
 
 def _short_date(day: dt.date, *, year: bool) -> str:
-    return f"{day:%a} {day.day} {day:%b}" + (f" {day.year}" if year else "")
+    # One date format everywhere (bot.blocks.text.plain_date), with its year whoever asks.
+    return plain_date(day)
 
 
 def _dates_text(days: list[dt.date], show_year: bool) -> tuple[str, bool]:
@@ -347,9 +355,10 @@ def build_checkin(c: CheckinContent) -> tuple[str, list[Block]]:
         more = f"…and {left_out} more agenda section{'s' if left_out > 1 else ''} that did not fit."
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=more)]))
 
+    shown = _PEOPLE_SHOWN if c.notify_members else 1
     people = (
-        f":busts_in_silhouette: Marketing: {mentions(c.marketing, limit=_PEOPLE_SHOWN)} · "
-        f"IT: {mentions(c.it, limit=_PEOPLE_SHOWN)}"
+        f":busts_in_silhouette: Marketing: {mentions(c.marketing, limit=shown)} · "
+        f"IT: {mentions(c.it, limit=shown)}"
     )
     tail: list[Block] = [
         SectionBlock(text=MarkdownTextObject(text=people)),

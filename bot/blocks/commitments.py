@@ -40,7 +40,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot import ids
-from bot.blocks.text import escape
+from bot.blocks.text import escape, plain_date
 
 __all__ = [
     "CHOICE_BY_ACTION",
@@ -141,7 +141,7 @@ def _one_line(text: str) -> str:
 def due_text(day: dt.date) -> str:
     """E.g. "Tue 1 Dec". A plain date, not a Slack date token: a due date is a day, not an instant, and a
     token would show it a day early or late to readers in other timezones."""
-    return f"{day:%a} {day.day} {day:%b}"
+    return plain_date(day)
 
 
 # --------------------------------------------------------------------------- the add / edit modal
@@ -299,7 +299,7 @@ def _due(
     if due < today:
         return None, _PAST_DUE
     if due > (latest := latest_due(today)):
-        return None, f"Pick a date within {MAX_DUE_YEARS} years, by {latest:%-d %B %Y} at the latest."
+        return None, f"Pick a date within {MAX_DUE_YEARS} years, by {plain_date(latest)} at the latest."
     return due, None
 
 

@@ -30,7 +30,7 @@ from bot import ids
 from bot.blocks.commitments import CommitmentView, commitment_blocks, escape_within
 from bot.blocks.pulse import participation_text, pulse_agenda_lines
 from bot.blocks.rituals import RitualSummary, format_local, mentions, pause_reason_text
-from bot.blocks.text import escape, truncate
+from bot.blocks.text import escape, plain_date, truncate
 from bot.blocks.wins import WinView
 from db.figures import PulseResults
 
@@ -87,7 +87,7 @@ def _more(n: int, noun: str) -> list[Block]:
 
 
 def _short_day(when: dt.datetime) -> str:
-    return f"{when:%a} {when.day} {when:%b}"
+    return plain_date(when)
 
 
 def _ritual_text(r: HomeRitual) -> str:

@@ -39,7 +39,7 @@ from slack_sdk.models.blocks import (
 
 from bot import ids
 from bot.blocks.rituals import format_local, slack_date
-from bot.blocks.text import escape, truncate
+from bot.blocks.text import escape, plain_time, truncate
 from db.figures import SCORES, Figures, PulseResults
 from db.models import PulseQuestion, Side
 from db.theme_questions import ThemeQuestion, theme_question
@@ -313,7 +313,7 @@ def _people_answered(n: int, *, so_far: bool) -> str:
 
 
 def _closed_on(when: dt.datetime) -> str:
-    return f"{when:%A} {when.day} {when:%B}, {when:%H:%M} {when.tzname() or ''}".rstrip()
+    return plain_time(when)
 
 
 def _section(text: str) -> SectionBlock:
@@ -389,6 +389,11 @@ def build_pulse_message(v: PulseView) -> tuple[str, list[Block]]:
     name = _name(v.ritual_name)
     privacy = _ANONYMOUS if v.anonymous else _NOT_ANONYMOUS
     blocks: list[Block] = [_section(f":bar_chart: *Pulse: {name}*"), _context(privacy)]
+    if v.closed and v.answered == 0:
+        # Nobody answered: the message says so itself, and no empty results go into the thread.
+        closed_at = v.closed_at_local or v.closes_at_local
+        blocks.append(_section(f"This pulse closed on {slack_date(closed_at)}. Nobody answered it."))
+        return f"Pulse: {name} closed on {format_local(closed_at)}. Nobody answered it.", blocks
     if v.closed:
         closed_at = v.closed_at_local or v.closes_at_local
         blocks.append(_section(f"This pulse closed on {slack_date(closed_at)}. Results are in the thread."))
@@ -516,6 +521,43 @@ def build_close_refused(owner: str) -> str:
 
 def build_pulse_starting(ritual_name: str) -> str:
     return f":bar_chart: Starting a pulse for “{_name(ritual_name)}”."
+
+
+def build_pulse_already_open(
+    ritual_name: str, pulse_id: int, closes_at_local: dt.datetime, *, owner: str, is_owner: bool
+) -> tuple[str, list[Block]]:
+    """`/tandem pulse` while the ritual's pulse is open: that pulse, its close time, and, for its
+    owner only, a Close button (the same as on its message, with its confirmation). Nothing is closed."""
+    name = _name(ritual_name)
+    text = (
+        f":bar_chart: “{name}” already has a pulse open, until {slack_date(closes_at_local)}. "
+        "People can answer it until then."
+    )
+    if not is_owner:
+        text += f" <@{escape(owner)}> opened it and can close it early."
+    blocks: list[Block] = [_section(text)]
+    if is_owner:
+        blocks.append(
+            ActionsBlock(
+                elements=[
+                    ButtonElement(
+                        text="Close it now",
+                        action_id=ids.ACTION_PULSE_CLOSE,
+                        value=close_value(pulse_id),
+                        confirm=ConfirmObject(
+                            title="Close this pulse now?",
+                            text=PlainTextObject(
+                                text="Nobody can answer after it closes, and the results go into the thread."
+                            ),
+                            confirm="Close it",
+                            deny="Keep it open",
+                        ),
+                    )
+                ]
+            )
+        )
+    fallback = f"“{name}” already has a pulse open, until {format_local(closes_at_local)}."
+    return fallback, blocks
 
 
 def build_start_paused(ritual_name: str) -> str:

@@ -18,7 +18,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot import ids
-from bot.blocks.text import escape, truncate
+from bot.blocks.text import escape, plain_date, plain_time, truncate
 
 __all__ = [
     "DELETE_REFUSAL",
@@ -100,8 +100,8 @@ def mentions(user_ids: Sequence[str], *, limit: int = 20) -> str:
 
 
 def format_local(when: dt.datetime) -> str:
-    """E.g. "Tuesday 1 December 2026, 09:00 CET" in `when`'s own timezone."""
-    return f"{when:%A} {when.day} {when:%B %Y, %H:%M} {when.tzname() or ''}".rstrip()
+    """E.g. "Tue 1 Dec 2026, 09:00 CET" in `when`'s own timezone."""
+    return plain_time(when)
 
 
 def slack_date(when: dt.datetime, token: str = "{date_long_pretty} at {time}") -> str:
@@ -294,13 +294,13 @@ def paused_text(name: str, *, already: bool) -> str:
 def resumed_text(name: str, next_local: dt.datetime | None, *, already: bool) -> str:
     if already:
         return f"“{escape(name)}” is not paused."
-    when = f"{next_local:%A %d %B %Y, %H:%M %Z}" if next_local else "not scheduled"
+    when = plain_time(next_local) if next_local else "not scheduled"
     return f":arrow_forward: “{escape(name)}” is back on. Next check-in: {when}."
 
 
 def skipped_text(name: str, skipped_local: dt.datetime, next_local: dt.datetime | None) -> str:
-    after = f" The next one is {next_local:%A %d %B, %H:%M %Z}." if next_local else ""
-    return f":fast_forward: Skipping “{escape(name)}” on {skipped_local:%A %d %B %Y}.{after}"
+    after = f" The next one is {plain_time(next_local)}." if next_local else ""
+    return f":fast_forward: Skipping “{escape(name)}” on {plain_date(skipped_local)}.{after}"
 
 
 def now_text(name: str, status: str) -> str:

@@ -41,7 +41,7 @@ from slack_sdk.models.views import View
 from bot import ids
 from bot.blocks.commitments import escape_within, is_user_id, metadata_tampered
 from bot.blocks.rituals import mentions
-from bot.blocks.text import escape, truncate
+from bot.blocks.text import escape, plain_date, truncate
 
 __all__ = [
     "MAX_LINK_CHARS",
@@ -444,7 +444,7 @@ def build_withdrawn_win(w: WinView) -> tuple[str, list[Block]]:
 
 
 def _short_day(when: dt.datetime) -> str:
-    return f"{when:%a} {when.day} {when:%b}"
+    return plain_date(when)
 
 
 def _ranked(people: Sequence[str]) -> str:
@@ -562,8 +562,8 @@ def _month(year: int | None, month: int | None) -> tuple[int, int] | None:
 
 
 def parse_period(text: str, *, today: dt.date) -> tuple[int, int] | None:
-    """`(year, month)` from `2026-11`, `november`, `nov 2026`, `this-month` or `last-month` (empty:
-    this month), relative to `today`; None when `text` is not a month (:func:`period_problem` says so)."""
+    """`(year, month)` from `2026-11`, `november` (the latest November not in the future), `nov 2026`,
+    `this-month` or `last-month` (empty: this month), relative to `today`; None when `text` is not a month (:func:`period_problem` says so)."""
     cleaned = text.strip().lower()
     if cleaned in ("", "this-month", "this month"):
         return today.year, today.month
@@ -576,7 +576,12 @@ def parse_period(text: str, *, today: dt.date) -> tuple[int, int] | None:
     words = cleaned.split()
     for index, name in enumerate(_MONTHS):
         if words and (words[0] == name or words[0] == name[:3]):
-            return _month(_number(words[1]) if len(words) > 1 else today.year, index + 1)
+            if len(words) > 1:
+                return _month(_number(words[1]), index + 1)
+            # A bare month name is the most recent such month not in the future: "november" typed
+            # in January is the November just gone, not the one coming.
+            month = index + 1
+            return _month(today.year if month <= today.month else today.year - 1, month)
     return None
 
 

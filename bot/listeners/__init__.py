@@ -12,7 +12,9 @@ from bot.listeners import (
     home,
     insight,
     lifecycle,
+    noise,
     pairing,
+    picker,
     prompts,
     pulses,
     rituals,
@@ -36,6 +38,8 @@ def register_listeners(app: App) -> commands.CommandRouter:
     home.register(app)
     insight.register(app, router)
     pairing.register(app, router)
+    noise.register(app, router)
+    picker.register(app)
     lifecycle.register(app)
     workflow_steps.register(app)  # answered only where the manifest declares the steps (--workflow-steps)
     return router

@@ -96,6 +96,8 @@ HELP_ORDER = {
             "pairing",
             "prompts",
             "forget-me",
+            "hours",
+            "mentions",
             "help",
         ]
     )

@@ -6,6 +6,7 @@ from slack_bolt import App
 
 from bot.blocks.report import (
     ALERTS_EXAMPLE,
+    DEFAULT_WEEKS,
     EXPORT_EXAMPLE,
     REPORT_EXAMPLE,
     InsightArgsError,
@@ -18,8 +19,8 @@ from bot.blocks.report import (
     report_refusal_text,
 )
 from bot.listeners.commands import CommandRouter, Invocation
-from bot.usecases import insight
-from bot.usecases.access import Refused
+from bot.usecases import insight, pickers
+from bot.usecases.access import RefusalKind, Refused
 
 
 def _answer_refusal(inv: Invocation, refused: Refused) -> None:
@@ -31,6 +32,20 @@ def _render(inv: Invocation, what: str, outcome: Refused | insight.Delivery) -> 
         _answer_refusal(inv, outcome)
     elif outcome.error is not None:
         inv.answer(not_shared_text(what, outcome.error))
+
+
+def _picked_instead(inv: Invocation, what: str, name: str, outcome: object, weeks: int) -> bool:
+    """No name typed and none implied (a DM, a channel with none or several): open the picker of the
+    person's rituals rather than ask for an exact name. False when it did not (they are in none)."""
+    if (
+        name
+        or inv.acknowledged
+        or not isinstance(outcome, Refused)
+        or outcome.kind is not RefusalKind.AMBIGUOUS
+    ):
+        return False
+    inv.ack()
+    return pickers.open_ritual_picker(inv.services, inv.actor, inv.trigger_id, what, weeks=weeks)
 
 
 def handle_report(inv: Invocation) -> None:
@@ -46,7 +61,8 @@ def handle_report(inv: Invocation) -> None:
         args.weeks,
         acknowledge=lambda name: inv.answer(preparing_text("report", name)),
     )
-    _render(inv, "report", outcome)
+    if not _picked_instead(inv, "report", args.ritual_name, outcome, args.weeks):
+        _render(inv, "report", outcome)
 
 
 def handle_export(inv: Invocation) -> None:
@@ -61,7 +77,8 @@ def handle_export(inv: Invocation) -> None:
         name,
         acknowledge=lambda name: inv.answer(preparing_text("export", name)),
     )
-    _render(inv, "export", outcome)
+    if not _picked_instead(inv, "export", name, outcome, DEFAULT_WEEKS):
+        _render(inv, "export", outcome)
 
 
 def handle_alerts(inv: Invocation) -> None:

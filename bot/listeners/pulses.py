@@ -31,6 +31,7 @@ from bot.blocks.pulse import (
     build_forget_confirmation,
     build_forget_done,
     build_member_votes,
+    build_pulse_already_open,
     build_pulse_starting,
     build_reminders_set,
     build_role_set,
@@ -155,6 +156,17 @@ def handle_pulse(inv: Invocation) -> None:
         )
     elif outcome.status is pulses.StartStatus.PAUSED:
         text = build_start_paused(outcome.ritual_name)
+    elif outcome.status is pulses.StartStatus.ALREADY_OPEN:
+        assert outcome.pulse_id is not None and outcome.closes_at_local is not None
+        text, blocks = build_pulse_already_open(
+            outcome.ritual_name,
+            outcome.pulse_id,
+            outcome.closes_at_local,
+            owner=outcome.owner,
+            is_owner=outcome.owner == inv.user_id,
+        )
+        inv.ack(text=text, blocks=[b.to_dict() for b in blocks], response_type="ephemeral")
+        return
     else:
         text = build_pulse_starting(outcome.ritual_name)
     inv.ack(text=text, response_type="ephemeral")

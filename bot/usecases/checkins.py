@@ -211,8 +211,9 @@ def build_for(
             )
             for m in missed
         ),
-        marketing=marketing,
+        marketing=marketing,  # each side's lead first (db.rituals.ritual_leads)
         it=it,
+        notify_members=ritual.notify_members,
         agenda_items=tuple(
             section
             for section in (

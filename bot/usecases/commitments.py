@@ -39,6 +39,7 @@ from bot.messenger import DeliveryError, UserInfo
 from bot.services import Services
 from bot.slack_client import pre_ack_deadline
 from bot.usecases.access import Actor, RefusalKind, Refused, load_scoped_ritual, workspace_id_of
+from bot.usecases.direct_messages import send_in_working_hours
 from bot.usecases.interactions import open_modal
 from bot.usecases.refusals import pause_after_refusal
 from bot.usecases.submissions import AlreadySaved, Submission, seen_before
@@ -368,6 +369,9 @@ def announce_change(services: Services, actor: Actor, changed: CommitmentChanged
 # --------------------------------------------------------------------------- overdue nudges
 
 
+NUDGE_KIND = "commitment-nudge"
+
+
 def nudge_overdue(services: Services, *, now: dt.datetime) -> int:
     """One DM to both owners of each commitment that slipped past its due date (in its ritual's
     timezone). A nudge that reached neither owner is given back and tried again on the next run."""
@@ -388,13 +392,23 @@ def nudge_overdue(services: Services, *, now: dt.datetime) -> int:
         text, blocks = build_nudge_dm(view, channel_id)
         delivered, retry = 0, False
         for owner in (view.marketing_owner, view.it_owner):
-            try:
-                services.messenger.dm(team_id, owner, text=text, blocks=[b.to_dict() for b in blocks])
+            # In the owner's working hours (held until then): never a ping at 00:10 their time.
+            outcome = send_in_working_hours(
+                services,
+                team_id,
+                owner,
+                kind=NUDGE_KIND,
+                # The due date is part of the key: moving it re-arms the nudge (a new message).
+                key=f"{NUDGE_KIND}:{view.id}:{view.due.isoformat()}:{owner}",
+                text=text,
+                blocks=[b.to_dict() for b in blocks],
+                now=now,
+            )
+            if outcome.delivered_or_due:
                 delivered += 1
-            except DeliveryError as exc:
+            else:
                 # A workspace that uninstalled Tandem will not take it later either.
-                retry = retry or not exc.workspace_gone
-                log.warning("an overdue nudge could not be sent: %s", exc.reason)
+                retry = retry or not outcome.workspace_gone
         sent += delivered
         if not delivered and retry:
             # Neither owner got it (Slack down, rate limits): release the claim so the next run

@@ -13,7 +13,7 @@ import csv
 import datetime as dt
 import io
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -34,10 +34,19 @@ from bot.blocks.report import (
     report_title,
 )
 from bot.charts import TrendPoint, alt_text, chart_title, render_trend_chart
-from bot.messenger import DeliveryError, Messenger
+from bot.messenger import DeliveryError
 from bot.services import Services
 from bot.usecases import pairing
-from bot.usecases.access import Actor, RefusalKind, Refused, RitualRef, load_scoped_ritual, ritual_named
+from bot.usecases.access import (
+    Actor,
+    RefusalKind,
+    Refused,
+    RitualRef,
+    load_scoped_ritual,
+    ritual_by_id,
+    ritual_named,
+)
+from bot.usecases.direct_messages import HeldFile, send_in_working_hours
 from bot.usecases.refusals import pause_after_refusal
 from db.models import Ritual, Side, Workspace
 from db.reports import (
@@ -55,7 +64,6 @@ from db.reports import (
     win_rows,
 )
 from db.rituals import ritual_leads
-from db.session import Database
 from db.theme_questions import theme_question
 
 log = logging.getLogger(__name__)
@@ -162,8 +170,57 @@ ANSWER_FIELDS = ["pulse_date", "pulse_id", "user", "side", "question", "score"]
 
 @dataclass(frozen=True)
 class Export:
-    files: list[tuple[str, bytes]]
+    # (file name, rows, columns): people are Slack ids here, named at sending time (`_named`).
+    tables: list[tuple[str, list[dict[str, object]], list[str]]]
     comment: str
+
+    def people(self) -> set[str]:
+        return {
+            user_id
+            for _, rows, _ in self.tables
+            for row in rows
+            for column in PEOPLE_COLUMNS
+            for user_id in str(row.get(column) or "").split()
+        }
+
+    def files(self, names: Mapping[str, str]) -> list[tuple[str, bytes]]:
+        """The CSV files, with each person's name instead of their Slack id."""
+        return [
+            (filename, _csv(_named(rows, names), fields).encode()) for filename, rows, fields in self.tables
+        ]
+
+
+# Columns of an export that hold people (space-separated Slack ids until named).
+PEOPLE_COLUMNS = ("marketing", "it", "user")
+FORMER_MEMBER = "former member"
+
+
+def _named(rows: list[dict[str, object]], names: Mapping[str, str]) -> list[dict[str, object]]:
+    return [
+        {
+            key: ", ".join(names.get(u, FORMER_MEMBER) for u in str(value).split())
+            if key in PEOPLE_COLUMNS and value
+            else value
+            for key, value in row.items()
+        }
+        for row in rows
+    ]
+
+
+def display_names(services: Services, team_id: str, user_ids: set[str]) -> dict[str, str]:
+    """Each person's name as Slack shows it now (asked at export time, outside any transaction);
+    someone Slack no longer knows, or who left the workspace, is a "former member"."""
+    names: dict[str, str] = {}
+    for user_id in sorted(user_ids):
+        try:
+            info = services.messenger.user_info(team_id, user_id)
+        except DeliveryError as exc:
+            if exc.code != "user_not_found":
+                log.warning("a name for the export could not be learnt: %s", exc.reason)
+            continue
+        if not info.deleted and info.display_name:
+            names[user_id] = info.display_name
+    return names
 
 
 def build_export(
@@ -200,12 +257,12 @@ def build_export(
                 "reason": row["reason"],
             }
         )
-    files = [("tandem-export.csv", _csv(rows, EXPORT_FIELDS).encode())]
+    tables = [("tandem-export.csv", rows, EXPORT_FIELDS)]
     answers = answer_rows(session, ritual, since=since) if is_member(session, ritual.id, requester) else []
     if answers:
-        files.append(("tandem-answers.csv", _csv(answers, ANSWER_FIELDS).encode()))
+        tables.append(("tandem-answers.csv", answers, ANSWER_FIELDS))
     return Export(
-        files=files,
+        tables=tables,
         comment=export_comment(
             ritual.name, anonymous_only=all(p.anonymous for p in points), with_answers=bool(answers)
         ),
@@ -222,12 +279,18 @@ def _prepare(
     example: str,
     acknowledge: Acknowledge,
     build: Callable[[Session, Ritual], Prepared],
+    ritual_id: int | None = None,
 ) -> Prepared | Refused:
-    """`build` from the named ritual, once the actor may read its reports and was told it is coming.
+    """`build` from the named ritual (or the one picked by id, `ritual_id`), once the actor may read
+    its reports and was told it is coming.
 
     Building draws charts and reads a year of rows: in a read-only unit of work, which holds no lock.
     """
-    found = ritual_named(services, actor, ritual_name, example=example)
+    found = (
+        ritual_by_id(services, actor, ritual_id)
+        if ritual_id is not None
+        else ritual_named(services, actor, ritual_name, example=example)
+    )
     if isinstance(found, Refused):
         return found
     acknowledge(found.name)
@@ -244,10 +307,16 @@ def _failed(exc: DeliveryError) -> Delivery:
 
 
 def share_report(
-    services: Services, actor: Actor, ritual_name: str, weeks: int, *, acknowledge: Acknowledge
+    services: Services,
+    actor: Actor,
+    ritual_name: str,
+    weeks: int,
+    *,
+    acknowledge: Acknowledge,
+    ritual_id: int | None = None,
 ) -> Refused | Delivery:
     """`/tandem report`: the chart and its summary, shared in the ritual's channel when asked there,
-    by DM when asked anywhere else."""
+    by DM when asked anywhere else (or picked by `ritual_id` in the ritual picker)."""
     now, min_answers = services.clock.now(), services.pulse_settings.min_answers
     prepared = _prepare(
         services,
@@ -259,6 +328,7 @@ def share_report(
             build_report(session, ritual, weeks=weeks, now=now, min_answers=min_answers),
             ritual.channel_id,
         ),
+        ritual_id,
     )
     if isinstance(prepared, Refused):
         return prepared
@@ -285,7 +355,12 @@ def share_report(
 
 
 def send_export(
-    services: Services, actor: Actor, ritual_name: str, *, acknowledge: Acknowledge
+    services: Services,
+    actor: Actor,
+    ritual_name: str,
+    *,
+    acknowledge: Acknowledge,
+    ritual_id: int | None = None,
 ) -> Refused | Delivery:
     """`/tandem export`: a year of figures, wins and commitments as CSV, always by DM."""
     now, min_answers = services.clock.now(), services.pulse_settings.min_answers
@@ -298,12 +373,15 @@ def send_export(
         lambda session, ritual: build_export(
             session, ritual, requester=actor.user_id, now=now, min_answers=min_answers
         ),
+        ritual_id,
     )
     if isinstance(export, Refused):
         return export
+    # Names, not ids: a CMO reads the file outside Slack. Asked now, so they are today's names.
+    names = display_names(services, actor.team_id, export.people())
     try:
         dm = services.messenger.dm_channel(actor.team_id, actor.user_id)
-        for index, (filename, content) in enumerate(export.files):
+        for index, (filename, content) in enumerate(export.files(names)):
             services.messenger.upload(
                 actor.team_id,
                 dm,
@@ -349,9 +427,11 @@ def focus_facts(spot: WeakSpot, zone: dt.tzinfo) -> FocusFacts:
 # -- what the clock asks for ---------------------------------------------------------------------
 
 
+DRIFT_KIND = "drift-alert"
+
+
 def alert_on_drift(
-    database: Database,
-    messenger: Messenger,
+    services: Services,
     pulse_id: int,
     ritual_id: int,
     *,
@@ -360,10 +440,11 @@ def alert_on_drift(
 ) -> bool:
     """After a pulse closed: if scores fell or the gap widened twice in a row, DM both leads once.
 
-    It takes the pulse-closing job's collaborators rather than `Services`, which that job is not
-    given. The claim is committed before the chart is drawn, in a read-only unit of work that never
-    holds the write lock pulse clicks wait for, and the DMs go out after it.
+    The claim is committed before the chart is drawn, in a read-only unit of work that never holds
+    the write lock pulse clicks wait for, and the DMs go out after it, in each lead's working hours
+    (held until then: `bot.usecases.direct_messages`).
     """
+    database = services.database
     with database.begin() as session:
         ritual = session.get(Ritual, ritual_id)
         if ritual is None or not ritual.drift_alerts:
@@ -397,18 +478,16 @@ def alert_on_drift(
         team = session.get(Workspace, ritual.workspace_id)
         team_id = team.team_id if team else ""
         leads = ritual_leads(session, ritual_id)
+    chart = HeldFile(report.png, "tandem-trend.png", report.title, report.alt_text)
     for user_id in (leads[side] for side in (Side.MARKETING, Side.IT) if side in leads):
-        try:
-            channel = messenger.dm_channel(team_id, user_id)
-            messenger.upload(
-                team_id,
-                channel,
-                content=report.png,
-                filename="tandem-trend.png",
-                title=report.title,
-                alt_text=report.alt_text,
-                initial_comment=text,
-            )
-        except DeliveryError as exc:
-            log.warning("a drift alert could not be sent: %s", exc.reason)
+        send_in_working_hours(
+            services,
+            team_id,
+            user_id,
+            kind=DRIFT_KIND,
+            key=f"{DRIFT_KIND}:{pulse_id}:{user_id}",
+            text=text,
+            file=chart,
+            now=now,
+        )
     return True

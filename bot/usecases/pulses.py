@@ -36,6 +36,7 @@ from bot.blocks.pulse import (
     build_side_question,
     ephemeral_reply,
 )
+from bot.ids import parse_row_id
 from bot.messenger import DeliveryError, PostTag
 from bot.services import Services
 from bot.usecases.access import (
@@ -47,8 +48,10 @@ from bot.usecases.access import (
     ritual_named,
     workspace_id_of,
 )
+from bot.usecases.direct_messages import DmStatus, HeldRef, send_in_working_hours
 from bot.usecases.insight import alert_on_drift
 from bot.usecases.refusals import pause_after_refusal
+from db import direct_messages as held_db
 from db import pulses as pulse_db
 from db import theme_questions
 from db.models import Pulse, PulseQuestion, Ritual, RitualStatus, Side, Workspace
@@ -81,6 +84,7 @@ __all__ = [
     "open_after_checkin",
     "open_pulse",
     "refresh_count",
+    "reminder_still_wanted",
     "send_reminders",
     "start_pulse",
     "turn_reminders",
@@ -121,9 +125,11 @@ def open_pulse(
     occurrence_id: int | None = None,
     thread_ts: str | None = None,
     theme: str | None = None,
+    replace_open: bool = True,
 ) -> int | None:
     """Open a pulse for the ritual, close the ones it still has open (posting their results), and
-    queue its message for the channel's next slot. Returns the pulse id (None if the ritual is gone).
+    queue its message for the channel's next slot. Returns the pulse id (None if the ritual is gone,
+    or, with `replace_open` False, when it has a pulse open: an on-demand pulse never closes one).
 
     `thread_ts`: the check-in the pulse goes with (its results go into that thread; a pulse asked
     for on demand gets its own message's thread).
@@ -134,6 +140,8 @@ def open_pulse(
         if ritual is None or ritual.status is RitualStatus.DELETED:
             return None
         still_open = [p.id for p in pulse_db.open_pulses_of(session, ritual_id)]
+        if still_open and not replace_open:
+            return None
         pulse = pulse_db.open_pulse(
             session,
             ritual,
@@ -158,8 +166,14 @@ def open_pulse(
 
     def post() -> None:
         try:
+            # In its check-in's thread: one top-level post per check-in, not two.
             ts = services.messenger.post(
-                team_id, channel_id, text=text, blocks=payload, tag=PostTag(PULSE_EVENT, str(pulse_id))
+                team_id,
+                channel_id,
+                text=text,
+                blocks=payload,
+                thread_ts=thread_ts,
+                tag=PostTag(PULSE_EVENT, str(pulse_id)),
             )
         except DeliveryError as exc:
             log.warning("the message of pulse %s could not be posted: %s", pulse_id, exc.reason)
@@ -197,20 +211,24 @@ def open_after_checkin(
 class StartStatus(StrEnum):
     STARTING = "starting"  # acknowledged; the pulse opens in the channel's next slot
     PAUSED = "paused"  # the ritual is paused: nothing opens
+    ALREADY_OPEN = "already_open"  # the ritual's pulse is open: shown, never closed by this
 
 
 @dataclass(frozen=True)
 class StartOutcome:
     status: StartStatus
     ritual_name: str
+    # ALREADY_OPEN: the open pulse, its owner, and when it closes in the ritual's timezone.
+    pulse_id: int | None = None
+    owner: str = ""
+    closes_at_local: dt.datetime | None = None
 
 
 def start_pulse(services: Services, actor: Actor, name: str, *, example: str) -> StartOutcome | Refused:
     """`/tandem pulse [ritual]`: check the actor may act on the ritual (before the ack), then queue
-    the opening, which closes the ritual's pulse still open and posts its results first.
-
-    Known issue (not fixed here): that earlier pulse is closed whoever owns it, although only its
-    owner may close it early with its button.
+    the opening. While the ritual has a pulse open, that one is shown instead (ALREADY_OPEN): a
+    command never closes someone's pulse, and people who have not answered keep their chance; only
+    its owner may close it early, with its button.
     """
     found = ritual_named(services, actor, name, example=example)
     if isinstance(found, Refused):
@@ -221,6 +239,16 @@ def start_pulse(services: Services, actor: Actor, name: str, *, example: str) ->
             return Refused(RefusalKind.NOT_FOUND)
         if ritual.status is not RitualStatus.ACTIVE:
             return StartOutcome(StartStatus.PAUSED, ritual.name)
+        still_open = pulse_db.open_pulses_of(session, ritual.id)
+        if still_open:
+            pulse = max(still_open, key=lambda p: p.opened_at)
+            return StartOutcome(
+                StartStatus.ALREADY_OPEN,
+                ritual.name,
+                pulse_id=pulse.id,
+                owner=pulse.owner,
+                closes_at_local=pulse.closes_at.astimezone(ZoneInfo(ritual.timezone)),
+            )
         channel_id = ritual.channel_id
     # Closing the earlier pulse posts its results and may draw a chart: none of it before the ack.
     services.checkins.send(channel_id, lambda: _open_on_demand(services, found.id, actor.user_id))
@@ -228,8 +256,8 @@ def start_pulse(services: Services, actor: Actor, name: str, *, example: str) ->
 
 
 def _open_on_demand(services: Services, ritual_id: int, owner: str) -> None:
-    if open_pulse(services, ritual_id, owner=owner) is None:
-        log.info("ritual %s was deleted before its pulse could open", ritual_id)
+    if open_pulse(services, ritual_id, owner=owner, replace_open=False) is None:
+        log.info("ritual %s was deleted, or got a pulse, before its pulse could open", ritual_id)
 
 
 # -- answering -----------------------------------------------------------------------------------------
@@ -315,8 +343,9 @@ def refresh_count(services: Services, pulse_id: int) -> None:
 
 
 def close_and_report(services: Services, pulse_id: int, *, now: dt.datetime) -> bool:
-    """Close one pulse (if still open), post its results in its thread, mark its message closed,
-    refresh its members' Home tabs and look for drift. True if this call closed it.
+    """Close one pulse (if still open), post its results in its thread (none when nobody answered),
+    mark its message closed, refresh its members' Home tabs and look for drift. True if this call
+    closed it.
 
     `pulse_id` is trusted: it comes from the database, or from `close_early`, which scoped it.
     """
@@ -324,6 +353,8 @@ def close_and_report(services: Services, pulse_id: int, *, now: dt.datetime) -> 
         pulse = session.get(Pulse, pulse_id)
         if pulse is None or not pulse_db.close_pulse(session, pulse, now=now):
             return False
+        # Its reminders still held are moot now, and would say who had not answered.
+        held_db.forget_prefixed(session, _reminder_key(pulse_id, ""))
         ritual, team_id = _ritual_and_team(session, pulse)
         figures = pulse_db.results(session, pulse, min_answers=services.pulse_settings.min_answers)
         text, blocks = build_results(figures, ritual_name=ritual.name)
@@ -331,17 +362,20 @@ def close_and_report(services: Services, pulse_id: int, *, now: dt.datetime) -> 
         ritual_id, channel_id, message_ts = ritual.id, pulse.channel_id, pulse.message_ts
         thread_ts = pulse.thread_ts or pulse.message_ts
         members = [person.slack_user_id for person in ritual_people(session, ritual_id)]
+        answered = pulse_db.answered_count(session, pulse)
     # The close committed: now the deleted salt and ballots go from the WAL and free space too.
     services.database.erase_residue()
     try:
-        services.messenger.post(
-            team_id,
-            channel_id,
-            text=text,
-            blocks=[b.to_dict() for b in blocks],
-            thread_ts=thread_ts,
-            tag=PostTag(RESULTS_EVENT, str(pulse_id)),
-        )
+        # A pulse nobody answered has no results: its own message says it closed unanswered.
+        if answered:
+            services.messenger.post(
+                team_id,
+                channel_id,
+                text=text,
+                blocks=[b.to_dict() for b in blocks],
+                thread_ts=thread_ts,
+                tag=PostTag(RESULTS_EVENT, str(pulse_id)),
+            )
         if message_ts:
             services.messenger.update(
                 team_id, channel_id, message_ts, text=closed_text, blocks=[b.to_dict() for b in closed_blocks]
@@ -352,8 +386,7 @@ def close_and_report(services: Services, pulse_id: int, *, now: dt.datetime) -> 
     services.homes.refresh(team_id, *members)
     try:
         alert_on_drift(
-            services.database,
-            services.messenger,
+            services,
             pulse_id,
             ritual_id,
             now=now,
@@ -409,10 +442,19 @@ def close_early(services: Services, actor: Actor, pulse_id: int) -> CloseOutcome
 # -- reminders -----------------------------------------------------------------------------------------
 
 
+REMINDER_KIND = "pulse-reminder"
+
+
+def _reminder_key(pulse_id: int, user_id: str) -> str:
+    return f"{REMINDER_KIND}:{pulse_id}:{user_id}"
+
+
 def send_reminders(services: Services, *, now: dt.datetime) -> int:
     """One DM to each ritual member who has not answered, some hours before the pulse closes
-    (never twice: each is claimed in the database first). Returns how many were sent."""
-    work: list[tuple[str, str, str, PulseView]] = []
+    (never twice: each is claimed in the database first), in the member's working hours: held until
+    they start, and skipped when they would only start once the pulse has closed
+    (`bot.usecases.direct_messages`). Returns how many were sent or held."""
+    work: list[tuple[str, str, str, PulseView, dt.datetime]] = []
     with services.database.begin() as session:
         for pulse in pulse_db.pulses_to_remind(session, now=now):
             pulse.reminders_sent_at = now
@@ -428,19 +470,42 @@ def send_reminders(services: Services, *, now: dt.datetime) -> int:
                     if pulse_db.claim_reminder(
                         session, pulse.id, pulse_db.voter_key(keys, pulse, person.slack_user_id)
                     ):
-                        work.append((team_id, person.slack_user_id, pulse.channel_id, view))
+                        work.append((team_id, person.slack_user_id, pulse.channel_id, view, pulse.closes_at))
             except pulse_db.PulseError as exc:
                 # The server key changed since the pulse opened: who answered cannot be told.
                 log.error("no reminders for pulse %s: %s", pulse.id, exc)
     sent = 0
-    for team_id, user_id, channel_id, view in work:
+    for team_id, user_id, channel_id, view, closes_at in work:
         text, blocks = build_reminder_dm(view, channel_id)
-        try:
-            services.messenger.dm(team_id, user_id, text=text, blocks=[b.to_dict() for b in blocks])
-            sent += 1
-        except DeliveryError as exc:
-            log.warning("a pulse reminder could not be sent: %s", exc.reason)
+        outcome = send_in_working_hours(
+            services,
+            team_id,
+            user_id,
+            kind=REMINDER_KIND,
+            key=_reminder_key(view.pulse_id, user_id),
+            text=text,
+            blocks=[b.to_dict() for b in blocks],
+            deadline=closes_at,
+            now=now,
+        )
+        sent += outcome.status in (DmStatus.SENT, DmStatus.HELD)
     return sent
+
+
+def reminder_still_wanted(services: Services, held: HeldRef) -> bool:
+    """A held reminder goes out only while its pulse is open and its recipient has not answered."""
+    _, _, pulse_part = held.key.rpartition(":")[0].partition(":")
+    pulse_id = parse_row_id(pulse_part)
+    if pulse_id is None:
+        return False
+    with services.database.read() as session:
+        pulse = pulse_db.load_pulse(session, pulse_id, workspace_id=held.workspace_id)
+        if pulse is None or pulse.closed_at is not None or pulse.closes_at <= services.clock.now():
+            return False
+        try:
+            return not pulse_db.has_answered(session, services.voter_keys, pulse, held.user_id)
+        except pulse_db.PulseError:
+            return False  # the server key changed since the pulse opened: who answered cannot be told
 
 
 # -- who answered what ---------------------------------------------------------------------------------
@@ -496,9 +561,10 @@ def forget_me(services: Services, actor: Actor) -> Mapping[str, int | str]:
     """Delete what Tandem stores about the actor in their workspace (see `db.people.forget_person`);
     returns what was deleted, keyed as `bot.blocks.pulse.build_forget_done` reads it."""
     with services.database.begin() as session:
-        deleted = forget_person(
-            session, workspace_id_of(session, actor.team_id), actor.user_id, keys=services.voter_keys
-        )
+        workspace_id = workspace_id_of(session, actor.team_id)
+        # The DMs held for them (and the record of those sent) name them too.
+        held_db.forget_recipient(session, workspace_id, actor.user_id)
+        deleted = forget_person(session, workspace_id, actor.user_id, keys=services.voter_keys)
     # What the deleted rows leave below the SQL (free pages, the WAL) goes too.
     services.database.erase_residue(*ANONYMITY_TABLES, "people", "pulse_votes", "ritual_members")
     return deleted

@@ -477,3 +477,19 @@ def _spec_of(form: SetupForm, *, anchor: dt.date) -> RitualSpec:
         pairing_weeks=form.pairing_weeks,
         pairing_trios=form.pairing_trios,
     )
+
+
+def set_mentions(
+    services: Services, actor: Actor, ritual_name: str, *, everyone: bool, example: str
+) -> RitualRef | Refused:
+    """`/tandem mentions everyone|leads [ritual]`: whether the ritual's check-ins @-mention every
+    member, or (the default) only its two leads, for those who may change the ritual."""
+    found = ritual_named(services, actor, ritual_name, example=example)
+    if isinstance(found, Refused):
+        return found
+    with services.database.begin() as session:
+        ritual = load_scoped_ritual(session, actor.team_id, found.id)
+        if ritual is None:
+            return Refused(RefusalKind.NOT_FOUND)
+        ritual.notify_members = everyone
+    return found

@@ -380,6 +380,10 @@ class _DueDigest:
     wins: list[WinView]
 
 
+# A channel whose oldest ritual is younger than this when a month ends gets no digest for that month.
+NEW_RITUAL = dt.timedelta(days=7)
+
+
 def _claim_due_digests(services: Services, now: dt.datetime) -> list[_DueDigest]:
     """Claim every channel's digest that is due; a month without wins is recorded as skipped."""
     due: list[_DueDigest] = []
@@ -397,8 +401,10 @@ def _claim_due_digests(services: Services, now: dt.datetime) -> list[_DueDigest]
             zone = ZoneInfo(tz)
             for year, month in win_db.digest_periods_owed(now, zone):
                 due_at = win_db.digest_due_at(year, month, zone)
-                if since >= due_at:
-                    continue  # the ritual did not exist yet when this digest fell due
+                if since > due_at - NEW_RITUAL:
+                    # The ritual did not exist yet, or was less than a week old, when this digest
+                    # fell due: a ritual made on the 30th gets no "this month" digest the same day.
+                    continue
                 late = now - due_at > DIGEST_GRACE
                 digest_id = win_db.claim_digest(
                     session, workspace_id, channel_id, f"{year:04d}-{month:02d}", now=now, missed=late
