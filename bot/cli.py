@@ -235,10 +235,16 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _wait_for_stop_signal() -> None:
+def _stop_on_signal() -> threading.Event:
+    """Set on SIGTERM or SIGINT. Installed before anything starts: a SIGTERM that arrives while the
+    process is still starting (its /healthz already answering) must stop it cleanly, not kill it."""
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, frame: stop.set())
+    return stop
+
+
+def _wait_for_stop_signal(stop: threading.Event) -> None:
     stop.wait()
 
 
@@ -248,6 +254,7 @@ def _serve_socket_mode(settings: Settings, run_scheduler: bool, *, host: str, po
     from bot.runtime import Runtime
     from bot.socket_mode import SocketModeService
 
+    stop = _stop_on_signal()
     runtime = Runtime(settings, Mode.SOCKET, with_scheduler=run_scheduler)
     assert settings.slack_app_token is not None
     try:
@@ -279,7 +286,7 @@ def _serve_socket_mode(settings: Settings, run_scheduler: bool, *, host: str, po
         service.port,
         "on" if run_scheduler else "off",
     )
-    _wait_for_stop_signal()
+    _wait_for_stop_signal(stop)
     log.info("stopping")
     service.close()
     runtime.close()
@@ -291,12 +298,13 @@ def _scheduler(settings: Settings, args: argparse.Namespace) -> int:
 
     # The scheduler posts on the workspaces' behalf, so it needs the same Slack settings as the app.
     mode = settings.resolve_mode()
+    stop = _stop_on_signal()
     _prepare_database(settings, migrate=not args.no_migrate)
     server_secret_key(settings)
     runtime = Runtime(settings, mode, with_app=False, with_scheduler=True)
     runtime.start_scheduler()
     log.info("Tandem %s scheduler running", __version__)
-    _wait_for_stop_signal()
+    _wait_for_stop_signal(stop)
     log.info("stopping: letting running jobs finish")
     runtime.close()
     return 0

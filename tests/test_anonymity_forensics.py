@@ -35,6 +35,7 @@ from db.migrate import upgrade
 from db.models import Pulse, PulseBallot, PulseQuestion, PulseReminder
 from db.pulses import PulseError, VoterKeys, record_answer
 from db.session import Database, normalize_url
+from db.working_hours import DEFAULT
 from jobs import pulses as pulse_job
 from tests.clock import FrozenClock
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, RunningApp, serve_runtime
@@ -192,6 +193,16 @@ def answered_pulse(app: RunningApp) -> int:
     pulse_id = open_pulse(app.services, ritual_id, owner="U_M1")
     assert pulse_id is not None
     app.settle()
+    # Reminders go out in the recipient's working hours (db.working_hours): the team works in a zone
+    # where the reminder time falls inside them, so U_I3's reminder goes at once, whatever the clock.
+    due = pulse_of(app, pulse_id).reminders_due_at
+    assert due is not None
+    due = due.replace(tzinfo=dt.UTC) if due.tzinfo is None else due
+    zone = next(
+        z for z in (f"Etc/GMT{-h:+d}" if h else "UTC" for h in range(-11, 13)) if DEFAULT.contains(due, z)
+    )
+    for user in WORKSPACE_USERS:
+        app.fake.add_user(user, tz=zone, team_id=TEAM)
     for i, user in enumerate(VOTERS[:-1]):
         click(app, pulse_id, user, PulseQuestion.PARTNER, 1 + i % 5)
         click(app, pulse_id, user, PulseQuestion.LEVEL, 5 - i % 5)

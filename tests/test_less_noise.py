@@ -118,6 +118,7 @@ def test_no_digest_for_a_ritual_younger_than_a_week(team: RunningApp, scheduler:
     w.win(what="Launched the data-sharing pilot", marketing=(LA,), it=(BERLIN,), at=utc(30, 10))
     team.clock.set(utc(30, 15, 5))  # 16:05 in Berlin: November's digest falls due
     scheduler.ledger_work()
+    assert scheduler.outbox is not None and scheduler.outbox.join(20)  # digests wait their turn in the queue
     assert [p for p in channel_posts(team.fake) if "November 2026" in p["text"]] == []
 
 
@@ -127,6 +128,7 @@ def test_a_digest_for_a_ritual_a_week_old_with_wins(team: RunningApp, scheduler:
     w.win(what="Launched the data-sharing pilot", marketing=(LA,), it=(BERLIN,), at=utc(30, 10))
     team.clock.set(utc(30, 15, 5))
     scheduler.ledger_work()
+    assert scheduler.outbox is not None and scheduler.outbox.join(20)  # digests wait their turn in the queue
     assert len([p for p in channel_posts(team.fake) if "November 2026" in p["text"]]) == 1
 
 

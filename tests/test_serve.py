@@ -273,7 +273,7 @@ def socket_mode_run(
     monkeypatch.setenv("SLACK_API_URL", fake_slack.base_url)
     monkeypatch.setenv("PORT", str(free_port()))  # Socket Mode serves /healthz there too
     monkeypatch.setattr(SocketModeHandler, "connect", lambda self: events.append(("connect", self)))
-    monkeypatch.setattr(bot.cli, "_wait_for_stop_signal", lambda: events.append(("stop", None)))
+    monkeypatch.setattr(bot.cli, "_wait_for_stop_signal", lambda stop: events.append(("stop", None)))
     monkeypatch.setattr(bot.server, "serve_http", lambda *a, **k: events.append(("http", None)))
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level

@@ -82,9 +82,13 @@ def test_healthz_follows_a_failed_then_a_working_connection(
     assert eventually(lambda: "Socket Mode: connected to Slack" in caplog.text, timeout=5)
     assert len(fake_slack.calls("apps.connections.open")) >= 2  # a new URL for the new attempt
 
-    fake_socket.drop_connections()  # the network drops it: unhealthy until reconnected
-    assert eventually(lambda: health(service).status_code == 503, timeout=10)
-    assert eventually(lambda: health(service).status_code == 200)
+    # The network drops it and Slack is unreachable for a while: unhealthy until reconnected. (While
+    # refusing, the 503 cannot be missed between two polls by a reconnect that came back at once.)
+    fake_socket.accepting = False
+    fake_socket.drop_connections()
+    assert eventually(lambda: health(service).status_code == 503, timeout=30)
+    fake_socket.accepting = True
+    assert eventually(lambda: health(service).status_code == 200, timeout=30)
     assert "the connection to Slack was lost" in caplog.text
 
 
