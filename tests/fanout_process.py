@@ -8,31 +8,14 @@ and starts a second one later.
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 
-from bot.config import Mode, Settings
-from bot.runtime import Runtime
-from tests.clock import FrozenClock
+from tests.scheduler_process import frozen_scheduler_runtime
 
 
 def main() -> int:
     url, api_url, iso_now = sys.argv[1], sys.argv[2], sys.argv[3]
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        slack_bot_token="xoxb-test-token",  # type: ignore[arg-type]
-        slack_signing_secret="x",  # type: ignore[arg-type]
-        slack_api_url=api_url,
-        database_url=url,
-    )
-    runtime = Runtime(
-        settings,
-        Mode.HTTP,
-        with_app=False,
-        with_scheduler=True,
-        clock=FrozenClock(dt.datetime.fromisoformat(iso_now)),
-        poster_interval=0.0,
-    )
+    runtime = frozen_scheduler_runtime(url, api_url, iso_now)
     scheduler = runtime.scheduler
     assert scheduler is not None
     sys.stdout.write("ready\n")

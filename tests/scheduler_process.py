@@ -16,10 +16,8 @@ from bot.usecases.pairing import start_due_rounds
 from tests.clock import FrozenClock
 
 
-def main() -> int:
-    url, api_url, iso_now, rounds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-    # "pairing": run the pairing job's round start instead of the check-ins' catch-up.
-    job = sys.argv[5] if len(sys.argv) > 5 else "checkins"
+def frozen_scheduler_runtime(url: str, api_url: str, iso_now: str) -> Runtime:
+    """What `tandem scheduler` builds, on a frozen clock at `iso_now`, against the fake Slack."""
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         slack_bot_token="xoxb-test-token",  # type: ignore[arg-type]
@@ -27,8 +25,7 @@ def main() -> int:
         slack_api_url=api_url,
         database_url=url,
     )
-    # What `tandem scheduler` builds, on a frozen clock.
-    runtime = Runtime(
+    return Runtime(
         settings,
         Mode.HTTP,
         with_app=False,
@@ -36,6 +33,13 @@ def main() -> int:
         clock=FrozenClock(dt.datetime.fromisoformat(iso_now)),
         poster_interval=0.0,
     )
+
+
+def main() -> int:
+    url, api_url, iso_now, rounds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    # "pairing": run the pairing job's round start instead of the check-ins' catch-up.
+    job = sys.argv[5] if len(sys.argv) > 5 else "checkins"
+    runtime = frozen_scheduler_runtime(url, api_url, iso_now)
     scheduler = runtime.scheduler
     assert scheduler is not None
     sys.stdout.write("ready\n")
