@@ -168,6 +168,9 @@ BLOCK_SETUP_PAIRING: Final = "setup_pairing"
 ACTION_SETUP_PAIRING: Final = "setup_pairing_value"  # "0" (off), "1", "2" or "4" weeks
 BLOCK_SETUP_PAIRING_TRIOS: Final = "setup_pairing_trios"
 ACTION_SETUP_PAIRING_TRIOS: Final = "setup_pairing_trios_value"
+# The monthly digest DMed to a ritual's two leads (bot/usecases/leads_digest.py): a checkbox, on by default.
+BLOCK_SETUP_LEADS_DIGEST: Final = "setup_leads_digest"
+ACTION_SETUP_LEADS_DIGEST: Final = "setup_leads_digest_value"
 
 # Workflow Builder custom steps (`tandem manifest --workflow-steps`): function callback ids.
 EVENT_FUNCTION_EXECUTED: Final = "function_executed"

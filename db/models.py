@@ -243,6 +243,8 @@ class Ritual(Base):
     pairing_from: Mapped[dt.datetime | None]
     # Whether a check-in @-mentions every member; by default only its two leads are notified.
     notify_members: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The monthly digest DMed to the two leads on the month's first working day (on by default).
+    leads_digest: Mapped[bool] = mapped_column(default=True, server_default=true())
     status: Mapped[RitualStatus] = mapped_column(
         _str_enum(RitualStatus, "ritual_status"), default=RitualStatus.ACTIVE
     )
@@ -668,3 +670,21 @@ class HeldDm(Base):
     created_at: Mapped[dt.datetime]
     claimed_at: Mapped[dt.datetime | None]
     sent_at: Mapped[dt.datetime | None]
+
+
+class LeadsDigest(Base):
+    """One lead's monthly digest of one ritual, claimed under a unique constraint before it is
+    handed to the held-DM queue (bot/usecases/leads_digest.py): once per ritual, month and lead,
+    however many schedulers run. `queued_at` is set once the DM is queued (its own key makes a
+    repeated hand-off after a crash send nothing twice); `outcome` is how the hand-off ended."""
+
+    __tablename__ = "leads_digests"
+    __table_args__ = (UniqueConstraint("ritual_id", "period", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ritual_id: Mapped[int] = mapped_column(ForeignKey("rituals.id", ondelete="CASCADE"))
+    period: Mapped[str] = mapped_column(String(7))  # the month it is about, "2026-11"
+    user_id: Mapped[str] = mapped_column(String(32))
+    claimed_at: Mapped[dt.datetime]
+    queued_at: Mapped[dt.datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(16))  # a DmStatus value

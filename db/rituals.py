@@ -43,6 +43,7 @@ class RitualSpec:
     pulse_window_hours: int = 24  # a pulse closes after this, or at the next check-in if sooner
     pairing_weeks: int = 0  # cross-team one-to-one rounds every 1, 2 or 4 weeks; 0 is off
     pairing_trios: bool = False  # uneven sides: trios instead of sitting out
+    leads_digest: bool = True  # the monthly digest DMed to the two leads
 
 
 def cadence_of(ritual: Ritual) -> Cadence:
@@ -71,6 +72,7 @@ def spec_of(ritual: Ritual) -> RitualSpec:
         pulse_window_hours=ritual.pulse_window_hours,
         pairing_weeks=ritual.pairing_weeks,
         pairing_trios=ritual.pairing_trios,
+        leads_digest=ritual.leads_digest,
     )
 
 
@@ -110,6 +112,7 @@ def _apply(session: Session, ritual: Ritual, spec: RitualSpec) -> None:
     ritual.pulse_anonymous = spec.pulse_anonymous
     ritual.pulse_window_hours = spec.pulse_window_hours
     ritual.pairing_trios = spec.pairing_trios
+    ritual.leads_digest = spec.leads_digest
     wanted = {**{u: Side.MARKETING for u in spec.marketing}, **{u: Side.IT for u in spec.it}}
     existing = {m.person.slack_user_id: m for m in ritual.members}
     for user_id, member in existing.items():

@@ -36,6 +36,7 @@ from db.clock import Clock
 from db.rituals import schedule_rows
 from db.session import Database
 from jobs import direct_messages, housekeeping, pulses
+from jobs import leads_digest as leads_digest_job
 from jobs import pairing as pairing_job
 from jobs.outbox import CheckinOutbox
 from jobs.poster import PER_CHANNEL_INTERVAL
@@ -49,6 +50,7 @@ LEDGER_JOB_ID = "ledger"
 RECONCILE_JOB_ID = "reconcile"
 PAIRING_JOB_ID = "pairing"
 HELD_DMS_JOB_ID = "held-dms"
+LEADS_DIGEST_JOB_ID = "leads-digest"
 CHECKIN_JOB_PREFIX = "checkin:"
 HOUSEKEEPING_INTERVAL = dt.timedelta(hours=1)
 RESYNC_INTERVAL = dt.timedelta(minutes=1)
@@ -256,6 +258,12 @@ class TandemScheduler:
             "cross-team one-to-one rounds, introductions and nudges",
         )
         self._every(HELD_DMS_INTERVAL, HELD_DMS_JOB_ID, self.held_dm_work, "send DMs held for working hours")
+        self._every(
+            leads_digest_job.INTERVAL,
+            LEADS_DIGEST_JOB_ID,
+            self.leads_digest_work,
+            "monthly digests to each ritual's two leads",
+        )
         self.scheduler.start(paused=paused)
         threading.Thread(target=self._first_run, name="tandem-scheduler-start", daemon=True).start()
 
@@ -530,6 +538,13 @@ class TandemScheduler:
             direct_messages.run(self.job_services(), now=self.clock.now())
         except Exception:
             log.exception("sending held DMs failed; it runs again in a minute")
+
+    def leads_digest_work(self) -> None:
+        """DM each ritual's leads their monthly digest, on their first working day (each once)."""
+        try:
+            leads_digest_job.run(self.job_services(), now=self.clock.now())
+        except Exception:
+            log.exception("the leads' digests failed; they are tried again in ten minutes")
 
     def _unit_of_work(self, job: Callable[[Session, dt.datetime], object]) -> Callable[[], None]:
         def run() -> None:

@@ -71,6 +71,7 @@ _WEEKS_OF_MONTH: dict[int, str] = {1: "First", 2: "Second", 3: "Third", 4: "Four
 _PULSE = "pulse"
 _ANONYMOUS = "anonymous"
 _TRIOS = "trios"
+_LEADS_DIGEST = "leads_digest"
 
 # Common IANA zones, west to east within each region. Fewer than 100, so the user's own zone can always
 # be added without going over Slack's 100 options (a test checks both).
@@ -233,6 +234,7 @@ class SetupForm:
     pulse_window_hours: int = DEFAULT_PULSE_WINDOW_HOURS
     pairing_weeks: int = 0  # cross-team one-to-ones: 0 (off), 1, 2 or 4 weeks between rounds
     pairing_trios: bool = False
+    leads_digest: bool = True  # the monthly digest DMed to the two leads
 
     def to_cadence(self, *, anchor: dt.date) -> Cadence:
         """The schedule this form describes; `anchor` is only used by every_n_weeks (first date on/after it).
@@ -529,6 +531,7 @@ def build_setup_modal(
             hint="It closes earlier if the next check-in comes first; the results go into the check-in's thread.",
         ),
         *_pairing_blocks(form),
+        _leads_digest_block(form),
     ]
     return View(
         type="modal",
@@ -569,6 +572,21 @@ def _pairing_blocks(form: SetupForm) -> list[InputBlock]:
             hint="Otherwise people take turns sitting a round out; whoever sat out last is paired first.",
         ),
     ]
+
+
+def _leads_digest_block(form: SetupForm) -> InputBlock:
+    return InputBlock(
+        block_id=ids.BLOCK_SETUP_LEADS_DIGEST,
+        label="Monthly digest to the leads",
+        element=_checkbox(
+            ids.ACTION_SETUP_LEADS_DIGEST,
+            _LEADS_DIGEST,
+            "DM the two leads a digest of each month",
+            form.leads_digest,
+        ),
+        optional=True,
+        hint="On the month's first working day: scores, gap, participation, wins, commitments and a focus.",
+    )
 
 
 def _pairing_weeks(state: Mapping[str, Any]) -> int:
@@ -745,6 +763,13 @@ def form_from_state_for_rebuild(state_values: Mapping[str, Any]) -> SetupForm:
         pairing_trios=_checked(
             s, ids.BLOCK_SETUP_PAIRING_TRIOS, ids.ACTION_SETUP_PAIRING_TRIOS, _TRIOS, False
         ),
+        leads_digest=_checked(
+            s,
+            ids.BLOCK_SETUP_LEADS_DIGEST,
+            ids.ACTION_SETUP_LEADS_DIGEST,
+            _LEADS_DIGEST,
+            defaults.leads_digest,
+        ),
     )
 
 
@@ -856,6 +881,13 @@ def parse_setup_state(state_values: Mapping[str, Any], *, today: dt.date) -> tup
         pairing_weeks=_pairing_weeks(s),
         pairing_trios=_checked(
             s, ids.BLOCK_SETUP_PAIRING_TRIOS, ids.ACTION_SETUP_PAIRING_TRIOS, _TRIOS, False
+        ),
+        leads_digest=_checked(
+            s,
+            ids.BLOCK_SETUP_LEADS_DIGEST,
+            ids.ACTION_SETUP_LEADS_DIGEST,
+            _LEADS_DIGEST,
+            defaults.leads_digest,
         ),
     )
     errors.update(_cadence_errors(form, today=today, known=errors))

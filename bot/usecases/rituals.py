@@ -460,6 +460,7 @@ def _form_of(ritual: Ritual) -> SetupForm:
         pulse_window_hours=spec.pulse_window_hours,
         pairing_weeks=spec.pairing_weeks,
         pairing_trios=spec.pairing_trios,
+        leads_digest=spec.leads_digest,
     )
 
 
@@ -476,6 +477,7 @@ def _spec_of(form: SetupForm, *, anchor: dt.date) -> RitualSpec:
         pulse_window_hours=form.pulse_window_hours,
         pairing_weeks=form.pairing_weeks,
         pairing_trios=form.pairing_trios,
+        leads_digest=form.leads_digest,
     )
 
 
