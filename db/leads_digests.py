@@ -9,7 +9,7 @@ of one month twice.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -242,11 +242,9 @@ def commitments_done(session: Session, ritual_id: int, *, start: dt.datetime, en
     )
 
 
-def commitments_overdue(
-    session: Session, ritual_id: int, *, before: dt.date
-) -> Iterator[tuple[str, dt.date]]:
+def commitments_overdue(session: Session, ritual_id: int, *, before: dt.date) -> list[tuple[str, dt.date]]:
     """Commitments still open that were due before `before` (the 1st of the month after), by due date."""
-    yield from session.execute(
+    rows = session.execute(
         select(Commitment.what, Commitment.due_date)
         .where(
             Commitment.ritual_id == ritual_id,
@@ -254,4 +252,5 @@ def commitments_overdue(
             Commitment.due_date < before,
         )
         .order_by(Commitment.due_date, Commitment.id)
-    ).tuples()
+    )
+    return [(what, due) for what, due in rows]
