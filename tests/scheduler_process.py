@@ -1,6 +1,6 @@
 """One scheduler process for the exactly-once test: fires every ritual due at a fixed instant.
 
-Run as `python -m tests.scheduler_process DATABASE_URL SLACK_API_URL ISO_NOW ROUNDS [pairing]`. It uses the
+Run as `python -m tests.scheduler_process DATABASE_URL SLACK_API_URL ISO_NOW ROUNDS [pairing|leads-digest]`. It uses the
 real TandemScheduler with a frozen clock, so two of these racing on one database are two scheduler
 processes doing what `tandem scheduler` does when a check-in falls due.
 """
@@ -13,6 +13,7 @@ import sys
 from bot.config import Mode, Settings
 from bot.runtime import Runtime
 from bot.usecases.pairing import start_due_rounds
+from jobs import leads_digest
 from tests.clock import FrozenClock
 
 
@@ -37,7 +38,8 @@ def frozen_scheduler_runtime(url: str, api_url: str, iso_now: str) -> Runtime:
 
 def main() -> int:
     url, api_url, iso_now, rounds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-    # "pairing": run the pairing job's round start instead of the check-ins' catch-up.
+    # "pairing": run the pairing job's round start instead of the check-ins' catch-up; "leads-digest":
+    # the leads' monthly digest job, then the held DMs it queued.
     job = sys.argv[5] if len(sys.argv) > 5 else "checkins"
     runtime = frozen_scheduler_runtime(url, api_url, iso_now)
     scheduler = runtime.scheduler
@@ -49,6 +51,9 @@ def main() -> int:
     for _ in range(rounds):
         if job == "pairing":
             claimed += start_due_rounds(scheduler.job_services(), now=scheduler.clock.now())
+        elif job == "leads-digest":
+            claimed += leads_digest.run(scheduler.job_services(), now=scheduler.clock.now())
+            scheduler.held_dm_work()
         else:
             claimed += scheduler.catch_up()
     assert scheduler.outbox is not None

@@ -9,6 +9,8 @@ leads see is read from the fake Slack.
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from zoneinfo import ZoneInfo
@@ -387,6 +389,50 @@ def test_two_schedulers_racing_send_each_lead_one_digest(
         (r, user) for r in rituals for user in (BERLIN, LA)
     )
     assert {(c.period, c.outcome) for c in claims} == {("2026-11", "sent")}
+
+
+@pytest.mark.postgres_only
+def test_two_scheduler_processes_on_postgresql_send_each_lead_one_digest(
+    team: RunningApp, database: Database, database_url: str
+) -> None:
+    if database.backend != "postgresql":
+        pytest.skip("the two-process race runs on PostgreSQL (CI's second run)")
+    rituals = [make_ritual(team, name=f"Sync {n}") for n in range(4)]
+    november(team, rituals[0])
+    for when in (utc(12, 1, 8, 0), utc(12, 1, 17, 0)):  # 09:00 in Berlin, then in Los Angeles
+        procs = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.scheduler_process",
+                    database_url,
+                    team.fake.base_url,
+                    when.isoformat(),
+                    "3",
+                    "leads-digest",
+                ],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        for p in procs:
+            assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        outputs = [p.communicate(timeout=180) for p in procs]
+        assert all(p.returncode == 0 for p in procs), outputs
+        claimed = [int(out.strip().splitlines()[-1]) for out, _ in outputs]
+        assert sum(claimed) == 4  # one lead of each of four rituals, each claimed by one process
+    assert len(digests_to(team.fake, LA)) == 4 and len(digests_to(team.fake, BERLIN)) == 4
+    with database.read() as session:
+        outcomes = session.scalars(select(LeadsDigest.outcome)).all()
+    assert outcomes == ["sent"] * 8
 
 
 def test_a_claim_left_by_a_stopped_process_is_handed_off_once_later(
