@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.orm import Session
 
 from db.base import upsert
@@ -193,6 +193,15 @@ def claim(session: Session, ritual_id: int, period: str, user_id: str, *, now: d
         .on_conflict_do_nothing(index_elements=["ritual_id", "period", "user_id"])
         .returning(LeadsDigest.id)
     ).scalar_one_or_none()
+
+
+def forget_lead(session: Session, workspace_id: int, user_id: str) -> int:
+    """Delete the record of the digests a person who asked Tandem to forget them was sent."""
+    rituals = select(Ritual.id).where(Ritual.workspace_id == workspace_id)
+    result = session.execute(
+        delete(LeadsDigest).where(LeadsDigest.user_id == user_id, LeadsDigest.ritual_id.in_(rituals))
+    )
+    return cast("CursorResult[Any]", result).rowcount or 0
 
 
 def stale_claims(session: Session, *, now: dt.datetime) -> list[LeadsDigest]:

@@ -34,6 +34,7 @@ from tests.clock import FrozenClock
 from tests.conftest import RunningApp
 from tests.fake_slack import APP_ID, FakeSlack
 from tests.ritual_helpers import setup_values
+from tests.test_pulses import forget_me
 from tests.world import TEAM, World
 
 LA, LA2 = "U_LA", "U_LA2"  # marketing; U_LA is its lead (named first)
@@ -449,6 +450,19 @@ def test_a_claim_left_by_a_stopped_process_is_handed_off_once_later(
     assert len(digests_to(team.fake, BERLIN)) == 1
     run_at(team, scheduler, utc(12, 1, 9, 0))
     assert len(digests_to(team.fake, BERLIN)) == 1
+
+
+def test_forget_me_deletes_the_record_of_a_leads_digests(
+    team: RunningApp, scheduler: TandemScheduler, database: Database
+) -> None:
+    make_ritual(team)
+    run_at(team, scheduler, utc(12, 1, 8, 0))
+    run_at(team, scheduler, utc(12, 1, 17, 0))
+    with database.read() as session:
+        assert sorted(session.scalars(select(LeadsDigest.user_id))) == [BERLIN, LA]
+    forget_me(team, LA)
+    with database.read() as session:
+        assert list(session.scalars(select(LeadsDigest.user_id))) == [BERLIN]
 
 
 # -- every way Tandem runs ------------------------------------------------------------------------

@@ -52,6 +52,7 @@ from bot.usecases.direct_messages import DmStatus, HeldRef, send_in_working_hour
 from bot.usecases.insight import alert_on_drift
 from bot.usecases.refusals import pause_after_refusal
 from db import direct_messages as held_db
+from db import leads_digests as leads_digest_db
 from db import pulses as pulse_db
 from db import theme_questions
 from db.models import Pulse, PulseQuestion, Ritual, RitualStatus, Side, Workspace
@@ -564,6 +565,7 @@ def forget_me(services: Services, actor: Actor) -> Mapping[str, int | str]:
         workspace_id = workspace_id_of(session, actor.team_id)
         # The DMs held for them (and the record of those sent) name them too.
         held_db.forget_recipient(session, workspace_id, actor.user_id)
+        leads_digest_db.forget_lead(session, workspace_id, actor.user_id)
         deleted = forget_person(session, workspace_id, actor.user_id, keys=services.voter_keys)
     # What the deleted rows leave below the SQL (free pages, the WAL) goes too.
     services.database.erase_residue(*ANONYMITY_TABLES, "people", "pulse_votes", "ritual_members")
