@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -173,32 +173,25 @@ def _learn_timezones(services: Services, leads: Sequence[DigestLead]) -> list[Di
                 with services.database.begin() as session:
                     workspace = ensure_workspace(session, lead.team_id)
                     get_or_create_person(session, workspace.id, lead.user_id).timezone = timezone
-        learnt.append(lead if timezone == lead.timezone else _with_timezone(lead, timezone))
+        learnt.append(lead if timezone == lead.timezone else replace(lead, timezone=timezone))
     return learnt
 
 
-def _with_timezone(lead: DigestLead, timezone: str | None) -> DigestLead:
-    return DigestLead(
-        ritual_id=lead.ritual_id,
-        ritual_timezone=lead.ritual_timezone,
-        ritual_created_at=lead.ritual_created_at,
-        team_id=lead.team_id,
-        hours=lead.hours,
-        side=lead.side,
-        user_id=lead.user_id,
-        timezone=timezone,
+def _may_be_owed(lead: DigestLead, now: dt.datetime) -> bool:
+    """Whether the last month that ended where the ritual is can still earn this lead a digest: the
+    ritual existed before it ended, and it is still news (`db.leads_digests.DIGEST_WINDOW`)."""
+    month = digest_db.digest_month(now, lead.ritual_timezone)
+    return lead.ritual_created_at < month.next().start(lead.ritual_timezone) and now < digest_db.deadline_of(
+        month, lead.ritual_timezone
     )
 
 
 def _owed(lead: DigestLead, now: dt.datetime) -> Month | None:
-    """The month whose digest this lead is owed at `now`, if any: it has ended in the ritual's
-    timezone, the ritual existed before it ended, and the lead's first working start of the month
-    after has come (and the digest is still news)."""
+    """The month whose digest this lead is owed at `now`, if any: `_may_be_owed`, and the lead's
+    first working start of the month after has come."""
+    if not _may_be_owed(lead, now):
+        return None
     month = digest_db.digest_month(now, lead.ritual_timezone)
-    if lead.ritual_created_at >= month.next().start(lead.ritual_timezone):
-        return None
-    if now >= digest_db.deadline_of(month, lead.ritual_timezone):
-        return None
     due = digest_db.due_at(
         month, ritual_timezone=lead.ritual_timezone, lead_timezone=lead.timezone, hours=lead.hours
     )
@@ -216,7 +209,10 @@ def send_due_digests(services: Services, *, now: dt.datetime) -> int:
         months = {lead.ritual_timezone: digest_db.digest_month(now, lead.ritual_timezone) for lead in leads}
         done = digest_db.claimed(session, {m.key for m in months.values()})
     unclaimed = [
-        lead for lead in leads if (lead.ritual_id, months[lead.ritual_timezone].key, lead.user_id) not in done
+        lead
+        for lead in leads
+        if (lead.ritual_id, months[lead.ritual_timezone].key, lead.user_id) not in done
+        and _may_be_owed(lead, now)
     ]
     built: dict[tuple[int, Month], Digest] = {}
     claimed = 0
