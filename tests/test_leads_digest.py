@@ -238,7 +238,7 @@ def test_each_lead_gets_novembers_digest_at_nine_on_the_first_working_day_where_
     )
     assert "October win" not in la and "withdrawn" not in la
     assert "*Commitments*: 1 done, 1 overdue: “Fix the consent banner” (due Fri 20 Nov 2026)." in la
-    focus = la.split("*Suggested focus for next month*: ")[1].splitlines()[0]
+    focus = la.split("*Suggested focus for December*: ")[1].splitlines()[0]
     assert focus.startswith("Data and analytics. Ask together: “")
     assert any(p.text in focus for p in prompts_for_themes([Theme.DATA]))
     # The chart: the trend of the last three months, a PNG with its alt text.
@@ -288,6 +288,7 @@ def test_a_quiet_month_gets_two_honest_lines_and_no_chart(
     (text,) = digests_to(team.fake, LA)
     assert "Nothing to report for November 2026: no pulse closed, no win was shared" in text
     assert "Scores" not in text and team.fake.files == {}
+    assert "To stop it, untick “Monthly digest to the leads” in `/tandem edit Weekly sync`." in text
     assert len(digests_to(team.fake, BERLIN)) == 1
 
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from bot import ids
 from bot.blocks.pulse import participation_text
 from bot.blocks.report import FocusFacts, chosen_because, theme_label
 from bot.blocks.text import escape, plain_date, truncate
@@ -21,10 +22,13 @@ TITLE_LIMIT: Final = 80
 LISTED: Final = 5
 # A change smaller than this is "held steady" (figures are shown to one decimal).
 STEADY: Final = 0.05
-TURN_OFF: Final = (
-    "You get this digest as a lead of this check-in. Turn it off for everyone in the check-in's "
-    "settings (*Edit* in `/tandem list`)."
-)
+
+
+def turn_off(ritual_name: str) -> str:
+    return (
+        "You get this digest as a lead of this check-in. To stop it, untick “Monthly digest to the "
+        f"leads” in `{ids.COMMAND} edit {escape(ritual_name)}`."
+    )
 
 
 def month_label(year: int, month: int) -> str:
@@ -91,6 +95,10 @@ def _previous_label(f: DigestFacts) -> str:
     return (dt.date(f.year, f.month, 1) - dt.timedelta(days=1)).strftime("%B")
 
 
+def _next_label(f: DigestFacts) -> str:
+    return dt.date(f.year + f.month // 12, f.month % 12 + 1, 1).strftime("%B")
+
+
 def _score(now: float | None, before: float | None, previous_month: str) -> str:
     if now is None:
         return "no figure (no pulse, or too few answers to show)"
@@ -136,7 +144,7 @@ def build_leads_digest(f: DigestFacts) -> str:
             f"Nothing to report for {month}: no pulse closed, no win was shared and no commitment "
             "was done or fell overdue. A check-in with a pulse next month gives you figures to compare."
         )
-        lines.append(TURN_OFF)
+        lines.append(turn_off(f.ritual_name))
         return "\n".join(lines)
     before = _previous_label(f)
     if f.pulses:
@@ -171,10 +179,10 @@ def build_leads_digest(f: DigestFacts) -> str:
     lines.append(f"*Commitments*: {f.commitments_done} done, {overdue}.")
     if f.focus is not None:
         lines.append(
-            f"*Suggested focus for next month*: {escape(theme_label(f.focus.theme))}. "
+            f"*Suggested focus for {_next_label(f)}*: {escape(theme_label(f.focus.theme))}. "
             f"Ask together: “{escape(f.focus.prompt)}” {escape(f.focus.why)}"
         )
     if f.charted:
         lines.append("The chart shows how each side rated the other over the last three months.")
-    lines.append(TURN_OFF)
+    lines.append(turn_off(f.ritual_name))
     return "\n".join(lines)
