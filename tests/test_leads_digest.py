@@ -469,13 +469,18 @@ def test_forget_me_deletes_the_record_of_a_leads_digests(
 # -- every way Tandem runs ------------------------------------------------------------------------
 
 
+OTHER_TEAM = "T0002"
+OTHER_LEADS = ("U_B_MKT", "U_B_IT")  # the second workspace's leads (OAuth only), in Berlin
+
+
 @pytest.fixture(params=[Mode.HTTP, Mode.OAUTH, Mode.SOCKET])
 def mode_runtime(
     request: pytest.FixtureRequest, settings: Settings, clock: FrozenClock, fake_slack: FakeSlack
-) -> Iterator[tuple[Runtime, str]]:
-    """The runtime each mode builds (scheduler included), and the bot token its calls must carry."""
+) -> Iterator[tuple[Runtime, dict[str, str]]]:
+    """The runtime each mode builds (scheduler included), and the bot token calls for each
+    workspace must carry: one workspace with the configured token, or (OAuth) two installed ones."""
     mode: Mode = request.param
-    token = "xoxb-test-token"
+    tokens = {TEAM: "xoxb-test-token"}
     if mode is Mode.OAUTH:
         settings = settings.model_copy(
             update={
@@ -484,7 +489,7 @@ def mode_runtime(
                 "slack_client_secret": SecretStr("oauth-client-secret-0123456789"),
             }
         )
-        token = "xoxb-installed-token"
+        tokens = {TEAM: "xoxb-installed-alpha", OTHER_TEAM: "xoxb-installed-beta"}
     elif mode is Mode.SOCKET:
         settings = settings.model_copy(
             update={"slack_signing_secret": None, "slack_app_token": SecretStr("xapp-1-test")}
@@ -492,40 +497,58 @@ def mode_runtime(
     runtime = Runtime(settings, mode, with_scheduler=True, clock=clock, poster_interval=0.0)
     if mode is Mode.OAUTH:
         assert runtime.installation_store is not None
-        runtime.installation_store.save(
-            Installation(
-                app_id=APP_ID,
-                enterprise_id=None,
-                team_id=TEAM,
-                bot_token=token,
-                bot_id="B_T",
-                bot_user_id="U_BOT",
-                bot_scopes=["chat:write", "im:write", "files:write", "users:read"],
-                user_id="U_INSTALLER",
-                installed_at=clock.now().timestamp(),
+        for team_id, token in tokens.items():
+            runtime.installation_store.save(
+                Installation(
+                    app_id=APP_ID,
+                    enterprise_id=None,
+                    team_id=team_id,
+                    bot_token=token,
+                    bot_id=f"B_{team_id}",
+                    bot_user_id=f"U_BOT_{team_id}",
+                    bot_scopes=["chat:write", "im:write", "files:write", "users:read"],
+                    user_id=f"U_INSTALLER_{team_id}",
+                    installed_at=clock.now().timestamp(),
+                )
             )
-        )
-    yield runtime, token
+    yield runtime, tokens
     runtime.close()
 
 
 def test_the_digest_goes_out_in_single_token_oauth_and_socket_mode(
-    mode_runtime: tuple[Runtime, str], fake_slack: FakeSlack, database: Database, clock: FrozenClock
+    mode_runtime: tuple[Runtime, dict[str, str]],
+    fake_slack: FakeSlack,
+    database: Database,
+    clock: FrozenClock,
 ) -> None:
-    runtime, token = mode_runtime
+    runtime, tokens = mode_runtime
     furnish(fake_slack)
+    for user in OTHER_LEADS:
+        fake_slack.add_user(user, team_id=OTHER_TEAM, tz="Europe/Berlin")
     w = World(database, clock)
-    ritual_id = w.ritual(channel=CHANNEL, marketing=(LA,), it=(BERLIN,), now=utc(6, 1, 8))
-    w.tallied_pulse(ritual_id, opened_at=utc(11, 3, 8), marketing={4: 3}, it={3: 3})
+    leads = {TEAM: (LA, BERLIN), OTHER_TEAM: OTHER_LEADS}
+    for team_id in tokens:
+        ritual_id = w.ritual(
+            team_id=team_id,
+            channel=CHANNEL,
+            marketing=leads[team_id][:1],
+            it=leads[team_id][1:],
+            now=utc(6, 1, 8),
+        )
+        w.tallied_pulse(ritual_id, opened_at=utc(11, 3, 8), marketing={4: 3}, it={3: 3})
     scheduler = runtime.scheduler
     assert scheduler is not None
     for when in (utc(12, 1, 8), utc(12, 1, 17)):
         clock.set(when)
         scheduler.leads_digest_work()
         scheduler.held_dm_work()
-    assert len(digests_to(fake_slack, LA)) == 1 and len(digests_to(fake_slack, BERLIN)) == 1
-    uploads = fake_slack.calls("files.completeUploadExternal")
-    assert len(uploads) == 2 and {c.token for c in uploads} == {token}
+    # Each lead got one digest, with their own workspace's token.
+    sent = sorted((c.params["channel_id"], c.token) for c in fake_slack.calls("files.completeUploadExternal"))
+    assert sent == sorted((f"D{user}", tokens[team_id]) for team_id in tokens for user in leads[team_id])
+    for team_id in tokens:
+        for user in leads[team_id]:
+            (text,) = digests_to(fake_slack, user)
+            assert "Marketing rates IT: 4.0/5" in text
 
 
 # -- timing and words, without Slack -----------------------------------------------------------------
