@@ -32,8 +32,10 @@ from db.models import (
 )
 from db.working_hours import FALLBACK_ZONE, WorkingHours
 
-# A digest not out within this long after its month ended is no longer news: it is skipped.
-DIGEST_WINDOW = dt.timedelta(days=7)
+# A digest not out within this long after its month ended (where the ritual is) is no longer news:
+# it is skipped. Long enough for any lead's first working day: a workspace working one day a week,
+# plus a lead up to 26 hours west of the ritual (UTC+14 to UTC-12), still gets it.
+DIGEST_WINDOW = dt.timedelta(days=9)
 # A claim whose DM was not queued after this long belongs to a process that stopped in between; the
 # hand-off is done again (the held DM's own key makes a second hand-off send nothing twice).
 STALE_CLAIM = dt.timedelta(minutes=15)

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import SecretStr
 from slack_sdk.oauth.installation_store import Installation
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot import ids
 from bot.blocks.leads_digest import DigestFacts, MonthScores, build_leads_digest
@@ -300,12 +300,19 @@ def test_a_ritual_set_up_after_the_month_ended_gets_no_digest_of_it(
     assert digests_to(team.fake, LA) == [] and digests_to(team.fake, BERLIN) == []
 
 
-def test_a_digest_not_out_within_a_week_is_not_sent_late(
+def test_a_digest_goes_out_late_after_downtime_but_not_after_nine_days(
     team: RunningApp, scheduler: TandemScheduler
 ) -> None:
     make_ritual(team)
-    run_at(team, scheduler, utc(12, 8, 9, 0))  # Tandem was down all week
-    assert digests_to(team.fake, LA) == [] and digests_to(team.fake, BERLIN) == []
+    make_ritual(team, name="Other sync")
+    with team.services.database.begin() as session:
+        session.execute(update(Ritual).where(Ritual.name == "Other sync").values(leads_digest=False))
+    run_at(team, scheduler, utc(12, 9, 9, 0))  # Tandem was down until Wednesday 9 December
+    assert len(digests_to(team.fake, BERLIN)) == 1
+    with team.services.database.begin() as session:
+        session.execute(update(Ritual).where(Ritual.name == "Other sync").values(leads_digest=True))
+    run_at(team, scheduler, utc(12, 10, 9, 0))  # Thursday 10 December: too late for the other's
+    assert len(digests_to(team.fake, BERLIN)) == 1
 
 
 # -- the setting ------------------------------------------------------------------------------------
