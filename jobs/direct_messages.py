@@ -9,11 +9,15 @@ from __future__ import annotations
 import datetime as dt
 
 from bot.services import Services
-from bot.usecases import direct_messages, pulses
+from bot.usecases import direct_messages, leads_digest, pulses
 from bot.usecases.direct_messages import StillWanted
 
-# A held pulse reminder is dropped when its pulse closed or its recipient answered meanwhile.
-STILL_WANTED: dict[str, StillWanted] = {pulses.REMINDER_KIND: pulses.reminder_still_wanted}
+# A held pulse reminder is dropped when its pulse closed or its recipient answered meanwhile; a held
+# leads' digest when its ritual turned the digest off, or the recipient is no longer a lead.
+STILL_WANTED: dict[str, StillWanted] = {
+    pulses.REMINDER_KIND: pulses.reminder_still_wanted,
+    leads_digest.KIND: leads_digest.digest_still_wanted,
+}
 
 
 def run(services: Services, *, now: dt.datetime) -> int:

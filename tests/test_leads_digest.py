@@ -9,6 +9,7 @@ leads see is read from the fake Slack.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import subprocess
 import sys
 import threading
@@ -25,7 +26,7 @@ from bot.blocks.leads_digest import DigestFacts, MonthScores, build_leads_digest
 from bot.config import Mode, Settings
 from bot.runtime import Runtime
 from db.leads_digests import Month, due_at
-from db.models import LeadsDigest, Ritual
+from db.models import HeldDm, HeldDmStatus, LeadsDigest, Ritual
 from db.prompt_library import Theme, prompts_for_themes
 from db.session import Database
 from db.working_hours import WorkingHours
@@ -350,6 +351,28 @@ def test_the_setup_modal_has_the_digest_on_and_a_ritual_with_it_off_sends_none(
     assert len(digests_to(team.fake, LA2)) == 1 and len(digests_to(team.fake, BERLIN2)) == 1
     with database.read() as session:
         assert {d.user_id for d in session.scalars(select(LeadsDigest))} == {LA2, BERLIN2}
+
+
+def test_a_held_digest_is_dropped_when_its_ritual_turns_the_digest_off_meanwhile(
+    team: RunningApp, scheduler: TandemScheduler, database: Database
+) -> None:
+    ritual_id = make_ritual(team)
+    run_at(team, scheduler, utc(12, 1, 19, 0))  # Tandem was down until 20:00 in Berlin, 11:00 in LA
+    assert len(digests_to(team.fake, LA)) == 1 and digests_to(team.fake, BERLIN) == []  # Berlin's is held
+    values = setup_values(channel=CHANNEL, marketing=(LA, LA2), it=(BERLIN, BERLIN2))
+    values[ids.BLOCK_SETUP_LEADS_DIGEST] = {
+        ids.ACTION_SETUP_LEADS_DIGEST: {"type": "checkboxes", "selected_options": []}
+    }
+    response = team.slack.view_submission(
+        ids.VIEW_SETUP, values=values, user_id=LA, private_metadata=json.dumps({"ritual_id": ritual_id})
+    )
+    assert response.status_code == 200 and not response.text, response.text
+    team.drain()
+    run_at(team, scheduler, utc(12, 2, 8, 0))  # 09:00 in Berlin: the held digest is no longer wanted
+    assert digests_to(team.fake, BERLIN) == []
+    with database.read() as session:
+        held = session.scalars(select(HeldDm).where(HeldDm.user_id == BERLIN)).one()
+        assert (held.status, held.reason) == (HeldDmStatus.SKIPPED, "no longer wanted")
 
 
 # -- exactly once ----------------------------------------------------------------------------------

@@ -30,18 +30,20 @@ from sqlalchemy.orm import Session
 
 from bot.blocks.leads_digest import DigestFacts, Focus, MonthScores, Overdue, build_leads_digest, month_label
 from bot.charts import alt_text, chart_title, render_trend_chart
+from bot.ids import parse_row_id
 from bot.messenger import DeliveryError
 from bot.services import Services
 from bot.usecases.checkins import candidate_prompts
-from bot.usecases.direct_messages import HeldFile, send_in_working_hours
+from bot.usecases.direct_messages import HeldFile, HeldRef, send_in_working_hours
 from bot.usecases.insight import focus_facts, trend
 from db import leads_digests as digest_db
 from db.leads_digests import DigestLead, Month
-from db.models import Ritual, Side, Workspace
+from db.models import Ritual, RitualStatus, Side, Workspace
 from db.occurrences import prompt_history
 from db.people import get_or_create_person
 from db.prompt_library import choose_next_prompt
 from db.reports import PulsePoint, ThemeMeasure, pulse_points, spot_of, theme_measures
+from db.rituals import ritual_leads
 from db.wins import wins_between
 from db.workspaces import ensure_workspace
 
@@ -53,6 +55,23 @@ CHART_MONTHS = 3  # the chart shows the month and the two before it
 
 def dm_key(ritual_id: int, month: Month, user_id: str) -> str:
     return f"{KIND}:{ritual_id}:{month.key}:{user_id}"
+
+
+def digest_still_wanted(services: Services, held: HeldRef) -> bool:
+    """A digest held for its lead's working hours goes out only while its ritual is active, has the
+    digest on, and the recipient is still one of its two leads (the setup modal may have changed
+    any of these since it was claimed)."""
+    parts = held.key.split(":")  # dm_key's: kind, ritual id, month, user id
+    ritual_id = parse_row_id(parts[1]) if len(parts) == 4 else None
+    if ritual_id is None:
+        return False
+    with services.database.read() as session:
+        ritual = session.get(Ritual, ritual_id)
+        if ritual is None or ritual.workspace_id != held.workspace_id:
+            return False
+        if ritual.status is not RitualStatus.ACTIVE or not ritual.leads_digest:
+            return False
+        return held.user_id in ritual_leads(session, ritual_id).values()
 
 
 @dataclass(frozen=True)
