@@ -1,6 +1,6 @@
 """monthly digest to the leads: a per-ritual setting and the claims of each month's DMs
 
-Revision ID: 0011c
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-01 11:00:00.000000
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import db.base
 
-revision: str = "0011c"
+revision: str = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
