@@ -142,3 +142,18 @@ def pre_ack_client(client: WebClient, deadline: float | None = None) -> WebClien
         headers=dict(client.headers),
         retry_handlers=[],
     )
+
+
+def without_rate_limit_retries(client: WebClient) -> WebClient:
+    """`client` (token, URL, timeout, other retries) without the handler that sleeps out a 429's
+    Retry-After: the 429 is raised, for a caller that waits for it elsewhere (jobs/poster.py holds
+    back the workspace's queue; sleeping would hold a posting thread for as long instead)."""
+    return type(client)(
+        token=client.token,
+        base_url=client.base_url,
+        timeout=client.timeout,
+        ssl=client.ssl,
+        proxy=client.proxy,
+        headers=dict(client.headers),
+        retry_handlers=[h for h in client.retry_handlers if not isinstance(h, RateLimitErrorRetryHandler)],
+    )
