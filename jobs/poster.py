@@ -52,17 +52,18 @@ POSTER_THREADS = 64
 
 class WorkspaceGate:
     """When the next post into one workspace may start: at most `burst` at once, then one every
-    `60 / per_minute` seconds, and none before a 429's Retry-After has passed.
+    `60 / per_minute` seconds (`per_minute` None: no rate of Tandem's own), and none before a 429's
+    Retry-After has passed.
 
     A generic cell rate algorithm: `reserve` hands out start times and counts each as taken, so
     posts waiting for the gate each get a time of their own instead of racing for the next one.
     Times are `time.monotonic()` values, passed in (tests drive it with plain numbers).
     """
 
-    def __init__(self, *, per_minute: float, burst: int) -> None:
-        if per_minute <= 0 or burst < 1:
-            raise ValueError("a workspace gate needs a positive rate and a burst of at least 1")
-        self.spacing = 60.0 / per_minute
+    def __init__(self, *, per_minute: float | None, burst: int) -> None:
+        if (per_minute is not None and per_minute <= 0) or burst < 1:
+            raise ValueError("a workspace gate needs a positive rate (or None) and a burst of at least 1")
+        self.spacing = 0.0 if per_minute is None else 60.0 / per_minute
         self.tolerance = (burst - 1) * self.spacing
         self._theoretical = 0.0  # when the next post would start if every earlier one went at the rate
         self.blocked_until = 0.0
@@ -160,7 +161,7 @@ class ChannelPoster:
     # -- inside the lock ----------------------------------------------------------------------------
 
     def _gate(self, workspace: str | None) -> WorkspaceGate | None:
-        if workspace is None or self._workspace_per_minute is None:
+        if workspace is None:
             return None
         gate = self._gates.get(workspace)
         if gate is None:
@@ -303,6 +304,15 @@ class ChannelPoster:
         self._local.retry_after = max(0.0, retry_after)
 
     # -- the caller's side --------------------------------------------------------------------------
+
+    def held_until(self, workspace: str) -> float | None:
+        """Until when (`time.monotonic()`) a workspace's posts are held back because Slack answered
+        it 429; None when they are not."""
+        with self._lock:
+            gate = self._gates.get(workspace)
+            if gate is None or gate.blocked_until <= time.monotonic():
+                return None
+            return gate.blocked_until
 
     @property
     def pending(self) -> int:
