@@ -44,10 +44,11 @@ WORKSPACE_POSTS_PER_MINUTE = 100.0
 # handful of rituals due at nine all go out at nine.
 WORKSPACE_BURST = 10
 
-# Threads that send. A post holds one for a Web API round trip (~0.1 s) plus Tandem's own work, so
-# 64 threads sustain several hundred posts a second, more than one process's CPU can prepare and
-# send (bench/posting.py measures it); a workspace that answers 429 holds none of them while it waits.
-POSTER_THREADS = 64
+# Threads that send. A post holds one for a Web API round trip plus Tandem's own work, so the pool
+# is what bounds a burst: with Slack 100 ms away, 64 threads posted ~570 a second, 128 ~1,090 and
+# 256 ~940, where the process's CPU (the GIL) is the limit instead (bench/posting.py, bench/README.md).
+# A workspace held back by a 429 holds none of them while it waits.
+POSTER_THREADS = 128
 
 
 class WorkspaceGate:
