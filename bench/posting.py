@@ -11,10 +11,12 @@ answered, and on a 429 asks to be run again after Retry-After, as `bot.usecases.
 does; nothing else (no database: `bench.scheduling burst` measures the whole path).
 
 Two runs: `plain`, then `limited`, where one workspace's token is answered 429 (Retry-After
-`--retry-after` s) for its first posts, one per channel. For each: posts/s (posts over the time
-from the due instant to the last post's arrival at the fake), the last post's arrival, the CPU
-seconds of the poster's and the fake's processes, and the load average before and after (other
-work on the machine changes every figure here). The fake's arrival times are `time.monotonic()`,
+`--retry-after` s) to every post that arrives within `--retry-after` s of the due instant. For each:
+posts/s (posts over the time from the due instant to the last post's arrival at the fake), the last
+post's arrival, whether every channel holds exactly one message, the CPU seconds of the poster's and
+the fake's processes, and the load average before and after (other work on the machine changes every
+figure here); for `limited`, when the others' last post and the limited workspace's 429s and posts
+arrived. The fake's arrival times are `time.monotonic()`,
 which on Linux is one clock for every process, so they compare with the poster's own.
 """
 
@@ -33,8 +35,11 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
+from slack_sdk import WebClient
+
 from bot.config import Mode, Settings
 from bot.messenger import DeliveryError, PostTag, SlackMessenger
+from bot.slack_client import KeepAliveWebClient
 from jobs.poster import PER_CHANNEL_INTERVAL, POSTER_THREADS, WORKSPACE_POSTS_PER_MINUTE, ChannelPoster
 from tests.fake_slack import FakeSlack
 
@@ -243,7 +248,9 @@ def report(result: Run) -> None:
     print(
         f"{result.name:8} {result.posts} posts: last after {result.seconds_to_last:6.2f} s, "
         f"{result.posts_per_second:6.1f} posts/s; 429s {result.refused}; each channel holds exactly one: "
-        f"{'yes' if result.stored_ok else 'NO'}; CPU poster {result.poster_cpu:.1f} s, fake {result.fake_cpu:.1f} s; "
+        f"{'yes' if result.stored_ok else 'NO'}; CPU poster {result.poster_cpu:.1f} s "
+        f"({result.poster_cpu / result.posts * 1000:.2f} ms/post), fake {result.fake_cpu:.1f} s "
+        f"({result.fake_cpu / result.posts * 1000:.2f} ms/post); "
         f"load average {result.load_before} -> {result.load_after}"
     )
     for key, value in result.extra.items():
@@ -261,14 +268,24 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.1, help="seconds the fake takes per call")
     parser.add_argument("--threads", type=int, default=POSTER_THREADS)
     parser.add_argument("--retry-after", type=int, default=5)
+    parser.add_argument(
+        "--new-connections",
+        action="store_true",
+        help="send as slack_sdk does by itself, a new connection per call (what the keep-alive pool saves)",
+    )
     args = parser.parse_args()
     if args.which == "fake":
         serve_fake(args.latency_arg)
         return
+    if args.new_connections:
+        KeepAliveWebClient._perform_urllib_http_request_internal = (  # type: ignore[method-assign]
+            WebClient._perform_urllib_http_request_internal
+        )
     print(
         f"machine: {os.cpu_count()} CPUs, load average {loadavg()}; {args.posts} posts into as many channels of "
         f"{args.workspaces} workspaces; fake latency {args.latency * 1000:.0f} ms; {args.threads} poster threads; "
-        f"workspace limit {WORKSPACE_POSTS_PER_MINUTE:.0f}/min"
+        f"workspace limit {WORKSPACE_POSTS_PER_MINUTE:.0f}/min; "
+        f"{'a new connection per call' if args.new_connections else 'kept-alive connections'}"
     )
     fake = RemoteFake(args.latency)
     try:
