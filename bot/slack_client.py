@@ -173,13 +173,26 @@ class KeepAliveWebClient(MeasuredWebClient):
         except ProtocolError as exc:
             # A connection that broke while sending or waiting: Slack may have the request.
             raise ConnectionResetError(str(exc)) from exc
-        message = http.client.HTTPMessage()
-        for name, value in response.headers.items():
-            message[name] = value
         if response.status >= 400:
+            message = http.client.HTTPMessage()
+            for name, value in response.headers.items():
+                message[name] = value
             raise HTTPError(url, response.status, response.reason or "", message, io.BytesIO(response.data))
-        charset = message.get_content_charset() or "utf-8"
-        return {"status": response.status, "headers": message, "body": response.data.decode(charset)}
+        # urllib3's headers read case-insensitively, as urllib's do (Bolt reads x-oauth-scopes).
+        return {
+            "status": response.status,
+            "headers": response.headers,
+            "body": response.data.decode(_charset(response)),
+        }
+
+
+def _charset(response: urllib3.BaseHTTPResponse) -> str:
+    content_type = response.headers.get("Content-Type", "")
+    for part in content_type.split(";")[1:]:
+        name, _, value = part.strip().partition("=")
+        if name.lower() == "charset" and value:
+            return value.strip('"')
+    return "utf-8"
 
 
 def make_client(settings: Settings, token: str | None = None) -> WebClient:
