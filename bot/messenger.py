@@ -26,7 +26,7 @@ from slack_sdk.oauth.installation_store import InstallationStore
 
 from bot.config import Mode, Settings
 from bot.responder import ResponseUrlClient
-from bot.slack_client import make_client, pre_ack_client
+from bot.slack_client import make_client, pre_ack_client, without_rate_limit_retries
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,9 @@ class DeliveryError(Exception):
     workspace can be told (the token itself no longer works); `unanswered` means Slack did not
     answer at all (network, timeout), so the call may be worth repeating. `ambiguous` means Slack may
     have done the work anyway (a 5xx, a read timeout, a connection lost after the request was sent):
-    a post is then looked up (`find_tagged`), never simply repeated.
+    a post is then looked up (`find_tagged`), never simply repeated. `retry_after` is set when Slack
+    answered 429 (rate limited): it did nothing, and asks to be called again no sooner than that
+    many seconds later.
     """
 
     def __init__(
@@ -61,6 +63,7 @@ class DeliveryError(Exception):
         workspace_gone: bool = False,
         unanswered: bool = False,
         ambiguous: bool = False,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
@@ -69,6 +72,7 @@ class DeliveryError(Exception):
         self.workspace_gone = workspace_gone
         self.unanswered = unanswered
         self.ambiguous = ambiguous
+        self.retry_after = retry_after
 
 
 # Slack's answers to conversations.history that mean Tandem may not read the channel's history (an
@@ -126,9 +130,12 @@ class Messenger(Protocol):
         blocks: Sequence[dict[str, Any]],
         thread_ts: str | None = None,
         tag: PostTag | None = None,
+        wait_if_limited: bool = True,
     ) -> str:
         """Post to a channel (or into a thread); returns the message ts. `tag` goes out as the
-        message's metadata, so that `find_tagged` can tell whether an ambiguous post arrived."""
+        message's metadata, so that `find_tagged` can tell whether an ambiguous post arrived.
+        `wait_if_limited=False`: a 429 is not waited out and retried here but raised at once
+        (DeliveryError with `retry_after`), for a caller that queues by workspace (jobs/poster.py)."""
         ...
 
     def find_tagged(
@@ -227,6 +234,22 @@ class Messenger(Protocol):
         ...
 
 
+# Retry-After when a 429 comes without one (Slack always sends it; a proxy might not).
+DEFAULT_RETRY_AFTER = 1.0
+
+
+def retry_after_of(exc: SlackApiError) -> float:
+    """The seconds a 429 asks Tandem to wait (its Retry-After header)."""
+    headers = {str(k).lower(): v for k, v in (exc.response.headers or {}).items()}
+    value = headers.get("retry-after")
+    if isinstance(value, list):
+        value = value[0] if value else None
+    try:
+        return max(0.0, float(value)) if value is not None else DEFAULT_RETRY_AFTER
+    except (TypeError, ValueError):
+        return DEFAULT_RETRY_AFTER
+
+
 # How much of a channel's history `find_tagged` reads: 5 pages of 200, newest first.
 HISTORY_PAGE = 200
 HISTORY_PAGES = 5
@@ -248,6 +271,8 @@ class SlackMessenger:
         self.installation_store = installation_store
         self.responses = responses or ResponseUrlClient(timeout=settings.slack_timeout)
         self._clients: dict[str, WebClient] = {}
+        # The same clients without the 429 retry handler (`post(wait_if_limited=False)`).
+        self._unwaiting: dict[str, WebClient] = {}
         self._lock = threading.Lock()
 
     # -- clients ----------------------------------------------------------------------------------
@@ -289,13 +314,23 @@ class SlackMessenger:
         except TimeoutError:
             raise DeliveryError("Slack did not answer in time", code="timeout", unanswered=True) from None
 
+    def _unwaiting_client(self, team_id: str) -> WebClient:
+        with self._lock:
+            client = self._unwaiting.get(team_id)
+        if client is None:
+            client = without_rate_limit_retries(self.client(team_id))
+            with self._lock:
+                self._unwaiting[team_id] = client
+        return client
+
     def forget(self, team_id: str) -> None:
         with self._lock:
             self._clients.pop(team_id, None)
+            self._unwaiting.pop(team_id, None)
 
-    def _call(self, team_id: str, deadline: float | None, call: Any) -> Any:
+    def _call(self, team_id: str, deadline: float | None, call: Any, *, wait_if_limited: bool = True) -> Any:
         """Run `call(client)` and translate whatever goes wrong into a DeliveryError."""
-        client = self._client(team_id, deadline)
+        client = self._client(team_id, deadline) if wait_if_limited else self._unwaiting_client(team_id)
         try:
             return call(client)
         except SlackApiError as exc:
@@ -321,6 +356,7 @@ class SlackMessenger:
         blocks: Sequence[dict[str, Any]],
         thread_ts: str | None = None,
         tag: PostTag | None = None,
+        wait_if_limited: bool = True,
     ) -> str:
         metadata = tag.metadata() if tag is not None else None
 
@@ -333,7 +369,7 @@ class SlackMessenger:
                     return self._post(client, channel_id, text, blocks, thread_ts, metadata)
                 raise
 
-        return str(self._call(team_id, None, send))
+        return str(self._call(team_id, None, send, wait_if_limited=wait_if_limited))
 
     def find_tagged(
         self, team_id: str, channel_id: str, tag: PostTag, *, thread_ts: str | None = None
@@ -544,7 +580,9 @@ class SlackMessenger:
             )
         if error == "ratelimited" or exc.response.status_code == 429:
             return DeliveryError(
-                "Slack kept rate-limiting Tandem after several retries (ratelimited)", code="ratelimited"
+                "Slack is rate-limiting Tandem in this workspace (ratelimited)",
+                code="ratelimited",
+                retry_after=retry_after_of(exc),
             )
         server_error = exc.response.status_code >= 500
         return DeliveryError(

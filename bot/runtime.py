@@ -24,7 +24,7 @@ from db.clock import Clock, SystemClock
 from db.pulses import VoterKeys, count_open
 from db.session import Database
 from db.workspaces import record_install
-from jobs.poster import PER_CHANNEL_INTERVAL
+from jobs.poster import PER_CHANNEL_INTERVAL, POSTER_THREADS
 from jobs.pulses import CountRefresher
 from jobs.scheduler import TandemScheduler, checkin_outbox
 
@@ -77,12 +77,13 @@ class Runtime:
             checkin_database,
             self.messenger,
             self.clock,
-            threads=16 if with_scheduler else 2,
+            threads=POSTER_THREADS if with_scheduler else 2,
             interval=poster_interval,
             on_ritual_change=self._ritual_changed,
             services=lambda: replace(self.services, database=checkin_database),
             grace=dt.timedelta(hours=settings.tandem_missed_grace_hours),
         )
+        self.outbox.poster.limit_workspaces(per_minute=settings.tandem_workspace_posts_per_minute or None)
         self.services = Services(
             settings=settings,
             database=self.database,

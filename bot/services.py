@@ -31,8 +31,9 @@ class ChannelQueue(Protocol):
         """Queue a prepared check-in (bot.usecases.checkins.PreparedCheckin); its outcome is recorded."""
         ...
 
-    def send(self, channel_id: str, send: Callable[[], None]) -> None:
-        """Queue any other message into a channel, under the same one-per-second rule."""
+    def send(self, channel_id: str, send: Callable[[], None], *, team_id: str | None = None) -> None:
+        """Queue any other message into a channel, under the same one-per-second rule (and, given
+        the workspace's `team_id`, behind that workspace's rate and any 429 it got)."""
         ...
 
 

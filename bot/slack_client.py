@@ -3,9 +3,15 @@ never a repeat of a post whose first try may have worked."""
 
 from __future__ import annotations
 
+import http.client
+import io
+import threading
 import time
-from urllib.error import URLError
+from typing import Any
+from urllib.error import HTTPError, URLError
+from urllib.request import Request
 
+import urllib3
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
@@ -16,6 +22,7 @@ from slack_sdk.http_retry.handler import RetryHandler
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ProtocolError, ReadTimeoutError
 
 from bot.config import Settings
 from bot.metrics import MeasuredWebClient
@@ -113,8 +120,83 @@ def retry_handlers() -> list[RetryHandler]:
     ]
 
 
+# Kept-alive connections to Slack shared by every client of the process (all workspaces' tokens go
+# to the same host; a token is a header, not a connection). Room for the poster's 128 threads, the
+# listeners' and the rest; a call beyond it opens a connection of its own and drops it after.
+POOL_SIZE = 160
+_pool: urllib3.PoolManager | None = None
+_pool_lock = threading.Lock()
+
+
+def _shared_pool() -> urllib3.PoolManager:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            # No retries here: slack_sdk's retry handlers decide (and never repeat a post).
+            _pool = urllib3.PoolManager(maxsize=POOL_SIZE, block=False, retries=False)
+        return _pool
+
+
+class KeepAliveWebClient(MeasuredWebClient):
+    """slack_sdk's client, sending over kept-alive connections instead of a new one per call.
+
+    slack_sdk's urllib transport opens (and on HTTPS handshakes) a connection for every call: at
+    hundreds of posts a second that is most of the CPU a post costs on both ends (bench/posting.py).
+    This sends the same request through one process-wide urllib3 pool and hands slack_sdk what urllib
+    would have: the same answer, an HTTPError for an HTTP error status, and the same failures, so the
+    retry handlers and `bot.messenger` judge them as before: URLError when the connection could not
+    be made (Slack never had the request), TimeoutError or ConnectionResetError once it may have been
+    sent (ambiguous: a post is looked up, never repeated). A client with a proxy or its own SSL
+    context keeps urllib.
+    """
+
+    def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
+        if self.proxy is not None or self.ssl is not None or not url.lower().startswith("http"):
+            return super()._perform_urllib_http_request_internal(url, req)
+        headers = dict(req.header_items())
+        try:
+            response = _shared_pool().urlopen(
+                "POST",
+                url,
+                body=req.data,
+                headers=headers,
+                timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout),
+                retries=False,
+                redirect=False,
+                assert_same_host=False,
+                preload_content=True,
+            )
+        except (NewConnectionError, ConnectTimeoutError) as exc:
+            raise URLError(exc) from exc  # not connected: nothing was sent
+        except ReadTimeoutError as exc:
+            raise TimeoutError(str(exc)) from exc
+        except ProtocolError as exc:
+            # A connection that broke while sending or waiting: Slack may have the request.
+            raise ConnectionResetError(str(exc)) from exc
+        if response.status >= 400:
+            message = http.client.HTTPMessage()
+            for name, value in response.headers.items():
+                message[name] = value
+            raise HTTPError(url, response.status, response.reason or "", message, io.BytesIO(response.data))
+        # urllib3's headers read case-insensitively, as urllib's do (Bolt reads x-oauth-scopes).
+        return {
+            "status": response.status,
+            "headers": response.headers,
+            "body": response.data.decode(_charset(response)),
+        }
+
+
+def _charset(response: urllib3.BaseHTTPResponse) -> str:
+    content_type = response.headers.get("Content-Type", "")
+    for part in content_type.split(";")[1:]:
+        name, _, value = part.strip().partition("=")
+        if name.lower() == "charset" and value:
+            return value.strip('"')
+    return "utf-8"
+
+
 def make_client(settings: Settings, token: str | None = None) -> WebClient:
-    return MeasuredWebClient(
+    return KeepAliveWebClient(
         token=token,
         base_url=settings.api_url,
         timeout=settings.slack_timeout,
@@ -133,7 +215,7 @@ def pre_ack_client(client: WebClient, deadline: float | None = None) -> WebClien
     remaining = (deadline if deadline is not None else pre_ack_deadline()) - time.monotonic()
     if remaining <= 0.05:
         raise TimeoutError("no time left before the acknowledgement")
-    return MeasuredWebClient(
+    return KeepAliveWebClient(
         token=client.token,
         base_url=client.base_url,
         timeout=remaining,  # type: ignore[arg-type]  # urllib takes seconds as a float
@@ -141,4 +223,19 @@ def pre_ack_client(client: WebClient, deadline: float | None = None) -> WebClien
         proxy=client.proxy,
         headers=dict(client.headers),
         retry_handlers=[],
+    )
+
+
+def without_rate_limit_retries(client: WebClient) -> WebClient:
+    """`client` (token, URL, timeout, other retries) without the handler that sleeps out a 429's
+    Retry-After: the 429 is raised, for a caller that waits for it elsewhere (jobs/poster.py holds
+    back the workspace's queue; sleeping would hold a posting thread for as long instead)."""
+    return type(client)(
+        token=client.token,
+        base_url=client.base_url,
+        timeout=client.timeout,
+        ssl=client.ssl,
+        proxy=client.proxy,
+        headers=dict(client.headers),
+        retry_handlers=[h for h in client.retry_handlers if not isinstance(h, RateLimitErrorRetryHandler)],
     )

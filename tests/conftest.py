@@ -105,6 +105,8 @@ def settings(fake_slack: FakeSlack, database_url: str) -> Settings:
         slack_signing_secret=SIGNING_SECRET,  # type: ignore[arg-type]
         slack_api_url=fake_slack.base_url,
         database_url=database_url,
+        # Hundreds of check-ins into one workspace: no pacing of Tandem's own (tests of it set one).
+        tandem_workspace_posts_per_minute=0,
     )
 
 

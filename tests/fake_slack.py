@@ -218,6 +218,7 @@ class _Failure:
     error: str | None
     retry_after: int | None
     remaining: int | None  # None = forever
+    token: str | None = None  # only calls made with this token (one workspace's); None: any
 
 
 @dataclass(frozen=True)
@@ -514,6 +515,7 @@ class FakeSlack:
         error: str | None = None,
         retry_after: int | None = None,
         times: int | None = 1,
+        token: str | None = None,
     ) -> None:
         """Queue a failure for ``method`` (``"*"`` = any Web API method); queued failures apply in order.
 
@@ -521,10 +523,12 @@ class FakeSlack:
         default 1; slack_sdk parses it as an int). Other non-200 statuses answer that status with a JSON
         error body. ``status=200`` answers ``{"ok": false, "error": error}``. ``times=None`` repeats
         until :meth:`clear_failures`. ``method`` may also be ``"upload"`` or ``"response_url"``.
+        ``token`` limits the failure to calls made with that token (one workspace's, as Slack's rate
+        limits are per workspace); calls with other tokens pass it by.
         """
         if times is not None and times < 1:
             raise ValueError("times must be >= 1 or None")
-        failure = _Failure(status=status, error=error, retry_after=retry_after, remaining=times)
+        failure = _Failure(status=status, error=error, retry_after=retry_after, remaining=times, token=token)
         with self._lock:
             self._failures.setdefault(method, deque()).append(failure)
 
@@ -571,17 +575,19 @@ class FakeSlack:
             self._failures.clear()
             self._flaky.clear()
 
-    def _take_failure(self, method: str, wildcard: bool) -> _Failure | None:
+    def _take_failure(self, method: str, wildcard: bool, token: str | None = None) -> _Failure | None:
         with self._lock:
             for key in (method, "*") if wildcard else (method,):
                 queue = self._failures.get(key)
                 if not queue:
                     continue
-                failure = queue[0]
+                failure = next((f for f in queue if f.token is None or f.token == token), None)
+                if failure is None:
+                    continue
                 if failure.remaining is not None:
                     failure.remaining -= 1
                     if failure.remaining <= 0:
-                        queue.popleft()
+                        queue.remove(failure)
                 return failure
         return None
 
@@ -718,7 +724,7 @@ class FakeSlack:
         self._record(Call(method=method, params=params, token=token, at=arrived, path=path))
         self._sleep(method, self.latency)
 
-        failure = self._take_failure(method, wildcard=True)
+        failure = self._take_failure(method, wildcard=True, token=token)
         if failure is not None:
             return self._failure_response(failure)
         flaky = self._draw_flaky(method)

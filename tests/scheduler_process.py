@@ -25,6 +25,8 @@ def frozen_scheduler_runtime(url: str, api_url: str, iso_now: str) -> Runtime:
         slack_signing_secret="x",  # type: ignore[arg-type]
         slack_api_url=api_url,
         database_url=url,
+        # Hundreds of check-ins into one workspace: no pacing of Tandem's own (tests of it set one).
+        tandem_workspace_posts_per_minute=0,
     )
     return Runtime(
         settings,

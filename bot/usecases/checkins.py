@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -360,6 +360,17 @@ def checkin_tag(occurrence_id: int) -> PostTag:
     return PostTag(CHECKIN_EVENT, str(occurrence_id))
 
 
+class RateLimited(Exception):
+    """Slack refused the check-in with a 429: nothing was posted, and it may be posted again no
+    sooner than `retry_after` seconds from now. `checkin` is the same check-in holding the lease
+    `deliver` took, so that delivering it again takes the lease over from it."""
+
+    def __init__(self, checkin: PreparedCheckin, retry_after: float) -> None:
+        super().__init__(f"check-in {checkin.occurrence_id} rate-limited for {retry_after} s")
+        self.checkin = checkin
+        self.retry_after = retry_after
+
+
 def deliver(
     services: Pausing,
     checkin: PreparedCheckin,
@@ -381,7 +392,9 @@ def deliver(
     (Slack's clear no) is recorded as failed.
 
     `answered` is called as soon as Slack answered (or the post failed), `nothing_sent` when nothing
-    was sent to the channel at all: the channel's pacing counts from them (jobs/poster.py).
+    was sent to the channel at all: the channel's pacing counts from them (jobs/poster.py). A 429 is
+    not waited out here: it raises RateLimited, and the caller delivers the check-in it carries again
+    after Retry-After (a 429 is Slack's clear "not posted": repeating it cannot duplicate anything).
     """
     database = services.database
     # It may have waited in its channel's queue: a ritual paused or deleted meanwhile posts nothing.
@@ -430,9 +443,21 @@ def deliver(
                 return None
         try:
             ts = services.messenger.post(
-                checkin.team_id, checkin.channel_id, text=checkin.text, blocks=checkin.blocks, tag=tag
+                checkin.team_id,
+                checkin.channel_id,
+                text=checkin.text,
+                blocks=checkin.blocks,
+                tag=tag,
+                wait_if_limited=False,
             )
         except DeliveryError as exc:
+            if exc.retry_after is not None:
+                log.info(
+                    "check-in %s: Slack asks to wait %s s (rate limited); it goes out after that",
+                    checkin.occurrence_id,
+                    exc.retry_after,
+                )
+                raise RateLimited(replace(checkin, lease=lease, leftover=False), exc.retry_after) from None
             answered()
             if exc.ambiguous and exc.code in UNFINISHED:
                 # No answer at all: Slack may still be working on it, and a look now could miss a

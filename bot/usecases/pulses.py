@@ -186,7 +186,7 @@ def open_pulse(
                 posted.message_ts = ts
                 posted.thread_ts = posted.thread_ts or ts
 
-    services.checkins.send(channel_id, post)
+    services.checkins.send(channel_id, post, team_id=team_id)
     return pulse_id
 
 

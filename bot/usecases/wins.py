@@ -441,7 +441,9 @@ def post_due_digests(services: Services, *, now: dt.datetime) -> int:
     """
     due = _claim_due_digests(services, now)
     for digest in due:
-        services.checkins.send(digest.channel_id, partial(_post_digest, services, digest))
+        services.checkins.send(
+            digest.channel_id, partial(_post_digest, services, digest), team_id=digest.team_id
+        )
     return len(due)
 
 
