@@ -177,7 +177,9 @@ def run(
     )
     messenger = SlackMessenger(settings, Mode.OAUTH, installation_store=Tokens())  # type: ignore[arg-type]
     poster = ChannelPoster(
-        threads=threads, interval=PER_CHANNEL_INTERVAL, workspace_per_minute=WORKSPACE_POSTS_PER_MINUTE
+        threads=threads,
+        interval=PER_CHANNEL_INTERVAL,
+        workspace_per_minute=WORKSPACE_POSTS_PER_MINUTE or None,
     )
     limited_team = f"T{0:04d}"
 

@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     tandem_pulse_reminder_hours: Annotated[float, Field(ge=0, le=168)] = 4.0
     # Messages a minute Tandem posts into one workspace at most, after a burst of 10 (jobs/poster.py;
     # 0: no limit of Tandem's own). Slack's 429s hold back the workspace that got them either way.
-    tandem_workspace_posts_per_minute: Annotated[float, Field(ge=0, le=6000)] = 300.0
+    tandem_workspace_posts_per_minute: Annotated[float, Field(ge=0, le=6000)] = 0.0
     # Keys the hashes that stand for voters in open anonymous pulses. It never enters the database,
     # so the database alone (a dump, a leaked backup) never ties an answer to a person. Unset: read
     # from (or, on first start, generated into) `tandem_secret_key_file` (bot/secret_key.py).

@@ -36,10 +36,13 @@ PER_CHANNEL_INTERVAL = 1.0
 
 # chat.postMessage's workspace-wide limit: the one figure Slack gives is on the method's page, "several
 # hundred messages per minute" (unverified here; the tier table has none for this "special" method).
-# The default (TANDEM_WORKSPACE_POSTS_PER_MINUTE) is its lowest reading. Being wrong costs little:
-# too high, and a 429 holds back only the workspace that got it, for as long as Slack asks; too low
-# would slow every large workspace for nothing.
-WORKSPACE_POSTS_PER_MINUTE = 300.0
+# So by default Tandem sets no workspace rate of its own (TANDEM_WORKSPACE_POSTS_PER_MINUTE=0) and lets
+# Slack's answer govern: a 429 costs one refused post (a clear "not posted", safe to repeat) and holds
+# back only the workspace that got it, for as long as Retry-After says, whereas a guessed cap set too
+# low would slow every large workspace's Monday-morning burst for nothing (1,000 check-ins over 50
+# channels of one workspace would take 3⅓ minutes at 300 a minute instead of ~20 s). Operators who
+# know their workspaces' limit can set one.
+WORKSPACE_POSTS_PER_MINUTE = 0.0
 # Posts a workspace may send at once before its rate applies ("short bursts allowed"): a workspace's
 # handful of rituals due at nine all go out at nine.
 WORKSPACE_BURST = 10
