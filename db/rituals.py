@@ -43,6 +43,8 @@ class RitualSpec:
     pulse_window_hours: int = 24  # a pulse closes after this, or at the next check-in if sooner
     pairing_weeks: int = 0  # cross-team one-to-one rounds every 1, 2 or 4 weeks; 0 is off
     pairing_trios: bool = False  # uneven sides: trios instead of sitting out
+    written_answers: bool = False  # members answer the check-in's question by DM beforehand
+    written_lead_hours: int = 24  # that long before each check-in
 
 
 def cadence_of(ritual: Ritual) -> Cadence:
@@ -71,6 +73,8 @@ def spec_of(ritual: Ritual) -> RitualSpec:
         pulse_window_hours=ritual.pulse_window_hours,
         pairing_weeks=ritual.pairing_weeks,
         pairing_trios=ritual.pairing_trios,
+        written_answers=ritual.written_answers,
+        written_lead_hours=ritual.written_lead_hours,
     )
 
 
@@ -110,6 +114,8 @@ def _apply(session: Session, ritual: Ritual, spec: RitualSpec) -> None:
     ritual.pulse_anonymous = spec.pulse_anonymous
     ritual.pulse_window_hours = spec.pulse_window_hours
     ritual.pairing_trios = spec.pairing_trios
+    ritual.written_answers = spec.written_answers
+    ritual.written_lead_hours = spec.written_lead_hours
     wanted = {**{u: Side.MARKETING for u in spec.marketing}, **{u: Side.IT for u in spec.it}}
     existing = {m.person.slack_user_id: m for m in ritual.members}
     for user_id, member in existing.items():

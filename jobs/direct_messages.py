@@ -9,11 +9,16 @@ from __future__ import annotations
 import datetime as dt
 
 from bot.services import Services
-from bot.usecases import direct_messages, pulses
+from bot.usecases import direct_messages, pulses, written_answers
 from bot.usecases.direct_messages import StillWanted
 
-# A held pulse reminder is dropped when its pulse closed or its recipient answered meanwhile.
-STILL_WANTED: dict[str, StillWanted] = {pulses.REMINDER_KIND: pulses.reminder_still_wanted}
+# A held pulse reminder is dropped when its pulse closed or its recipient answered meanwhile; a held
+# written question or reminder when its check-in started (or, a reminder, when they answered).
+STILL_WANTED: dict[str, StillWanted] = {
+    pulses.REMINDER_KIND: pulses.reminder_still_wanted,
+    written_answers.QUESTION_KIND: written_answers.still_wanted,
+    written_answers.REMINDER_KIND: written_answers.still_wanted,
+}
 
 
 def run(services: Services, *, now: dt.datetime) -> int:

@@ -35,7 +35,7 @@ from db.cadence import Cadence, build_trigger, occurrences_between
 from db.clock import Clock
 from db.rituals import schedule_rows
 from db.session import Database
-from jobs import direct_messages, housekeeping, pulses
+from jobs import direct_messages, housekeeping, pulses, written_answers
 from jobs import pairing as pairing_job
 from jobs.outbox import CheckinOutbox
 from jobs.poster import PER_CHANNEL_INTERVAL
@@ -49,6 +49,7 @@ LEDGER_JOB_ID = "ledger"
 RECONCILE_JOB_ID = "reconcile"
 PAIRING_JOB_ID = "pairing"
 HELD_DMS_JOB_ID = "held-dms"
+WRITTEN_ANSWERS_JOB_ID = "written-answers"
 CHECKIN_JOB_PREFIX = "checkin:"
 HOUSEKEEPING_INTERVAL = dt.timedelta(hours=1)
 RESYNC_INTERVAL = dt.timedelta(minutes=1)
@@ -90,9 +91,15 @@ def checkin_outbox(
         interval=interval,
         on_ritual_change=on_ritual_change,
     )
-    # The pulse is queued behind its check-in, into the same channel's slots, in its thread.
-    outbox.after_posted = lambda checkin, ts: pulses.after_checkin(services(), checkin, ts)
+    # The written answers, then the pulse, are queued behind their check-in, into the same channel's
+    # slots, in its thread.
+    outbox.after_posted = lambda checkin, ts: _after_posted(services(), checkin, ts)
     return outbox
+
+
+def _after_posted(services: Services, checkin: PreparedCheckin, ts: str) -> None:
+    written_answers.after_checkin(services, checkin, ts)
+    pulses.after_checkin(services, checkin, ts)
 
 
 class ChannelTurns:
@@ -256,6 +263,12 @@ class TandemScheduler:
             "cross-team one-to-one rounds, introductions and nudges",
         )
         self._every(HELD_DMS_INTERVAL, HELD_DMS_JOB_ID, self.held_dm_work, "send DMs held for working hours")
+        self._every(
+            written_answers.INTERVAL,
+            WRITTEN_ANSWERS_JOB_ID,
+            self.written_answers_work,
+            "ask for written answers before check-ins, and remind once",
+        )
         self.scheduler.start(paused=paused)
         threading.Thread(target=self._first_run, name="tandem-scheduler-start", daemon=True).start()
 
@@ -530,6 +543,13 @@ class TandemScheduler:
             direct_messages.run(self.job_services(), now=self.clock.now())
         except Exception:
             log.exception("sending held DMs failed; it runs again in a minute")
+
+    def written_answers_work(self) -> None:
+        """Open written rounds whose lead time has come, and send due reminders (jobs/written_answers.py)."""
+        try:
+            written_answers.run(self.job_services(), now=self.clock.now())
+        except Exception:
+            log.exception("written answers work failed; it runs again in a minute")
 
     def _unit_of_work(self, job: Callable[[Session, dt.datetime], object]) -> Callable[[], None]:
         def run() -> None:

@@ -460,6 +460,8 @@ def _form_of(ritual: Ritual) -> SetupForm:
         pulse_window_hours=spec.pulse_window_hours,
         pairing_weeks=spec.pairing_weeks,
         pairing_trios=spec.pairing_trios,
+        written_answers=spec.written_answers,
+        written_lead_hours=spec.written_lead_hours,
     )
 
 
@@ -476,6 +478,8 @@ def _spec_of(form: SetupForm, *, anchor: dt.date) -> RitualSpec:
         pulse_window_hours=form.pulse_window_hours,
         pairing_weeks=form.pairing_weeks,
         pairing_trios=form.pairing_trios,
+        written_answers=form.written_answers,
+        written_lead_hours=form.written_lead_hours,
     )
 
 
