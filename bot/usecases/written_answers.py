@@ -138,7 +138,8 @@ def ask_pending(services: Services, *, now: dt.datetime) -> int:
             workspace = session.get(Workspace, ritual.workspace_id) if ritual else None
             if written is None or ritual is None or workspace is None:
                 continue
-            team_id, question = workspace.team_id, _question(written, ritual)
+            team_id, workspace_id = workspace.team_id, workspace.id
+            question = _question(written, ritual)
             hours = held_db.working_hours_of(workspace)
             people = written_db.askees(session, round_id)
             deadline = written.scheduled_at
@@ -160,7 +161,7 @@ def ask_pending(services: Services, *, now: dt.datetime) -> int:
                 asked += 1
                 reached = outcome.not_before or now
                 with services.database.begin() as session:
-                    found = find_person(session, ritual.workspace_id, person.user_id)
+                    found = find_person(session, workspace_id, person.user_id)
                     timezone = found.timezone if found else None
                     written_db.set_remind_at(
                         session, person.answer_id, reminder_time(hours, timezone, reached, deadline)

@@ -1,0 +1,279 @@
+"""Written check-ins: members answer the check-in's question by DM before it; the answers are posted,
+grouped by side and named, in the check-in's thread.
+
+The team: marketing in Los Angeles, IT in Berlin, a weekly check-in on Tuesdays at 09:00 Berlin
+(08:00 UTC in November: midnight in Los Angeles), asking 24 hours before. Everything is driven the
+way Slack and the scheduler would: signed requests into the running app, the scheduler's minutely
+jobs on a frozen clock; what people would see is read from the fake Slack.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot import ids
+from bot.blocks.written_answers import ANSWER_MAX, Summary, WrittenEntry, build_summary
+from db.models import HeldDm, Ritual, Side, Win, WrittenAnswer, WrittenRound
+from db.working_hours import DEFAULT
+from jobs.scheduler import TandemScheduler
+from tests.conftest import RunningApp
+from tests.fake_slack import Call, FakeSlack
+from tests.ritual_helpers import setup_values
+from tests.world import World
+
+LA, LA2, LA3 = "U_LA", "U_LA2", "U_LA3"  # marketing, America/Los_Angeles (UTC-8 in November)
+BER, BER2, BER3 = "U_BER", "U_BER2", "U_BER3"  # IT, Europe/Berlin (UTC+1 in November)
+EVERYONE = (LA, LA2, LA3, BER, BER2, BER3)
+TUESDAY_CHECKIN = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
+ZONES = {LA: "America/Los_Angeles", LA2: "America/Los_Angeles", LA3: "America/Los_Angeles"}
+
+
+def utc(day: int, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime(2026, 11, day, hour, minute, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def team(running_app: RunningApp) -> RunningApp:
+    fake = running_app.fake
+    fake.add_channel("C_SHARED", name="mkt-it", is_member=True)
+    for user in (LA, LA2, LA3):
+        fake.add_user(user, tz="America/Los_Angeles", name=user.lower(), real_name=f"Real {user}")
+    for user in (BER, BER2, BER3):
+        fake.add_user(user, tz="Europe/Berlin", name=user.lower(), real_name=f"Real {user}")
+    return running_app
+
+
+def written_ritual(app: RunningApp, **options: Any) -> int:
+    return World(app.services.database, app.clock).ritual(
+        marketing=(LA, LA2, LA3),
+        it=(BER, BER2, BER3),
+        written_answers=True,
+        pulse_enabled=False,
+        now=utc(1, 8),
+        **options,
+    )
+
+
+def at(app: RunningApp, scheduler: TandemScheduler, when: dt.datetime) -> None:
+    """The clock reaches `when` and the scheduler's minutely jobs run."""
+    app.clock.set(when)
+    scheduler.written_answers_work()
+    scheduler.held_dm_work()
+
+
+def dms(fake: FakeSlack, user: str) -> list[Call]:
+    return [c for c in fake.calls("chat.postMessage") if c.params["channel"] == user]
+
+
+def questions(fake: FakeSlack, user: str) -> list[Call]:
+    return [c for c in dms(fake, user) if c.params["text"].startswith("Before ")]
+
+
+def reminders(fake: FakeSlack, user: str) -> list[Call]:
+    return [c for c in dms(fake, user) if c.params["text"].startswith("Reminder")]
+
+
+def answer_button(call: Call) -> dict[str, Any]:
+    return next(
+        e
+        for b in call.params["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == ids.ACTION_WRITTEN_ANSWER
+    )
+
+
+def prompt_of(call: Call) -> str:
+    quoted = [b["text"]["text"] for b in call.params["blocks"] if b["type"] == "section"]
+    return html.unescape(next(t for t in quoted if t.startswith(">"))[1:])
+
+
+def click_answer(app: RunningApp, user: str, value: str, *, team_id: str | None = None) -> dict[str, Any]:
+    """`user` clicks "Answer" in their DM; the modal Slack was asked to open (or {} if none)."""
+    before = len(app.fake.calls("views.open"))
+    response = app.slack.block_action(
+        ids.ACTION_WRITTEN_ANSWER, value=value, user_id=user, channel_id=f"D_{user}", team_id=team_id
+    )
+    assert response.status_code == 200
+    app.drain()
+    opened = app.fake.calls("views.open")[before:]
+    return opened[0].params["view"] if opened else {}
+
+
+def values(answer: str, need: str = "", win: str = "") -> dict[str, Any]:
+    def text(action_id: str, value: str) -> dict[str, Any]:
+        return {action_id: {"type": "plain_text_input", "value": value or None}}
+
+    return {
+        ids.BLOCK_WRITTEN_ANSWER: text(ids.ACTION_WRITTEN_ANSWER_TEXT, answer),
+        ids.BLOCK_WRITTEN_NEED: text(ids.ACTION_WRITTEN_NEED, need),
+        ids.BLOCK_WRITTEN_WIN: text(ids.ACTION_WRITTEN_WIN, win),
+    }
+
+
+def submit(
+    app: RunningApp, user: str, round_id: object, answer: str, need: str = "", win: str = "", **kwargs: Any
+) -> dict[str, Any]:
+    response = app.slack.view_submission(
+        ids.VIEW_WRITTEN_ANSWER,
+        values=values(answer, need, win),
+        private_metadata=json.dumps({"round_id": round_id}),
+        user_id=user,
+        **kwargs,
+    )
+    assert response.status_code == 200
+    app.drain()
+    return response.json() if response.text else {}
+
+
+def answers_in_db(app: RunningApp) -> dict[str, str | None]:
+    with app.services.database.read() as session:
+        rows = session.execute(select(WrittenAnswer).order_by(WrittenAnswer.id)).scalars()
+        return {row.person.slack_user_id: row.answer for row in rows}
+
+
+def checkin(app: RunningApp, scheduler: TandemScheduler, ritual_id: int, *, late: int = 1) -> None:
+    app.clock.set(TUESDAY_CHECKIN + dt.timedelta(seconds=late))
+    scheduler.fire(ritual_id)
+    assert scheduler.outbox.join(10)
+    assert scheduler.outbox.join(10)  # what the check-in's post queued behind it
+
+
+def checkin_post(fake: FakeSlack) -> Call:
+    (post,) = [
+        c
+        for c in fake.calls("chat.postMessage")
+        if c.params["channel"] == "C_SHARED" and not c.params.get("thread_ts")
+    ]
+    return post
+
+
+def thread_posts(fake: FakeSlack) -> list[Call]:
+    return [
+        c
+        for c in fake.calls("chat.postMessage")
+        if c.params["channel"] == "C_SHARED" and c.params.get("thread_ts")
+    ]
+
+
+def everything_said(call: Call) -> str:
+    return "\n".join(
+        b["text"]["text"]
+        if b["type"] == "section"
+        else " ".join(e.get("text", "") for e in b.get("elements", []))
+        for b in call.params["blocks"]
+        if b["type"] in ("section", "context")
+    )
+
+
+# -- the acceptance test ----------------------------------------------------------------------------------
+
+
+def test_six_are_asked_four_answer_one_edits_and_the_thread_shows_both_sides_and_two_missing(
+    team: RunningApp, scheduler: TandemScheduler
+) -> None:
+    ritual_id = written_ritual(team)
+
+    # Monday 07:59 UTC: not yet 24 hours before. 08:00 UTC (09:00 Berlin, midnight in Los Angeles):
+    # Berlin is asked at once, Los Angeles is held until its morning.
+    at(team, scheduler, utc(23, 7, 59))
+    assert not any(dms(team.fake, u) for u in EVERYONE)
+    at(team, scheduler, utc(23, 8, 0))
+    for user in (BER, BER2, BER3):
+        assert len(questions(team.fake, user)) == 1
+    assert not any(dms(team.fake, u) for u in (LA, LA2, LA3))
+    (question,) = questions(team.fake, BER)
+    prompt = prompt_of(question)
+    round_id = answer_button(question)["value"]
+
+    # Berlin answers in its working day; one edits the answer, reopening the modal shows the saved one.
+    view = click_answer(team, BER, round_id)
+    assert view["callback_id"] == ids.VIEW_WRITTEN_ANSWER
+    assert "not anonymous" in json.dumps(view["blocks"])
+    team.clock.set(utc(23, 10))
+    assert submit(team, BER, round_id, "We lack a shared calendar", need="Launch dates a month ahead") == {}
+    assert submit(team, BER2, round_id, "The CRM sync breaks weekly") == {}
+    reopened = click_answer(team, BER, round_id)
+    answer_block = next(b for b in reopened["blocks"] if b.get("block_id") == ids.BLOCK_WRITTEN_ANSWER)
+    assert answer_block["element"]["initial_value"] == "We lack a shared calendar"
+    edited = "We now share one calendar; next: the launch board"
+    assert submit(team, BER, round_id, edited, need="Launch dates a month ahead") == {}
+
+    # Berlin's reminder falls due an hour before its working day ends (17:00 Berlin, 16:00 UTC): only
+    # BER3, who has not answered, gets it.
+    at(team, scheduler, utc(23, 15, 59))
+    assert not any(reminders(team.fake, u) for u in EVERYONE)
+    at(team, scheduler, utc(23, 16, 0))
+    assert len(reminders(team.fake, BER3)) == 1
+
+    # Los Angeles is asked in its morning, with the same question.
+    at(team, scheduler, utc(23, 16, 59))  # 08:59 in Los Angeles
+    assert not any(dms(team.fake, u) for u in (LA, LA2, LA3))
+    at(team, scheduler, utc(23, 17, 0))  # 09:00 in Los Angeles
+    at(team, scheduler, utc(23, 17, 1))  # and again: nobody is asked twice
+    for user in EVERYONE:
+        assert len(questions(team.fake, user)) == 1, user
+    assert {prompt_of(questions(team.fake, u)[0]) for u in EVERYONE} == {prompt}
+
+    # Los Angeles answers after its question arrived; its reminder is due halfway to the check-in
+    # (00:30 UTC, 16:30 in Los Angeles): only LA3.
+    team.clock.set(utc(23, 18))
+    assert submit(team, LA, round_id, "Campaign data arrives late", win="Shipped the new signup form") == {}
+    assert submit(team, LA2, round_id, "We need a staging site") == {}
+    for when in (utc(23, 23), utc(24, 0, 29), utc(24, 0, 30), utc(24, 0, 31), utc(24, 6), utc(24, 7, 59)):
+        at(team, scheduler, when)
+
+    reminded = {u: reminders(team.fake, u) for u in EVERYONE}
+    assert {u: len(r) for u, r in reminded.items()} == {LA: 0, LA2: 0, LA3: 1, BER: 0, BER2: 0, BER3: 1}
+    with team.services.database.read() as session:
+        sent = {
+            h.user_id: h.sent_at
+            for h in session.scalars(select(HeldDm).where(HeldDm.kind == "written-reminder"))
+        }
+    assert set(sent) == {LA3, BER3}
+    for user, when in sent.items():
+        assert when is not None and DEFAULT.contains(when, ZONES.get(user, "Europe/Berlin")), (user, when)
+
+    # The check-in posts the prompt people answered; its thread shows both sides, named, the edited
+    # answer (not the first one) and how many have not answered, never who.
+    checkin(team, scheduler, ritual_id)
+    post = checkin_post(team.fake)
+    assert prompt in html.unescape(json.dumps(post.params["blocks"], ensure_ascii=False))
+    (summary,) = thread_posts(team.fake)
+    said = everything_said(summary)
+    assert summary.params["thread_ts"]
+    assert said.index("Marketing said") < said.index("Campaign data arrives late") < said.index("IT said")
+    assert said.index("IT said") < said.index("We now share one calendar; next: the launch board")
+    assert "We lack a shared calendar" not in said
+    assert "Launch dates a month ahead" in said and "Shipped the new signup form" in said
+    assert "*u_ber*: We now share" in said and "*u_la2*: We need a staging site" in said
+    assert "2 have not answered" in said
+    assert LA3 not in json.dumps(summary.params) and BER3 not in json.dumps(summary.params)
+
+    # After the check-in: the button answers that answers are closed, and nothing changes.
+    before = answers_in_db(team)
+    team.clock.set(utc(24, 9))
+    assert click_answer(team, BER3, round_id) == {}
+    assert "answers are closed" in team.fake.responses()[-1]["text"]
+    errors = submit(team, BER3, round_id, "Too late?")
+    assert "answers are closed" in errors["errors"][ids.BLOCK_WRITTEN_ANSWER]
+    assert answers_in_db(team) == before
+
+    # The job runs on: no second reminder, no second thread post.
+    for when in (utc(24, 10), utc(24, 17), utc(25, 9)):
+        at(team, scheduler, when)
+    assert len(thread_posts(team.fake)) == 1
+    assert {u: len(reminders(team.fake, u)) for u in EVERYONE} == {
+        LA: 0,
+        LA2: 0,
+        LA3: 1,
+        BER: 0,
+        BER2: 0,
+        BER3: 1,
+    }
