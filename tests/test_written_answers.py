@@ -277,3 +277,319 @@ def test_six_are_asked_four_answer_one_edits_and_the_thread_shows_both_sides_and
         BER2: 0,
         BER3: 1,
     }
+
+
+# -- a round opened and answered, for the tests below ------------------------------------------------------
+
+
+def opened(app: RunningApp, scheduler: TandemScheduler, **options: Any) -> tuple[int, str]:
+    """A written ritual whose round opened Monday 08:00 UTC; its id and the round id on the button."""
+    ritual_id = written_ritual(app, **options)
+    at(app, scheduler, utc(23, 8, 0))
+    (question,) = questions(app.fake, BER)
+    return ritual_id, answer_button(question)["value"]
+
+
+def rounds_and_answers(app: RunningApp) -> tuple[int, list[tuple[str | None, str | None]]]:
+    with app.services.database.read() as session:
+        rounds = len(session.scalars(select(WrittenRound)).all())
+        rows = session.scalars(select(WrittenAnswer).order_by(WrittenAnswer.id)).all()
+        return rounds, [(r.answer, r.need) for r in rows]
+
+
+# -- bad input ---------------------------------------------------------------------------------------------
+
+
+def test_an_empty_or_too_long_answer_is_refused_inline_and_saves_nothing(
+    team: RunningApp, scheduler: TandemScheduler
+) -> None:
+    _, round_id = opened(team, scheduler)
+    before = rounds_and_answers(team)
+    assert ids.BLOCK_WRITTEN_ANSWER in submit(team, BER, round_id, "   ")["errors"]
+    too_long = submit(team, BER, round_id, "x" * (ANSWER_MAX + 1), need="y" * 1001)["errors"]
+    assert "3000 characters" in too_long[ids.BLOCK_WRITTEN_ANSWER]
+    assert "1000 characters" in too_long[ids.BLOCK_WRITTEN_NEED]
+    assert rounds_and_answers(team) == before
+
+
+def test_someone_not_asked_another_workspace_and_tampered_ids_change_nothing(
+    team: RunningApp, scheduler: TandemScheduler
+) -> None:
+    _, round_id = opened(team, scheduler)
+    # A member of another ritual (of this workspace) was not asked in this round.
+    World(team.services.database, team.clock).ritual(
+        name="Other", marketing=("U_OTHER",), it=("U_OTHER_IT",), now=utc(1, 8)
+    )
+    team.fake.add_user("U_OTHER", tz="Europe/Berlin")
+    before = rounds_and_answers(team)
+
+    assert click_answer(team, "U_OTHER", round_id) == {}
+    assert "not sent to you" in team.fake.responses()[-1]["text"]
+    assert "not sent to you" in submit(team, "U_OTHER", round_id, "Mine")["errors"][ids.BLOCK_WRITTEN_ANSWER]
+
+    # The same user id and round id from another workspace: nothing of this one is found.
+    World(team.services.database, team.clock).workspace("T_OTHER")
+    assert click_answer(team, BER, round_id, team_id="T_OTHER") == {}
+    assert "no longer exists" in team.fake.responses()[-1]["text"]
+    assert (
+        "no longer exists"
+        in submit(team, BER, round_id, "Sneaky", team_id="T_OTHER")["errors"][ids.BLOCK_WRITTEN_ANSWER]
+    )
+
+    # Tampered button values and modal metadata.
+    for value in ("abc", "-1", "0", "99999999999", "1e3", ""):
+        assert click_answer(team, BER, value) == {}
+        assert "no longer exists" in team.fake.responses()[-1]["text"]
+    for metadata in ("", "not json", "[]", '{"round_id": "x"}', '{"round_id": true}', '{"round_id": 999999}'):
+        response = team.slack.view_submission(
+            ids.VIEW_WRITTEN_ANSWER, values=values("Tampered"), private_metadata=metadata, user_id=BER
+        )
+        assert "no longer exists" in response.json()["errors"][ids.BLOCK_WRITTEN_ANSWER], metadata
+    assert rounds_and_answers(team) == before
+
+
+def test_a_replayed_submission_saves_once_and_an_answer_after_the_checkin_is_closed(
+    team: RunningApp, scheduler: TandemScheduler
+) -> None:
+    _, round_id = opened(team, scheduler)
+    assert submit(team, BER, round_id, "First", view_id="V_SAME", hash="h1") == {}
+    assert submit(team, BER, round_id, "First", view_id="V_SAME", hash="h1") == {}  # Slack's retry
+    assert answers_in_db(team)[BER] == "First"
+    team.clock.set(TUESDAY_CHECKIN)  # the check-in is due: answers close even before it is posted
+    assert "answers are closed" in submit(team, BER, round_id, "Second")["errors"][ids.BLOCK_WRITTEN_ANSWER]
+    assert answers_in_db(team)[BER] == "First"
+
+
+# -- the draft win -----------------------------------------------------------------------------------------
+
+
+def test_a_win_in_an_answer_is_a_draft_until_a_lead_confirms_it(
+    team: RunningApp, scheduler: TandemScheduler
+) -> None:
+    ritual_id, round_id = opened(team, scheduler)
+    team.clock.set(utc(23, 10))
+    assert submit(team, BER2, round_id, "Fine", win="Both teams shipped the pricing page") == {}
+    with team.services.database.read() as session:
+        (draft,) = session.scalars(select(Win)).all()
+        assert draft.draft and draft.created_by == BER2 and draft.ritual_id == ritual_id
+    # A draft is in no list: `/tandem wins` this month shows nothing.
+    listed = team.slack.command("wins", user_id=BER, channel_id="C_SHARED").json()
+    assert "Both teams shipped" not in json.dumps(listed)
+
+    checkin(team, scheduler, ritual_id)
+    (summary,) = thread_posts(team.fake)
+    assert "Both teams shipped the pricing page" in everything_said(summary)
+    assert "draft" in everything_said(summary)
+    confirm = next(
+        e
+        for b in summary.params["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == ids.ACTION_WRITTEN_CONFIRM_WIN
+    )
+
+    # BER2 wrote it but is not a lead (the first named on each side are: LA and BER).
+    team.slack.block_action(ids.ACTION_WRITTEN_CONFIRM_WIN, value=confirm["value"], user_id=BER2)
+    team.drain()
+    assert "Only the check-in's two leads" in team.fake.responses()[-1]["text"]
+    with team.services.database.read() as session:
+        assert session.scalars(select(Win)).one().draft
+
+    team.slack.block_action(ids.ACTION_WRITTEN_CONFIRM_WIN, value=confirm["value"], user_id=LA)
+    team.drain()
+    assert "Confirmed" in team.fake.responses()[-1]["text"]
+    with team.services.database.read() as session:
+        win = session.scalars(select(Win)).one()
+        assert not win.draft
+        assert {(c.user_id, c.side) for c in win.credits} == {(BER2, Side.IT), (LA, Side.MARKETING)}
+    celebrations = [
+        c
+        for c in team.fake.calls("chat.postMessage")
+        if c.params["channel"] == "C_SHARED" and "Both teams shipped" in json.dumps(c.params)
+    ]
+    assert len(celebrations) == 2  # the thread message, and now the celebration
+    # A second click confirms nothing twice.
+    team.slack.block_action(ids.ACTION_WRITTEN_CONFIRM_WIN, value=confirm["value"], user_id=LA)
+    team.drain()
+    assert "no longer a draft" in team.fake.responses()[-1]["text"]
+
+
+# -- the setting in the setup modal ------------------------------------------------------------------------
+
+
+def test_the_setting_is_in_the_setup_modal_saved_and_shown_when_editing(running_app: RunningApp) -> None:
+    fake = running_app.fake
+    fake.add_channel("C_SHARED", name="mkt-it", is_member=True)
+    fake.add_user("U_MKT1", tz="Europe/Berlin")
+    running_app.slack.command("setup", user_id="U_MKT1", channel_id="C_SHARED")
+    (call,) = fake.wait_for("views.open")
+    blocks = {b.get("block_id"): b for b in call.params["view"]["blocks"]}
+    assert "Collect written answers before each check-in" in json.dumps(blocks[ids.BLOCK_SETUP_WRITTEN])
+    assert blocks[ids.BLOCK_SETUP_WRITTEN_LEAD]["element"]["initial_option"]["value"] == "24"
+
+    def written(on: bool, lead: str) -> dict[str, Any]:
+        state = setup_values()
+        state[ids.BLOCK_SETUP_WRITTEN] = {
+            ids.ACTION_SETUP_WRITTEN: {
+                "type": "checkboxes",
+                "selected_options": [{"text": {"type": "plain_text", "text": "x"}, "value": "written"}]
+                if on
+                else [],
+            }
+        }
+        state[ids.BLOCK_SETUP_WRITTEN_LEAD] = {
+            ids.ACTION_SETUP_WRITTEN_LEAD: {
+                "type": "static_select",
+                "selected_option": {"text": {"type": "plain_text", "text": lead}, "value": lead},
+            }
+        }
+        return state
+
+    bad = running_app.slack.view_submission(ids.VIEW_SETUP, values=written(True, "5"), user_id="U_MKT1")
+    assert ids.BLOCK_SETUP_WRITTEN_LEAD in bad.json()["errors"]
+    with running_app.services.database.read() as session:
+        assert session.scalars(select(Ritual)).all() == []
+
+    ok = running_app.slack.view_submission(ids.VIEW_SETUP, values=written(True, "8"), user_id="U_MKT1")
+    assert ok.status_code == 200 and not ok.text
+    running_app.drain()
+    with running_app.services.database.read() as session:
+        ritual = session.scalars(select(Ritual)).one()
+        assert (ritual.written_answers, ritual.written_lead_hours) == (True, 8)
+        ritual_id = ritual.id
+
+    from bot.blocks.setup import build_setup_modal
+    from bot.usecases.rituals import _form_of
+
+    with running_app.services.database.read() as session:
+        view = build_setup_modal(_form_of(session.get(Ritual, ritual_id)), ritual_id=ritual_id).to_dict()
+    shown = {b.get("block_id"): b for b in view["blocks"]}
+    assert shown[ids.BLOCK_SETUP_WRITTEN]["element"]["initial_options"][0]["value"] == "written"
+    assert shown[ids.BLOCK_SETUP_WRITTEN_LEAD]["element"]["initial_option"]["value"] == "8"
+
+
+# -- exactly once with two schedulers ----------------------------------------------------------------------
+
+
+def test_two_schedulers_ask_once_remind_once_and_post_the_answers_once(
+    team: RunningApp, scheduler: TandemScheduler, settings: Any
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bot.config import Mode
+    from bot.runtime import Runtime
+
+    other = Runtime(
+        settings, Mode.HTTP, with_app=False, with_scheduler=True, clock=team.clock, poster_interval=0.0
+    )
+    try:
+        assert other.scheduler is not None
+        both = (scheduler, other.scheduler)
+        ritual_id = written_ritual(team)
+
+        def together(work: Any) -> None:
+            with ThreadPoolExecutor(2) as pool:
+                for future in [pool.submit(work, s) for s in both]:
+                    future.result()
+
+        def minutely(when: dt.datetime) -> None:
+            team.clock.set(when)
+            together(lambda s: (s.written_answers_work(), s.held_dm_work()))
+
+        for when in (utc(23, 8), utc(23, 16), utc(23, 17)):
+            minutely(when)
+        (question,) = questions(team.fake, BER)
+        round_id = answer_button(question)["value"]
+        team.clock.set(utc(23, 18))
+        assert submit(team, LA, round_id, "Written once") == {}
+        minutely(utc(24, 0, 30))
+
+        team.clock.set(TUESDAY_CHECKIN + dt.timedelta(seconds=1))
+        together(lambda s: s.fire(ritual_id))
+        for s in both:
+            assert s.outbox.join(10) and s.outbox.join(10)
+    finally:
+        other.close()
+
+    for user in EVERYONE:
+        assert len(questions(team.fake, user)) == 1, user
+        assert len(reminders(team.fake, user)) == (0 if user == LA else 1), user
+    assert (
+        len(
+            [
+                c
+                for c in team.fake.calls("chat.postMessage")
+                if c.params["channel"] == "C_SHARED" and not c.params.get("thread_ts")
+            ]
+        )
+        == 1
+    )
+    (summary,) = thread_posts(team.fake)
+    assert "Written once" in everything_said(summary) and "5 have not answered" in everything_said(summary)
+
+
+# -- nobody answered; forget-me and uninstall --------------------------------------------------------------
+
+
+def test_when_nobody_answered_the_thread_says_so_in_one_line(
+    team: RunningApp, scheduler: TandemScheduler
+) -> None:
+    ritual_id, _ = opened(team, scheduler)
+    checkin(team, scheduler, ritual_id)
+    (summary,) = thread_posts(team.fake)
+    assert summary.params["text"] == "No written answers before this check-in: 6 have not answered."
+    assert len(summary.params["blocks"]) == 1
+
+
+def test_forget_me_and_uninstall_delete_written_answers(team: RunningApp, scheduler: TandemScheduler) -> None:
+    from tests.test_pulses import forget_me
+
+    _, round_id = opened(team, scheduler)
+    team.clock.set(utc(23, 10))
+    assert submit(team, BER, round_id, "Mine to forget", win="A draft of mine") == {}
+    assert submit(team, BER2, round_id, "Stays until uninstall") == {}
+    said = forget_me(team, BER)
+    assert "1 written answers" in said or "written answer" in said
+    with team.services.database.read() as session:
+        texts = [a.answer for a in session.scalars(select(WrittenAnswer))]
+        assert "Mine to forget" not in texts and "Stays until uninstall" in texts
+        assert session.scalars(select(Win)).all() == []  # their draft win went with it
+
+    World(team.services.database, team.clock).tokens()
+    team.slack.event({"type": ids.EVENT_APP_UNINSTALLED})
+    team.drain()
+    with team.services.database.read() as session:
+        assert session.scalars(select(WrittenAnswer)).all() == []
+        assert session.scalars(select(WrittenRound)).all() == []
+
+
+# -- Block Kit limits --------------------------------------------------------------------------------------
+
+
+def test_long_answers_are_split_within_slacks_limits_and_nothing_is_cut() -> None:
+    words = "lorem ipsum dolor sit amet " * 120  # ~3,240 characters: longer than one section
+    entries = tuple(
+        WrittenEntry(
+            user_id=f"U{i}",
+            name=f"Person {i}",
+            side=Side.MARKETING if i % 2 else Side.IT,
+            answer=f"answer-{i} " + words[: ANSWER_MAX - 12],
+            need=f"need-{i} " + "n" * 900,
+            win=f"win-{i} " + "w" * 900,
+            draft_win_id=i + 1,
+        )
+        for i in range(30)
+    )
+    messages = build_summary(Summary("What blocks you?", entries, not_answered=3))
+    assert len(messages) > 1
+    for text, blocks in messages:
+        assert text and len(blocks) <= 50
+        payload = [b.to_dict() for b in blocks]
+        assert len(json.dumps(payload)) < 13000
+        for block in payload:
+            if block["type"] == "section":
+                assert len(block["text"]["text"]) <= 3000
+    everything = " ".join(json.dumps([b.to_dict() for b in blocks]) for _, blocks in messages)
+    for i in range(30):
+        assert f"answer-{i} " in everything and f"need-{i} " in everything and f"win-{i} " in everything
+    assert "3 have not answered" in everything
