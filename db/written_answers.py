@@ -156,9 +156,25 @@ def answer_of(session: Session, round_id: int, workspace_id: int, user_id: str) 
     ).one_or_none()
 
 
-def is_closed(written: WrittenRound, now: dt.datetime) -> bool:
-    """Answers close when the check-in is due (or its answers were taken for the thread already)."""
-    return now >= written.scheduled_at or written.summary_claimed_at is not None
+def round_closed(session: Session, written: WrittenRound, now: dt.datetime) -> bool:
+    """Answers close when the check-in is due, or was claimed or skipped ahead (it has an occurrence
+    row), or its answers were taken for the thread; and when its ritual was paused or deleted."""
+    if now >= written.scheduled_at or written.summary_claimed_at is not None:
+        return True
+    status = session.scalar(select(Ritual.status).where(Ritual.id == written.ritual_id))
+    return status is not RitualStatus.ACTIVE or has_occurrence(
+        session, written.ritual_id, written.scheduled_at
+    )
+
+
+def open_round_times(session: Session, *, now: dt.datetime) -> set[tuple[int, dt.datetime]]:
+    """(ritual, check-in time) of every round whose check-in is still ahead."""
+    return {
+        (ritual_id, when)
+        for ritual_id, when in session.execute(
+            select(WrittenRound.ritual_id, WrittenRound.scheduled_at).where(WrittenRound.scheduled_at > now)
+        )
+    }
 
 
 @dataclass(frozen=True)
@@ -210,12 +226,19 @@ def claim_due_reminders(session: Session, *, now: dt.datetime) -> list[Asked]:
         select(WrittenAnswer.id, WrittenAnswer.round_id, Person.slack_user_id)
         .join(Person, Person.id == WrittenAnswer.person_id)
         .join(WrittenRound, WrittenRound.id == WrittenAnswer.round_id)
+        .join(Ritual, Ritual.id == WrittenRound.ritual_id)
         .where(
             WrittenAnswer.answer.is_(None),
             WrittenAnswer.reminded_at.is_(None),
             WrittenAnswer.remind_at <= now,
             WrittenRound.scheduled_at > now,
             WrittenRound.summary_claimed_at.is_(None),
+            Ritual.status == RitualStatus.ACTIVE,
+            # Skipped ahead with /tandem skip: there is no check-in to remind of.
+            ~exists().where(
+                Occurrence.ritual_id == WrittenRound.ritual_id,
+                Occurrence.scheduled_at == WrittenRound.scheduled_at,
+            ),
         )
         .order_by(WrittenAnswer.id)
     ).all()

@@ -593,3 +593,72 @@ def test_long_answers_are_split_within_slacks_limits_and_nothing_is_cut() -> Non
     for i in range(30):
         assert f"answer-{i} " in everything and f"need-{i} " in everything and f"win-{i} " in everything
     assert "3 have not answered" in everything
+
+
+# -- a skipped check-in, a paused ritual; when reminders fall -----------------------------------------------
+
+
+def test_a_skipped_checkin_closes_its_round_and_drops_the_held_question_and_the_reminders(
+    team: RunningApp, scheduler: TandemScheduler
+) -> None:
+    _, round_id = opened(team, scheduler)  # Berlin asked at 08:00 UTC; Los Angeles held for its morning
+    team.clock.set(utc(23, 9))
+    skipped = team.slack.command("skip Weekly sync 2026-11-24", user_id=BER, channel_id="C_SHARED").json()
+    assert "Tue 24 Nov 2026" in skipped["text"]
+    assert "answers are closed" in submit(team, BER, round_id, "Anyway")["errors"][ids.BLOCK_WRITTEN_ANSWER]
+    for when in (utc(23, 16), utc(23, 17), utc(24, 0, 30)):
+        at(team, scheduler, when)
+    assert not any(questions(team.fake, u) for u in (LA, LA2, LA3))  # held, then no longer wanted
+    assert not any(reminders(team.fake, u) for u in EVERYONE)
+
+
+def test_a_paused_ritual_closes_its_round(team: RunningApp, scheduler: TandemScheduler) -> None:
+    _, round_id = opened(team, scheduler)
+    team.clock.set(utc(23, 9))
+    paused = team.slack.command("pause Weekly sync", user_id=BER, channel_id="C_SHARED").json()
+    assert "is paused" in paused["text"]
+    assert click_answer(team, BER, round_id) == {}
+    assert "answers are closed" in team.fake.responses()[-1]["text"]
+    for when in (utc(23, 16), utc(23, 17)):
+        at(team, scheduler, when)
+    assert not any(reminders(team.fake, u) for u in EVERYONE)
+
+
+@pytest.mark.parametrize(
+    ("timezone", "reached", "expected"),
+    [
+        # Halfway (21:00 Berlin) is after work: an hour before the day ends instead.
+        ("Europe/Berlin", utc(23, 8), utc(23, 16)),
+        # Halfway is working time (16:30 in Los Angeles).
+        ("America/Los_Angeles", utc(23, 17), utc(24, 0, 30)),
+        # Asked on a Friday for a Monday check-in: halfway is Saturday; Friday 17:00 Berlin instead.
+        (
+            "Europe/Berlin",
+            dt.datetime(2026, 11, 27, 8, tzinfo=dt.UTC),
+            dt.datetime(2026, 11, 27, 16, tzinfo=dt.UTC),
+        ),
+        # An unknown timezone is read as UTC, like every DM's.
+        ("Not/AZone", utc(23, 8), utc(23, 17)),
+    ],
+)
+def test_the_reminder_falls_inside_the_recipients_working_day_before_the_checkin(
+    timezone: str, reached: dt.datetime, expected: dt.datetime
+) -> None:
+    from bot.usecases.written_answers import reminder_time
+
+    deadline = reached + (dt.timedelta(days=3) if reached.weekday() == 4 else dt.timedelta(hours=24))
+    if timezone == "America/Los_Angeles":
+        deadline = TUESDAY_CHECKIN
+    when = reminder_time(DEFAULT, timezone, reached, deadline)
+    assert when == expected
+    assert when is not None and DEFAULT.contains(
+        when, timezone if "/" in timezone and timezone != "Not/AZone" else None
+    )
+    assert reached + dt.timedelta(hours=1) <= when < deadline
+
+
+def test_no_reminder_when_no_working_hour_is_left_before_the_checkin() -> None:
+    from bot.usecases.written_answers import reminder_time
+
+    # Asked at 17:30 Berlin for a check-in at 07:00 Berlin the next day: nothing fits.
+    assert reminder_time(DEFAULT, "Europe/Berlin", utc(23, 16, 30), utc(24, 6)) is None

@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 
@@ -88,6 +88,9 @@ def open_due_rounds(services: Services, *, now: dt.datetime) -> int:
     """Open the round of every check-in due within its ritual's lead time (each once, whoever else
     tries), then ask the members of every round not fully asked yet. Returns how many rounds opened."""
     with services.database.read() as session:
+        # Read first, write only for a round not opened yet: most minutes open nothing, and a unit of
+        # work that writes takes SQLite's one write lock.
+        known = written_db.open_round_times(session, now=now)
         due = [
             (r.id, when)
             for r in written_db.written_rituals(session)
@@ -96,6 +99,7 @@ def open_due_rounds(services: Services, *, now: dt.datetime) -> int:
                 max(now, r.schedule_from),
                 now + min(dt.timedelta(hours=r.written_lead_hours), written_db.MAX_LEAD),
             )
+            if (r.id, when) not in known
         ]
     opened = 0
     for ritual_id, when in due:
@@ -181,7 +185,10 @@ def reminder_time(
     earliest = reached + MIN_REMINDER_GAP
     if hours.contains(target, timezone) and target >= earliest:
         return target
-    zone = ZoneInfo(timezone) if timezone else dt.UTC
+    try:
+        zone: dt.tzinfo = ZoneInfo(timezone) if timezone else dt.UTC
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        zone = dt.UTC  # as db.working_hours reads an unknown timezone
     local = target.astimezone(zone)
     for back in range(8):
         day = local.date() - dt.timedelta(days=back)
@@ -244,7 +251,7 @@ def still_wanted(services: Services, held: HeldRef) -> bool:
         return False
     with services.database.read() as session:
         written = written_db.load_round(session, held.workspace_id, round_id)
-        if written is None or written_db.is_closed(written, services.clock.now()):
+        if written is None or written_db.round_closed(session, written, services.clock.now()):
             return False
         row = written_db.answer_of(session, round_id, held.workspace_id, held.user_id)
         if row is None:
@@ -274,7 +281,7 @@ def _load(services: Services, actor: Actor, round_id: int | None) -> Loaded | st
         row = written_db.answer_of(session, round_id, workspace_id, actor.user_id)
         if row is None:
             return "not_asked"
-        if written_db.is_closed(written, services.clock.now()):
+        if written_db.round_closed(session, written, services.clock.now()):
             return "closed"
         ritual = session.get(Ritual, written.ritual_id)
         if ritual is None:
@@ -309,7 +316,7 @@ def save_answer(
         row = written_db.answer_of(session, round_id, workspace_id, actor.user_id)
         if row is None:
             return "not_asked"
-        if written_db.is_closed(written, now):
+        if written_db.round_closed(session, written, now):
             return "closed"
         ritual = session.get(Ritual, written.ritual_id)
         if ritual is None:
