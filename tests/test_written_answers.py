@@ -19,12 +19,15 @@ from sqlalchemy import select
 
 from bot import ids
 from bot.blocks.written_answers import ANSWER_MAX, Summary, WrittenEntry, build_summary
+from bot.socket_mode import SocketModeService
 from db.models import HeldDm, Ritual, Side, Win, WrittenAnswer, WrittenRound
 from db.working_hours import DEFAULT
 from jobs.scheduler import TandemScheduler
 from tests.conftest import RunningApp
 from tests.fake_slack import Call, FakeSlack
+from tests.fake_socket_mode import FakeSocketMode
 from tests.ritual_helpers import setup_values
+from tests.test_socket_mode import eventually, fake_socket, service  # noqa: F401 (fixtures used below)
 from tests.world import World
 
 LA, LA2, LA3 = "U_LA", "U_LA2", "U_LA3"  # marketing, America/Los_Angeles (UTC-8 in November)
@@ -662,3 +665,99 @@ def test_no_reminder_when_no_working_hour_is_left_before_the_checkin() -> None:
 
     # Asked at 17:30 Berlin for a check-in at 07:00 Berlin the next day: nothing fits.
     assert reminder_time(DEFAULT, "Europe/Berlin", utc(23, 16, 30), utc(24, 6)) is None
+
+
+# -- Socket Mode: the same listeners, over the socket ------------------------------------------------------
+
+
+def test_answering_works_over_socket_mode(
+    service: SocketModeService,  # noqa: F811 (the Socket Mode fixtures of tests/test_socket_mode.py)
+    fake_socket: FakeSocketMode,  # noqa: F811
+    fake_slack: FakeSlack,
+    scheduler: TandemScheduler,
+    clock: Any,
+) -> None:
+    # Started first: the fixture's teardown waits for a server that was started.
+    service.start()
+    assert eventually(service.connected)
+    for user in (BER, BER2, BER3):
+        fake_slack.add_user(user, tz="Europe/Berlin")
+    for user in (LA, LA2, LA3):
+        fake_slack.add_user(user, tz="America/Los_Angeles")
+    World(scheduler.services.database, clock).ritual(
+        marketing=(LA, LA2, LA3),
+        it=(BER, BER2, BER3),
+        written_answers=True,
+        pulse_enabled=False,
+        now=utc(1, 8),
+    )
+    clock.set(utc(23, 8))
+    scheduler.written_answers_work()
+    (question,) = questions(fake_slack, BER)
+    round_id = answer_button(question)["value"]
+
+    user = {"id": BER, "username": "ber", "name": "ber", "team_id": "T0001"}
+    team = {"id": "T0001", "domain": "t0001"}
+    fake_socket.send(
+        {
+            "envelope_id": "env-click",
+            "type": "interactive",
+            "accepts_response_payload": False,
+            "payload": {
+                "type": "block_actions",
+                "user": user,
+                "team": team,
+                "api_app_id": "A0001",
+                "trigger_id": "trigger-1",
+                "container": {"type": "message", "channel_id": "D_BER", "message_ts": "1.1"},
+                "channel": {"id": "D_BER"},
+                "message": {"type": "message", "ts": "1.1", "text": ""},
+                "actions": [
+                    {
+                        "action_id": ids.ACTION_WRITTEN_ANSWER,
+                        "block_id": ids.BLOCK_WRITTEN_ACTIONS,
+                        "type": "button",
+                        "value": round_id,
+                        "action_ts": "1.2",
+                    }
+                ],
+            },
+        }
+    )
+    assert fake_socket.wait_for_ack("env-click")["envelope_id"] == "env-click"
+    (opened,) = fake_slack.wait_for("views.open")
+    view = opened.params["view"]
+    assert view["callback_id"] == ids.VIEW_WRITTEN_ANSWER
+
+    fake_socket.send(
+        {
+            "envelope_id": "env-submit",
+            "type": "interactive",
+            "accepts_response_payload": True,
+            "payload": {
+                "type": "view_submission",
+                "user": user,
+                "team": team,
+                "api_app_id": "A0001",
+                "view": {
+                    "type": "modal",
+                    "team_id": "T0001",
+                    "app_id": "A0001",
+                    "blocks": [],
+                    "id": "V_SOCKET",
+                    "hash": "h1",
+                    "callback_id": ids.VIEW_WRITTEN_ANSWER,
+                    "private_metadata": view["private_metadata"],
+                    "state": {"values": values("Answered over the socket")},
+                },
+            },
+        }
+    )
+    assert fake_socket.wait_for_ack("env-submit")["envelope_id"] == "env-submit"
+    assert eventually(lambda: answers_in_db_of(scheduler.services.database).get(BER) is not None)
+    assert answers_in_db_of(scheduler.services.database)[BER] == "Answered over the socket"
+
+
+def answers_in_db_of(database: Any) -> dict[str, str | None]:
+    with database.read() as session:
+        return {row.person.slack_user_id: row.answer for row in session.scalars(select(WrittenAnswer))}
