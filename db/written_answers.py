@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from db.base import upsert
 from db.models import (
+    HeldDm,
+    HeldDmStatus,
     Occurrence,
     Person,
     Ritual,
@@ -213,6 +215,17 @@ def set_remind_at(session: Session, answer_id: int, when: dt.datetime | None) ->
         .where(WrittenAnswer.id == answer_id, WrittenAnswer.remind_at.is_(None))
         .values(remind_at=when)
     )
+
+
+def question_reached(session: Session, workspace_id: int, key: str) -> dt.datetime | None:
+    """When the question DM under `key` reached (or will reach) its recipient: asked for by another
+    run or process, or before a restart. None when it was skipped or refused (no reminder then)."""
+    held = session.scalars(
+        select(HeldDm).where(HeldDm.workspace_id == workspace_id, HeldDm.key == key)
+    ).one_or_none()
+    if held is None or held.status in (HeldDmStatus.SKIPPED, HeldDmStatus.FAILED):
+        return None
+    return held.sent_at or held.not_before
 
 
 def mark_asked(session: Session, round_id: int, *, now: dt.datetime) -> None:

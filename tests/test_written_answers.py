@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot import ids
 from bot.blocks.written_answers import ANSWER_MAX, Summary, WrittenEntry, build_summary
@@ -676,6 +676,7 @@ def test_answering_works_over_socket_mode(
     fake_slack: FakeSlack,
     scheduler: TandemScheduler,
     clock: Any,
+    database: Any,  # a clean database for this test, as every other test here gets through `team`
 ) -> None:
     # Started first: the fixture's teardown waits for a server that was started.
     service.start()
@@ -761,3 +762,19 @@ def test_answering_works_over_socket_mode(
 def answers_in_db_of(database: Any) -> dict[str, str | None]:
     with database.read() as session:
         return {row.person.slack_user_id: row.answer for row in session.scalars(select(WrittenAnswer))}
+
+
+def test_a_restart_between_asking_and_timing_reminders_asks_nobody_twice_and_still_reminds(
+    team: RunningApp, scheduler: TandemScheduler
+) -> None:
+    opened(team, scheduler)
+    # As if the process stopped after the DMs were asked for, before the reminders were timed.
+    with team.services.database.begin() as session:
+        session.execute(update(WrittenRound).values(asked_at=None))
+        session.execute(update(WrittenAnswer).values(remind_at=None))
+    at(team, scheduler, utc(23, 8, 1))
+    with team.services.database.read() as session:
+        remind = {row.person.slack_user_id: row.remind_at for row in session.scalars(select(WrittenAnswer))}
+    assert all(len(questions(team.fake, u)) == 1 for u in (BER, BER2, BER3))
+    assert remind[BER] == utc(23, 16)  # 17:00 in Berlin, as the first run had timed it
+    assert remind[LA] == utc(24, 0, 30)  # from 09:00 in Los Angeles, when its held question goes

@@ -150,21 +150,29 @@ def ask_pending(services: Services, *, now: dt.datetime) -> int:
         text, blocks = build_question_dm(question)
         payload = [b.to_dict() for b in blocks]
         for person in people:
+            key = _key(QUESTION_KIND, round_id, person.user_id)
             outcome = send_in_working_hours(
                 services,
                 team_id,
                 person.user_id,
                 kind=QUESTION_KIND,
-                key=_key(QUESTION_KIND, round_id, person.user_id),
+                key=key,
                 text=text,
                 blocks=payload,
                 deadline=deadline,
                 now=now,
             )
-            if outcome.status in (DmStatus.SENT, DmStatus.HELD):
-                asked += 1
-                reached = outcome.not_before or now
+            # Asked before (another process, or a run a restart interrupted): timed from that DM.
+            if outcome.status in (DmStatus.SENT, DmStatus.HELD, DmStatus.DUPLICATE):
+                asked += outcome.status is not DmStatus.DUPLICATE
                 with services.database.begin() as session:
+                    reached = (
+                        written_db.question_reached(session, workspace_id, key)
+                        if outcome.status is DmStatus.DUPLICATE
+                        else outcome.not_before or now
+                    )
+                    if reached is None:
+                        continue
                     found = find_person(session, workspace_id, person.user_id)
                     timezone = found.timezone if found else None
                     written_db.set_remind_at(
