@@ -183,3 +183,21 @@ FUNCTION_ADD_COMMITMENT: Final = "tandem_add_commitment"
 VIEW_RITUAL_PICK: Final = "ritual_pick"
 BLOCK_RITUAL_PICK: Final = "ritual_pick"
 ACTION_RITUAL_PICK: Final = "ritual_pick_value"
+
+# Written check-ins (bot/blocks/written_answers.py). The "Answer" button of the question DM and of its
+# reminder carries the round id as its value; the modal's private_metadata is {"round_id": int}.
+ACTION_WRITTEN_ANSWER: Final = "written_answer"
+BLOCK_WRITTEN_ACTIONS: Final = "written_actions"
+VIEW_WRITTEN_ANSWER: Final = "written_answer_modal"
+BLOCK_WRITTEN_ANSWER: Final = "written_answer"
+ACTION_WRITTEN_ANSWER_TEXT: Final = "written_answer_value"
+BLOCK_WRITTEN_NEED: Final = "written_need"
+ACTION_WRITTEN_NEED: Final = "written_need_value"
+BLOCK_WRITTEN_WIN: Final = "written_win"
+ACTION_WRITTEN_WIN: Final = "written_win_value"
+# A lead confirms a written answer's draft win from the check-in's thread, value = win id.
+ACTION_WRITTEN_CONFIRM_WIN: Final = "written_confirm_win"
+BLOCK_SETUP_WRITTEN: Final = "setup_written"
+ACTION_SETUP_WRITTEN: Final = "setup_written_value"
+BLOCK_SETUP_WRITTEN_LEAD: Final = "setup_written_lead"
+ACTION_SETUP_WRITTEN_LEAD: Final = "setup_written_lead_value"  # hours before the check-in

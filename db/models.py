@@ -245,6 +245,10 @@ class Ritual(Base):
     notify_members: Mapped[bool] = mapped_column(default=False, server_default=false())
     # The monthly digest DMed to the two leads on the month's first working day (on by default).
     leads_digest: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # Written check-ins: this many hours before each check-in every member is DMed its prompt and
+    # answers in a modal; the answers are posted in the check-in's thread (bot/usecases/written_answers.py).
+    written_answers: Mapped[bool] = mapped_column(default=False, server_default=false())
+    written_lead_hours: Mapped[int] = mapped_column(default=24, server_default="24")
     status: Mapped[RitualStatus] = mapped_column(
         _str_enum(RitualStatus, "ritual_status"), default=RitualStatus.ACTIVE
     )
@@ -450,6 +454,9 @@ class Win(Base):
     updated_at: Mapped[dt.datetime | None]
     withdrawn_at: Mapped[dt.datetime | None]
     message_ts: Mapped[str | None] = mapped_column(String(32))
+    # A win someone wrote in a written check-in answer: kept out of digests, agendas and Home tabs
+    # until one of the ritual's leads confirms it (bot/usecases/written_answers.py).
+    draft: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     credits: Mapped[list[WinCredit]] = relationship(
         back_populates="win", cascade="all, delete-orphan", order_by="WinCredit.id"
@@ -688,3 +695,58 @@ class LeadsDigest(Base):
     claimed_at: Mapped[dt.datetime]
     queued_at: Mapped[dt.datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(16))  # a DmStatus value
+
+
+class WrittenRound(Base):
+    """The written answers collected before one check-in of a ritual, claimed under a unique
+    constraint (ritual, check-in time) when it opens, so two schedulers never ask twice.
+
+    The prompt is chosen once, here, and the check-in at `scheduled_at` posts the same one.
+    """
+
+    __tablename__ = "written_rounds"
+    __table_args__ = (UniqueConstraint("ritual_id", "scheduled_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ritual_id: Mapped[int] = mapped_column(ForeignKey("rituals.id", ondelete="CASCADE"), index=True)
+    scheduled_at: Mapped[dt.datetime]  # the check-in's time: answers close then
+    opened_at: Mapped[dt.datetime]
+    prompt_key: Mapped[str] = mapped_column(String(32))
+    prompt_theme: Mapped[str] = mapped_column(String(32))
+    prompt_text: Mapped[str] = mapped_column(Text)
+    # Set once every member's question DM was asked for (held or sent); a run after a crash finishes it.
+    asked_at: Mapped[dt.datetime | None]
+    # Claimed (compare-and-set) by whoever posts the answers into the check-in's thread.
+    summary_claimed_at: Mapped[dt.datetime | None]
+    summary_ts: Mapped[str | None] = mapped_column(String(32))
+
+    answers: Mapped[list[WrittenAnswer]] = relationship(
+        back_populates="round", cascade="all, delete-orphan", order_by="WrittenAnswer.id"
+    )
+
+
+class WrittenAnswer(Base):
+    """One member asked in a written round, and what they wrote (None until they answer).
+
+    Shown with their name: written answers are not anonymous, and the modal says so.
+    """
+
+    __tablename__ = "written_answers"
+    __table_args__ = (UniqueConstraint("round_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("written_rounds.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    side: Mapped[Side] = mapped_column(_str_enum(Side, "written_side"))
+    answer: Mapped[str | None] = mapped_column(Text)
+    need: Mapped[str | None] = mapped_column(Text)  # "one thing I need from the other side"
+    win_text: Mapped[str | None] = mapped_column(Text)
+    win_id: Mapped[int | None] = mapped_column(ForeignKey("wins.id", ondelete="SET NULL"))
+    answered_at: Mapped[dt.datetime | None]
+    updated_at: Mapped[dt.datetime | None]
+    # When this member's one reminder is due (inside their working hours), and when it was claimed.
+    remind_at: Mapped[dt.datetime | None]
+    reminded_at: Mapped[dt.datetime | None]
+
+    round: Mapped[WrittenRound] = relationship(back_populates="answers")
+    person: Mapped[Person] = relationship()

@@ -6,6 +6,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from db import pulses as pulse_db
+from db import written_answers as written_db
 from db.base import upsert
 from db.models import (
     Pairing,
@@ -133,6 +134,10 @@ def forget_person(
             open_ballots += len(removed)
     if open_ballots:
         deleted["answers to open anonymous pulses"] = open_ballots
+    # What they wrote before check-ins (posted with their name) goes, with their unconfirmed draft wins.
+    written = written_db.forget_author(session, workspace_id, user_id)
+    if written:
+        deleted["written answers"] = written
     pairings = forget_pairings(session, person.id)
     if pairings:
         deleted["one-to-one pairings"] = pairings

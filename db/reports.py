@@ -290,6 +290,7 @@ def summarise(
         select(Win.id).where(
             Win.workspace_id == ritual.workspace_id,
             Win.withdrawn_at.is_(None),
+            Win.draft.is_(False),
             (Win.ritual_id == ritual.id) | (Win.channel_id == ritual.channel_id),
             Win.created_at >= since,
             Win.created_at < until,
@@ -367,6 +368,7 @@ def win_rows(session: Session, ritual: Ritual, *, since: dt.datetime) -> list[di
         .where(
             Win.workspace_id == ritual.workspace_id,
             Win.withdrawn_at.is_(None),
+            Win.draft.is_(False),
             (Win.ritual_id == ritual.id) | (Win.channel_id == ritual.channel_id),
             Win.created_at >= since,
         )

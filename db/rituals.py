@@ -44,6 +44,8 @@ class RitualSpec:
     pairing_weeks: int = 0  # cross-team one-to-one rounds every 1, 2 or 4 weeks; 0 is off
     pairing_trios: bool = False  # uneven sides: trios instead of sitting out
     leads_digest: bool = True  # the monthly digest DMed to the two leads
+    written_answers: bool = False  # members answer the check-in's question by DM beforehand
+    written_lead_hours: int = 24  # that long before each check-in
 
 
 def cadence_of(ritual: Ritual) -> Cadence:
@@ -73,6 +75,8 @@ def spec_of(ritual: Ritual) -> RitualSpec:
         pairing_weeks=ritual.pairing_weeks,
         pairing_trios=ritual.pairing_trios,
         leads_digest=ritual.leads_digest,
+        written_answers=ritual.written_answers,
+        written_lead_hours=ritual.written_lead_hours,
     )
 
 
@@ -113,6 +117,8 @@ def _apply(session: Session, ritual: Ritual, spec: RitualSpec) -> None:
     ritual.pulse_window_hours = spec.pulse_window_hours
     ritual.pairing_trios = spec.pairing_trios
     ritual.leads_digest = spec.leads_digest
+    ritual.written_answers = spec.written_answers
+    ritual.written_lead_hours = spec.written_lead_hours
     wanted = {**{u: Side.MARKETING for u in spec.marketing}, **{u: Side.IT for u in spec.it}}
     existing = {m.person.slack_user_id: m for m in ritual.members}
     for user_id, member in existing.items():

@@ -107,6 +107,7 @@ def wins_between(
         .where(
             Win.workspace_id == workspace_id,
             Win.withdrawn_at.is_(None),
+            Win.draft.is_(False),
             Win.created_at >= start,
             Win.created_at < end,
         )
@@ -128,7 +129,12 @@ def wins_crediting(session: Session, workspace_id: int, user_id: str, *, limit: 
         session.scalars(
             select(Win.id)
             .join(WinCredit, WinCredit.win_id == Win.id)
-            .where(Win.workspace_id == workspace_id, Win.withdrawn_at.is_(None), WinCredit.user_id == user_id)
+            .where(
+                Win.workspace_id == workspace_id,
+                Win.withdrawn_at.is_(None),
+                Win.draft.is_(False),
+                WinCredit.user_id == user_id,
+            )
             .order_by(Win.created_at.desc(), Win.id.desc())
         )
     )

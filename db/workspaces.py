@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from db.base import upsert
 from db.models import ProcessedEvent, Pulse, Ritual, Workspace, slack_bots, slack_installations
 from db.pulses import close_pulse
+from db.written_answers import forget_workspace as forget_workspace_answers
 
 
 def ensure_workspace(
@@ -68,6 +69,8 @@ def record_uninstall(session: Session, team_id: str, *, now: dt.datetime) -> Wor
     )
     for pulse in list(open_pulses):
         close_pulse(session, pulse, now=now)
+    # Written answers name their writers: they go with the installation (posted ones stay in Slack).
+    forget_workspace_answers(session, workspace.id)
     return workspace
 
 

@@ -35,7 +35,7 @@ from db.cadence import Cadence, build_trigger, occurrences_between
 from db.clock import Clock
 from db.rituals import schedule_rows
 from db.session import Database
-from jobs import direct_messages, housekeeping, pulses
+from jobs import direct_messages, housekeeping, pulses, written_answers
 from jobs import leads_digest as leads_digest_job
 from jobs import pairing as pairing_job
 from jobs.outbox import CheckinOutbox
@@ -51,6 +51,7 @@ RECONCILE_JOB_ID = "reconcile"
 PAIRING_JOB_ID = "pairing"
 HELD_DMS_JOB_ID = "held-dms"
 LEADS_DIGEST_JOB_ID = "leads-digest"
+WRITTEN_ANSWERS_JOB_ID = "written-answers"
 CHECKIN_JOB_PREFIX = "checkin:"
 HOUSEKEEPING_INTERVAL = dt.timedelta(hours=1)
 RESYNC_INTERVAL = dt.timedelta(minutes=1)
@@ -92,9 +93,15 @@ def checkin_outbox(
         interval=interval,
         on_ritual_change=on_ritual_change,
     )
-    # The pulse is queued behind its check-in, into the same channel's slots, in its thread.
-    outbox.after_posted = lambda checkin, ts: pulses.after_checkin(services(), checkin, ts)
+    # The written answers, then the pulse, are queued behind their check-in, into the same channel's
+    # slots, in its thread.
+    outbox.after_posted = lambda checkin, ts: _after_posted(services(), checkin, ts)
     return outbox
+
+
+def _after_posted(services: Services, checkin: PreparedCheckin, ts: str) -> None:
+    written_answers.after_checkin(services, checkin, ts)
+    pulses.after_checkin(services, checkin, ts)
 
 
 class ChannelTurns:
@@ -263,6 +270,12 @@ class TandemScheduler:
             LEADS_DIGEST_JOB_ID,
             self.leads_digest_work,
             "monthly digests to each ritual's two leads",
+        )
+        self._every(
+            written_answers.INTERVAL,
+            WRITTEN_ANSWERS_JOB_ID,
+            self.written_answers_work,
+            "ask for written answers before check-ins, and remind once",
         )
         self.scheduler.start(paused=paused)
         threading.Thread(target=self._first_run, name="tandem-scheduler-start", daemon=True).start()
@@ -545,6 +558,13 @@ class TandemScheduler:
             leads_digest_job.run(self.job_services(), now=self.clock.now())
         except Exception:
             log.exception("the leads' digests failed; they are tried again in ten minutes")
+
+    def written_answers_work(self) -> None:
+        """Open written rounds whose lead time has come, and send due reminders (jobs/written_answers.py)."""
+        try:
+            written_answers.run(self.job_services(), now=self.clock.now())
+        except Exception:
+            log.exception("written answers work failed; it runs again in a minute")
 
     def _unit_of_work(self, job: Callable[[Session, dt.datetime], object]) -> Callable[[], None]:
         def run() -> None:

@@ -27,6 +27,7 @@ from jobs.scheduler import (
     PULSES_JOB_ID,
     RECONCILE_JOB_ID,
     RESYNC_JOB_ID,
+    WRITTEN_ANSWERS_JOB_ID,
     TandemScheduler,
     checkin_job_id,
 )
@@ -114,6 +115,7 @@ def test_start_derives_one_job_per_active_ritual_with_its_next_run(
         PAIRING_JOB_ID,
         HELD_DMS_JOB_ID,
         LEADS_DIGEST_JOB_ID,
+        WRITTEN_ANSWERS_JOB_ID,
     }
     # From Tuesday 10 Nov 12:00 UTC: Tuesday 17 Nov 09:00 in Berlin (CET), and the first Tuesday of
     # December at 10:30 in New York (EST).

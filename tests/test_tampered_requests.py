@@ -516,6 +516,29 @@ def pairing_actions(b: Batch, sender: str) -> None:
             b.action(action_id, sender=sender, detail=f"value={value!r}", expect=Expect.ANSWER, value=value)
 
 
+def written_actions(b: Batch, sender: str) -> None:
+    """Written check-ins: the "Answer" button and a draft win's "Confirm win" with values that name
+    no round of the sender's (the worlds hold none) or no draft win, and the answer modal with odd
+    metadata: each is answered ("no longer exists", an inline error) and changes nothing."""
+    for action_id in (ids.ACTION_WRITTEN_ANSWER, ids.ACTION_WRITTEN_CONFIRM_WIN):
+        for value in ("1", "0", "-3", "2147483648", "1e3", "", " ", "１", "abc", 7, None, ["1"], True):
+            b.action(action_id, sender=sender, detail=f"value={value!r}", expect=Expect.ANSWER, value=value)
+    answer = {
+        ids.BLOCK_WRITTEN_ANSWER: {
+            ids.ACTION_WRITTEN_ANSWER_TEXT: {"type": "plain_text_input", "value": "Hi"}
+        }
+    }
+    for metadata in (*ODD_METADATA, json.dumps({"round_id": 1}), json.dumps({"round_id": "1"})):
+        b.view(
+            ids.VIEW_WRITTEN_ANSWER,
+            sender=sender,
+            detail=f"private_metadata={metadata!r:.60}",
+            expect=Expect.ANSWER,
+            values=answer,
+            private_metadata=metadata,
+        )
+
+
 def pulse_actions(b: Batch, sender: str) -> None:
     """Answer clicks ("pulse_answer:<question>:<score>", value "<pulse>:<question>:<score>") and the
     side question ("pulse_side:<side>", value: the pending answer)."""
@@ -893,6 +916,7 @@ def build_batch(slack: SlackRequests, worlds: Worlds) -> Batch:
     for sender in SENDERS:
         id_actions(b, sender)
         pairing_actions(b, sender)
+        written_actions(b, sender)
         pulse_actions(b, sender)
         plain_actions(b, sender)
         view_submissions(b, sender)

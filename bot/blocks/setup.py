@@ -34,6 +34,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot import ids
+from bot.blocks.written_answers import DEFAULT_LEAD_HOURS, LEAD_CHOICES
 from db.cadence import LAST_WEEK, MAX_INTERVAL_WEEKS, MIN_INTERVAL_WEEKS, WEEKDAY_NAMES, Cadence
 from db.prompt_library import Theme
 
@@ -72,6 +73,7 @@ _PULSE = "pulse"
 _ANONYMOUS = "anonymous"
 _TRIOS = "trios"
 _LEADS_DIGEST = "leads_digest"
+_WRITTEN = "written"
 
 # Common IANA zones, west to east within each region. Fewer than 100, so the user's own zone can always
 # be added without going over Slack's 100 options (a test checks both).
@@ -235,6 +237,9 @@ class SetupForm:
     pairing_weeks: int = 0  # cross-team one-to-ones: 0 (off), 1, 2 or 4 weeks between rounds
     pairing_trios: bool = False
     leads_digest: bool = True  # the monthly digest DMed to the two leads
+    # Written check-ins: members are DMed the prompt this many hours before each check-in.
+    written_answers: bool = False
+    written_lead_hours: int = DEFAULT_LEAD_HOURS
 
     def to_cadence(self, *, anchor: dt.date) -> Cadence:
         """The schedule this form describes; `anchor` is only used by every_n_weeks (first date on/after it).
@@ -532,6 +537,7 @@ def build_setup_modal(
         ),
         *_pairing_blocks(form),
         _leads_digest_block(form),
+        *_written_blocks(form),
     ]
     return View(
         type="modal",
@@ -587,6 +593,44 @@ def _leads_digest_block(form: SetupForm) -> InputBlock:
         optional=True,
         hint="On the month's first working day: scores, gap, participation, wins, commitments and a focus.",
     )
+
+
+def _written_blocks(form: SetupForm) -> list[InputBlock]:
+    """Written check-ins: off by default; the question goes out this long before each check-in."""
+    return [
+        InputBlock(
+            block_id=ids.BLOCK_SETUP_WRITTEN,
+            label="Written answers",
+            element=_checkbox(
+                ids.ACTION_SETUP_WRITTEN,
+                _WRITTEN,
+                "Collect written answers before each check-in",
+                form.written_answers,
+            ),
+            optional=True,
+            hint="Each member gets the check-in's question by DM and answers in a few lines; "
+            "the answers are posted, with names, in the check-in's thread.",
+        ),
+        InputBlock(
+            block_id=ids.BLOCK_SETUP_WRITTEN_LEAD,
+            label="Ask for written answers",
+            element=_select(
+                ids.ACTION_SETUP_WRITTEN_LEAD,
+                [_option(str(hours), label) for hours, label in LEAD_CHOICES.items()],
+                str(
+                    form.written_lead_hours if form.written_lead_hours in LEAD_CHOICES else DEFAULT_LEAD_HOURS
+                ),
+                "How long before",
+            ),
+            optional=True,
+            hint="DMs arrive in each person's working hours, never after the check-in.",
+        ),
+    ]
+
+
+def _written_lead(state: Mapping[str, Any]) -> int | None:
+    hours = _int(_selected(state, ids.BLOCK_SETUP_WRITTEN_LEAD, ids.ACTION_SETUP_WRITTEN_LEAD))
+    return hours if hours in LEAD_CHOICES else None
 
 
 def _pairing_weeks(state: Mapping[str, Any]) -> int:
@@ -770,6 +814,8 @@ def form_from_state_for_rebuild(state_values: Mapping[str, Any]) -> SetupForm:
             _LEADS_DIGEST,
             defaults.leads_digest,
         ),
+        written_answers=_checked(s, ids.BLOCK_SETUP_WRITTEN, ids.ACTION_SETUP_WRITTEN, _WRITTEN, False),
+        written_lead_hours=_written_lead(s) or DEFAULT_LEAD_HOURS,
     )
 
 
@@ -846,6 +892,10 @@ def parse_setup_state(state_values: Mapping[str, Any], *, today: dt.date) -> tup
     if window is None and raw_window not in (_Missing, None):
         errors[ids.BLOCK_SETUP_PULSE_WINDOW] = "Pick how long a pulse stays open."
 
+    raw_lead = _selected(s, ids.BLOCK_SETUP_WRITTEN_LEAD, ids.ACTION_SETUP_WRITTEN_LEAD)
+    if _written_lead(s) is None and raw_lead not in (_Missing, None):
+        errors[ids.BLOCK_SETUP_WRITTEN_LEAD] = "Pick how long before the check-in to ask for written answers."
+
     marketing = _users(s, ids.BLOCK_SETUP_MARKETING, ids.ACTION_SETUP_MARKETING)
     it = _users(s, ids.BLOCK_SETUP_IT, ids.ACTION_SETUP_IT)
     if not marketing:
@@ -889,6 +939,8 @@ def parse_setup_state(state_values: Mapping[str, Any], *, today: dt.date) -> tup
             _LEADS_DIGEST,
             defaults.leads_digest,
         ),
+        written_answers=_checked(s, ids.BLOCK_SETUP_WRITTEN, ids.ACTION_SETUP_WRITTEN, _WRITTEN, False),
+        written_lead_hours=_written_lead(s) or DEFAULT_LEAD_HOURS,
     )
     errors.update(_cadence_errors(form, today=today, known=errors))
     return form, errors

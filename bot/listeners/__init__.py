@@ -20,6 +20,7 @@ from bot.listeners import (
     rituals,
     wins,
     workflow_steps,
+    written_answers,
 )
 
 
@@ -40,6 +41,7 @@ def register_listeners(app: App) -> commands.CommandRouter:
     pairing.register(app, router)
     noise.register(app, router)
     picker.register(app)
+    written_answers.register(app)
     lifecycle.register(app)
     workflow_steps.register(app)  # answered only where the manifest declares the steps (--workflow-steps)
     return router

@@ -44,6 +44,7 @@ from bot.usecases.refusals import Pausing, pause_after_refusal
 from bot.usecases.wins import win_view
 from db import occurrences
 from db import pulses as pulse_db
+from db import written_answers as written_db
 from db.cadence import occurrences_between
 from db.commitments import open_for_ritual
 from db.models import OccurrenceStatus, Ritual, RitualStatus, Side, Workspace
@@ -153,29 +154,29 @@ def _win_lines(session: Session, ritual: Ritual, *, until: dt.datetime) -> tuple
     return win_agenda_lines([win_view(w, zone) for w in wins])
 
 
-def build_for(
+def choose_prompt(
     session: Session,
     ritual: Ritual,
-    occurrence_id: int,
     scheduled_at: dt.datetime,
-    team_id: str,
     *,
-    min_answers: int = pulse_db.MIN_ANSWERS_FLOOR,
+    points: list[PulsePoint],
     rng: random.Random | None = None,
-) -> PreparedCheckin:
-    """Choose the prompt and build the check-in message.
+) -> tuple[Prompt | WorkspacePrompt, str | None]:
+    """The prompt for the ritual's check-in at `scheduled_at`, and why it was chosen (a follow-up).
 
     The theme comes first (db.steering): a theme whose latest theme question came back weak is
     followed up, otherwise the theme posted least recently is explored, and none runs three times
     in a row. Then the prompt, within that theme, by the rotation rule (no prompt repeats before
-    the theme's others, built-in and the workspace's own alike, have been used).
+    the theme's others, built-in and the workspace's own alike, have been used). Prompts already
+    reserved by written rounds of other check-ins count as used. `points`: the ritual's pulses over
+    PULSE_LOOKBACK before `scheduled_at` (`pulse_points`).
     """
     rng = rng or _RANDOM
     candidates = candidate_prompts(session, ritual)
     history = occurrences.prompt_history(session, ritual.id)
+    history += written_db.pending_prompt_keys(session, ritual.id, other_than=scheduled_at)
     theme_of = {c.key: str(c.theme) for c in candidates}
     themes = sorted(set(theme_of.values()))
-    points = pulse_points(session, ritual.id, since=scheduled_at - PULSE_LOOKBACK, min_answers=min_answers)
     measures = {t: m for t, m in theme_measures(points).items() if t in themes}
     choice = choose_theme(
         themes,
@@ -190,6 +191,42 @@ def build_for(
         chosen_because(focus_facts(spot_of(measures[choice.theme]), cadence_of(ritual).zone))
         if choice.follow_up and choice.theme in measures
         else None
+    )
+    return prompt, because
+
+
+def reserved_or_chosen_prompt(
+    session: Session,
+    ritual: Ritual,
+    scheduled_at: dt.datetime,
+    *,
+    points: list[PulsePoint],
+    rng: random.Random | None = None,
+) -> tuple[Prompt | WorkspacePrompt, str | None]:
+    """The prompt a written round already asked members about for this check-in (so the check-in
+    posts the question they answered), else one chosen now (`choose_prompt`)."""
+    reserved = written_db.reserved_prompt(session, ritual.id, scheduled_at)
+    if reserved is None:
+        return choose_prompt(session, ritual, scheduled_at, points=points, rng=rng)
+    known = {c.key: c for c in candidate_prompts(session, ritual)}
+    # A workspace prompt removed since the round opened is still the question people answered.
+    return known.get(reserved.key) or WorkspacePrompt(reserved.key, reserved.theme, reserved.text), None
+
+
+def build_for(
+    session: Session,
+    ritual: Ritual,
+    occurrence_id: int,
+    scheduled_at: dt.datetime,
+    team_id: str,
+    *,
+    min_answers: int = pulse_db.MIN_ANSWERS_FLOOR,
+    rng: random.Random | None = None,
+) -> PreparedCheckin:
+    """Choose the prompt (`reserved_or_chosen_prompt`) and build the check-in message."""
+    points = pulse_points(session, ritual.id, since=scheduled_at - PULSE_LOOKBACK, min_answers=min_answers)
+    prompt, because = reserved_or_chosen_prompt(
+        session, ritual, scheduled_at, points=points, rng=rng or _RANDOM
     )
     missed = occurrences.take_unreported_missed(session, ritual.id)
     zone = cadence_of(ritual).zone

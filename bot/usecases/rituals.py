@@ -461,6 +461,8 @@ def _form_of(ritual: Ritual) -> SetupForm:
         pairing_weeks=spec.pairing_weeks,
         pairing_trios=spec.pairing_trios,
         leads_digest=spec.leads_digest,
+        written_answers=spec.written_answers,
+        written_lead_hours=spec.written_lead_hours,
     )
 
 
@@ -478,6 +480,8 @@ def _spec_of(form: SetupForm, *, anchor: dt.date) -> RitualSpec:
         pairing_weeks=form.pairing_weeks,
         pairing_trios=form.pairing_trios,
         leads_digest=form.leads_digest,
+        written_answers=form.written_answers,
+        written_lead_hours=form.written_lead_hours,
     )
 
 
