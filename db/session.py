@@ -24,7 +24,9 @@ READ_ONLY = "tandem_read_only"
 # Tables whose deleted rows tied answers to people while their pulse was open: a pulse's salt
 # (`pulses`, in every version of its row) and the keyed hashes of its voters with their answers.
 # held_dms: a pulse reminder held for working hours names who had not answered; deleted at close.
-ANONYMITY_TABLES = ("pulses", "pulse_ballots", "pulse_reminders", "held_dms")
+# pulse_comments: an open pulse's comments are keyed by their writer's voter hash; closing rewrites them
+# without it (db.comments.anonymise), and the deleted keyed rows must not linger below the SQL.
+ANONYMITY_TABLES = ("pulses", "pulse_ballots", "pulse_reminders", "held_dms", "pulse_comments")
 # How long one erasure waits for readers (SQLite) or for the table locks (PostgreSQL) before it
 # gives up until the next try (`Database.erase_residue_if_pending`, run by the minutely pulse job).
 ERASE_WAIT_SECONDS = 5.0

@@ -458,6 +458,7 @@ def _form_of(ritual: Ritual) -> SetupForm:
         pulse_enabled=spec.pulse_enabled,
         pulse_anonymous=spec.pulse_anonymous,
         pulse_window_hours=spec.pulse_window_hours,
+        pulse_comments=spec.pulse_comments,
         pairing_weeks=spec.pairing_weeks,
         pairing_trios=spec.pairing_trios,
     )
@@ -474,6 +475,7 @@ def _spec_of(form: SetupForm, *, anchor: dt.date) -> RitualSpec:
         pulse_enabled=form.pulse_enabled,
         pulse_anonymous=form.pulse_anonymous,
         pulse_window_hours=form.pulse_window_hours,
+        pulse_comments=form.pulse_comments,
         pairing_weeks=form.pairing_weeks,
         pairing_trios=form.pairing_trios,
     )
