@@ -44,6 +44,10 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("pulse_comments", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_pulse_comments_pulse_id"), ["pulse_id"], unique=False)
+    if op.get_bind().dialect.name == "postgresql":
+        # As for the ballots' voters (0006): ANALYZE must never copy an open pulse's voter hashes
+        # into pg_statistic, where they would outlive the pulse.
+        op.execute("ALTER TABLE pulse_comments ALTER COLUMN voter SET STATISTICS 0")
 
     with op.batch_alter_table("rituals", schema=None) as batch_op:
         batch_op.add_column(
