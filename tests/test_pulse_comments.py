@@ -21,10 +21,11 @@ from bot.blocks.pulse import encode_answer
 from bot.usecases.insight import alert_on_drift
 from bot.usecases.pulses import close_due, open_pulse
 from db import comments as comment_db
-from db.models import Commitment, CommitmentStatus, Pulse, PulseComment, PulseQuestion, Side
+from db.models import Commitment, CommitmentStatus, Pulse, PulseComment, PulseQuestion, Ritual, Side
 from tests.conftest import RunningApp
 from tests.fake_slack import Call
 from tests.modal_values import commit_values
+from tests.ritual_helpers import setup_values
 from tests.world import TEAM, World
 
 MARKETING = ("U_M1", "U_M2", "U_M3")
@@ -560,3 +561,47 @@ def test_tampered_or_other_workspace_sources_get_a_clear_error_and_change_nothin
     answer = _save_commitment(world, view, "U_M2", "Nope")
     assert answer["response_action"] == "errors"
     assert _commitments(world) == []
+
+
+# -- the ritual setting -------------------------------------------------------------------------------
+
+
+def test_the_setup_modal_turns_comments_on_and_shows_the_setting_when_editing(
+    running_app: RunningApp,
+) -> None:
+    fake = running_app.fake
+    fake.add_user("U_MKT1", name="maria", tz="Europe/Berlin")
+    fake.add_user("U_IT1", name="ivan", tz="Europe/Berlin")
+    fake.add_channel(CHANNEL, name="mkt-it", is_member=True)
+    running_app.slack.command("setup", user_id="U_MKT1", channel_id=CHANNEL)
+    (call,) = fake.wait_for("views.open")
+    block = next(b for b in call.params["view"]["blocks"] if b.get("block_id") == ids.BLOCK_SETUP_COMMENTS)
+    assert "Allow anonymous comments on pulses" in json.dumps(block)
+    assert "initial_options" not in block["element"]  # off unless chosen
+    values = setup_values()
+    values[ids.BLOCK_SETUP_COMMENTS] = {
+        ids.ACTION_SETUP_COMMENTS: {
+            "type": "checkboxes",
+            "selected_options": [{"text": {"type": "plain_text", "text": "comments"}, "value": "comments"}],
+        }
+    }
+    response = running_app.slack.view_submission(ids.VIEW_SETUP, values=values, user_id="U_MKT1")
+    assert response.status_code == 200 and not response.text
+    running_app.drain()
+    with running_app.services.database.read() as session:
+        assert session.scalars(select(Ritual.pulse_comments)).one() is True
+    fake.clear()
+    running_app.slack.command("edit", user_id="U_MKT1", channel_id=CHANNEL)
+    (call,) = fake.wait_for("views.open")
+    block = next(b for b in call.params["view"]["blocks"] if b.get("block_id") == ids.BLOCK_SETUP_COMMENTS)
+    assert [o["value"] for o in block["element"]["initial_options"]] == ["comments"]
+    # Saved again without the box ticked (an older form, or unticked): off.
+    running_app.slack.view_submission(
+        ids.VIEW_SETUP,
+        values=setup_values(),
+        user_id="U_MKT1",
+        private_metadata=call.params["view"]["private_metadata"],
+    )
+    running_app.drain()
+    with running_app.services.database.read() as session:
+        assert session.scalars(select(Ritual.pulse_comments)).one() is False
