@@ -102,7 +102,14 @@ def save_comment(
     writer = _writer(session, pulse, team_id, user_id)
     if writer is None:
         return CommentStatus.UNKNOWN
-    if pulse.closed_at is not None or now >= pulse.closes_at:
+    dialect = session.get_bind().dialect.name
+    # PostgreSQL: FOR SHARE of the pulse row, as a click takes it (db.pulses.record_answer), so a
+    # close in flight (an UPDATE of that row) is waited for and no keyed comment lands after it.
+    # SQLite needs nothing: this unit of work holds the write lock from BEGIN IMMEDIATE.
+    closed_at = select(Pulse.closed_at).where(Pulse.id == pulse.id)
+    if dialect == "postgresql":
+        closed_at = closed_at.with_for_update(read=True)
+    if session.scalar(closed_at) is not None or pulse.closed_at is not None or now >= pulse.closes_at:
         return CommentStatus.CLOSED
     side, _ = writer
     if side is None:
@@ -110,7 +117,6 @@ def save_comment(
     if len(text) > MAX_COMMENT_CHARS or not text.strip():
         raise PulseError("a comment is validated before it is saved")
     voter = voter_key(keys, pulse, user_id)
-    dialect = session.get_bind().dialect.name
     stmt = upsert(dialect, PulseComment).values(pulse_id=pulse.id, voter=voter, side=side, text=text)
     session.execute(
         stmt.on_conflict_do_update(
