@@ -605,3 +605,51 @@ def test_the_setup_modal_turns_comments_on_and_shows_the_setting_when_editing(
     running_app.drain()
     with running_app.services.database.read() as session:
         assert session.scalars(select(Ritual.pulse_comments)).one() is False
+
+
+# -- builders and parsers -----------------------------------------------------------------------------
+
+
+def test_no_comment_posts_nothing_and_a_side_that_answered_is_withheld_whether_or_not_it_commented() -> None:
+    sides = [
+        comment_blocks.SideComments(Side.MARKETING, 5, []),
+        comment_blocks.SideComments(Side.IT, 1, []),
+        comment_blocks.SideComments(Side.OTHER, 0, []),
+    ]
+    assert comment_blocks.build_comment_messages("Weekly sync", sides, min_answers=3) == []
+    sides[0] = comment_blocks.SideComments(Side.MARKETING, 5, [(7, "Fine *bold* <@U_X> & more")])
+    ((text, blocks),) = comment_blocks.build_comment_messages("Weekly sync", sides, min_answers=3)
+    shown = json.dumps([b.to_dict() for b in blocks])
+    # IT answered (1, below the minimum) but wrote nothing: it is withheld all the same, so the
+    # sentence never tells whether a small side commented.
+    assert "Comments from IT: withheld: fewer than 3 answered." in shown
+    assert "other teams" not in shown  # nobody of other teams answered or commented
+    assert "&lt;@U_X&gt; &amp; more" in shown  # escaped: a comment cannot mention or link anyone
+    assert text == "Comments on the pulse: Weekly sync"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "result",
+        "result:",
+        "result:0",
+        "result:01",
+        "result:+1",
+        "result: 1",
+        "result:1:2",
+        "x" * 50,
+        None,
+        7,
+    ],
+)
+def test_commit_source_values_are_parsed_strictly(value: object) -> None:
+    assert ids.parse_commit_source(value) is None
+
+
+def test_commit_source_values_round_trip() -> None:
+    for kind in ids.COMMIT_SOURCE_KINDS:
+        assert ids.parse_commit_source(ids.commit_source_value(kind, 42)) == (kind, 42)
+    with pytest.raises(ValueError):
+        ids.commit_source_value("vote", 1)
