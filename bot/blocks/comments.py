@@ -13,7 +13,7 @@ Privacy rules the builders keep, whatever they are fed:
 
 from __future__ import annotations
 
-import datetime as dt
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -32,7 +32,7 @@ from slack_sdk.models.views import View
 
 from bot import ids
 from bot.blocks.commitments import escape_within
-from bot.blocks.text import escape, plain_date, truncate
+from bot.blocks.text import escape, truncate
 from db.models import Side
 
 __all__ = [
@@ -47,7 +47,6 @@ __all__ = [
     "SideComments",
     "build_comment_messages",
     "build_comment_modal",
-    "build_comment_saved",
     "comment_button",
     "comment_commitment_text",
     "comment_modal_pulse_id",
@@ -118,7 +117,7 @@ def build_comment_modal(pulse_id: int, ritual_name: str, existing: str | None) -
         title="Comment on the pulse",
         submit="Save" if existing else "Add",
         close="Cancel",
-        private_metadata=f'{{"pulse_id": {int(pulse_id)}}}',
+        private_metadata=json.dumps({"pulse_id": pulse_id}),
         blocks=[
             SectionBlock(
                 text=MarkdownTextObject(
@@ -171,13 +170,6 @@ def parse_comment_state(state_values: Mapping[str, Any]) -> tuple[str, dict[str,
             )
         }
     return text, {}
-
-
-def build_comment_saved(closes_at_local: dt.datetime) -> str:
-    return (
-        ":speech_balloon: Your comment is saved. You can change it with the same button until the pulse "
-        f"closes ({plain_date(closes_at_local.date())} {closes_at_local:%H:%M})."
-    )
 
 
 # -- the comments in the results thread --------------------------------------------------------------

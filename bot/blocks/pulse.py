@@ -412,24 +412,28 @@ def build_pulse_message(v: PulseView) -> tuple[str, list[Block]]:
     blocks.append(
         _context(f"{_people_answered(v.answered, so_far=True)} · closes {slack_date(v.closes_at_local)}")
     )
-    buttons = [
-        ButtonElement(
-            text="Close now",
-            action_id=ids.ACTION_PULSE_CLOSE,
-            value=close_value(v.pulse_id),
-            confirm=ConfirmObject(
-                title="Close this pulse now?",
-                text=PlainTextObject(
-                    text="Nobody can answer after it closes, and the results go into the thread."
-                ),
-                confirm="Close it",
-                deny="Keep it open",
-            ),
+    blocks.append(
+        ActionsBlock(
+            elements=[
+                ButtonElement(
+                    text="Close now",
+                    action_id=ids.ACTION_PULSE_CLOSE,
+                    value=close_value(v.pulse_id),
+                    confirm=ConfirmObject(
+                        title="Close this pulse now?",
+                        text=PlainTextObject(
+                            text="Nobody can answer after it closes, and the results go into the thread."
+                        ),
+                        confirm="Close it",
+                        deny="Keep it open",
+                    ),
+                )
+            ]
         )
-    ]
+    )
     if v.comments:
-        buttons.insert(0, comment_button(v.pulse_id))
-    blocks.append(ActionsBlock(elements=buttons))
+        comment = comment_button(v.pulse_id)
+        blocks[-1].elements.insert(0, comment)  # type: ignore[attr-defined]
     how_many = "Three" if v.theme_question is not None else "Two"
     text = (
         f"Pulse: {name}. {how_many} one-click questions for marketing and IT. "
