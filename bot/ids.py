@@ -106,6 +106,40 @@ BLOCK_PULSE_THEME: Final = "pulse_theme"  # the mirrored question on the check-i
 ACTION_PULSE_CLOSE: Final = "pulse_close"  # value = pulse id; anyone may click, the listener checks the owner
 # "Marketing, IT or other?" buttons: f"{ACTION_PULSE_SIDE_PREFIX}:{side}", value = the pending answer.
 ACTION_PULSE_SIDE_PREFIX: Final = "pulse_side"
+# Anonymous comments (a ritual setting): the pulse message's "Add a comment" button (value = pulse id)
+# opens a modal (private_metadata: {"pulse_id": int}) with one text input.
+ACTION_PULSE_COMMENT: Final = "pulse_comment"
+VIEW_PULSE_COMMENT: Final = "pulse_comment_modal"
+BLOCK_PULSE_COMMENT_TEXT: Final = "pulse_comment_text"
+ACTION_PULSE_COMMENT_TEXT: Final = "pulse_comment_text_value"
+BLOCK_SETUP_COMMENTS: Final = "setup_comments"
+ACTION_SETUP_COMMENTS: Final = "setup_comments_value"
+# "Make this a commitment" on a pulse's results, a drift alert and each comment: value
+# f"{kind}:{id}" with kind one of COMMIT_SOURCE_KINDS: "result:<pulse id>", "drift:<pulse id>" or
+# "comment:<comment id>" (parse_commit_source). Only the ritual's leads may use it.
+ACTION_COMMIT_FROM: Final = "commit_from"
+COMMIT_SOURCE_KINDS: Final = ("result", "drift", "comment")
+
+
+def commit_source_value(kind: str, row_id: int) -> str:
+    """The "Make this a commitment" button's value, e.g. "comment:42"."""
+    if kind not in COMMIT_SOURCE_KINDS or parse_row_id(row_id) is None or isinstance(row_id, str):
+        raise ValueError(f"not a commitment source: {kind!r}, {row_id!r}")
+    return f"{kind}:{row_id}"
+
+
+def parse_commit_source(value: object) -> tuple[str, int] | None:
+    """(kind, row id) from a "Make this a commitment" button's value; None for anything
+    `commit_source_value` would not have written."""
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    kind, sep, rest = value.partition(":")
+    row_id = parse_row_id(rest) if sep else None
+    if kind not in COMMIT_SOURCE_KINDS or row_id is None or rest != str(row_id):
+        return None
+    return kind, row_id
+
+
 # `/tandem forget-me` asks first, with these two buttons.
 ACTION_FORGET_CONFIRM: Final = "forget_me_confirm"
 ACTION_FORGET_CANCEL: Final = "forget_me_cancel"

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from db.models import Commitment, CommitmentStatus, Ritual, Workspace
@@ -18,6 +18,14 @@ from db.rituals import ritual_leads
 ANYWHERE_ON_EARTH = ZoneInfo("Etc/GMT+12")
 
 
+# Where a commitment made with "Make this a commitment" came from: a pulse's results, a drift alert
+# after a pulse, or one of a pulse's comments (Commitment.source_kind; the pulse is source_pulse_id).
+SOURCE_RESULT = "result"
+SOURCE_DRIFT = "drift"
+SOURCE_COMMENT = "comment"
+SOURCE_KINDS = (SOURCE_RESULT, SOURCE_DRIFT, SOURCE_COMMENT)
+
+
 @dataclass(frozen=True)
 class CommitmentSpec:
     what: str
@@ -26,6 +34,8 @@ class CommitmentSpec:
     due: dt.date
     ritual_id: int | None = None
     channel_id: str | None = None
+    source_kind: str | None = None  # one of SOURCE_KINDS, with source_pulse_id
+    source_pulse_id: int | None = None
 
 
 def create_commitment(
@@ -44,10 +54,24 @@ def create_commitment(
         due_date=spec.due,
         created_by=created_by,
         created_at=now,
+        source_kind=spec.source_kind,
+        source_pulse_id=spec.source_pulse_id,
     )
     session.add(commitment)
     session.flush()
     return commitment
+
+
+def from_pulse(session: Session, pulse_id: int) -> tuple[int, int]:
+    """How many commitments were made from the pulse (its results, a drift alert after it, or one of
+    its comments), and how many of those are done."""
+    total, done = session.execute(
+        select(
+            func.count(Commitment.id),
+            func.count(Commitment.id).filter(Commitment.status == CommitmentStatus.DONE),
+        ).where(Commitment.source_pulse_id == pulse_id)
+    ).one()
+    return int(total or 0), int(done or 0)
 
 
 def load_commitment(session: Session, workspace_id: int, commitment_id: int) -> Commitment | None:

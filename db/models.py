@@ -249,6 +249,8 @@ class Ritual(Base):
     # answers in a modal; the answers are posted in the check-in's thread (bot/usecases/written_answers.py).
     written_answers: Mapped[bool] = mapped_column(default=False, server_default=false())
     written_lead_hours: Mapped[int] = mapped_column(default=24, server_default="24")
+    # Whether its anonymous pulses offer "Add a comment" (one anonymous text per person per pulse).
+    pulse_comments: Mapped[bool] = mapped_column(default=False, server_default=false())
     status: Mapped[RitualStatus] = mapped_column(
         _str_enum(RitualStatus, "ritual_status"), default=RitualStatus.ACTIVE
     )
@@ -370,6 +372,8 @@ class Pulse(Base):
     # shown against these ("5 of 6"). None for pulses older than this record.
     team_marketing: Mapped[int | None]
     team_it: Mapped[int | None]
+    # Whether this pulse takes anonymous comments (its ritual's setting when it opened; anonymous only).
+    comments: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     __table_args__ = (Index("ix_pulses_ritual_id_opened_at", "ritual_id", "opened_at"),)
 
@@ -410,6 +414,26 @@ class PulseBallot(Base):
     score: Mapped[int]
     # Slack's action_ts of the click that set this answer: a late-arriving older click never wins.
     action_ts: Mapped[str] = mapped_column(String(32))
+
+
+class PulseComment(Base):
+    """One person's comment on an anonymous pulse.
+
+    While the pulse is open, `voter` keys it exactly as a ballot is keyed (`db.pulses.voter_key`: the
+    HMAC of the user id with the pulse's salt and the server key), only so its writer can find and
+    edit it. Closing deletes these rows and writes the texts back in a random order with no voter
+    (`db.comments.anonymise`), so neither a hash nor a row id nor an order ties a text to its writer.
+    No timestamps, for the same reason.
+    """
+
+    __tablename__ = "pulse_comments"
+    __table_args__ = (UniqueConstraint("pulse_id", "voter"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pulse_id: Mapped[int] = mapped_column(ForeignKey("pulses.id", ondelete="CASCADE"), index=True)
+    voter: Mapped[str | None] = mapped_column(String(64))  # None once the pulse closed
+    side: Mapped[Side] = mapped_column(_str_enum(Side, "comment_side"))  # the writer's side
+    text: Mapped[str] = mapped_column(String(1000))
 
 
 class PulseVote(Base):
@@ -506,6 +530,12 @@ class Commitment(Base):
     closed_by: Mapped[str | None] = mapped_column(String(32))
     # Set when the one overdue nudge went out; moving the due date clears it.
     nudged_at: Mapped[dt.datetime | None]
+    # Where it came from when made with "Make this a commitment": "result", "drift" or "comment"
+    # (db.commitments.SOURCE_KINDS), and the pulse it was about. None: made from scratch.
+    source_kind: Mapped[str | None] = mapped_column(String(16))
+    source_pulse_id: Mapped[int | None] = mapped_column(
+        ForeignKey("pulses.id", ondelete="SET NULL"), index=True
+    )
 
 
 class WinDigest(Base):

@@ -15,6 +15,7 @@ from db.models import (
     Person,
     Pulse,
     PulseBallot,
+    PulseComment,
     PulseVote,
     Ritual,
     RitualMember,
@@ -112,7 +113,7 @@ def forget_person(
         if closed_at is not None:  # an open pulse is counted from its ballots when it closes
             pulse_db.withdraw(session, pulse_id, question, side, score)
     deleted["non-anonymous answers"] = len(votes)
-    open_ballots = 0
+    open_ballots = open_comments = 0
     open_pulses = session.scalars(
         select(Pulse)
         .join(Ritual, Ritual.id == Pulse.ritual_id)
@@ -132,12 +133,22 @@ def forget_person(
         ).all()
         if pulse.anonymous:  # named ones were counted with the votes above
             open_ballots += len(removed)
+        # Their comment on the open pulse, found through the same key (closed ones name nobody).
+        open_comments += len(
+            session.scalars(
+                delete(PulseComment)
+                .where(PulseComment.pulse_id == pulse.id, PulseComment.voter == voter)
+                .returning(PulseComment.id)
+            ).all()
+        )
     if open_ballots:
         deleted["answers to open anonymous pulses"] = open_ballots
     # What they wrote before check-ins (posted with their name) goes, with their unconfirmed draft wins.
     written = written_db.forget_author(session, workspace_id, user_id)
     if written:
         deleted["written answers"] = written
+    if open_comments:
+        deleted["comments on open pulses"] = open_comments
     pairings = forget_pairings(session, person.id)
     if pairings:
         deleted["one-to-one pairings"] = pairings

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import random
 import secrets
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -30,6 +31,7 @@ from db.models import (
     Person,
     Pulse,
     PulseBallot,
+    PulseComment,
     PulseQuestion,
     PulseReminder,
     PulseTally,
@@ -425,8 +427,34 @@ def close_pulse(session: Session, pulse: Pulse, *, now: dt.datetime) -> bool:
     )
     session.execute(delete(PulseReminder).where(PulseReminder.pulse_id == pulse.id))
     session.execute(delete(PulseBallot).where(PulseBallot.pulse_id == pulse.id))
+    anonymise_comments(session, pulse.id)
     session.refresh(pulse)
     return True
+
+
+def anonymise_comments(session: Session, pulse_id: int) -> None:
+    """At close: the pulse's comments (db.comments) lose their voter, their row ids and their order.
+
+    The keyed rows are deleted and the texts inserted again, shuffled, with no voter: the new ids
+    follow the shuffle, not the order people wrote in. (What the deleted rows leave below the SQL is
+    erased after the close commits, with the other anonymity tables.)
+    """
+    rows = [
+        (side, text)
+        for side, text in session.execute(
+            select(PulseComment.side, PulseComment.text).where(
+                PulseComment.pulse_id == pulse_id, PulseComment.voter.is_not(None)
+            )
+        )
+    ]
+    if not rows:
+        return
+    session.execute(delete(PulseComment).where(PulseComment.pulse_id == pulse_id))
+    random.SystemRandom().shuffle(rows)
+    session.execute(
+        insert(PulseComment),
+        [{"pulse_id": pulse_id, "voter": None, "side": side, "text": text} for side, text in rows],
+    )
 
 
 def claim_reminder(session: Session, pulse_id: int, voter: str) -> bool:
@@ -481,6 +509,20 @@ def last_closed_pulse(session: Session, ritual_id: int) -> Pulse | None:
     return session.scalars(
         select(Pulse)
         .where(Pulse.ritual_id == ritual_id, Pulse.closed_at.is_not(None))
+        .order_by(Pulse.opened_at.desc())
+        .limit(1)
+    ).one_or_none()
+
+
+def previous_closed(session: Session, pulse: Pulse) -> Pulse | None:
+    """The ritual's closed pulse opened last before `pulse` (the "last pulse" its results look back at)."""
+    return session.scalars(
+        select(Pulse)
+        .where(
+            Pulse.ritual_id == pulse.ritual_id,
+            Pulse.closed_at.is_not(None),
+            Pulse.opened_at < pulse.opened_at,
+        )
         .order_by(Pulse.opened_at.desc())
         .limit(1)
     ).one_or_none()

@@ -41,6 +41,7 @@ class RitualSpec:
     pulse_enabled: bool = True
     pulse_anonymous: bool = True
     pulse_window_hours: int = 24  # a pulse closes after this, or at the next check-in if sooner
+    pulse_comments: bool = False  # its anonymous pulses take anonymous comments
     pairing_weeks: int = 0  # cross-team one-to-one rounds every 1, 2 or 4 weeks; 0 is off
     pairing_trios: bool = False  # uneven sides: trios instead of sitting out
     leads_digest: bool = True  # the monthly digest DMed to the two leads
@@ -72,6 +73,7 @@ def spec_of(ritual: Ritual) -> RitualSpec:
         pulse_enabled=ritual.pulse_enabled,
         pulse_anonymous=ritual.pulse_anonymous,
         pulse_window_hours=ritual.pulse_window_hours,
+        pulse_comments=ritual.pulse_comments,
         pairing_weeks=ritual.pairing_weeks,
         pairing_trios=ritual.pairing_trios,
         leads_digest=ritual.leads_digest,
@@ -115,6 +117,7 @@ def _apply(session: Session, ritual: Ritual, spec: RitualSpec) -> None:
     ritual.pulse_enabled = spec.pulse_enabled
     ritual.pulse_anonymous = spec.pulse_anonymous
     ritual.pulse_window_hours = spec.pulse_window_hours
+    ritual.pulse_comments = spec.pulse_comments
     ritual.pairing_trios = spec.pairing_trios
     ritual.leads_digest = spec.leads_digest
     ritual.written_answers = spec.written_answers

@@ -24,7 +24,9 @@ READ_ONLY = "tandem_read_only"
 # Tables whose deleted rows tied answers to people while their pulse was open: a pulse's salt
 # (`pulses`, in every version of its row) and the keyed hashes of its voters with their answers.
 # held_dms: a pulse reminder held for working hours names who had not answered; deleted at close.
-ANONYMITY_TABLES = ("pulses", "pulse_ballots", "pulse_reminders", "held_dms")
+# pulse_comments: an open pulse's comments are keyed by their writer's voter hash; closing rewrites them
+# without it (db.comments.anonymise), and the deleted keyed rows must not linger below the SQL.
+ANONYMITY_TABLES = ("pulses", "pulse_ballots", "pulse_reminders", "held_dms", "pulse_comments")
 # How long one erasure waits for readers (SQLite) or for the table locks (PostgreSQL) before it
 # gives up until the next try (`Database.erase_residue_if_pending`, run by the minutely pulse job).
 ERASE_WAIT_SECONDS = 5.0
@@ -271,10 +273,15 @@ class Database:
                         return False
                 # VACUUM FULL keeps (copies) dead rows that a transaction older than it may still see.
                 # One that began before this erasure may have begun before the close: do it again later.
+                # Every database of the server counts, and a transaction holding an xid counts as well
+                # as one holding a snapshot: an open writing transaction in another database of a
+                # shared server held the dead salt and hashes on disk here while only this database's
+                # snapshots were looked at (the erasure was reported done; the forensic test found
+                # them).
                 older = conn.execute(
                     text(
-                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                        " AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL AND xact_start < :started"
+                        "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
+                        " AND (backend_xmin IS NOT NULL OR backend_xid IS NOT NULL) AND xact_start < :started"
                     ),
                     {"started": started},
                 ).scalar_one()

@@ -32,7 +32,7 @@ from bot.config import Mode, Settings
 from bot.runtime import Runtime
 from bot.usecases.pulses import open_pulse
 from db.migrate import upgrade
-from db.models import Pulse, PulseBallot, PulseQuestion, PulseReminder
+from db.models import Pulse, PulseBallot, PulseComment, PulseQuestion, PulseReminder
 from db.pulses import PulseError, VoterKeys, record_answer
 from db.session import Database, normalize_url
 from db.working_hours import DEFAULT
@@ -183,12 +183,52 @@ def click(app: RunningApp, pulse_id: int, user: str, question: PulseQuestion, sc
     )
 
 
+def write_comment(app: RunningApp, pulse_id: int, user: str, text: str) -> None:
+    """ "Add a comment" on the pulse message, then the modal's submission, as Slack sends them."""
+    app.slack.block_action(
+        ids.ACTION_PULSE_COMMENT,
+        value=str(pulse_id),
+        user_id=user,
+        channel_id="C_SHARED",
+        response_url=app.fake.response_url(),
+    )
+    app.drain()
+    view = app.fake.calls("views.open")[-1].params["view"]
+    assert view["callback_id"] == ids.VIEW_PULSE_COMMENT
+    answer = app.slack.view_submission(
+        ids.VIEW_PULSE_COMMENT,
+        values={
+            ids.BLOCK_PULSE_COMMENT_TEXT: {
+                ids.ACTION_PULSE_COMMENT_TEXT: {"type": "plain_text_input", "value": text}
+            }
+        },
+        user_id=user,
+        private_metadata=view["private_metadata"],
+    )
+    assert answer.status_code == 200 and not answer.text  # saved: the modal closes
+    app.drain()
+
+
+COMMENTS = {
+    "U_M1": "Launch dates reach IT too late",
+    "U_M2": "The new intake form helps",
+    "U_I1": "Briefs change after sign-off",
+    "U_I2": "Good kickoff last week",
+}
+
+
 def answered_pulse(app: RunningApp) -> int:
     """An anonymous pulse of a ritual of MARKETING and IT: five answer both questions, one changes
-    their mind, the sixth gets the reminder DM and then answers too."""
+    their mind, the sixth gets the reminder DM and then answers too. Four of them also comment (one
+    edits their comment), so every attack below covers the comments as well."""
     app.fake.add_channel("C_SHARED", name="mkt-it", is_member=True)
     ritual_id = World(app.services.database, app.clock).ritual(
-        team_id=TEAM, marketing=MARKETING, it=IT, pulse_anonymous=True, pulse_window_hours=24
+        team_id=TEAM,
+        marketing=MARKETING,
+        it=IT,
+        pulse_anonymous=True,
+        pulse_window_hours=24,
+        pulse_comments=True,
     )
     pulse_id = open_pulse(app.services, ritual_id, owner="U_M1")
     assert pulse_id is not None
@@ -208,6 +248,9 @@ def answered_pulse(app: RunningApp) -> int:
         click(app, pulse_id, user, PulseQuestion.LEVEL, 5 - i % 5)
     click(app, pulse_id, "U_I1", PulseQuestion.PARTNER, 2)  # a change of mind
     app.drain()
+    write_comment(app, pulse_id, "U_M1", "Launch dates reach us late")
+    for user, words in COMMENTS.items():
+        write_comment(app, pulse_id, user, words)  # U_M1 edits theirs
     reminders_due = pulse_of(app, pulse_id).reminders_due_at
     assert reminders_due is not None
     app.clock.set(reminders_due + dt.timedelta(seconds=1))
@@ -226,13 +269,16 @@ def pulse_of(app: RunningApp, pulse_id: int) -> Pulse:
         return pulse
 
 
-def secrets_of(app: RunningApp, pulse_id: int) -> Secrets:
+def secrets_of(app: RunningApp, pulse_id: int, *, extra_commenters: int = 0) -> Secrets:
     with app.services.database.read() as session:
         salt = pulse_of(app, pulse_id).ballot_salt
         assert salt is not None
         hashes = set(session.scalars(select(PulseBallot.voter).where(PulseBallot.pulse_id == pulse_id)))
         hashes |= set(session.scalars(select(PulseReminder.voter).where(PulseReminder.pulse_id == pulse_id)))
-    assert len(hashes) == len(VOTERS)
+        commenters = set(session.scalars(select(PulseComment.voter).where(PulseComment.pulse_id == pulse_id)))
+    assert len(commenters) == len(COMMENTS) + extra_commenters and None not in commenters
+    hashes |= {voter for voter in commenters if voter is not None}
+    assert len(hashes) == len(VOTERS) + extra_commenters
     return Secrets(salt, hashes)
 
 
@@ -268,6 +314,28 @@ def test_after_close_the_raw_storage_ties_no_answer_to_anyone(forensic: Forensic
     assert_nothing_left(storage, secrets)
     if storage.backend == "sqlite":
         assert storage.wal_bytes() == 0  # checkpointed and truncated after the close committed
+
+
+def test_after_close_nothing_ties_a_comment_to_its_writer(forensic: ForensicApp) -> None:
+    """Comments are keyed like ballots while the pulse is open: someone who only commented (never
+    answered) is found through the comments table alone, with the key; after close their comment
+    is still shown, and nothing below the SQL ties it, or any other, to its writer."""
+    app, storage = forensic.app, forensic.storage
+    pulse_id = answered_pulse(app)
+    assert "Marketing side" in app.slack.command("role marketing", user_id="U_BYSTANDER").json()["text"]
+    write_comment(app, pulse_id, "U_BYSTANDER", "Someone who did not answer")
+    secrets = secrets_of(app, pulse_id, extra_commenters=1)
+    assert relink(storage.raw(), WORKSPACE_USERS, [SERVER_KEY]) == {*VOTERS, "U_BYSTANDER"}
+    close(app, pulse_id)
+    assert_nothing_left(storage, secrets)
+    with app.services.database.read() as session:
+        kept = session.execute(
+            select(PulseComment.voter, PulseComment.text).where(PulseComment.pulse_id == pulse_id)
+        ).all()
+    assert {voter for voter, _ in kept} == {None}
+    assert sorted(text for _, text in kept) == sorted([*COMMENTS.values(), "Someone who did not answer"])
+    # The texts are still in the storage (they are what the thread shows), with no hash beside them.
+    assert any(b"Someone who did not answer" in blob for blob in storage.raw())
 
 
 def test_the_attack_works_on_an_open_pulse_with_the_key_and_fails_without_it(forensic: ForensicApp) -> None:
@@ -445,11 +513,12 @@ def test_planner_statistics_keep_no_salt_or_voter_hash(forensic: ForensicApp) ->
     engine = create_engine(normalize_url(storage.url), isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
-            conn.execute(text("ANALYZE pulses, pulse_ballots, pulse_reminders"))
+            conn.execute(text("ANALYZE pulses, pulse_ballots, pulse_reminders, pulse_comments"))
             sampled = conn.execute(
                 text(
                     "SELECT tablename, attname FROM pg_stats WHERE tablename IN"
-                    " ('pulses', 'pulse_ballots', 'pulse_reminders') AND attname IN ('ballot_salt', 'voter')"
+                    " ('pulses', 'pulse_ballots', 'pulse_reminders', 'pulse_comments')"
+                    " AND attname IN ('ballot_salt', 'voter')"
                 )
             ).all()
             assert sampled == []

@@ -262,6 +262,14 @@ def as_button_value(rng: random.Random, value: object) -> object:
 # -- modal state --------------------------------------------------------------------------------------
 
 
+def comment_values(text: str) -> dict[str, Any]:
+    return {
+        ids.BLOCK_PULSE_COMMENT_TEXT: {
+            ids.ACTION_PULSE_COMMENT_TEXT: {"type": "plain_text_input", "value": text}
+        }
+    }
+
+
 def valid_setup(n: int) -> dict[str, Any]:
     return setup_values(channel=FUZZ_CHANNEL, name=f"Fuzz ritual {n}", marketing=(FRESH_M,), it=(FRESH_I,))
 
@@ -596,6 +604,48 @@ def pulse_actions(b: Batch, sender: str) -> None:
         )
 
 
+def comment_actions(b: Batch, sender: str) -> None:
+    """ "Add a comment" (value: a pulse id) and "Make this a commitment" (value "<kind>:<id>"): a pulse
+    of another workspace, an unknown one, or (for the stranger) the home ones, which take no comments
+    and of whose ritual the stranger is no lead, are refused with a message; garbage is answered."""
+    rng, w = b.rng, b.worlds
+    for t in id_targets("pulse", sender, w):
+        value = as_button_value(rng, t.value)
+        b.action(
+            ids.ACTION_PULSE_COMMENT,
+            sender=sender,
+            detail=f"value={value!r} ({t.note})",
+            expect=t.expect,
+            value=value,
+        )
+        kind = rng.choice(ids.COMMIT_SOURCE_KINDS)
+        source = (
+            f"{kind}:{t.value}" if isinstance(t.value, int) and not isinstance(t.value, bool) else t.value
+        )
+        b.action(
+            ids.ACTION_COMMIT_FROM,
+            sender=sender,
+            detail=f"value={source!r} ({t.note})",
+            expect=t.expect,
+            value=as_button_value(rng, source),
+        )
+    for odd in (
+        "result",
+        "result:",
+        "vote:1",
+        "comment:01",
+        "drift:1:2",
+        ":",
+        "x" * 3000,
+        None,
+        7,
+        ["result", 1],
+    ):
+        b.action(
+            ids.ACTION_COMMIT_FROM, sender=sender, detail=f"value={odd!r}", expect=Expect.ANSWER, value=odd
+        )
+
+
 def plain_actions(b: Batch, sender: str) -> None:
     """Buttons that carry no id: cancel, dismiss, forget-me, the Home tab's buttons, and the setup
     modal's cadence select (which rebuilds the modal with views.update)."""
@@ -668,6 +718,7 @@ def view_submissions(b: Batch, sender: str) -> None:
             lambda n: move_values(w.today + dt.timedelta(days=14)),
         ),
         ids.VIEW_COMMIT_DROP: ("commitment", ["commitment_id"], lambda n: drop_values()),
+        ids.VIEW_PULSE_COMMENT: ("pulse", ["pulse_id"], lambda n: comment_values(f"Comment {n}")),
     }
     # The ritual picker: a tampered pick is refused like a named ritual (reports change nothing).
     for t in rng.sample(id_targets("ritual", sender, w), 5):
@@ -918,6 +969,7 @@ def build_batch(slack: SlackRequests, worlds: Worlds) -> Batch:
         pairing_actions(b, sender)
         written_actions(b, sender)
         pulse_actions(b, sender)
+        comment_actions(b, sender)
         plain_actions(b, sender)
         view_submissions(b, sender)
         shortcuts(b, sender)

@@ -64,6 +64,7 @@ __all__ = [
     "commit_choice_value",
     "commit_modal_error",
     "commit_modal_metadata",
+    "commit_modal_source",
     "commitment_blocks",
     "commitment_refusal_text",
     "due_text",
@@ -77,6 +78,7 @@ __all__ = [
     "parse_commit_state",
     "parse_drop_state",
     "parse_move_state",
+    "source_tampered",
 ]
 
 # The same limits as the database columns (db.models.Commitment.what and .reason).
@@ -157,8 +159,33 @@ class CommitForm:
     due: dt.date | None = None
 
 
-def _metadata(**values: int | None) -> str:
-    return json.dumps(values)
+def _metadata(**values: int | str | None) -> str:
+    return json.dumps(
+        {k: v for k, v in values.items() if v is not None or k in ("ritual_id", "commitment_id")}
+    )
+
+
+# Refusals of a commitment made with "Make this a commitment" (bot.usecases.commitments).
+SOURCE_NOT_FOUND: Final = "source_not_found"  # its pulse or comment is unknown, or another workspace's
+SOURCE_NOT_LEAD: Final = "source_not_lead"  # only the ritual's leads may
+
+
+def commit_modal_source(private_metadata: object) -> tuple[str, int] | None:
+    """What a commitment modal opened by "Make this a commitment" came from: (kind, pulse id); None
+    for one opened otherwise. A tampered source reads as None: see `source_tampered`."""
+    metadata = ids.parse_metadata(private_metadata)
+    kind, pulse_id = metadata.get("source_kind"), ids.parse_row_id(metadata.get("source_pulse_id"))
+    if kind in ids.COMMIT_SOURCE_KINDS and isinstance(kind, str) and pulse_id is not None:
+        return kind, pulse_id
+    return None
+
+
+def source_tampered(private_metadata: object) -> bool:
+    """Whether the metadata names a source Tandem would not have written (half of one, an unknown kind
+    or a garbled pulse id)."""
+    metadata = ids.parse_metadata(private_metadata)
+    named = "source_kind" in metadata or "source_pulse_id" in metadata
+    return named and commit_modal_source(private_metadata) is None
 
 
 def _metadata_int(private_metadata: object, key: str) -> int | None:
@@ -196,11 +223,18 @@ def _what_section(what: str) -> SectionBlock:
     return SectionBlock(text=MarkdownTextObject(text=f"*{escape_within(_one_line(what), 2900) or '…'}*"))
 
 
-def build_commit_modal(form: CommitForm, *, ritual_id: int | None, commitment_id: int | None = None) -> View:
+def build_commit_modal(
+    form: CommitForm,
+    *,
+    ritual_id: int | None,
+    commitment_id: int | None = None,
+    source: tuple[str, int] | None = None,
+) -> View:
     """The "Add a commitment" modal (`commitment_id` None) or the edit modal, showing `form`'s values.
 
     `ritual_id` is the check-in the commitment belongs to (None from the Home tab); both ids travel in
-    `private_metadata` (read them with :func:`commit_modal_metadata`).
+    `private_metadata` (read them with :func:`commit_modal_metadata`). `source`: (kind, pulse id) of a
+    commitment made with "Make this a commitment" (read it with :func:`commit_modal_source`).
     """
     blocks: list[Block] = [
         InputBlock(
@@ -251,7 +285,12 @@ def build_commit_modal(form: CommitForm, *, ritual_id: int | None, commitment_id
         title="Add a commitment" if commitment_id is None else "Edit commitment",
         submit="Add" if commitment_id is None else "Save",
         close="Cancel",
-        private_metadata=_metadata(ritual_id=ritual_id, commitment_id=commitment_id),
+        private_metadata=_metadata(
+            ritual_id=ritual_id,
+            commitment_id=commitment_id,
+            source_kind=source[0] if source else None,
+            source_pulse_id=source[1] if source else None,
+        ),
         blocks=blocks,
     )
 
@@ -668,6 +707,10 @@ def commit_modal_error(kind: str, *, status: str = "") -> str:
         return "This check-in no longer exists, so the commitment can't be added to it. Add it from the Home tab."
     if kind == _TAMPERED:
         return "This form is out of date. Close it and start again."
+    if kind == SOURCE_NOT_FOUND:
+        return "What this commitment was to come from is not one of this workspace's (or is gone). Nothing was saved."
+    if kind == SOURCE_NOT_LEAD:
+        return "Only the check-in's two leads can make this a commitment. Nothing was saved."
     return "This commitment no longer exists."
 
 

@@ -38,6 +38,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot import ids
+from bot.blocks.comments import build_commit_from_row, comment_button
 from bot.blocks.rituals import format_local, slack_date
 from bot.blocks.text import escape, plain_time, truncate
 from db.figures import SCORES, Figures, PulseResults
@@ -97,6 +98,7 @@ __all__ = [
     "encode_answer",
     "ephemeral_reply",
     "forget_confirmed",
+    "from_last_pulse",
     "parse_action_ts",
     "parse_answer_click",
     "parse_close_value",
@@ -339,6 +341,7 @@ class PulseView:
     closed: bool
     closed_at_local: dt.datetime | None
     theme_question: ThemeQuestion | None = None  # the mirrored question on the check-in's theme
+    comments: bool = False  # it takes anonymous comments ("Add a comment")
 
 
 def theme_question_rows(q: ThemeQuestion) -> str:
@@ -428,6 +431,9 @@ def build_pulse_message(v: PulseView) -> tuple[str, list[Block]]:
             ]
         )
     )
+    if v.comments:
+        comment = comment_button(v.pulse_id)
+        blocks[-1].elements.insert(0, comment)  # type: ignore[attr-defined]
     how_many = "Three" if v.theme_question is not None else "Two"
     text = (
         f"Pulse: {name}. {how_many} one-click questions for marketing and IT. "
@@ -713,8 +719,24 @@ def _shown_gap(r: PulseResults | None) -> float | None:
     return round(_shown(mkt) - _shown(it), 1)
 
 
-def build_results(r: PulseResults, *, ritual_name: str) -> tuple[str, list[Block]]:
-    """The results in the check-in's thread: participation, both views, the gap, the level, changes."""
+def from_last_pulse(made: int, done: int) -> str:
+    """ "2 commitments came from the last pulse; 1 is done"."""
+    came = "1 commitment came" if made == 1 else f"{made} commitments came"
+    return f"{came} from the last pulse; {done} {'is' if done == 1 else 'are'} done"
+
+
+def build_results(
+    r: PulseResults,
+    *,
+    ritual_name: str,
+    from_last: tuple[int, int] | None = None,
+    offer_commitment: bool = False,
+) -> tuple[str, list[Block]]:
+    """The results in the check-in's thread: participation, both views, the gap, the level, changes.
+
+    `from_last`: how many commitments were made from the previous pulse, and how many of them are
+    done (said when some were). `offer_commitment`: a "Make this a commitment" button (for leads).
+    """
     name = _name(ritual_name)
     title = f":bar_chart: *Pulse results: {name}*"
     participation = {side: r.participation.get(side, 0) for side in Side}
@@ -817,6 +839,12 @@ def build_results(r: PulseResults, *, ritual_name: str) -> tuple[str, list[Block
     ]
     if prev is not None:
         notes.insert(1, "▲▼: change since the previous pulse.")
+    if from_last is not None and from_last[0] > 0:
+        made = from_last_pulse(*from_last)
+        blocks.append(_section(f":handshake: {made}."))
+        fallback.append(made)
+    if offer_commitment:
+        blocks.append(build_commit_from_row("result", r.pulse_id))
     blocks.append(_context(" ".join(notes)))
     text = truncate(f"{fallback[0]}: " + "; ".join(fallback[1:]) + ".", _FALLBACK_MAX)
     return text, blocks

@@ -74,6 +74,7 @@ _ANONYMOUS = "anonymous"
 _TRIOS = "trios"
 _LEADS_DIGEST = "leads_digest"
 _WRITTEN = "written"
+_COMMENTS = "comments"
 
 # Common IANA zones, west to east within each region. Fewer than 100, so the user's own zone can always
 # be added without going over Slack's 100 options (a test checks both).
@@ -234,6 +235,7 @@ class SetupForm:
     pulse_enabled: bool = True
     pulse_anonymous: bool = True
     pulse_window_hours: int = DEFAULT_PULSE_WINDOW_HOURS
+    pulse_comments: bool = False  # anonymous pulses offer "Add a comment"
     pairing_weeks: int = 0  # cross-team one-to-ones: 0 (off), 1, 2 or 4 weeks between rounds
     pairing_trios: bool = False
     leads_digest: bool = True  # the monthly digest DMed to the two leads
@@ -525,6 +527,19 @@ def build_setup_modal(
             hint="When ticked, pulse results never show who answered what.",
         ),
         InputBlock(
+            block_id=ids.BLOCK_SETUP_COMMENTS,
+            label="Comments",
+            element=_checkbox(
+                ids.ACTION_SETUP_COMMENTS,
+                _COMMENTS,
+                "Allow anonymous comments on pulses",
+                form.pulse_comments,
+            ),
+            optional=True,
+            hint="Anonymous pulses only. Comments show in the results by side, without names, "
+            "and only for a side with enough answers.",
+        ),
+        InputBlock(
             block_id=ids.BLOCK_SETUP_PULSE_WINDOW,
             label="Pulse stays open for",
             element=_select(
@@ -803,6 +818,7 @@ def form_from_state_for_rebuild(state_values: Mapping[str, Any]) -> SetupForm:
             s, ids.BLOCK_SETUP_ANONYMOUS, ids.ACTION_SETUP_ANONYMOUS, _ANONYMOUS, defaults.pulse_anonymous
         ),
         pulse_window_hours=_window(s) or defaults.pulse_window_hours,
+        pulse_comments=_checked(s, ids.BLOCK_SETUP_COMMENTS, ids.ACTION_SETUP_COMMENTS, _COMMENTS, False),
         pairing_weeks=_pairing_weeks(s),
         pairing_trios=_checked(
             s, ids.BLOCK_SETUP_PAIRING_TRIOS, ids.ACTION_SETUP_PAIRING_TRIOS, _TRIOS, False
@@ -928,6 +944,7 @@ def parse_setup_state(state_values: Mapping[str, Any], *, today: dt.date) -> tup
             s, ids.BLOCK_SETUP_ANONYMOUS, ids.ACTION_SETUP_ANONYMOUS, _ANONYMOUS, defaults.pulse_anonymous
         ),
         pulse_window_hours=window or defaults.pulse_window_hours,
+        pulse_comments=_checked(s, ids.BLOCK_SETUP_COMMENTS, ids.ACTION_SETUP_COMMENTS, _COMMENTS, False),
         pairing_weeks=_pairing_weeks(s),
         pairing_trios=_checked(
             s, ids.BLOCK_SETUP_PAIRING_TRIOS, ids.ACTION_SETUP_PAIRING_TRIOS, _TRIOS, False

@@ -6,6 +6,7 @@ from slack_bolt import App
 
 from bot.listeners import (
     commands,
+    comments,
     commitments,
     errors,
     help,
@@ -36,6 +37,7 @@ def register_listeners(app: App) -> commands.CommandRouter:
     prompts.register(app, router)
     wins.register(app, router)
     commitments.register(app, router)
+    comments.register(app)
     home.register(app)
     insight.register(app, router)
     pairing.register(app, router)

@@ -18,10 +18,12 @@ from bot.blocks.commitments import (
     commit_add_ritual_id,
     commit_modal_error,
     commit_modal_metadata,
+    commit_modal_source,
     commitment_refusal_text,
     metadata_tampered,
     modal_values,
     parse_drop_state,
+    source_tampered,
 )
 from bot.blocks.rituals import refusal_text
 from bot.listeners.commands import CommandRouter, Invocation
@@ -64,9 +66,14 @@ def handle_commit_submission(ack: Ack, view: dict[str, Any], context: BoltContex
     if metadata_tampered(metadata, "ritual_id", "commitment_id"):
         ack(response_action="errors", errors={ids.BLOCK_COMMIT_WHAT: commit_modal_error("tampered")})
         return
+    if source_tampered(metadata):
+        ack(response_action="errors", errors={ids.BLOCK_COMMIT_WHAT: commit_modal_error("tampered")})
+        return
     ritual_id, _ = commit_modal_metadata(metadata)
     services, actor = services_of(context), actor_of(context)
-    outcome = commitments.save_commitment(services, actor, modal_values(view), ritual_id, submission_of(view))
+    outcome = commitments.save_commitment(
+        services, actor, modal_values(view), ritual_id, submission_of(view), commit_modal_source(metadata)
+    )
     if isinstance(outcome, AlreadySaved):
         ack()  # a replay or a double click: the first submission did the work
     elif isinstance(outcome, ModalErrors):

@@ -45,7 +45,8 @@ from bot.usecases.refusals import pause_after_refusal
 from bot.usecases.submissions import AlreadySaved, Submission, seen_before
 from db import commitments as commit_db
 from db.models import Commitment, CommitmentStatus, Workspace
-from db.rituals import RitualError, channel_rituals, resolve_ritual
+from db.pulses import load_pulse
+from db.rituals import RitualError, channel_rituals, resolve_ritual, ritual_leads
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,10 @@ class CommitmentRefusal(StrEnum):
     NOT_ALLOWED = "not_allowed"  # neither an owner, whoever added it, nor a lead of its ritual
     CLOSED = "closed"  # done or dropped already
     RITUAL_NOT_FOUND = "ritual_not_found"  # the check-in a new commitment was to be added to
+    # "Make this a commitment": its pulse (or comment) is unknown or another workspace's, or not the
+    # ritual's; or the submitter is not one of the ritual's leads.
+    SOURCE_NOT_FOUND = "source_not_found"
+    SOURCE_NOT_LEAD = "source_not_lead"
 
 
 @dataclass(frozen=True)
@@ -203,11 +208,14 @@ def save_commitment(
     values: Mapping[str, Any],
     ritual_id: int | None,
     submission: Submission,
+    source: tuple[str, int] | None = None,
 ) -> CommitmentSaved | CommitmentRefused | ModalErrors | AlreadySaved:
     """Add a commitment from the modal's state (`ritual_id`: the check-in it belongs to); before the ack.
 
     The due date is judged by the submitter's own calendar; an owner who has left the workspace, or
-    a check-in that is not one of the workspace's, is refused and nothing is saved.
+    a check-in that is not one of the workspace's, is refused and nothing is saved. `source`: (kind,
+    pulse id) when made with "Make this a commitment": checked again here (the pulse is the ritual's,
+    in the workspace, and the submitter one of its leads), and recorded on the commitment.
     """
     now = services.clock.now()
     draft, _ = parse_commit_state(values, today=dt.date.min)  # who the owners are
@@ -229,6 +237,12 @@ def save_commitment(
         ritual = load_scoped_ritual(session, actor.team_id, ritual_id) if ritual_id is not None else None
         if ritual_id is not None and ritual is None:
             return CommitmentRefused(CommitmentRefusal.RITUAL_NOT_FOUND)
+        if source is not None:
+            source_pulse = load_pulse(session, source[1], workspace_id=workspace_id)
+            if source_pulse is None or ritual is None or source_pulse.ritual_id != ritual.id:
+                return CommitmentRefused(CommitmentRefusal.SOURCE_NOT_FOUND)
+            if actor.user_id not in ritual_leads(session, ritual.id).values():
+                return CommitmentRefused(CommitmentRefusal.SOURCE_NOT_LEAD)
         # Last, after every refusal: a refused submission is not recorded, so its correction counts.
         if seen_before(session, workspace_id, submission, now=now):
             return AlreadySaved()
@@ -239,6 +253,8 @@ def save_commitment(
             due=form.due,
             ritual_id=ritual.id if ritual else None,
             channel_id=ritual.channel_id if ritual else None,
+            source_kind=source[0] if source else None,
+            source_pulse_id=source[1] if source else None,
         )
         commitment = commit_db.create_commitment(
             session, workspace_id, spec, created_by=actor.user_id, now=now

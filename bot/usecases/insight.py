@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from bot.blocks.comments import build_drift_commit_offer
 from bot.blocks.pulse import share
 from bot.blocks.report import (
     ALERTS_EXAMPLE,
@@ -46,6 +47,7 @@ from bot.usecases.access import (
     ritual_by_id,
     ritual_named,
 )
+from bot.usecases.comments import export_rows as comment_export_rows
 from bot.usecases.direct_messages import HeldFile, send_in_working_hours
 from bot.usecases.refusals import pause_after_refusal
 from db.models import Ritual, Side, Workspace
@@ -257,6 +259,8 @@ def build_export(
                 "reason": row["reason"],
             }
         )
+    # Comments by side only, never by person, and only a side's whose scores are shown.
+    rows.extend(comment_export_rows(session, ritual.id, since=since, min_answers=min_answers))
     tables = [("tandem-export.csv", rows, EXPORT_FIELDS)]
     answers = answer_rows(session, ritual, since=since) if is_member(session, ritual.id, requester) else []
     if answers:
@@ -478,6 +482,7 @@ def alert_on_drift(
         team = session.get(Workspace, ritual.workspace_id)
         team_id = team.team_id if team else ""
         leads = ritual_leads(session, ritual_id)
+        ritual_name = ritual.name
     chart = HeldFile(report.png, "tandem-trend.png", report.title, report.alt_text)
     for user_id in (leads[side] for side in (Side.MARKETING, Side.IT) if side in leads):
         send_in_working_hours(
@@ -488,6 +493,18 @@ def alert_on_drift(
             key=f"{DRIFT_KIND}:{pulse_id}:{user_id}",
             text=text,
             file=chart,
+            now=now,
+        )
+        # The chart goes as a file, which takes no buttons: "Make this a commitment" follows it.
+        offer_text, offer_blocks = build_drift_commit_offer(ritual_name, pulse_id)
+        send_in_working_hours(
+            services,
+            team_id,
+            user_id,
+            kind=DRIFT_KIND,
+            key=f"{DRIFT_KIND}-commit:{pulse_id}:{user_id}",
+            text=offer_text,
+            blocks=[b.to_dict() for b in offer_blocks],
             now=now,
         )
     return True

@@ -39,6 +39,7 @@ from bot.blocks.pulse import (
 from bot.ids import parse_row_id
 from bot.messenger import DeliveryError, PostTag
 from bot.services import Services
+from bot.usecases import comments
 from bot.usecases.access import (
     Actor,
     RefusalKind,
@@ -51,6 +52,7 @@ from bot.usecases.access import (
 from bot.usecases.direct_messages import DmStatus, HeldRef, send_in_working_hours
 from bot.usecases.insight import alert_on_drift
 from bot.usecases.refusals import pause_after_refusal
+from db import commitments as commit_db
 from db import direct_messages as held_db
 from db import leads_digests as leads_digest_db
 from db import pulses as pulse_db
@@ -112,6 +114,7 @@ def _view(session: Session, pulse: Pulse, ritual: Ritual) -> PulseView:
         closed=pulse.closed_at is not None,
         closed_at_local=pulse.closed_at.astimezone(zone) if pulse.closed_at else None,
         theme_question=theme_questions.theme_question(pulse.theme_question),
+        comments=pulse.comments,
     )
 
 
@@ -158,6 +161,8 @@ def open_pulse(
         # The check-in's theme brings its mirrored question; a pulse without a theme measures none.
         asked = theme_questions.question_for_theme(theme)
         pulse.theme_question = asked.key if asked is not None else None
+        # Comments are anonymous like the answers, so only an anonymous pulse takes them.
+        pulse.comments = ritual.pulse_comments and pulse.anonymous
         _, team_id = _ritual_and_team(session, pulse)
         pulse_id, channel_id = pulse.id, pulse.channel_id
         text, blocks = build_pulse_message(_view(session, pulse, ritual))
@@ -358,7 +363,13 @@ def close_and_report(services: Services, pulse_id: int, *, now: dt.datetime) -> 
         held_db.forget_prefixed(session, _reminder_key(pulse_id, ""))
         ritual, team_id = _ritual_and_team(session, pulse)
         figures = pulse_db.results(session, pulse, min_answers=services.pulse_settings.min_answers)
-        text, blocks = build_results(figures, ritual_name=ritual.name)
+        # How the commitments made from the last pulse are doing (closing the loop).
+        last = pulse_db.previous_closed(session, pulse)
+        from_last = commit_db.from_pulse(session, last.id) if last is not None else None
+        text, blocks = build_results(
+            figures, ritual_name=ritual.name, from_last=from_last, offer_commitment=True
+        )
+        comment_posts = comments.comment_messages(session, pulse, figures, ritual.name)
         closed_text, closed_blocks = build_pulse_message(_view(session, pulse, ritual))
         ritual_id, channel_id, message_ts = ritual.id, pulse.channel_id, pulse.message_ts
         thread_ts = pulse.thread_ts or pulse.message_ts
@@ -377,6 +388,8 @@ def close_and_report(services: Services, pulse_id: int, *, now: dt.datetime) -> 
                 thread_ts=thread_ts,
                 tag=PostTag(RESULTS_EVENT, str(pulse_id)),
             )
+        if comment_posts:
+            comments.post_comments(services, team_id, channel_id, thread_ts, pulse_id, comment_posts)
         if message_ts:
             services.messenger.update(
                 team_id, channel_id, message_ts, text=closed_text, blocks=[b.to_dict() for b in closed_blocks]
