@@ -10,6 +10,8 @@ from functools import lru_cache
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
+# Imported for its hook: every change to when a ritual runs recomputes its next occurrence.
+from db import schedule as _schedule  # noqa: F401
 from db.cadence import Cadence, CadenceKind, next_occurrences
 from db.models import (
     Occurrence,
@@ -181,6 +183,25 @@ def load_ritual(session: Session, ritual_id: int) -> Ritual | None:
         .where(Ritual.id == ritual_id)
         .options(selectinload(Ritual.members).selectinload(RitualMember.person))
     ).one_or_none()
+
+
+def load_rituals(session: Session, ritual_ids: Sequence[int]) -> list[tuple[Ritual, str]]:
+    """The active rituals of installed workspaces among `ritual_ids`, each with its members and its
+    workspace's team id, in three queries however many (the scheduler's batches)."""
+    if not ritual_ids:
+        return []
+    rows = session.execute(
+        select(Ritual, Workspace.team_id)
+        .join(Workspace, Ritual.workspace_id == Workspace.id)
+        .where(
+            Ritual.id.in_(list(ritual_ids)),
+            Ritual.status == RitualStatus.ACTIVE,
+            Workspace.uninstalled_at.is_(None),
+        )
+        .options(selectinload(Ritual.members).selectinload(RitualMember.person))
+        .order_by(Ritual.id)
+    )
+    return [(ritual, team_id) for ritual, team_id in rows]
 
 
 def _visible(workspace_id: int) -> Select[Ritual]:
