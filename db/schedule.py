@@ -32,6 +32,7 @@ from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session, UOWTransaction
 from sqlalchemy.orm import attributes as orm_attributes
 
+from db.base import upsert
 from db.cadence import Cadence, CadenceKind, next_occurrences
 from db.models import Ritual, RitualStatus, ScheduleChanges, Workspace
 
@@ -119,8 +120,12 @@ def _changed(obj: Any, fields: Iterable[str]) -> bool:
 
 def bump(session: Session) -> None:
     """Raise the change stamp in the caller's unit of work."""
-    session.connection().execute(
-        update(ScheduleChanges).where(ScheduleChanges.id == STAMP_ROW).values(stamp=ScheduleChanges.stamp + 1)
+    connection = session.connection()
+    # An upsert, so that the row comes back if it was ever deleted (the migration writes it).
+    connection.execute(
+        upsert(connection.dialect.name, ScheduleChanges)
+        .values(id=STAMP_ROW, stamp=1)
+        .on_conflict_do_update(index_elements=["id"], set_={"stamp": ScheduleChanges.stamp + 1})
     )
 
 

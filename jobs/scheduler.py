@@ -150,6 +150,7 @@ class TandemScheduler:
         self._stamp: int | None = None
         self._wake: dt.datetime | None = None
         self._due_lock = threading.Lock()
+        self.due_batch = DUE_BATCH
         self.ready = threading.Event()  # set once the first sync and catch-up are done
         self.scheduler = BackgroundScheduler(
             timezone="UTC",
@@ -298,7 +299,7 @@ class TandemScheduler:
             ids: list[int] = []
             try:
                 with self.database.begin() as session:
-                    ids = schedule.take_due(session, now=now, limit=DUE_BATCH)
+                    ids = schedule.take_due(session, now=now, limit=self.due_batch)
                     prepared = prepare_batch(
                         session, ids, now=now, grace=self.grace, min_answers=self.pulse_settings.min_answers
                     )
@@ -314,7 +315,7 @@ class TandemScheduler:
             for checkin in in_channel_turns(prepared):
                 self.submit(checkin)
             queued += len(prepared)
-            if len(ids) < DUE_BATCH or seen.issuperset(ids):
+            if len(ids) < self.due_batch or seen.issuperset(ids):
                 return queued
             seen.update(ids)
 
