@@ -298,7 +298,8 @@ def prompt_histories(session: Session, ritual_ids: Sequence[int]) -> dict[int, l
         .order_by(Occurrence.ritual_id, Occurrence.claimed_at, Occurrence.id)
     )
     for ritual_id, key in rows:
-        history.setdefault(ritual_id, []).append(key)
+        if key is not None:
+            history.setdefault(ritual_id, []).append(key)
     return history
 
 

@@ -19,11 +19,11 @@ from db.models import Occurrence, OccurrenceStatus
 from db.occurrences import claim
 from db.session import Database
 from jobs.scheduler import (
+    DUE_JOB_ID,
     HELD_DMS_JOB_ID,
     HOUSEKEEPING_JOB_ID,
     LEDGER_JOB_ID,
     PAIRING_JOB_ID,
-    DUE_JOB_ID,
     PULSES_JOB_ID,
     RECONCILE_JOB_ID,
     TandemScheduler,

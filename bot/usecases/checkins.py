@@ -186,7 +186,8 @@ def gather(session: Session, rituals: Sequence[Ritual]) -> Agenda:
         custom[prompt.workspace_id].append(prompt)
     commitments: dict[int, list[Commitment]] = defaultdict(list)
     for commitment in open_for_rituals(session, ids):
-        commitments[commitment.ritual_id].append(commitment)
+        if commitment.ritual_id is not None:  # always, for a ritual's commitments
+            commitments[commitment.ritual_id].append(commitment)
     last_posted = occurrences.last_posted_of(session, ids)
     starts = [last_posted.get(r.id) or r.created_at for r in rituals]
     return Agenda(
