@@ -70,33 +70,32 @@ def claim_many(session: Session, claims: Sequence[NewClaim], *, now: dt.datetime
     """`claim` for many occurrences in one INSERT, each with its prompt and message; returns the
     occurrence id of each ritual whose claim this caller won (one per ritual). The unique constraint
     decides each one, exactly as for `claim`."""
-    won: dict[int, int] = {}
-    dialect = session.get_bind().dialect.name
-    for start in range(0, len(claims), 200):
-        rows = [
-            {
-                "ritual_id": c.ritual_id,
-                "scheduled_at": c.scheduled_at,
-                "status": OccurrenceStatus.CLAIMED,
-                "reason": None,
-                "channel_id": c.channel_id,
-                "manual": False,
-                "claimed_at": now,
-                "reported": False,
-                "prompt_key": c.prompt_key,
-                "payload": c.payload,
-            }
-            for c in claims[start : start + 200]
-        ]
-        stmt = (
-            upsert(dialect, Occurrence)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=["ritual_id", "scheduled_at"])
-            .returning(Occurrence.id, Occurrence.ritual_id)
-        )
-        for occurrence_id, ritual_id in session.execute(stmt):
-            won[ritual_id] = occurrence_id
-    return won
+    if not claims:
+        return {}
+    rows = [
+        {
+            "ritual_id": c.ritual_id,
+            "scheduled_at": c.scheduled_at,
+            "status": OccurrenceStatus.CLAIMED,
+            "reason": None,
+            "channel_id": c.channel_id,
+            "manual": False,
+            "claimed_at": now,
+            "reported": False,
+            "prompt_key": c.prompt_key,
+            "payload": c.payload,
+            "lease": 0,
+        }
+        for c in claims
+    ]
+    # A Core statement on the table, run with many parameter sets: compiled once and cached, and sent
+    # as multi-row INSERTs by SQLAlchemy ("insertmanyvalues"), RETURNING the rows that were inserted.
+    stmt = (
+        upsert(session.get_bind().dialect.name, Occurrence.__table__)
+        .on_conflict_do_nothing(index_elements=["ritual_id", "scheduled_at"])
+        .returning(Occurrence.__table__.c.id, Occurrence.__table__.c.ritual_id)
+    )
+    return {ritual_id: occurrence_id for occurrence_id, ritual_id in session.execute(stmt, rows)}
 
 
 def known_times(session: Session, ritual_id: int, since: dt.datetime) -> set[dt.datetime]:

@@ -297,6 +297,9 @@ class TandemScheduler:
         seen: set[int] = set()
         while True:
             ids: list[int] = []
+            # Each batch claims at its own time: a claim's age (db.occurrences.STALE_CLAIM) counts
+            # from when it was made, however long the burst before it took.
+            now = max(now, self.clock.now())
             try:
                 with self.database.begin() as session:
                     ids = schedule.take_due(session, now=now, limit=self.due_batch)
