@@ -46,6 +46,9 @@ from db.models import Occurrence, Person, Ritual, RitualMember, Side, Workspace
 from db.session import Database, normalize_url
 from tests.fake_slack import FakeSlack
 
+# A server key for the processes benchmarked (none is generated into the working directory).
+BENCH_KEY = "bench-secret-key-0123456789abcdef0123"
+
 
 def seed(
     database: Database,
@@ -189,6 +192,7 @@ def _burst(fake: RemoteFake, tmp: Path, rituals: int, channels: int, workspaces:
         slack_signing_secret="x",
         slack_api_url=fake.base_url,
         database_url=database.url,
+        tandem_secret_key=BENCH_KEY,
     )
     # What `tandem scheduler` builds (bot/runtime.py), on the real clock.
     runtime = Runtime(settings, Mode.HTTP, with_app=False, with_scheduler=True)
@@ -211,8 +215,20 @@ def _burst(fake: RemoteFake, tmp: Path, rituals: int, channels: int, workspaces:
     posts = fake.ask("posts")
     report_posts(posts, due_mono, rituals, channels)
     with database.read() as session:
-        claimed = session.execute(select(Occurrence.id, Occurrence.claimed_at, Occurrence.posted_at)).all()
-    print(f"occurrences claimed: {len(claimed)}")
+        # (A post's lease moves claimed_at to when it was posted: preparation is timed by the scheduler.)
+        posted = sorted(
+            (p - due).total_seconds() for p in session.scalars(select(Occurrence.posted_at)) if p is not None
+        )
+    print(f"occurrences recorded as posted: {len(posted)}")
+    if scheduler.prepared_log:
+        first_batch, last_batch = scheduler.prepared_log[0], scheduler.prepared_log[-1]
+        count = sum(n for _, n in scheduler.prepared_log)
+        span = (last_batch[0] - due).total_seconds()
+        print(
+            f"prepared (claimed and built) {count} check-ins in {len(scheduler.prepared_log)} batches: "
+            f"the first batch {(first_batch[0] - due).total_seconds():.2f} s after the due minute, "
+            f"the last {span:.2f} s after it ({count / max(span, 1e-9):.0f} per second)"
+        )
     database.dispose()
 
 
@@ -361,7 +377,7 @@ def startup(rituals: int = 100_000, limit: float = 120.0) -> None:
             "SLACK_SIGNING_SECRET": "x",
             "SLACK_API_URL": fake.base_url,
             "DATABASE_URL": url,
-            "TANDEM_SECRET_KEY": "bench-secret-key-0123456789abcdef0123",
+            "TANDEM_SECRET_KEY": BENCH_KEY,
         }
         for run in ("first start (every next occurrence to fill in)", "restart"):
             started = time.monotonic()
@@ -402,7 +418,7 @@ def quiet_minute(url: str, api_url: str) -> None:
         slack_signing_secret="x",
         slack_api_url=api_url,
         database_url=url,
-        tandem_secret_key="bench-secret-key-0123456789abcdef0123",
+        tandem_secret_key=BENCH_KEY,
     )
     runtime = Runtime(settings, Mode.HTTP, with_app=False, with_scheduler=True)
     scheduler = runtime.scheduler
@@ -455,7 +471,7 @@ def share(postgres: str, rituals: int = 2000, latency: float = 0.1) -> None:
                     "SLACK_SIGNING_SECRET": "x",
                     "SLACK_API_URL": fake.base_url,
                     "DATABASE_URL": url,
-                    "TANDEM_SECRET_KEY": "bench-secret-key-0123456789abcdef0123",
+                    "TANDEM_SECRET_KEY": BENCH_KEY,
                 }
                 procs.append(
                     subprocess.Popen(

@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
@@ -151,6 +151,8 @@ class TandemScheduler:
         self._wake: dt.datetime | None = None
         self._due_lock = threading.Lock()
         self.due_batch = DUE_BATCH
+        # When each batch was queued and how many it held (the last 1,000): for benchmarks and logs.
+        self.prepared_log: deque[tuple[dt.datetime, int]] = deque(maxlen=1000)
         self.ready = threading.Event()  # set once the first sync and catch-up are done
         self.scheduler = BackgroundScheduler(
             timezone="UTC",
@@ -317,6 +319,7 @@ class TandemScheduler:
                 # not taken again this minute, and the next minute tries again.
             for checkin in in_channel_turns(prepared):
                 self.submit(checkin)
+            self.prepared_log.append((self.clock.now(), len(prepared)))
             queued += len(prepared)
             if len(ids) < self.due_batch or seen.issuperset(ids):
                 return queued
