@@ -390,7 +390,11 @@ def startup(rituals: int = 100_000, limit: float = 120.0) -> None:
             try:
                 while "ready" not in events and time.monotonic() - started < limit and proc.poll() is None:
                     time.sleep(0.05)
-                time.sleep(2)  # settled: the first run's ledger and pairing work is done too
+                at_ready = rss_mb(proc.pid)
+                peak = at_ready
+                for _ in range(50):  # the first run's ledger and pairing work follow the ready line
+                    time.sleep(0.1)
+                    peak = max(peak, rss_mb(proc.pid))
                 print(
                     f"{run}: ready after "
                     + (
@@ -398,7 +402,8 @@ def startup(rituals: int = 100_000, limit: float = 120.0) -> None:
                         if "ready" in events
                         else f"more than {limit:.0f} s (never)"
                     )
-                    + f"; resident memory {rss_mb(proc.pid):.0f} MB"
+                    + f"; resident memory {at_ready:.0f} MB when ready, {rss_mb(proc.pid):.0f} MB 5 s later"
+                    + f" (peak {peak:.0f} MB)"
                 )
                 if "ready" in lines:
                     print(f"  {lines['ready']}")

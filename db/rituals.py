@@ -365,6 +365,47 @@ def schedulable_rituals(session: Session, ritual_id: int | None = None) -> list[
 
 
 @dataclass(frozen=True)
+class ChannelRitual:
+    """A channel's first schedulable ritual (by creation): what its monthly wins digest needs."""
+
+    workspace_id: int
+    channel_id: str
+    timezone: str
+    created_at: dt.datetime
+    name: str
+
+
+def first_ritual_per_channel(session: Session) -> list[ChannelRitual]:
+    """For each channel with a schedulable ritual (active, workspace installed), its earliest-created
+    one, picked by the database: one row per channel however many rituals (no ORM objects)."""
+    ranked = (
+        select(
+            Ritual.workspace_id,
+            Ritual.channel_id,
+            Ritual.timezone,
+            Ritual.created_at,
+            Ritual.name,
+            func.row_number()
+            .over(
+                partition_by=(Ritual.workspace_id, Ritual.channel_id), order_by=(Ritual.created_at, Ritual.id)
+            )
+            .label("rank"),
+        )
+        .join(Workspace, Ritual.workspace_id == Workspace.id)
+        .where(Ritual.status == RitualStatus.ACTIVE, Workspace.uninstalled_at.is_(None))
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            ranked.c.workspace_id, ranked.c.channel_id, ranked.c.timezone, ranked.c.created_at, ranked.c.name
+        )
+        .where(ranked.c.rank == 1)
+        .order_by(ranked.c.workspace_id, ranked.c.channel_id)
+    )
+    return [ChannelRitual(*row) for row in rows]
+
+
+@dataclass(frozen=True)
 class ScheduleRow:
     """What the scheduler needs of an active ritual: its id, its cadence and since when it owes check-ins."""
 
