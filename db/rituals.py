@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
@@ -403,60 +402,3 @@ def first_ritual_per_channel(session: Session) -> list[ChannelRitual]:
         .order_by(ranked.c.workspace_id, ranked.c.channel_id)
     )
     return [ChannelRitual(*row) for row in rows]
-
-
-@dataclass(frozen=True)
-class ScheduleRow:
-    """What the scheduler needs of an active ritual: its id, its cadence and since when it owes check-ins."""
-
-    ritual_id: int
-    channel_id: str
-    cadence: Cadence
-    schedule_from: dt.datetime
-
-
-@lru_cache(maxsize=4096)
-def _cadence(
-    kind: str,
-    weekday: int,
-    local_time: dt.time,
-    timezone: str,
-    interval_weeks: int,
-    week_of_month: int,
-    anchor: dt.date | None,
-) -> Cadence:
-    # Many rituals share a schedule (Tuesday 09:00 Berlin): building and validating it once saves
-    # most of the scheduler's start-up work with thousands of rituals.
-    return Cadence(
-        kind=CadenceKind(kind),
-        weekday=weekday,
-        time_of_day=local_time,
-        timezone=timezone,
-        interval_weeks=interval_weeks,
-        week_of_month=week_of_month,
-        anchor=anchor,
-    )
-
-
-def schedule_rows(session: Session, ritual_id: int | None = None) -> list[ScheduleRow]:
-    """`schedulable_rituals`, as plain rows in one query (no ORM objects, no members)."""
-    query = (
-        select(
-            Ritual.id,
-            Ritual.channel_id,
-            Ritual.cadence_kind,
-            Ritual.weekday,
-            Ritual.local_time,
-            Ritual.timezone,
-            Ritual.interval_weeks,
-            Ritual.week_of_month,
-            Ritual.anchor_date,
-            Ritual.schedule_from,
-        )
-        .join(Workspace, Ritual.workspace_id == Workspace.id)
-        .where(Ritual.status == RitualStatus.ACTIVE, Workspace.uninstalled_at.is_(None))
-        .order_by(Ritual.id)
-    )
-    if ritual_id is not None:
-        query = query.where(Ritual.id == ritual_id)
-    return [ScheduleRow(row[0], row[1], _cadence(*row[2:9]), row[9]) for row in session.execute(query)]

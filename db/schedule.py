@@ -254,7 +254,7 @@ def rewind(session: Session, ritual_id: int, scheduled_at: dt.datetime) -> None:
     )
 
 
-def counts_by_due(session: Session) -> int:
+def count_scheduled(session: Session) -> int:
     """How many active rituals have a next occurrence (for logs)."""
     return (
         session.scalar(

@@ -216,7 +216,7 @@ class TandemScheduler:
             self.reconcile()
             caught_up = self.catch_up()
             with self.database.read() as session:
-                scheduled = schedule.counts_by_due(session)
+                scheduled = schedule.count_scheduled(session)
             log.info(
                 "scheduler started with %d scheduled rituals, next due %s (%d check-ins caught up)",
                 scheduled,
