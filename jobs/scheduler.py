@@ -61,6 +61,7 @@ HELD_DMS_INTERVAL = dt.timedelta(minutes=1)
 # check-ins, small enough that the first posts start within a second and that two schedulers on
 # PostgreSQL interleave their batches (each takes the next unlocked rows).
 DUE_BATCH = 200
+FILL_BATCH = 5000
 
 
 def checkin_outbox(
@@ -171,8 +172,8 @@ class TandemScheduler:
     def start(self, *, paused: bool = False) -> None:
         """Start firing; the first sync and catch-up run in the background so the web app is not held up.
 
-        `paused`: jobs are derived and get their next run times, but nothing fires on the wall
-        clock (tests run the jobs themselves).
+        `paused`: the jobs are registered, but nothing fires on the wall clock (tests run the jobs
+        themselves).
         """
         self._every(
             HOUSEKEEPING_INTERVAL, HOUSEKEEPING_JOB_ID, self._unit_of_work(housekeeping.run), "housekeeping"
@@ -224,7 +225,7 @@ class TandemScheduler:
                 caught_up,
             )
         except Exception:
-            log.exception("scheduler start-up sync failed; the periodic resync will try again")
+            log.exception("the scheduler's first run failed; the minutely job tries again")
         finally:
             self.ready.set()
         self.ledger_work()  # a digest that fell due while Tandem was down
@@ -285,10 +286,12 @@ class TandemScheduler:
             current = schedule.stamp(session)  # before the wake: a change after it is seen next time
         if current == self._stamp:
             return
+        # Rituals written around the ORM (or before migration 0011d) get their next occurrence here,
+        # a few thousand per unit of work so that other writers are not held up for long.
         for _ in range(1000):
             with self.database.begin() as session:
-                filled = schedule.fill_missing(session)
-            if filled < 5000:
+                filled = schedule.fill_missing(session, limit=FILL_BATCH)
+            if filled < FILL_BATCH:
                 break
         with self.database.read() as session:
             self._wake = schedule.earliest(session)
