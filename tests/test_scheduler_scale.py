@@ -271,3 +271,36 @@ def test_two_schedulers_on_postgresql_take_disjoint_shares_of_a_burst(
     assert Counter(posted_channels(slack)) == {f"C{i}": 1 for i in range(30)}
     with database.read() as session:
         assert Counter(session.scalars(select(Occurrence.status))) == {OccurrenceStatus.POSTED: 30}
+
+
+def test_two_schedulers_at_once_on_either_backend_post_each_checkin_once(
+    database: Database, settings: Settings, clock: FrozenClock, slack: FakeSlack, world: World
+) -> None:
+    """On SQLite the two take turns (one writer at a time); on PostgreSQL they share the rows."""
+    for i in range(40):
+        world.ritual(channel=f"C{i}", name=f"R{i}", cadence=weekly(weekday=0))
+    clock.set(dt.datetime(2026, 3, 23, 8, 0, 5, tzinfo=UTC))
+    runtimes = [
+        Runtime(settings, Mode.HTTP, with_app=False, with_scheduler=True, clock=clock, poster_interval=0.0)
+        for _ in range(2)
+    ]
+    try:
+        schedulers = [r.scheduler for r in runtimes]
+        queued: list[int] = []
+        threads = []
+        for scheduler in schedulers:
+            assert scheduler is not None
+            scheduler.due_batch = 5
+            threads.append(threading.Thread(target=lambda s=scheduler: queued.append(s.due_work())))
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert all(s is not None and s.join(60) for s in schedulers)
+    finally:
+        for runtime in runtimes:
+            runtime.close()
+    assert sum(queued) == 40
+    assert Counter(posted_channels(slack)) == {f"C{i}": 1 for i in range(40)}
+    with database.read() as session:
+        assert Counter(session.scalars(select(Occurrence.status))) == {OccurrenceStatus.POSTED: 40}
