@@ -1,13 +1,19 @@
 """Scheduling benchmarks for check-in rituals.
 
-    python -m bench.scheduling burst     # 1,000 rituals over 50 channels due in the same minute
-    python -m bench.scheduling startup   # 10,000 rituals: time to healthy, scheduler ready, memory
+    python -m bench.scheduling burst      # 1,000 rituals over 50 channels due in the same minute
+    python -m bench.scheduling burst10k   # 10,000 rituals in 10,000 channels of 1,000 workspaces
+    python -m bench.scheduling prepare    # claiming and building only, in process: check-ins per second
+    python -m bench.scheduling startup    # `tandem scheduler` with 100,000 rituals: ready, memory, a quiet minute
+    python -m bench.scheduling share --postgres URL   # two `tandem scheduler` processes, one 2,000 burst
 
-`burst` runs the real TandemScheduler (APScheduler, the preparer, the per-channel poster, the
+`burst` runs the real TandemScheduler (APScheduler, the batch preparer, the per-channel poster, the
 SlackMessenger) against the fake Web API answering every call in 100 ms, in a process of its own,
-and waits for the wall-clock minute the rituals are due in. `startup` starts `tandem serve` as an
-operator would, on a SQLite database holding 10,000 rituals, asks /healthz until it answers and
-while the scheduler's first run goes on, and reads the resident memory of its processes from /proc.
+and waits for the wall-clock minute the rituals are due in. `prepare` times the preparation alone
+(the minutely job's batches: select, claim, build) on one thread, by its CPU time. `startup` starts
+`tandem scheduler` as an operator would on a SQLite database holding 100,000 rituals, waits for its
+"scheduler started" line and reads its resident memory from /proc, then times (CPU) the minutely job
+when nothing changed and nothing is due. `share` starts two `tandem scheduler` processes on one
+PostgreSQL database (each with a bot token of its own, so the fake tells their posts apart).
 Results and how to read them: bench/README.md, "Scheduling".
 """
 
@@ -25,36 +31,56 @@ import sys
 import tempfile
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-import requests
 from sqlalchemy import insert, select
 
 from bot.config import Mode, load_settings
 from bot.runtime import Runtime
 from db.migrate import upgrade
 from db.models import Occurrence, Person, Ritual, RitualMember, Side, Workspace
-from db.session import Database
+from db.session import Database, normalize_url
 from tests.fake_slack import FakeSlack
 
+# A server key for the processes benchmarked (none is generated into the working directory).
+BENCH_KEY = "bench-secret-key-0123456789abcdef0123"
 
-def seed(database: Database, *, rituals: int, channels: int, at: dt.time, tz: str, weekday: int) -> None:
-    """Insert rituals in bulk (domain code is exercised by the tests; this only has to be fast)."""
+
+def seed(
+    database: Database,
+    *,
+    rituals: int,
+    channels: int,
+    at: dt.time,
+    tz: str,
+    weekday: int,
+    workspaces: int = 1,
+) -> None:
+    """Insert rituals in bulk (domain code is exercised by the tests; this only has to be fast).
+
+    Ritual i posts into channel i % channels of workspace i % workspaces. Rows are written around
+    the ORM, so their next occurrence is left empty: the scheduler fills it in when it starts.
+    """
     now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     with database.begin() as session:
-        workspace = Workspace(team_id="T0001", installed_at=now)
-        session.add(workspace)
+        teams = [Workspace(team_id=f"T{w + 1:04d}", installed_at=now) for w in range(workspaces)]
+        session.add_all(teams)
         session.flush()
         sides = {"U_M": Side.MARKETING, "U_I": Side.IT}
-        people = [Person(workspace_id=workspace.id, slack_user_id=u, side=s) for u, s in sides.items()]
-        session.add_all(people)
+        people = {
+            team.id: [Person(workspace_id=team.id, slack_user_id=u, side=s) for u, s in sides.items()]
+            for team in teams
+        }
+        session.add_all([p for ps in people.values() for p in ps])
         session.flush()
         rows = [
             {
-                "workspace_id": workspace.id,
-                "channel_id": f"C{i % channels:04d}",
+                "workspace_id": teams[i % workspaces].id,
+                "channel_id": f"C{i % channels:05d}",
                 "name": f"Ritual {i}",
                 "cadence_kind": "weekly",
                 "weekday": weekday,
@@ -76,23 +102,32 @@ def seed(database: Database, *, rituals: int, channels: int, at: dt.time, tz: st
         ]
         for start in range(0, len(rows), 2000):  # itertools.batched is Python 3.12
             session.execute(insert(Ritual), rows[start : start + 2000])
-        ids = list(session.scalars(select(Ritual.id)))
+        found = session.execute(select(Ritual.id, Ritual.workspace_id)).all()
         members = [
             {"ritual_id": rid, "person_id": p.id, "side": sides[p.slack_user_id].value}
-            for rid in ids
-            for p in people
+            for rid, workspace_id in found
+            for p in people[workspace_id]
         ]
         for start in range(0, len(members), 4000):
             session.execute(insert(RitualMember), members[start : start + 4000])
 
 
+def analyze(database: Database) -> None:
+    """Give PostgreSQL's planner statistics of the freshly seeded tables, as autovacuum keeps them on a
+    live database (without them it joins 10,000 due rituals by nested loops: 150 ms for a batch's
+    select instead of 5 ms)."""
+    if database.backend == "postgresql":
+        with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("ANALYZE")
+
+
 def serve_fake(latency: float) -> None:
-    """`python -m bench.scheduling fake LATENCY`: the fake Web API in a process of its own.
+    """`python -m bench.scheduling fake --latency L`: the fake Web API in a process of its own.
 
     In the scheduler's process its request threads would compete for the GIL with Tandem's, and the
     time a request is recorded as arriving would carry that wait (up to ~80 ms measured), which is
     not what Slack would see. One line each way: `{"url": ...}` once ready; `count` answers the
-    number of chat.postMessage calls, `posts` all of them as `[channel, text, arrival]`
+    number of chat.postMessage calls, `posts` all of them as `[channel, text, arrival, token]`
     (`time.monotonic()`, the same clock in every process), `quit` stops.
     """
     with FakeSlack() as fake:
@@ -105,7 +140,10 @@ def serve_fake(latency: float) -> None:
                 print(json.dumps(len(fake.calls("chat.postMessage"))), flush=True)
             elif command == "posts":
                 calls = fake.calls("chat.postMessage")
-                print(json.dumps([[c.params["channel"], c.params["text"], c.at] for c in calls]), flush=True)
+                print(
+                    json.dumps([[c.params["channel"], c.params["text"], c.at, c.token] for c in calls]),
+                    flush=True,
+                )
             elif command == "quit":
                 break
 
@@ -113,7 +151,7 @@ def serve_fake(latency: float) -> None:
 class RemoteFake:
     def __init__(self, latency: float) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.scheduling", "fake", str(latency)],
+            [sys.executable, "-m", "bench.scheduling", "fake", "--latency", str(latency)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -134,27 +172,36 @@ class RemoteFake:
         self.proc.wait(timeout=10)
 
 
-def burst(rituals: int = 1000, channels: int = 50, latency: float = 0.1) -> None:
+def burst(rituals: int = 1000, channels: int = 50, workspaces: int = 1, latency: float = 0.1) -> None:
     fake = RemoteFake(latency)
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            _burst(fake, Path(tmp), rituals, channels, latency)
+            _burst(fake, Path(tmp), rituals, channels, workspaces, latency)
     finally:
         fake.close()
 
 
-def _burst(fake: RemoteFake, tmp: Path, rituals: int, channels: int, latency: float) -> None:
+def _burst(fake: RemoteFake, tmp: Path, rituals: int, channels: int, workspaces: int, latency: float) -> None:
     database = Database(f"sqlite:///{tmp / 'burst.db'}")
     upgrade(database.engine)
     # Due at the start of the next wall-clock minute that leaves time to set up.
     due = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=75)).replace(second=0, microsecond=0)
-    seed(database, rituals=rituals, channels=channels, at=due.time(), tz="UTC", weekday=due.weekday())
+    seed(
+        database,
+        rituals=rituals,
+        channels=channels,
+        workspaces=workspaces,
+        at=due.time(),
+        tz="UTC",
+        weekday=due.weekday(),
+    )
     settings = load_settings(
         _env_file=None,
         slack_bot_token="xoxb-bench",
         slack_signing_secret="x",
         slack_api_url=fake.base_url,
         database_url=database.url,
+        tandem_secret_key=BENCH_KEY,
     )
     # What `tandem scheduler` builds (bot/runtime.py), on the real clock.
     runtime = Runtime(settings, Mode.HTTP, with_app=False, with_scheduler=True)
@@ -163,41 +210,117 @@ def _burst(fake: RemoteFake, tmp: Path, rituals: int, channels: int, latency: fl
     scheduler.start()
     scheduler.ready.wait(120)
     print(
-        f"{rituals} rituals over {channels} channels due at {due:%H:%M:%S} UTC; "
+        f"{rituals} rituals over {channels} channels of {workspaces} workspaces due at {due:%H:%M:%S} UTC; "
         f"Web API latency {latency * 1000:.0f} ms (fake in its own process)"
     )
     while dt.datetime.now(dt.UTC) < due:
         time.sleep(0.2)
     # The due minute on the monotonic clock the fake records arrivals with.
     due_mono = time.monotonic() - (time.time() - due.timestamp())
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 180
     while fake.ask("count") < rituals and time.monotonic() < deadline:
-        time.sleep(0.1)
+        time.sleep(0.2)
     runtime.close()
     posts = fake.ask("posts")
-    by_channel: dict[str, list[float]] = defaultdict(list)
-    for channel, _, at in posts:
-        by_channel[channel].append(at)
-    min_gap = min(b - a for times in by_channel.values() for a, b in itertools.pairwise(sorted(times)))
-    arrivals = sorted(at - due_mono for _, _, at in posts)
-    per_message = {(channel, text) for channel, text, _ in posts}
-    print(
-        f"posted {len(posts)} messages ({len(per_message)} distinct): first {arrivals[0]:.2f} s after the "
-        f"due minute, last {arrivals[-1]:.2f} s after it"
-    )
-    print(f"smallest gap between two messages in one channel: {min_gap:.3f} s (limit 1.000 s)")
-    print(
-        f"floor set by the limit: {rituals // channels} messages per channel need at least {rituals // channels - 1} s"
-    )
+    report_posts(posts, due_mono, rituals, channels)
     with database.read() as session:
-        claimed = session.scalars(select(Occurrence.claimed_at))
-        claims = sorted((c - due).total_seconds() for c in claimed if c is not None)
-    if claims:
+        # (A post's lease moves claimed_at to when it was posted: preparation is timed by the scheduler.)
+        posted = sorted(
+            (p - due).total_seconds() for p in session.scalars(select(Occurrence.posted_at)) if p is not None
+        )
+    print(f"occurrences recorded as posted: {len(posted)}")
+    if scheduler.prepared_log:
+        first_batch, last_batch = scheduler.prepared_log[0], scheduler.prepared_log[-1]
+        count = sum(n for _, n in scheduler.prepared_log)
+        span = (last_batch[0] - due).total_seconds()
         print(
-            f"claimed (prepared) from {claims[0]:.2f} s to {claims[-1]:.2f} s after the due minute; "
-            f"half by {claims[len(claims) // 2]:.2f} s"
+            f"prepared (claimed and built) {count} check-ins in {len(scheduler.prepared_log)} batches: "
+            f"the first batch {(first_batch[0] - due).total_seconds():.2f} s after the due minute, "
+            f"the last {span:.2f} s after it ({count / max(span, 1e-9):.0f} per second)"
         )
     database.dispose()
+
+
+def report_posts(posts: list[list[Any]], due_mono: float, rituals: int, channels: int) -> None:
+    by_channel: dict[str, list[float]] = defaultdict(list)
+    for channel, _, at, _ in posts:
+        by_channel[channel].append(at)
+    gaps = [b - a for times in by_channel.values() for a, b in itertools.pairwise(sorted(times))]
+    arrivals = sorted(at - due_mono for _, _, at, _ in posts)
+    per_message = {(channel, text) for channel, text, _, _ in posts}
+    print(
+        f"posted {len(posts)} messages ({len(per_message)} distinct) of {rituals}: first {arrivals[0]:.2f} s "
+        f"after the due minute, half by {arrivals[len(arrivals) // 2]:.2f} s, last {arrivals[-1]:.2f} s"
+    )
+    if gaps:
+        print(f"smallest gap between two messages in one channel: {min(gaps):.3f} s (limit 1.000 s)")
+        per = -(-rituals // channels)
+        print(f"floor set by the limit: {per} messages per channel need at least {per - 1} s")
+
+
+def prepare(rituals: int = 10_000, postgres: str | None = None, profile: bool = False) -> None:
+    """Claim and build `rituals` check-ins due in one minute, as the minutely job's batches do, on
+    this thread, without posting: check-ins per CPU second."""
+    import cProfile
+    import pstats
+
+    from bot.usecases.checkins import prepare_batch
+    from db import schedule
+    from jobs.scheduler import DUE_BATCH
+
+    with tempfile.TemporaryDirectory() as tmp, _database(Path(tmp), postgres) as url:
+        database = Database(url)
+        upgrade(database.engine)
+        due = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
+        seed(
+            database,
+            rituals=rituals,
+            channels=rituals,
+            workspaces=max(1, rituals // 10),
+            at=due.time(),
+            tz="UTC",
+            weekday=due.weekday(),
+        )
+        with database.begin() as session:
+            session.execute(Ritual.__table__.update().values(schedule_from=due - dt.timedelta(days=1)))
+        with database.begin() as session:
+            schedule.fill_missing(session, limit=rituals)
+        analyze(database)
+        now = due + dt.timedelta(seconds=1)
+        profiler = cProfile.Profile() if profile else None
+        cpu0, wall0 = time.thread_time(), time.perf_counter()
+        if profiler:
+            profiler.enable()
+        prepared = 0
+        while True:
+            with database.begin() as session:
+                ids = schedule.take_due(session, now=now, limit=DUE_BATCH)
+                if not ids:
+                    break
+                prepared += len(prepare_batch(session, ids, now=now, grace=dt.timedelta(hours=2)))
+                schedule.advance(session, ids, now=now)
+        if profiler:
+            profiler.disable()
+        cpu, wall = time.thread_time() - cpu0, time.perf_counter() - wall0
+        print(
+            f"{prepared} of {rituals} check-ins claimed and built on {database.backend}: "
+            f"{prepared / cpu:.0f} per CPU second ({cpu * 1000 / prepared:.2f} ms each), "
+            f"{prepared / wall:.0f} per wall second; load average {Path('/proc/loadavg').read_text().split()[0]}"
+        )
+        if profiler:
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+        database.dispose()
+
+
+@contextmanager
+def _database(tmp: Path, postgres: str | None) -> Iterator[str]:
+    if postgres is None:
+        yield f"sqlite:///{tmp / 'bench.db'}"
+        return
+    from tests.databases import fresh_postgres_database
+
+    with fresh_postgres_database(normalize_url(postgres), prefix="tandem_bench") as url:
+        yield url
 
 
 def free_port() -> int:
@@ -218,120 +341,213 @@ def children(pid: int) -> list[int]:
     return [int(p) for p in out.split()]
 
 
-def _watch_log(
-    stream: IO[str], started: float, events: dict[str, float], lines: dict[str, str], boots: list[float]
-) -> None:
-    """Read the server's log as it comes: when the scheduler was ready (and what it said), trouble,
-    and every worker (re)boot."""
+def _watch_log(stream: IO[str], started: float, events: dict[str, float], lines: dict[str, str]) -> None:
+    """Read the process's log as it comes: when the scheduler was ready (and what it said), trouble."""
     for line in stream:
         now = time.monotonic() - started
-        if "Booting worker" in line:
-            boots.append(now)
         if "scheduler started with" in line and "ready" not in events:
             events["ready"] = now
             lines["ready"] = line.strip().split(": ", 1)[-1]
-        if "Traceback" in line or "WORKER TIMEOUT" in line:
+        if "Traceback" in line:
             events.setdefault("problem", now)
             lines.setdefault("problem", line.strip())
 
 
-def startup(rituals: int = 10_000, limit: float = 120.0) -> None:
+def scheduler_process(env: dict[str, str], cwd: str) -> subprocess.Popen[str]:
+    """`tandem scheduler`, as an operator starts it (the database is migrated already)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "scheduler", "--no-migrate"],
+        env=env,
+        cwd=cwd,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def startup(rituals: int = 100_000, limit: float = 120.0) -> None:
     with tempfile.TemporaryDirectory() as tmp, FakeSlack() as fake:
         url = f"sqlite:///{Path(tmp) / 'tandem.db'}"
         database = Database(url)
         upgrade(database.engine)
-        seed(database, rituals=rituals, channels=200, at=dt.time(9, 0), tz="Europe/Berlin", weekday=1)
+        t0 = time.monotonic()
+        seed(
+            database,
+            rituals=rituals,
+            channels=2000,
+            workspaces=200,
+            at=dt.time(9, 0),
+            tz="Europe/Berlin",
+            weekday=(dt.datetime.now(dt.UTC).weekday() + 3) % 7,  # none due today
+        )
+        print(f"seeded {rituals} rituals in {time.monotonic() - t0:.1f} s")
         database.dispose()
-        port = free_port()
         env = {
             **os.environ,
             "SLACK_BOT_TOKEN": "xoxb-bench",
             "SLACK_SIGNING_SECRET": "x",
             "SLACK_API_URL": fake.base_url,
             "DATABASE_URL": url,
-            "PORT": str(port),
+            "TANDEM_SECRET_KEY": BENCH_KEY,
         }
-        started = time.monotonic()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "serve"], env=env, cwd=tmp, stderr=subprocess.PIPE, text=True
-        )
-        events: dict[str, float] = {}
-        lines: dict[str, str] = {}
-        boots: list[float] = []
-        threading.Thread(
-            target=_watch_log, args=(proc.stderr, started, events, lines, boots), daemon=True
-        ).start()
-        healthy = None
-        try:
-            while time.monotonic() - started < limit:
-                try:
-                    if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                        healthy = time.monotonic() - started
-                        break
-                except requests.RequestException:  # not listening yet, or too busy to answer within 1 s
+        for run in ("first start (every next occurrence to fill in)", "restart"):
+            started = time.monotonic()
+            proc = scheduler_process(env, tmp)
+            events: dict[str, float] = {}
+            lines: dict[str, str] = {}
+            threading.Thread(
+                target=_watch_log, args=(proc.stderr, started, events, lines), daemon=True
+            ).start()
+            try:
+                while "ready" not in events and time.monotonic() - started < limit and proc.poll() is None:
                     time.sleep(0.05)
-            # Keep asking while the scheduler's first run is under way: an answer slower than 1 s
-            # (or none) is what Slack's health checks and a load balancer would see.
-            during: list[float] = []
-            while "ready" not in events and time.monotonic() - started < limit:
-                t0 = time.monotonic()
-                try:
-                    requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).raise_for_status()
-                    during.append(time.monotonic() - t0)
-                except requests.RequestException:
-                    during.append(float("inf"))
-                time.sleep(0.1)
-            # /healthz while the scheduler is settled (and how long one answer takes then).
-            probes = []
-            for _ in range(5):
-                t0 = time.monotonic()
-                try:
-                    ok = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
-                except requests.RequestException:
-                    ok = False
-                probes.append((time.monotonic() - t0) * 1000 if ok else float("inf"))
-            time.sleep(2)
-            pids = [proc.pid, *children(proc.pid)]
-            total = sum(rss_mb(p) for p in pids)
-            if "ready" in lines:
-                print(lines["ready"])
-            print(
-                f"{rituals} rituals: /healthz 200 after "
-                + (f"{healthy:.2f} s" if healthy is not None else f"more than {limit:.0f} s (never)")
-                + "; every job scheduled after "
-                + (f"{events['ready']:.2f} s" if "ready" in events else f"more than {limit:.0f} s (never)")
-            )
-            if during:
-                slow = sum(1 for d in during if d > 1)
-                fastest_slow = max((d for d in during if d <= 1), default=0) * 1000
+                at_ready = rss_mb(proc.pid)
+                peak = at_ready
+                for _ in range(50):  # the first run's ledger and pairing work follow the ready line
+                    time.sleep(0.1)
+                    peak = max(peak, rss_mb(proc.pid))
                 print(
-                    f"/healthz during the scheduler's start: {len(during)} asked, {slow} slower than 1 s "
-                    f"or unanswered, slowest answered {fastest_slow:.0f} ms"
+                    f"{run}: ready after "
+                    + (
+                        f"{events['ready']:.2f} s"
+                        if "ready" in events
+                        else f"more than {limit:.0f} s (never)"
+                    )
+                    + f"; resident memory {at_ready:.0f} MB when ready, {rss_mb(proc.pid):.0f} MB 5 s later"
+                    + f" (peak {peak:.0f} MB)"
+                )
+                if "ready" in lines:
+                    print(f"  {lines['ready']}")
+                if "problem" in events:
+                    print(f"  log trouble at {events['problem']:.1f} s: {lines['problem']}")
+            finally:
+                proc.terminate()
+                proc.wait(timeout=60)
+        quiet_minute(url, fake.base_url)
+
+
+def quiet_minute(url: str, api_url: str) -> None:
+    """The minutely job's CPU when nothing changed and nothing is due (in this process)."""
+    settings = load_settings(
+        _env_file=None,
+        slack_bot_token="xoxb-bench",
+        slack_signing_secret="x",
+        slack_api_url=api_url,
+        database_url=url,
+        tandem_secret_key=BENCH_KEY,
+    )
+    runtime = Runtime(settings, Mode.HTTP, with_app=False, with_scheduler=True)
+    scheduler = runtime.scheduler
+    assert scheduler is not None
+    try:
+        cpu0 = time.thread_time()
+        scheduler.due_work()  # the first run reads the stamp and the earliest next occurrence
+        first = time.thread_time() - cpu0
+        runs = []
+        for _ in range(20):
+            cpu0 = time.thread_time()
+            scheduler.due_work()
+            runs.append(time.thread_time() - cpu0)
+        runs.sort()
+        print(
+            f"minutely job, nothing changed: median {runs[len(runs) // 2] * 1000:.2f} ms CPU, "
+            f"max {runs[-1] * 1000:.2f} ms (first run after start {first * 1000:.1f} ms)"
+        )
+    finally:
+        runtime.close()
+
+
+def share(postgres: str, rituals: int = 2000, latency: float = 0.1) -> None:
+    """Two `tandem scheduler` processes on one PostgreSQL database, one burst due in the same minute."""
+    from tests.databases import fresh_postgres_database
+
+    fake = RemoteFake(latency)
+    try:
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            fresh_postgres_database(normalize_url(postgres), prefix="tandem_bench") as url,
+        ):
+            database = Database(url)
+            upgrade(database.engine)
+            due = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=75)).replace(second=0, microsecond=0)
+            seed(
+                database,
+                rituals=rituals,
+                channels=rituals,
+                workspaces=rituals // 10,
+                at=due.time(),
+                tz="UTC",
+                weekday=due.weekday(),
+            )
+            analyze(database)
+            procs = []
+            for name in ("a", "b"):
+                env = {
+                    **os.environ,
+                    "SLACK_BOT_TOKEN": f"xoxb-bench-{name}",
+                    "SLACK_SIGNING_SECRET": "x",
+                    "SLACK_API_URL": fake.base_url,
+                    "DATABASE_URL": url,
+                    "TANDEM_SECRET_KEY": BENCH_KEY,
+                }
+                procs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "bot.cli", "scheduler", "--no-migrate"],
+                        env=env,
+                        cwd=tmp,
+                        stderr=subprocess.DEVNULL,
+                    )
                 )
             print(
-                f"worker boots: {len(boots)}; /healthz afterwards: "
-                + ", ".join(f"{p:.0f} ms" for p in probes)
+                f"{rituals} rituals in {rituals} channels due at {due:%H:%M:%S} UTC; two schedulers on PostgreSQL"
             )
-            if "problem" in events:
-                print(f"log trouble at {events['problem']:.1f} s: {lines['problem']}")
+            while dt.datetime.now(dt.UTC) < due:
+                time.sleep(0.2)
+            due_mono = time.monotonic() - (time.time() - due.timestamp())
+            deadline = time.monotonic() + 180
+            while fake.ask("count") < rituals and time.monotonic() < deadline:
+                time.sleep(0.2)
+            time.sleep(2)  # anything posted twice would arrive now
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.wait(timeout=60)
+            posts = fake.ask("posts")
+            report_posts(posts, due_mono, rituals, rituals)
+            by_token = Counter(token for _, _, _, token in posts)
+            per_channel = Counter(channel for channel, _, _, _ in posts)
             print(
-                "resident memory: "
-                + ", ".join(f"pid {p} {rss_mb(p):.0f} MB" for p in pids)
-                + f"; total {total:.0f} MB"
+                "posted by each scheduler: "
+                + ", ".join(
+                    f"{token}: {n} ({n * 100 / max(1, len(posts)):.1f}%)"
+                    for token, n in sorted(by_token.items())
+                )
+                + f"; duplicates: {sum(n - 1 for n in per_channel.values() if n > 1)}"
             )
-        finally:
-            proc.terminate()
-            proc.wait(timeout=60)
+            database.dispose()
+    finally:
+        fake.close()
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("which", choices=["burst", "startup", "fake"])
-    parser.add_argument("latency", nargs="?", type=float, default=0.1, help=argparse.SUPPRESS)
+    parser.add_argument("which", choices=["burst", "burst10k", "prepare", "startup", "share", "fake"])
+    parser.add_argument("--latency", type=float, default=0.1)
+    parser.add_argument("--rituals", type=int)
+    parser.add_argument("--postgres", help="a PostgreSQL server URL (prepare, share)")
+    parser.add_argument("--profile", action="store_true", help="prepare: print cProfile's top functions")
     args = parser.parse_args()
     if args.which == "fake":
         serve_fake(args.latency)
     elif args.which == "burst":
-        burst(latency=args.latency)
+        burst(rituals=args.rituals or 1000, channels=50, latency=args.latency)
+    elif args.which == "burst10k":
+        n = args.rituals or 10_000
+        burst(rituals=n, channels=n, workspaces=max(1, n // 10), latency=args.latency)
+    elif args.which == "prepare":
+        prepare(rituals=args.rituals or 10_000, postgres=args.postgres, profile=args.profile)
+    elif args.which == "startup":
+        startup(rituals=args.rituals or 100_000)
     else:
-        startup()
+        if not args.postgres:
+            parser.error("share needs --postgres URL")
+        share(args.postgres, rituals=args.rituals or 2000, latency=args.latency)

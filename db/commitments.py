@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -140,6 +140,19 @@ def open_for_ritual(session: Session, ritual_id: int) -> list[Commitment]:
             select(Commitment)
             .where(Commitment.ritual_id == ritual_id, Commitment.status == CommitmentStatus.OPEN)
             .order_by(Commitment.due_date, Commitment.id)
+        )
+    )
+
+
+def open_for_rituals(session: Session, ritual_ids: Sequence[int]) -> list[Commitment]:
+    """`open_for_ritual` of many rituals in one query, in the same order within each ritual."""
+    if not ritual_ids:
+        return []
+    return list(
+        session.scalars(
+            select(Commitment)
+            .where(Commitment.ritual_id.in_(list(ritual_ids)), Commitment.status == CommitmentStatus.OPEN)
+            .order_by(Commitment.ritual_id, Commitment.due_date, Commitment.id)
         )
     )
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -261,10 +262,27 @@ class Ritual(Base):
     # Occurrences are owed from this instant: set on create, resume and schedule edits, so that a
     # paused stretch or the time before an edit is never "caught up" on restart.
     schedule_from: Mapped[dt.datetime]
+    # The next scheduled time (UTC) with no occurrence claimed yet, while active: the scheduler's
+    # minutely job selects the rituals due by it (db/schedule.py keeps it, jobs/scheduler.py reads it).
+    next_due_at: Mapped[dt.datetime | None]
 
     members: Mapped[list[RitualMember]] = relationship(
         back_populates="ritual", cascade="all, delete-orphan", order_by="RitualMember.id"
     )
+
+
+Index("ix_rituals_status_next_due_at", Ritual.status, Ritual.next_due_at)
+
+
+class ScheduleChanges(Base):
+    """One row: a counter raised by every change to when rituals run (created, edited, paused,
+    resumed, deleted; a workspace installed or removed). A scheduler asks "changed since stamp S?"
+    instead of reading every ritual again (db/schedule.py)."""
+
+    __tablename__ = "schedule_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stamp: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class RitualMember(Base):

@@ -10,6 +10,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from db import schedule
 from db.base import upsert
 from db.models import Occurrence, OccurrenceStatus
 
@@ -52,6 +53,49 @@ def claim(
         .returning(Occurrence.id)
     )
     return session.execute(stmt).scalar_one_or_none()
+
+
+@dataclass(frozen=True)
+class NewClaim:
+    """One occurrence to claim with its message already built (`claim_many`)."""
+
+    ritual_id: int
+    scheduled_at: dt.datetime
+    channel_id: str
+    prompt_key: str
+    payload: dict[str, Any]
+
+
+def claim_many(session: Session, claims: Sequence[NewClaim], *, now: dt.datetime) -> dict[int, int]:
+    """`claim` for many occurrences in one INSERT, each with its prompt and message; returns the
+    occurrence id of each ritual whose claim this caller won (one per ritual). The unique constraint
+    decides each one, exactly as for `claim`."""
+    if not claims:
+        return {}
+    rows = [
+        {
+            "ritual_id": c.ritual_id,
+            "scheduled_at": c.scheduled_at,
+            "status": OccurrenceStatus.CLAIMED,
+            "reason": None,
+            "channel_id": c.channel_id,
+            "manual": False,
+            "claimed_at": now,
+            "reported": False,
+            "prompt_key": c.prompt_key,
+            "payload": c.payload,
+            "lease": 0,
+        }
+        for c in claims
+    ]
+    # A Core statement on the table, run with many parameter sets: compiled once and cached, and sent
+    # as multi-row INSERTs by SQLAlchemy ("insertmanyvalues"), RETURNING the rows that were inserted.
+    stmt = (
+        upsert(session.get_bind().dialect.name, Occurrence.__table__)
+        .on_conflict_do_nothing(index_elements=["ritual_id", "scheduled_at"])
+        .returning(Occurrence.__table__.c.id, Occurrence.__table__.c.ritual_id)
+    )
+    return {ritual_id: occurrence_id for occurrence_id, ritual_id in session.execute(stmt, rows)}
 
 
 def known_times(session: Session, ritual_id: int, since: dt.datetime) -> set[dt.datetime]:
@@ -195,13 +239,19 @@ def stale_claims(
 
 def release(session: Session, occurrence_id: int, *, lease: int | None = None) -> None:
     """Give back a claim that was never sent (graceful shutdown), so a restart can post it in time."""
-    session.execute(
-        delete(Occurrence).where(
+    released = session.execute(
+        delete(Occurrence)
+        .where(
             Occurrence.id == occurrence_id,
             Occurrence.status == OccurrenceStatus.CLAIMED,
             *([] if lease is None else [Occurrence.lease == lease]),
         )
-    )
+        .returning(Occurrence.ritual_id, Occurrence.scheduled_at)
+        .execution_options(synchronize_session=False)
+    ).one_or_none()
+    if released is not None:
+        # The ritual's next occurrence had moved past it when it was claimed: it is owed again.
+        schedule.rewind(session, released.ritual_id, released.scheduled_at)
 
 
 def last_posted_at(session: Session, ritual_id: int) -> dt.datetime | None:
@@ -222,6 +272,34 @@ def prompt_history(session: Session, ritual_id: int) -> list[str]:
             .order_by(Occurrence.claimed_at, Occurrence.id)
         )
     )
+
+
+def last_posted_of(session: Session, ritual_ids: Sequence[int]) -> dict[int, dt.datetime]:
+    """`last_posted_at` of many rituals in one query (a ritual never posted is absent)."""
+    if not ritual_ids:
+        return {}
+    rows = session.execute(
+        select(Occurrence.ritual_id, func.max(Occurrence.posted_at))
+        .where(Occurrence.ritual_id.in_(list(ritual_ids)), Occurrence.status == OccurrenceStatus.POSTED)
+        .group_by(Occurrence.ritual_id)
+    )
+    return {ritual_id: posted for ritual_id, posted in rows if posted is not None}
+
+
+def prompt_histories(session: Session, ritual_ids: Sequence[int]) -> dict[int, list[str]]:
+    """`prompt_history` of many rituals in one query."""
+    history: dict[int, list[str]] = {}
+    if not ritual_ids:
+        return history
+    rows = session.execute(
+        select(Occurrence.ritual_id, Occurrence.prompt_key)
+        .where(Occurrence.ritual_id.in_(list(ritual_ids)), Occurrence.prompt_key.is_not(None))
+        .order_by(Occurrence.ritual_id, Occurrence.claimed_at, Occurrence.id)
+    )
+    for ritual_id, key in rows:
+        if key is not None:
+            history.setdefault(ritual_id, []).append(key)
+    return history
 
 
 @dataclass(frozen=True)
@@ -249,3 +327,38 @@ def take_unreported_missed(session: Session, ritual_id: int) -> list[NotPosted]:
     for row in rows:
         row.reported = True
     return [NotPosted(row.scheduled_at, row.status, row.reason) for row in rows]
+
+
+def unreported_missed_of(
+    session: Session, ritual_ids: Sequence[int]
+) -> dict[int, list[tuple[int, NotPosted]]]:
+    """What `take_unreported_missed` would take, for many rituals in one query, without marking
+    anything: with each row's id, for `mark_reported` once the check-in that mentions them is claimed."""
+    found: dict[int, list[tuple[int, NotPosted]]] = {}
+    if not ritual_ids:
+        return found
+    rows = session.execute(
+        select(
+            Occurrence.id, Occurrence.ritual_id, Occurrence.scheduled_at, Occurrence.status, Occurrence.reason
+        )
+        .where(
+            Occurrence.ritual_id.in_(list(ritual_ids)),
+            Occurrence.status.in_([OccurrenceStatus.MISSED, OccurrenceStatus.FAILED]),
+            Occurrence.reported.is_(False),
+        )
+        .order_by(Occurrence.ritual_id, Occurrence.scheduled_at)
+    )
+    for row_id, ritual_id, scheduled_at, status, reason in rows:
+        found.setdefault(ritual_id, []).append((row_id, NotPosted(scheduled_at, status, reason)))
+    return found
+
+
+def mark_reported(session: Session, occurrence_ids: Sequence[int]) -> None:
+    """These missed or failed check-ins were mentioned by a later one."""
+    for start in range(0, len(occurrence_ids), 500):
+        session.execute(
+            update(Occurrence)
+            .where(Occurrence.id.in_(list(occurrence_ids[start : start + 500])))
+            .values(reported=True)
+            .execution_options(synchronize_session=False)
+        )

@@ -6,6 +6,7 @@ Every lookup is scoped to a workspace: another workspace's prompt is simply not 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -47,6 +48,19 @@ def workspace_prompts(session: Session, workspace_id: int) -> list[CustomPrompt]
         session.scalars(
             select(CustomPrompt)
             .where(CustomPrompt.workspace_id == workspace_id, CustomPrompt.removed_at.is_(None))
+            .order_by(CustomPrompt.id)
+        )
+    )
+
+
+def workspace_prompts_of(session: Session, workspace_ids: Sequence[int]) -> list[CustomPrompt]:
+    """`workspace_prompts` of many workspaces in one query (the scheduler's batches)."""
+    if not workspace_ids:
+        return []
+    return list(
+        session.scalars(
+            select(CustomPrompt)
+            .where(CustomPrompt.workspace_id.in_(list(workspace_ids)), CustomPrompt.removed_at.is_(None))
             .order_by(CustomPrompt.id)
         )
     )

@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import random
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -526,6 +527,19 @@ def previous_closed(session: Session, pulse: Pulse) -> Pulse | None:
         .order_by(Pulse.opened_at.desc())
         .limit(1)
     ).one_or_none()
+
+
+def rituals_with_closed_pulses(session: Session, ritual_ids: Sequence[int]) -> set[int]:
+    """Which of the rituals have a closed pulse at all (one query: only those read pulse figures)."""
+    if not ritual_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(Pulse.ritual_id)
+            .where(Pulse.ritual_id.in_(list(ritual_ids)), Pulse.closed_at.is_not(None))
+            .distinct()
+        )
+    )
 
 
 def load_pulse(session: Session, pulse_id: int, *, workspace_id: int) -> Pulse | None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
+# Imported for its hook: every change to when a ritual runs recomputes its next occurrence.
+from db import schedule as _schedule  # noqa: F401
 from db.cadence import Cadence, CadenceKind, next_occurrences
 from db.models import (
     Occurrence,
@@ -195,6 +196,25 @@ def load_ritual(session: Session, ritual_id: int) -> Ritual | None:
     ).one_or_none()
 
 
+def load_rituals(session: Session, ritual_ids: Sequence[int]) -> list[tuple[Ritual, str]]:
+    """The active rituals of installed workspaces among `ritual_ids`, each with its members and its
+    workspace's team id, in three queries however many (the scheduler's batches)."""
+    if not ritual_ids:
+        return []
+    rows = session.execute(
+        select(Ritual, Workspace.team_id)
+        .join(Workspace, Ritual.workspace_id == Workspace.id)
+        .where(
+            Ritual.id.in_(list(ritual_ids)),
+            Ritual.status == RitualStatus.ACTIVE,
+            Workspace.uninstalled_at.is_(None),
+        )
+        .options(selectinload(Ritual.members).selectinload(RitualMember.person))
+        .order_by(Ritual.id)
+    )
+    return [(ritual, team_id) for ritual, team_id in rows]
+
+
 def _visible(workspace_id: int) -> Select[Ritual]:
     """The workspace's rituals that are not deleted, with their members, by name."""
     return (
@@ -356,57 +376,41 @@ def schedulable_rituals(session: Session, ritual_id: int | None = None) -> list[
 
 
 @dataclass(frozen=True)
-class ScheduleRow:
-    """What the scheduler needs of an active ritual: its id, its cadence and since when it owes check-ins."""
+class ChannelRitual:
+    """A channel's first schedulable ritual (by creation): what its monthly wins digest needs."""
 
-    ritual_id: int
+    workspace_id: int
     channel_id: str
-    cadence: Cadence
-    schedule_from: dt.datetime
+    timezone: str
+    created_at: dt.datetime
+    name: str
 
 
-@lru_cache(maxsize=4096)
-def _cadence(
-    kind: str,
-    weekday: int,
-    local_time: dt.time,
-    timezone: str,
-    interval_weeks: int,
-    week_of_month: int,
-    anchor: dt.date | None,
-) -> Cadence:
-    # Many rituals share a schedule (Tuesday 09:00 Berlin): building and validating it once saves
-    # most of the scheduler's start-up work with thousands of rituals.
-    return Cadence(
-        kind=CadenceKind(kind),
-        weekday=weekday,
-        time_of_day=local_time,
-        timezone=timezone,
-        interval_weeks=interval_weeks,
-        week_of_month=week_of_month,
-        anchor=anchor,
-    )
-
-
-def schedule_rows(session: Session, ritual_id: int | None = None) -> list[ScheduleRow]:
-    """`schedulable_rituals`, as plain rows in one query (no ORM objects, no members)."""
-    query = (
+def first_ritual_per_channel(session: Session) -> list[ChannelRitual]:
+    """For each channel with a schedulable ritual (active, workspace installed), its earliest-created
+    one, picked by the database: one row per channel however many rituals (no ORM objects)."""
+    ranked = (
         select(
-            Ritual.id,
+            Ritual.workspace_id,
             Ritual.channel_id,
-            Ritual.cadence_kind,
-            Ritual.weekday,
-            Ritual.local_time,
             Ritual.timezone,
-            Ritual.interval_weeks,
-            Ritual.week_of_month,
-            Ritual.anchor_date,
-            Ritual.schedule_from,
+            Ritual.created_at,
+            Ritual.name,
+            func.row_number()
+            .over(
+                partition_by=(Ritual.workspace_id, Ritual.channel_id), order_by=(Ritual.created_at, Ritual.id)
+            )
+            .label("rank"),
         )
         .join(Workspace, Ritual.workspace_id == Workspace.id)
         .where(Ritual.status == RitualStatus.ACTIVE, Workspace.uninstalled_at.is_(None))
-        .order_by(Ritual.id)
+        .subquery()
     )
-    if ritual_id is not None:
-        query = query.where(Ritual.id == ritual_id)
-    return [ScheduleRow(row[0], row[1], _cadence(*row[2:9]), row[9]) for row in session.execute(query)]
+    rows = session.execute(
+        select(
+            ranked.c.workspace_id, ranked.c.channel_id, ranked.c.timezone, ranked.c.created_at, ranked.c.name
+        )
+        .where(ranked.c.rank == 1)
+        .order_by(ranked.c.workspace_id, ranked.c.channel_id)
+    )
+    return [ChannelRitual(*row) for row in rows]

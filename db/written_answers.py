@@ -117,6 +117,30 @@ def reserved_prompt(session: Session, ritual_id: int, scheduled_at: dt.datetime)
     return ReservedPrompt(found.prompt_key, found.prompt_theme, found.prompt_text)
 
 
+def rounds_after(
+    session: Session, ritual_ids: Sequence[int], *, since: dt.datetime
+) -> dict[int, list[tuple[dt.datetime, ReservedPrompt]]]:
+    """The rituals' written rounds of check-ins after `since` (the earliest of their last posted
+    check-ins), by ritual, in check-in order: one query for a whole batch of check-ins."""
+    found: dict[int, list[tuple[dt.datetime, ReservedPrompt]]] = {}
+    if not ritual_ids:
+        return found
+    rows = session.execute(
+        select(
+            WrittenRound.ritual_id,
+            WrittenRound.scheduled_at,
+            WrittenRound.prompt_key,
+            WrittenRound.prompt_theme,
+            WrittenRound.prompt_text,
+        )
+        .where(WrittenRound.ritual_id.in_(list(ritual_ids)), WrittenRound.scheduled_at > since)
+        .order_by(WrittenRound.scheduled_at)
+    )
+    for ritual_id, scheduled_at, key, theme, text in rows:
+        found.setdefault(ritual_id, []).append((scheduled_at, ReservedPrompt(key, theme, text)))
+    return found
+
+
 def pending_prompt_keys(session: Session, ritual_id: int, *, other_than: dt.datetime) -> list[str]:
     """Prompts reserved by other rounds whose check-in has not been claimed yet: the rotation counts
     them as used, so two open rounds (a lead time longer than the cadence) never ask the same one."""

@@ -1,10 +1,18 @@
-"""The scheduler: APScheduler 3.11 in a background thread, its jobs derived from the database.
+"""The scheduler: APScheduler 3.11 in a background thread is the clock; the database says what is due.
 
-The rituals table is the source of truth. Each active ritual has one job, id `checkin:<ritual id>`,
-with a DST-correct trigger in the ritual's timezone; the jobs are rebuilt from the table at start,
-after every change made in this process, and every minute (to see changes other processes made).
-Nothing lives in an APScheduler job store: job stores cannot be shared by two schedulers, and
-exactly-once posting comes from occurrence rows claimed in the database, not from here.
+The rituals table is the source of truth. Each active ritual's next occurrence (UTC) is stored in
+an indexed column (`rituals.next_due_at`, db/schedule.py), kept by whoever changes the ritual and
+advanced in the unit of work that claims its occurrences. ONE job, at the start of every minute,
+selects the rituals due by that column, in batches, claims and builds their check-ins with a few
+queries per batch (bot.usecases.checkins.prepare_batch) and hands them to the outbox. Memory and
+start-up do not grow with the number of rituals: nothing is held per ritual.
+
+Changes made by other processes are seen through a change stamp (`schedule_changes`): each minute
+costs one primary-key read when nothing changed and no ritual is due. Several schedulers may run
+against one database: on PostgreSQL each batch locks the rows it takes (FOR UPDATE SKIP LOCKED), so
+they share a minute's work without waiting for each other; on SQLite their writes take turns.
+Exactly-once posting comes from occurrence rows claimed under a unique constraint, not from here.
+Nothing lives in an APScheduler job store.
 """
 
 from __future__ import annotations
@@ -12,28 +20,23 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-import time
-from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections import defaultdict, deque
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.base import STATE_RUNNING
-from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.orm import Session
 
 from bot.blocks.checkin import not_prepared_reason
 from bot.messenger import Messenger
 from bot.services import PulseSettings, Services
-from bot.usecases.checkins import MAX_LOOKBACK, PreparedCheckin, leftovers, prepare_due, record_unprepared
+from bot.usecases.checkins import PreparedCheckin, leftovers, prepare_batch, prepare_due, record_unprepared
 from bot.usecases.commitments import nudge_overdue
 from bot.usecases.wins import post_due_digests
-from db import occurrences
-from db.cadence import Cadence, build_trigger, occurrences_between
+from db import schedule
 from db.clock import Clock
-from db.rituals import schedule_rows
 from db.session import Database
 from jobs import direct_messages, housekeeping, pulses, written_answers
 from jobs import leads_digest as leads_digest_job
@@ -44,7 +47,7 @@ from jobs.poster import PER_CHANNEL_INTERVAL
 log = logging.getLogger(__name__)
 
 HOUSEKEEPING_JOB_ID = "housekeeping"
-RESYNC_JOB_ID = "resync"
+DUE_JOB_ID = "due-checkins"
 PULSES_JOB_ID = "pulses"
 LEDGER_JOB_ID = "ledger"
 RECONCILE_JOB_ID = "reconcile"
@@ -52,19 +55,16 @@ PAIRING_JOB_ID = "pairing"
 HELD_DMS_JOB_ID = "held-dms"
 LEADS_DIGEST_JOB_ID = "leads-digest"
 WRITTEN_ANSWERS_JOB_ID = "written-answers"
-CHECKIN_JOB_PREFIX = "checkin:"
 HOUSEKEEPING_INTERVAL = dt.timedelta(hours=1)
-RESYNC_INTERVAL = dt.timedelta(minutes=1)
 PULSES_INTERVAL = dt.timedelta(minutes=1)
 LEDGER_INTERVAL = dt.timedelta(minutes=10)
 RECONCILE_INTERVAL = dt.timedelta(minutes=1)
 HELD_DMS_INTERVAL = dt.timedelta(minutes=1)
-# From this many job changes at once (the first sync), APScheduler is paused while they are added.
-BULK_CHANGES = 50
-
-
-def checkin_job_id(ritual_id: int) -> str:
-    return f"{CHECKIN_JOB_PREFIX}{ritual_id}"
+# Rituals claimed per unit of work: large enough that a batch costs a few queries per hundred
+# check-ins, small enough that the first posts start within a second and that two schedulers on
+# PostgreSQL interleave their batches (each takes the next unlocked rows).
+DUE_BATCH = 200
+FILL_BATCH = 5000
 
 
 def checkin_outbox(
@@ -104,63 +104,14 @@ def _after_posted(services: Services, checkin: PreparedCheckin, ts: str) -> None
     pulses.after_checkin(services, checkin, ts)
 
 
-class ChannelTurns:
-    """Rituals waiting to be prepared, served one channel at a time, in turn.
-
-    When hundreds of check-ins fall due in the same minute, preparing them takes seconds, and each
-    channel can only take one message a second: preparing channel A's twenty before channel B's
-    first would leave B idle and finish late. Taking channels in turn keeps every channel's queue
-    in the poster fed from the start.
-    """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._queues: dict[str, deque[int]] = {}  # in turn order: the next channel first
-        self._busy = 0
-        self._closed = False
-
-    def put(self, channel_id: str, ritual_id: int) -> None:
-        with self._cond:
-            if self._closed:
-                return
-            queue = self._queues.setdefault(channel_id, deque())
-            if ritual_id not in queue:
-                queue.append(ritual_id)
-            self._cond.notify()
-
-    def take(self) -> int | None:
-        """The next ritual to prepare (blocking); None once closed. Call `done()` after it."""
-        with self._cond:
-            while not self._queues and not self._closed:
-                self._cond.wait()
-            if self._closed:
-                return None
-            channel_id = next(iter(self._queues))
-            queue = self._queues.pop(channel_id)
-            ritual_id = queue.popleft()
-            if queue:
-                self._queues[channel_id] = queue  # back of the line
-            self._busy += 1
-            return ritual_id
-
-    def done(self) -> None:
-        with self._cond:
-            self._busy -= 1
-            self._cond.notify_all()
-
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait until everything put so far was prepared; False on timeout."""
-        with self._cond:
-            return self._cond.wait_for(lambda: not self._queues and not self._busy, timeout)
-
-    def close(self) -> int:
-        """Stop serving; returns how many were still waiting (never claimed, so a restart owes them)."""
-        with self._cond:
-            self._closed = True
-            left = sum(len(q) for q in self._queues.values())
-            self._queues.clear()
-            self._cond.notify_all()
-            return left
+def in_channel_turns(prepared: Sequence[PreparedCheckin]) -> list[PreparedCheckin]:
+    """The batch's check-ins one channel at a time, in turn: each channel's queue in the poster gets
+    its first check-in before any channel gets its second (a channel takes one message a second)."""
+    by_channel: dict[str, list[PreparedCheckin]] = defaultdict(list)
+    for checkin in prepared:
+        by_channel[checkin.channel_id].append(checkin)
+    queues = list(by_channel.values())
+    return [queue[i] for i in range(max(map(len, queues), default=0)) for queue in queues if i < len(queue)]
 
 
 class TandemScheduler:
@@ -204,14 +155,14 @@ class TandemScheduler:
                 grace=grace,
             )
         self.outbox = outbox
-        self._signatures: dict[str, Cadence] = {}
-        # Triggers are stateless: rituals on the same schedule share one (memory, start-up time).
-        self._triggers: dict[Cadence, BaseTrigger] = {}
-        self._sync_lock = threading.Lock()
-        # Which channel each scheduled ritual posts into, for taking channels in turn when many are due.
-        self._channels: dict[int, str] = {}
-        self._due = ChannelTurns()
-        self._preparers: list[threading.Thread] = []
+        # What this process knows of the rituals' schedules: the change stamp it last read, and the
+        # earliest next occurrence then (None: none). Forgetting the stamp makes the next run read both.
+        self._stamp: int | None = None
+        self._wake: dt.datetime | None = None
+        self._due_lock = threading.Lock()
+        self.due_batch = DUE_BATCH
+        # When each batch was queued and how many it held (the last 1,000): for benchmarks and logs.
+        self.prepared_log: deque[tuple[dt.datetime, int]] = deque(maxlen=1000)
         self.ready = threading.Event()  # set once the first sync and catch-up are done
         self.scheduler = BackgroundScheduler(
             timezone="UTC",
@@ -230,21 +181,13 @@ class TandemScheduler:
     def start(self, *, paused: bool = False) -> None:
         """Start firing; the first sync and catch-up run in the background so the web app is not held up.
 
-        `paused`: jobs are derived and get their next run times, but nothing fires on the wall
-        clock (tests run the jobs themselves).
+        `paused`: the jobs are registered, but nothing fires on the wall clock (tests run the jobs
+        themselves).
         """
-        # One preparer on SQLite (its writes take turns anyway); a few where writers do not block
-        # each other.
-        for i in range(1 if self.database.backend == "sqlite" else 4):
-            thread = threading.Thread(target=self._prepare_due, name=f"tandem-preparer-{i}", daemon=True)
-            thread.start()
-            self._preparers.append(thread)
         self._every(
             HOUSEKEEPING_INTERVAL, HOUSEKEEPING_JOB_ID, self._unit_of_work(housekeeping.run), "housekeeping"
         )
-        self._every(
-            RESYNC_INTERVAL, RESYNC_JOB_ID, self.sync, "re-derive check-in jobs from the rituals table"
-        )
+        self._each_minute(DUE_JOB_ID, self.due_work, "claim, build and queue the check-ins due now")
         self._every(PULSES_INTERVAL, PULSES_JOB_ID, self.pulse_work, "close due pulses and send reminders")
         self._every(
             RECONCILE_INTERVAL,
@@ -284,18 +227,26 @@ class TandemScheduler:
         trigger = IntervalTrigger(seconds=int(interval.total_seconds()))
         self.scheduler.add_job(run, trigger, id=job_id, name=name, replace_existing=True)
 
+    def _each_minute(self, job_id: str, run: Callable[[], object], name: str) -> None:
+        # At second 0 of every minute, when check-ins fall due (cadences are on whole minutes),
+        # not every 60 seconds from whenever the process started.
+        trigger = CronTrigger(second=0, timezone=dt.UTC)
+        self.scheduler.add_job(run, trigger, id=job_id, name=name, replace_existing=True)
+
     def _first_run(self) -> None:
         try:
             self.reconcile()
-            self.sync()
             caught_up = self.catch_up()
+            with self.database.read() as session:
+                scheduled = schedule.count_scheduled(session)
             log.info(
-                "scheduler started with %d check-in jobs (%d check-ins caught up)",
-                len(self._signatures),
+                "scheduler started with %d scheduled rituals, next due %s (%d check-ins caught up)",
+                scheduled,
+                self._wake.isoformat() if self._wake is not None else "never",
                 caught_up,
             )
         except Exception:
-            log.exception("scheduler start-up sync failed; the periodic resync will try again")
+            log.exception("the scheduler's first run failed; the minutely job tries again")
         finally:
             self.ready.set()
         self.ledger_work()  # a digest that fell due while Tandem was down
@@ -305,140 +256,102 @@ class TandemScheduler:
         """Stop firing; with `wait`, let running jobs and queued posts finish (or give them back)."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=wait)
-        unprepared = self._due.close()
-        for thread in self._preparers:
-            thread.join(timeout=30 if wait else 0)
-        if unprepared:
-            log.info(
-                "%d due check-ins were not prepared; the next start posts them within the grace window",
-                unprepared,
-            )
         abandoned = self.outbox.stop(timeout=20.0 if wait else 0.0)
         if abandoned:
             log.info("%d unsent check-ins given back for the next start", abandoned)
         log.info("scheduler stopped")
 
-    # -- deriving jobs ---------------------------------------------------------------------------
+    # -- what is due ------------------------------------------------------------------------------
 
     def sync(self) -> None:
-        """Make the check-in jobs match the active rituals: add new, replace changed, remove gone."""
-        with self._sync_lock:
-            with self.database.read() as session:
-                rows = schedule_rows(session)
-            self._channels = {r.ritual_id: r.channel_id for r in rows}
-            wanted = {checkin_job_id(r.ritual_id): (r.ritual_id, r.cadence) for r in rows}
-            gone = [job_id for job_id in self._signatures if job_id not in wanted]
-            changed = [
-                (job_id, ritual_id, cadence)
-                for job_id, (ritual_id, cadence) in wanted.items()
-                if self._signatures.get(job_id) != cadence
-            ]
-            if not gone and not changed:
-                return
-            now = self.clock.now()
-            next_runs: dict[Cadence, dt.datetime | None] = {}
-            with self._bulk(len(gone) + len(changed)):
-                for job_id in gone:
-                    self._remove(job_id)
-                for job_id, ritual_id, cadence in changed:
-                    self._add(job_id, ritual_id, cadence, now=now, next_runs=next_runs)
+        """Forget what is known of the schedules: the next minutely run reads the stamp and wake again."""
+        self._stamp = None
 
     def sync_ritual(self, ritual_id: int) -> None:
-        """A ritual changed in this process: update its one job at once."""
-        job_id = checkin_job_id(ritual_id)
-        with self._sync_lock:
-            with self.database.read() as session:
-                found = schedule_rows(session, ritual_id)
-            if not found:
-                self._remove(job_id)
-                self._channels.pop(ritual_id, None)
-                return
-            self._channels[ritual_id] = found[0].channel_id
-            if self._signatures.get(job_id) != found[0].cadence:
-                self._add(job_id, ritual_id, found[0].cadence, now=self.clock.now())
-
-    def on_change(self, team_id: str | None) -> None:
-        """A workspace was installed or removed: re-derive every job."""
+        """A ritual changed in this process (its next occurrence was stored with the change)."""
         self.sync()
 
-    @contextmanager
-    def _bulk(self, changes: int) -> Iterator[None]:
-        # Each job added to a running APScheduler wakes its thread, which then competes for the job
-        # store's lock (and the GIL) with the next add: thousands of them at start are added paused.
-        if changes < BULK_CHANGES or self.scheduler.state != STATE_RUNNING:
-            yield
-            return
-        self.scheduler.pause()
-        try:
-            yield
-        finally:
-            self.scheduler.resume()
-
-    def _trigger(self, cadence: Cadence) -> BaseTrigger:
-        trigger = self._triggers.get(cadence)
-        if trigger is None:
-            trigger = self._triggers[cadence] = build_trigger(cadence)
-        return trigger
-
-    def _add(
-        self,
-        job_id: str,
-        ritual_id: int,
-        cadence: Cadence,
-        *,
-        now: dt.datetime,
-        next_runs: dict[Cadence, dt.datetime | None] | None = None,
-    ) -> None:
-        trigger = self._trigger(cadence)
-        if next_runs is not None and cadence in next_runs:
-            next_run = next_runs[cadence]
-        else:
-            # From our clock, not APScheduler's own reading of the wall clock: the next run (shown
-            # to users) then follows the same time source as claiming, and tests can freeze it.
-            next_run = trigger.get_next_fire_time(None, now)
-            if next_runs is not None:
-                next_runs[cadence] = next_run
-        self.scheduler.add_job(
-            self.fire_due,
-            trigger,
-            next_run_time=next_run,
-            args=[ritual_id],
-            id=job_id,
-            name=f"check-in of ritual {ritual_id}",
-            replace_existing=True,
-        )
-        self._signatures[job_id] = cadence
-
-    def _remove(self, job_id: str) -> None:
-        if self.scheduler.get_job(job_id) is not None:
-            self.scheduler.remove_job(job_id)
-        self._signatures.pop(job_id, None)
+    def on_change(self, team_id: str | None) -> None:
+        """A workspace was installed or removed."""
+        self.sync()
 
     def next_run(self, ritual_id: int) -> dt.datetime | None:
-        job = self.scheduler.get_job(checkin_job_id(ritual_id))
-        return job.next_run_time if job is not None else None
+        """The ritual's next check-in as the scheduler will run it; None when it does not run it."""
+        with self.database.read() as session:
+            return schedule.next_due(session, ritual_id)
 
-    # -- firing ----------------------------------------------------------------------------------
+    def due_work(self) -> int:
+        """The minutely job: claim and queue every check-in due now; returns how many were queued.
 
-    def fire_due(self, ritual_id: int) -> None:
-        """A check-in job's run: queue the ritual for the preparer, which takes channels in turn."""
-        self._due.put(self._channels.get(ritual_id, ""), ritual_id)
-
-    def _prepare_due(self) -> None:
-        while (ritual_id := self._due.take()) is not None:
+        When the change stamp is the one read last time and the earliest next occurrence is still
+        ahead, that is all it costs (one primary-key read). Otherwise it fills in missing next
+        occurrences, reads the earliest again, and works off the due rituals in batches.
+        """
+        with self._due_lock:
+            now = self.clock.now()
             try:
-                self.fire(ritual_id)
-            except Exception:  # fire() records its own failures; this keeps the preparer alive
-                log.exception("firing ritual %s failed", ritual_id)
-            finally:
-                self._due.done()
+                self._refresh()
+                if self._wake is None or now < self._wake:
+                    return 0
+                queued = self._run_due(now)
+                with self.database.read() as session:
+                    self._wake = schedule.earliest(session)
+                return queued
+            except Exception:
+                log.exception("the due check-ins could not be worked off; the next minute tries again")
+                self._stamp = None
+                return 0
+
+    def _refresh(self) -> None:
+        with self.database.read() as session:
+            current = schedule.stamp(session)  # before the wake: a change after it is seen next time
+        if current == self._stamp:
+            return
+        # Rituals written around the ORM (or before migration 0014) get their next occurrence here,
+        # a few thousand per unit of work so that other writers are not held up for long.
+        for _ in range(1000):
+            with self.database.begin() as session:
+                filled = schedule.fill_missing(session, limit=FILL_BATCH)
+            if filled < FILL_BATCH:
+                break
+        with self.database.read() as session:
+            self._wake = schedule.earliest(session)
+        self._stamp = current
+
+    def _run_due(self, now: dt.datetime) -> int:
+        queued = 0
+        seen: set[int] = set()
+        while True:
+            ids: list[int] = []
+            # Each batch claims at its own time: a claim's age (db.occurrences.STALE_CLAIM) counts
+            # from when it was made, however long the burst before it took.
+            now = max(now, self.clock.now())
+            try:
+                with self.database.begin() as session:
+                    ids = schedule.take_due(session, now=now, limit=self.due_batch)
+                    prepared = prepare_batch(
+                        session, ids, now=now, grace=self.grace, min_answers=self.pulse_settings.min_answers
+                    )
+                    # In the same unit of work as the claims: a crash loses neither.
+                    schedule.advance(session, ids, now=now)
+            except Exception:
+                if not ids:
+                    raise
+                log.exception("preparing a batch of %d check-ins failed; preparing them one by one", len(ids))
+                prepared = [checkin for ritual_id in ids for checkin in self.fire(ritual_id)]
+                # A ritual whose check-ins could be neither prepared nor recorded stays due: it is
+                # not taken again this minute, and the next minute tries again.
+            for checkin in in_channel_turns(prepared):
+                self.submit(checkin)
+            self.prepared_log.append((self.clock.now(), len(prepared)))
+            queued += len(prepared)
+            if len(ids) < self.due_batch or seen.issuperset(ids):
+                return queued
+            seen.update(ids)
 
     def join(self, timeout: float = 30.0) -> bool:
-        """Wait until due check-ins were prepared and everything queued was posted; False on timeout."""
-        deadline = time.monotonic() + timeout
-        if not self._due.join(timeout):
-            return False
-        return self.outbox.join(max(0.0, deadline - time.monotonic()))
+        """Wait until everything queued was posted; False on timeout."""
+        return self.outbox.join(timeout)
 
     def fire(self, ritual_id: int) -> list[PreparedCheckin]:
         """Claim and queue what this ritual owes now. Safe to call any time, from any process."""
@@ -452,6 +365,7 @@ class TandemScheduler:
                     grace=self.grace,
                     min_answers=self.pulse_settings.min_answers,
                 )
+                schedule.advance(session, [ritual_id], now=now)
         except Exception as exc:
             log.exception("preparing the check-in of ritual %s failed", ritual_id)
             self._record_unprepared(ritual_id, now, exc)
@@ -468,6 +382,7 @@ class TandemScheduler:
         try:
             with self.database.begin() as session:
                 recorded = record_unprepared(session, ritual_id, now=now, grace=self.grace, reason=reason)
+                schedule.advance(session, [ritual_id], now=now)
             log.warning("%d check-ins of ritual %s recorded as failed: %s", recorded, ritual_id, reason)
         except Exception:
             log.exception(
@@ -480,27 +395,12 @@ class TandemScheduler:
     def catch_up(self) -> int:
         """After a restart: post what fell due within the grace window, record older ones as missed.
 
-        Which rituals owe anything is worked out from the cadences and one read of the recent
-        occurrences, so only those are claimed (one unit of work each): with thousands of rituals
-        a start-up does not queue thousands of write transactions. Returns how many were queued.
+        Every ritual whose stored next occurrence has passed owes something (its occurrences were
+        not claimed, or a claim was given back): the due run claims those, as any minute does.
+        Returns how many were queued.
         """
-        now = self.clock.now()
-        horizon = now - MAX_LOOKBACK
-        with self.database.read() as session:
-            rows = schedule_rows(session)
-            times: dict[Cadence, list[dt.datetime]] = {}
-            owed: dict[int, list[dt.datetime]] = {}
-            for row in rows:
-                if row.cadence not in times:
-                    times[row.cadence] = occurrences_between(row.cadence, horizon, now)
-                mine = [t for t in times[row.cadence] if t > row.schedule_from]
-                if mine:
-                    owed[row.ritual_id] = mine
-            known = occurrences.known_times_of(session, list(owed), horizon)
-        due = [
-            ritual_id for ritual_id, mine in owed.items() if not known.get(ritual_id, set()).issuperset(mine)
-        ]
-        return sum(len(self.fire(ritual_id)) for ritual_id in due)
+        self.sync()
+        return self.due_work()
 
     def reconcile(self) -> int:
         """Deliver the claims a stopped process left without an outcome (as leftovers: looked up in

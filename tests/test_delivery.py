@@ -190,9 +190,17 @@ def test_kill_9_mid_fan_out_then_restart_posts_each_checkin_once(
     # Slack takes 20 ms to store each message, after receiving it: a kill lands between the two.
     slack.method_latency["chat.postMessage"] = 0.02
 
-    def scheduler_process(now: dt.datetime) -> subprocess.Popen[str]:
+    def scheduler_process(now: dt.datetime, *options: str) -> subprocess.Popen[str]:
         process = subprocess.Popen(
-            [sys.executable, "-m", "tests.fanout_process", database_url, slack.base_url, now.isoformat()],
+            [
+                sys.executable,
+                "-m",
+                "tests.fanout_process",
+                database_url,
+                slack.base_url,
+                now.isoformat(),
+                *options,
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -200,7 +208,8 @@ def test_kill_9_mid_fan_out_then_restart_posts_each_checkin_once(
         assert process.stdout is not None and process.stdout.readline().strip() == "ready"
         return process
 
-    first = scheduler_process(DUE + dt.timedelta(seconds=1))
+    # Claimed in batches of ten, each slowed down: the kill also lands before some are claimed.
+    first = scheduler_process(DUE + dt.timedelta(seconds=1), "slow")
     slack.wait_for("chat.postMessage", count=count // 3, timeout=120)
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=30)

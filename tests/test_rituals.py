@@ -16,7 +16,7 @@ from bot.config import Mode
 from bot.messenger import SlackMessenger
 from db.models import Occurrence, OccurrenceStatus, Person, Ritual, RitualStatus, Side
 from db.session import Database
-from jobs.scheduler import TandemScheduler, checkin_job_id
+from jobs.scheduler import TandemScheduler
 from tests.conftest import RunningApp
 from tests.fake_slack import FakeSlack
 from tests.ritual_helpers import setup_values
@@ -98,9 +98,8 @@ def test_setup_saves_joins_and_confirms_with_the_next_time(
     with database.begin() as session:
         sides = dict(session.execute(select(Person.slack_user_id, Person.side)).all())
     assert sides == {"U_MKT1": Side.MARKETING, "U_MKT2": Side.MARKETING, "U_IT1": Side.IT}
-    # The job is derived with an explicit id, at 09:00 Berlin (08:00 UTC) on Tuesday.
+    # Its next occurrence is stored with it: 09:00 Berlin (08:00 UTC) on Tuesday.
     assert scheduler.next_run(ritual.id) == dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
-    assert scheduler.scheduler.get_job(checkin_job_id(ritual.id)) is not None
 
 
 def test_the_pulse_window_is_set_in_the_modal_and_shown_when_editing(
@@ -160,7 +159,7 @@ def test_list_pause_resume_skip_and_permissions(
     paused = slack.command("pause", user_id="U_IT1", channel_id="C_SHARED").json()
     assert "is paused" in paused["text"]
     assert rituals(database)[0].status is RitualStatus.PAUSED
-    assert scheduler.scheduler.get_job(checkin_job_id(ritual.id)) is None
+    assert scheduler.next_run(ritual.id) is None
 
     by_admin = slack.command("resume Weekly sync", user_id="U_ADMIN", channel_id="C_OTHER").json()
     assert "back on" in by_admin["text"], by_admin
@@ -241,7 +240,7 @@ def test_delete_asks_to_confirm_and_keeps_history(
     (said,) = world.wait_for("response_url", lambda c: c.path == "/response/del")
     assert "deleted" in said.params["text"]
     assert rituals(database)[0].status is RitualStatus.DELETED
-    assert scheduler.scheduler.get_job(checkin_job_id(ritual.id)) is None
+    assert scheduler.next_run(ritual.id) is None
     with database.begin() as session:
         assert session.scalar(select(func.count()).select_from(Occurrence)) == 1
     gone = running_app.slack.command("list", channel_id="C_SHARED").json()
@@ -355,7 +354,7 @@ def test_delete_cancel_removes_the_question_and_keeps_the_ritual(
     (said,) = world.wait_for("response_url", lambda c: c.path == "/response/cancel")
     assert said.params.get("delete_original") is True
     assert rituals(database)[0].status is RitualStatus.ACTIVE
-    assert scheduler.scheduler.get_job(checkin_job_id(ritual.id)) is not None
+    assert scheduler.next_run(ritual.id) is not None
 
 
 def test_list_in_a_channel_without_rituals_shows_all_of_yours(

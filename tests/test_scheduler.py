@@ -1,8 +1,8 @@
-"""The scheduler as `tandem serve` starts it: jobs derived at start, catch-up, settings, DST.
+"""The scheduler as `tandem serve` starts it: next occurrences stored, catch-up, settings, DST.
 
-Every test starts the real TandemScheduler (APScheduler, the preparer, the per-channel poster, the
-SlackMessenger against the fake Web API) on a FrozenClock, with APScheduler paused so that nothing
-fires on the wall clock; a test runs a check-in job itself, the way APScheduler would at its time.
+Every test starts the real TandemScheduler (APScheduler, the batch preparer, the per-channel poster,
+the SlackMessenger against the fake Web API) on a FrozenClock, with APScheduler paused so that nothing
+fires on the wall clock; a test runs the minutely due job itself, the way APScheduler would.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from db.models import Occurrence, OccurrenceStatus
 from db.occurrences import claim
 from db.session import Database
 from jobs.scheduler import (
+    DUE_JOB_ID,
     HELD_DMS_JOB_ID,
     HOUSEKEEPING_JOB_ID,
     LEADS_DIGEST_JOB_ID,
@@ -26,10 +27,8 @@ from jobs.scheduler import (
     PAIRING_JOB_ID,
     PULSES_JOB_ID,
     RECONCILE_JOB_ID,
-    RESYNC_JOB_ID,
     WRITTEN_ANSWERS_JOB_ID,
     TandemScheduler,
-    checkin_job_id,
 )
 from tests.clock import FrozenClock
 from tests.fake_slack import FakeSlack
@@ -64,10 +63,10 @@ def world(database: Database, clock: FrozenClock) -> World:
     return World(database, clock, ritual_defaults=CHECKIN_COUNTING)
 
 
-def run_job(scheduler: TandemScheduler, ritual_id: int) -> None:
-    """What APScheduler does when the ritual's job is due: call the job's function with its args."""
-    job = scheduler.scheduler.get_job(checkin_job_id(ritual_id))
-    assert job is not None, f"no job for ritual {ritual_id}"
+def run_job(scheduler: TandemScheduler) -> None:
+    """What APScheduler does at the start of a minute: call the due job's function with its args."""
+    job = scheduler.scheduler.get_job(DUE_JOB_ID)
+    assert job is not None, "no minutely due job"
     job.func(*job.args, **job.kwargs)
     assert scheduler.join(20)
 
@@ -85,7 +84,7 @@ def posts(slack: FakeSlack, channel: str) -> list:  # type: ignore[type-arg]
     return [c for c in slack.calls("chat.postMessage") if c.params["channel"] == channel]
 
 
-def test_start_derives_one_job_per_active_ritual_with_its_next_run(
+def test_start_schedules_every_active_ritual_by_its_stored_next_occurrence_with_one_minutely_job(
     scheduler: TandemScheduler, database: Database, clock: FrozenClock, slack: FakeSlack, world: World
 ) -> None:
     weekly = world.ritual(channel="C0", name="Weekly")
@@ -104,11 +103,10 @@ def test_start_derives_one_job_per_active_ritual_with_its_next_run(
 
     start(scheduler)
 
+    # No job per ritual: one job a minute selects the rituals due by their stored next occurrence.
     assert {job.id for job in scheduler.scheduler.get_jobs()} == {
-        checkin_job_id(weekly),
-        checkin_job_id(monthly),
+        DUE_JOB_ID,
         HOUSEKEEPING_JOB_ID,
-        RESYNC_JOB_ID,
         PULSES_JOB_ID,
         LEDGER_JOB_ID,
         RECONCILE_JOB_ID,
@@ -174,8 +172,8 @@ def test_a_job_run_by_apscheduler_posts_once(
     due = scheduler.next_run(ritual_id)
     assert due == dt.datetime(2026, 11, 17, 8, 0, tzinfo=UTC)
     clock.set(due)
-    run_job(scheduler, ritual_id)
-    run_job(scheduler, ritual_id)  # a retry, or a second scheduler's run: nothing more
+    run_job(scheduler)
+    run_job(scheduler)  # a retry, or a second scheduler's run: nothing more
     assert len(posts(slack, "C0")) == 1
     (occ,) = occurrences(database, ritual_id)
     assert (occ.status, occ.scheduled_at) == (OccurrenceStatus.POSTED, due)
@@ -254,11 +252,11 @@ def test_a_nine_oclock_ritual_fires_once_at_nine_local_across_dst(
         due = dt.datetime.fromisoformat(expected).replace(tzinfo=UTC)
         assert scheduler.next_run(ritual_id) == due
         clock.set(due - dt.timedelta(seconds=1))
-        run_job(scheduler, ritual_id)  # a second early: not due yet
+        run_job(scheduler)  # a second early: not due yet
         assert posts(slack, channel) == []
         clock.set(due)
-        run_job(scheduler, ritual_id)
-        run_job(scheduler, ritual_id)  # a retry posts nothing
+        run_job(scheduler)
+        run_job(scheduler)  # a retry posts nothing
         assert len(posts(slack, channel)) == 1
         (occ,) = occurrences(database, ritual_id)
         assert (occ.status, occ.scheduled_at) == (OccurrenceStatus.POSTED, due)

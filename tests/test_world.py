@@ -71,6 +71,8 @@ def test_snapshots_tell_which_workspace_a_changed_row_belongs_to(
     assert ("rituals", False) in found and ("rituals", True) in found and ("people", True) in found
     for change in changes(before, after):
         row = change.after or change.before
+        if change.table == "schedule_changes":
+            continue  # the schedulers' global change stamp (db/schedule.py), raised by the new ritual
         assert row is not None and workspace_of(after, change.table, row) == home.workspace_id
     with database.read() as session:
         paused = session.get(Ritual, ritual_id)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -45,16 +46,16 @@ from bot.usecases.wins import win_view
 from db import occurrences
 from db import pulses as pulse_db
 from db import written_answers as written_db
-from db.cadence import occurrences_between
-from db.commitments import open_for_ritual
-from db.models import OccurrenceStatus, Ritual, RitualStatus, Side, Workspace
+from db.cadence import Cadence, occurrences_between
+from db.commitments import open_for_rituals
+from db.models import Commitment, CustomPrompt, OccurrenceStatus, Ritual, RitualStatus, Side, Workspace
 from db.prompt_library import BUILTIN_PROMPTS, Prompt, Theme, choose_next_prompt
-from db.prompts import workspace_prompts
+from db.prompts import workspace_prompts, workspace_prompts_of
 from db.reports import WEAK, PulsePoint, pulse_points, spot_of, theme_measures
-from db.rituals import cadence_of, load_ritual, member_ids
+from db.rituals import cadence_of, load_ritual, load_rituals, member_ids
 from db.session import Database
 from db.steering import choose_theme
-from db.wins import wins_between
+from db.wins import latest_wins_since, wins_between
 
 log = logging.getLogger(__name__)
 
@@ -110,15 +111,16 @@ class PreparedCheckin:
 # -- building one check-in ----------------------------------------------------------------------------
 
 
-def candidate_prompts(session: Session, ritual: Ritual) -> list[Prompt | WorkspacePrompt]:
-    """The library's prompts and the workspace's own, of the themes this ritual discusses."""
+def candidate_prompts(
+    session: Session, ritual: Ritual, custom: Sequence[CustomPrompt] | None = None
+) -> list[Prompt | WorkspacePrompt]:
+    """The library's prompts and the workspace's own (`custom`, read here when not given), of the
+    themes this ritual discusses."""
     themes = set(ritual.themes or [t.value for t in Theme])
     candidates: list[Prompt | WorkspacePrompt] = [p for p in BUILTIN_PROMPTS if p.theme.value in themes]
-    candidates += [
-        WorkspacePrompt(c.key, c.theme, c.text)
-        for c in workspace_prompts(session, ritual.workspace_id)
-        if c.theme in themes
-    ]
+    if custom is None:
+        custom = workspace_prompts(session, ritual.workspace_id)
+    candidates += [WorkspacePrompt(c.key, c.theme, c.text) for c in custom if c.theme in themes]
     return candidates
 
 
@@ -140,12 +142,15 @@ def _last_pulse_lines(session: Session, ritual_id: int, *, min_answers: int) -> 
     return pulse_agenda_lines(pulse_db.results(session, latest, min_answers=min_answers, with_previous=False))
 
 
-def _win_lines(session: Session, ritual: Ritual, *, until: dt.datetime) -> tuple[str, ...]:
+def _win_lines(session: Session, ritual: Ritual, *, until: dt.datetime, context: Agenda) -> tuple[str, ...]:
     """Wins celebrated since the ritual's previous posted check-in (or its creation)."""
+    start = context.last_posted.get(ritual.id) or ritual.created_at
+    if not context.may_have_wins(ritual, start):
+        return ()
     wins = wins_between(
         session,
         ritual.workspace_id,
-        start=occurrences.last_posted_at(session, ritual.id) or ritual.created_at,
+        start=start,
         end=until + dt.timedelta(seconds=1),
         channel_id=ritual.channel_id,
         ritual_id=ritual.id,
@@ -154,27 +159,67 @@ def _win_lines(session: Session, ritual: Ritual, *, until: dt.datetime) -> tuple
     return win_agenda_lines([win_view(w, zone) for w in wins])
 
 
-def choose_prompt(
-    session: Session,
-    ritual: Ritual,
-    scheduled_at: dt.datetime,
-    *,
+@dataclass
+class Agenda:
+    """What building check-ins reads besides the ritual itself, read for many rituals at once
+    (`gather`): a few queries per batch instead of a dozen per check-in."""
+
+    custom: dict[int, list[CustomPrompt]]  # the workspace's own prompts, by workspace id
+    history: dict[int, list[str]]  # prompt keys posted, oldest first, by ritual id
+    pulsed: set[int]  # rituals with a closed pulse (only these read pulse figures)
+    commitments: dict[int, list[Commitment]]
+    last_posted: dict[int, dt.datetime]
+    missed: dict[int, list[tuple[int, occurrences.NotPosted]]]  # unreported, with their row ids
+    latest_win: dict[
+        int, dt.datetime
+    ]  # per workspace: its latest win, if any since the batch's earliest start
+    # Written rounds of check-ins not posted yet, by ritual: the one at a check-in's time reserved
+    # its prompt (members answered it), the others' prompts count as used (db.written_answers).
+    rounds: dict[int, list[tuple[dt.datetime, written_db.ReservedPrompt]]] = field(default_factory=dict)
+
+    def may_have_wins(self, ritual: Ritual, start: dt.datetime) -> bool:
+        latest = self.latest_win.get(ritual.workspace_id)
+        return latest is not None and latest >= start
+
+
+def gather(session: Session, rituals: Sequence[Ritual]) -> Agenda:
+    ids = [r.id for r in rituals]
+    workspaces = sorted({r.workspace_id for r in rituals})
+    custom: dict[int, list[CustomPrompt]] = {w: [] for w in workspaces}
+    for prompt in workspace_prompts_of(session, workspaces):
+        custom[prompt.workspace_id].append(prompt)
+    commitments: dict[int, list[Commitment]] = defaultdict(list)
+    for commitment in open_for_rituals(session, ids):
+        if commitment.ritual_id is not None:  # always, for a ritual's commitments
+            commitments[commitment.ritual_id].append(commitment)
+    last_posted = occurrences.last_posted_of(session, ids)
+    starts = [last_posted.get(r.id) or r.created_at for r in rituals]
+    return Agenda(
+        custom=custom,
+        history=occurrences.prompt_histories(session, ids),
+        pulsed=pulse_db.rituals_with_closed_pulses(session, ids),
+        commitments=commitments,
+        last_posted=last_posted,
+        missed=occurrences.unreported_missed_of(session, ids),
+        latest_win=latest_wins_since(session, workspaces, min(starts)) if starts else {},
+        rounds=written_db.rounds_after(session, ids, since=min(starts)) if starts else {},
+    )
+
+
+def _choose(
+    candidates: Sequence[Prompt | WorkspacePrompt],
+    history: Sequence[str],
     points: list[PulsePoint],
-    rng: random.Random | None = None,
+    zone: dt.tzinfo,
+    rng: random.Random,
 ) -> tuple[Prompt | WorkspacePrompt, str | None]:
-    """The prompt for the ritual's check-in at `scheduled_at`, and why it was chosen (a follow-up).
+    """The prompt and why it was chosen (a follow-up), from the candidates and the prompts used.
 
     The theme comes first (db.steering): a theme whose latest theme question came back weak is
     followed up, otherwise the theme posted least recently is explored, and none runs three times
     in a row. Then the prompt, within that theme, by the rotation rule (no prompt repeats before
-    the theme's others, built-in and the workspace's own alike, have been used). Prompts already
-    reserved by written rounds of other check-ins count as used. `points`: the ritual's pulses over
-    PULSE_LOOKBACK before `scheduled_at` (`pulse_points`).
+    the theme's others, built-in and the workspace's own alike, have been used).
     """
-    rng = rng or _RANDOM
-    candidates = candidate_prompts(session, ritual)
-    history = occurrences.prompt_history(session, ritual.id)
-    history += written_db.pending_prompt_keys(session, ritual.id, other_than=scheduled_at)
     theme_of = {c.key: str(c.theme) for c in candidates}
     themes = sorted(set(theme_of.values()))
     measures = {t: m for t, m in theme_measures(points).items() if t in themes}
@@ -185,17 +230,17 @@ def choose_prompt(
         rng,
     )
     prompt = choose_next_prompt(
-        [c for c in candidates if str(c.theme) == choice.theme], history, rng_seed=rng.randrange(2**32)
+        [c for c in candidates if str(c.theme) == choice.theme], list(history), rng_seed=rng.randrange(2**32)
     )
     because = (
-        chosen_because(focus_facts(spot_of(measures[choice.theme]), cadence_of(ritual).zone))
+        chosen_because(focus_facts(spot_of(measures[choice.theme]), zone))
         if choice.follow_up and choice.theme in measures
         else None
     )
     return prompt, because
 
 
-def reserved_or_chosen_prompt(
+def choose_prompt(
     session: Session,
     ritual: Ritual,
     scheduled_at: dt.datetime,
@@ -203,14 +248,14 @@ def reserved_or_chosen_prompt(
     points: list[PulsePoint],
     rng: random.Random | None = None,
 ) -> tuple[Prompt | WorkspacePrompt, str | None]:
-    """The prompt a written round already asked members about for this check-in (so the check-in
-    posts the question they answered), else one chosen now (`choose_prompt`)."""
-    reserved = written_db.reserved_prompt(session, ritual.id, scheduled_at)
-    if reserved is None:
-        return choose_prompt(session, ritual, scheduled_at, points=points, rng=rng)
-    known = {c.key: c for c in candidate_prompts(session, ritual)}
-    # A workspace prompt removed since the round opened is still the question people answered.
-    return known.get(reserved.key) or WorkspacePrompt(reserved.key, reserved.theme, reserved.text), None
+    """The prompt for the ritual's check-in at `scheduled_at`, chosen ahead of it (a written round
+    reserves it), and why. Prompts reserved by written rounds of other check-ins count as used.
+    `points`: the ritual's pulses over PULSE_LOOKBACK before `scheduled_at` (`pulse_points`)."""
+    history = occurrences.prompt_history(session, ritual.id)
+    history += written_db.pending_prompt_keys(session, ritual.id, other_than=scheduled_at)
+    return _choose(
+        candidate_prompts(session, ritual), history, points, cadence_of(ritual).zone, rng or _RANDOM
+    )
 
 
 def build_for(
@@ -223,16 +268,56 @@ def build_for(
     min_answers: int = pulse_db.MIN_ANSWERS_FLOOR,
     rng: random.Random | None = None,
 ) -> PreparedCheckin:
-    """Choose the prompt (`reserved_or_chosen_prompt`) and build the check-in message."""
-    points = pulse_points(session, ritual.id, since=scheduled_at - PULSE_LOOKBACK, min_answers=min_answers)
-    prompt, because = reserved_or_chosen_prompt(
-        session, ritual, scheduled_at, points=points, rng=rng or _RANDOM
+    """Build the check-in of a claimed occurrence, record its prompt and message with the claim, and
+    mark the missed check-ins it mentions as mentioned."""
+    context = gather(session, [ritual])
+    prepared = replace(
+        compose(session, ritual, scheduled_at, team_id, context, min_answers=min_answers, rng=rng),
+        occurrence_id=occurrence_id,
     )
-    missed = occurrences.take_unreported_missed(session, ritual.id)
+    occurrences.mark_reported(session, [row_id for row_id, _ in context.missed.get(ritual.id, [])])
+    # The prompt is recorded at claim time so that two check-ins never draw the same one.
+    occurrences.set_prompt(session, occurrence_id, prepared.prompt_key)
+    occurrences.set_payload(session, occurrence_id, prepared.payload())
+    return prepared
+
+
+def compose(
+    session: Session,
+    ritual: Ritual,
+    scheduled_at: dt.datetime,
+    team_id: str,
+    context: Agenda,
+    *,
+    min_answers: int = pulse_db.MIN_ANSWERS_FLOOR,
+    rng: random.Random | None = None,
+) -> PreparedCheckin:
+    """Choose the prompt (the one a written round reserved for this check-in, else `_choose`) and
+    build the check-in message (occurrence id 0: the caller claims it)."""
+    candidates = candidate_prompts(session, ritual, context.custom.get(ritual.workspace_id, []))
+    pulsed = ritual.id in context.pulsed
+    points = (
+        pulse_points(session, ritual.id, since=scheduled_at - PULSE_LOOKBACK, min_answers=min_answers)
+        if pulsed
+        else []
+    )
+    rounds = context.rounds.get(ritual.id, [])
+    reserved = next((prompt for at, prompt in rounds if at == scheduled_at), None)
+    prompt: Prompt | WorkspacePrompt
+    if reserved is not None:
+        # Members were asked this question before the check-in: it posts the one they answered (a
+        # workspace prompt removed since is still that question).
+        known = {c.key: c for c in candidates}
+        prompt = known.get(reserved.key) or WorkspacePrompt(reserved.key, reserved.theme, reserved.text)
+        because = None
+    else:
+        history = context.history.get(ritual.id, []) + [p.key for at, p in rounds if at != scheduled_at]
+        prompt, because = _choose(candidates, history, points, cadence_of(ritual).zone, rng or _RANDOM)
     zone = cadence_of(ritual).zone
+    missed = [m for _, m in context.missed.get(ritual.id, [])]
     marketing, it = member_ids(ritual)
     local_day = scheduled_at.astimezone(zone).date()
-    commitments = tuple(commitment_view(c, today=local_day) for c in open_for_ritual(session, ritual.id))
+    commitments = tuple(commitment_view(c, today=local_day) for c in context.commitments.get(ritual.id, []))
     content = CheckinContent(
         ritual_name=ritual.name,
         local_date=local_day,
@@ -254,8 +339,10 @@ def build_for(
         agenda_items=tuple(
             section
             for section in (
-                last_pulse_section(_last_pulse_lines(session, ritual.id, min_answers=min_answers)),
-                wins_section(_win_lines(session, ritual, until=scheduled_at)),
+                last_pulse_section(
+                    _last_pulse_lines(session, ritual.id, min_answers=min_answers) if pulsed else ()
+                ),
+                wins_section(_win_lines(session, ritual, until=scheduled_at, context=context)),
                 pairing.agenda_section(session, ritual, scheduled_at),
             )
             if section
@@ -266,10 +353,8 @@ def build_for(
         chosen_because=because,
     )
     text, blocks = build_checkin(content)
-    # The prompt is recorded at claim time so that two check-ins never draw the same one.
-    occurrences.set_prompt(session, occurrence_id, prompt.key)
-    prepared = PreparedCheckin(
-        occurrence_id=occurrence_id,
+    return PreparedCheckin(
+        occurrence_id=0,
         ritual_id=ritual.id,
         team_id=team_id,
         channel_id=ritual.channel_id,
@@ -281,8 +366,6 @@ def build_for(
         blocks=[b.to_dict() for b in blocks],
         scheduled_at=scheduled_at,
     )
-    occurrences.set_payload(session, occurrence_id, prepared.payload())
-    return prepared
 
 
 # -- claiming -------------------------------------------------------------------------------------
@@ -332,6 +415,67 @@ def prepare_due(
                 build_for(session, ritual, occurrence_id, when, workspace.team_id, min_answers=min_answers)
             )
     return prepared
+
+
+def prepare_batch(
+    session: Session,
+    ritual_ids: Sequence[int],
+    *,
+    now: dt.datetime,
+    grace: dt.timedelta,
+    min_answers: int = pulse_db.MIN_ANSWERS_FLOOR,
+) -> list[PreparedCheckin]:
+    """`prepare_due` for many rituals in one unit of work, with a few queries for all of them.
+
+    The rituals are read in one query (with their members and workspaces), what they owe from
+    their cadences and one read of their recent occurrences, what building reads with `gather`, and
+    their occurrences are claimed in one INSERT that carries each prompt and message (the unique
+    constraint still decides every claim; one another process won is dropped). A ritual that owes
+    anything but exactly one check-in within the grace window (a catch-up after downtime) goes the
+    way of `prepare_due`, alone.
+    """
+    loaded = load_rituals(session, ritual_ids)
+    rituals = [r for r, _ in loaded]
+    team_of = {r.id: team_id for r, team_id in loaded}
+    horizon = now - MAX_LOOKBACK
+    times: dict[Cadence, list[dt.datetime]] = {}
+    owed: dict[int, list[dt.datetime]] = {}
+    for ritual in rituals:
+        cadence = cadence_of(ritual)
+        if cadence not in times:
+            times[cadence] = occurrences_between(cadence, horizon, now)
+        mine = [t for t in times[cadence] if t > ritual.schedule_from]
+        if mine:
+            owed[ritual.id] = mine
+    known = occurrences.known_times_of(session, list(owed), horizon)
+    simple: list[tuple[Ritual, dt.datetime]] = []
+    prepared: list[PreparedCheckin] = []
+    for ritual in rituals:
+        left = [t for t in owed.get(ritual.id, []) if t not in known.get(ritual.id, set())]
+        if len(left) == 1 and now - left[0] <= grace:
+            simple.append((ritual, left[0]))
+        elif left:
+            prepared += prepare_due(session, ritual.id, now=now, grace=grace, min_answers=min_answers)
+    if not simple:
+        return prepared
+    context = gather(session, [r for r, _ in simple])
+    built = [
+        compose(session, ritual, when, team_of[ritual.id], context, min_answers=min_answers)
+        for ritual, when in simple
+    ]
+    won = occurrences.claim_many(
+        session,
+        [
+            occurrences.NewClaim(c.ritual_id, c.scheduled_at or now, c.channel_id, c.prompt_key, c.payload())
+            for c in built
+        ],
+        now=now,
+    )
+    winners = [replace(c, occurrence_id=won[c.ritual_id]) for c in built if c.ritual_id in won]
+    occurrences.mark_reported(
+        session, [row_id for c in winners for row_id, _ in context.missed.get(c.ritual_id, [])]
+    )
+    return prepared + winners
 
 
 def record_unprepared(

@@ -49,7 +49,7 @@ from bot.usecases.refusals import pause_after_refusal
 from bot.usecases.submissions import AlreadySaved, Submission, seen_before
 from db import wins as win_db
 from db.models import Ritual, Side, Win, Workspace
-from db.rituals import RitualError, channel_rituals, resolve_ritual, schedulable_rituals
+from db.rituals import RitualError, channel_rituals, first_ritual_per_channel, resolve_ritual
 
 log = logging.getLogger(__name__)
 
@@ -393,10 +393,10 @@ def _claim_due_digests(services: Services, now: dt.datetime) -> list[_DueDigest]
         # no digest. Pausing asks Tandem to stay quiet there, or Slack refused the channel and a
         # digest would fail the same way. Nothing is lost: `/tandem wins` shows any month, and the
         # first check-in after resuming lists the wins since the last one.
-        for ritual in schedulable_rituals(session):
-            key = (ritual.workspace_id, ritual.channel_id)
-            if key not in channels or ritual.created_at < channels[key][1]:
-                channels[key] = (ritual.timezone, ritual.created_at, ritual.name)
+        # One row per channel, its first ritual picked by the database: with 100,000 rituals, loading
+        # each as an ORM object here took the scheduler process from ~95 MB to ~290 MB (bench/README.md).
+        for first in first_ritual_per_channel(session):
+            channels[(first.workspace_id, first.channel_id)] = (first.timezone, first.created_at, first.name)
         for (workspace_id, channel_id), (tz, since, ritual_name) in channels.items():
             zone = ZoneInfo(tz)
             for year, month in win_db.digest_periods_owed(now, zone):
