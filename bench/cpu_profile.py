@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.bare_app import BareRuntime
-from bench.scenarios import SCENARIOS, BenchContext, Scenario
+from bench.scenarios import BENCH_SECRET_KEY, SCENARIOS, BenchContext, Scenario
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import BuiltRequest, SlackRequests
 
@@ -71,6 +71,9 @@ def tandem_wsgi(fake: FakeSlack, workdir: Path) -> tuple[WSGIApp, Callable[[], N
         slack_signing_secret=SIGNING_SECRET,
         slack_api_url=fake.base_url,
         database_url=database_url(workdir),
+        # The key `bench.run` gives `tandem serve`: the pulse scenario's check names ballots with it,
+        # and without it a key file would be generated into the current directory.
+        tandem_secret_key=BENCH_SECRET_KEY,
         log_level="WARNING",
     )
     database = Database(settings.database_url)
