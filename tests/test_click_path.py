@@ -1,0 +1,87 @@
+"""The click path's background parts: the debounced count refresh, and clicks taking turns on SQLite."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.usecases import pulses as pulse_usecases
+from db.models import PulseBallot, PulseQuestion
+from jobs import pulses as pulse_jobs
+from jobs.pulses import CountRefresher
+from tests.conftest import RunningApp
+from tests.test_pulses import AWAKE_AT_REMINDER, IT, MARKETING, start_pulse
+from tests.world import World
+
+
+class _CountingCondition(threading.Condition):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.notified = 0
+
+    def notify(self, n: int = 1) -> None:
+        self.notified += 1
+        super().notify(n)
+
+
+def test_clicks_during_the_refresh_interval_do_not_wake_the_count_refresher(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(pulse_jobs.threading, "Condition", _CountingCondition)
+    refreshed: list[int] = []
+    first_round = threading.Event()
+
+    def refresh(pulse_id: int) -> None:
+        refreshed.append(pulse_id)
+        first_round.set()
+
+    refresher = CountRefresher(refresh, interval=600)
+    cond = refresher._cond
+    assert isinstance(cond, _CountingCondition)
+    try:
+        refresher.mark(1)
+        assert first_round.wait(10)
+        # The refresher now waits out its interval: 200 more clicks on two pulses wake it once (when
+        # there was nothing to do), not 200 times.
+        for _ in range(100):
+            refresher.mark(1)
+            refresher.mark(2)
+        assert cond.notified == 2
+        assert refreshed == [1]
+    finally:
+        refresher.stop()
+    # Stopping still refreshes what the clicks marked, in one round.
+    assert refreshed[0] == 1 and sorted(refreshed[1:]) == [1, 2]
+
+
+def test_a_click_on_sqlite_waits_for_its_turn_then_is_stored_and_answered(
+    running_app: RunningApp, is_postgres: bool
+) -> None:
+    if is_postgres:
+        pytest.skip("clicks take turns for SQLite's one write lock; PostgreSQL has none to share")
+    people = World(running_app.services.database, running_app.clock)
+    for user in MARKETING + IT:
+        people.person(user, timezone=AWAKE_AT_REMINDER)
+    world = start_pulse(running_app)
+    turns = pulse_usecases._CLICKS_IN_TURN
+    with turns:  # another click of this process is being stored
+        assert world.click("U_M1", PulseQuestion.PARTNER, 4).status_code == 200  # acked at once
+        deadline = time.monotonic() + 10
+        while turns._next_ticket < 2:  # the click queued behind it, in the lock (not SQLite's busy loop)
+            assert time.monotonic() < deadline, "the click never asked for its turn"
+            time.sleep(0.01)
+        assert _ballots(running_app) == 0
+        assert running_app.fake.responses() == []
+    running_app.drain()
+    assert _ballots(running_app) == 1
+    (reply,) = running_app.fake.responses()
+    assert "4" in reply["text"]
+
+
+def _ballots(app: RunningApp) -> int:
+    with app.services.database.read() as session:
+        return session.scalar(select(func.count()).select_from(PulseBallot)) or 0
