@@ -21,6 +21,10 @@ connections, the same timeout and retry policy). The "Got it" button of the help
 ephemeral confirmation of about the size of Tandem's "you answered" reply. That is the least any app
 must do for those clicks, so Tandem's ratio against it is what its own code costs on top.
 
+With `--prompt-acks` its request threads are woken by the ack, as Tandem's are (`bot.app.PromptAckRunner`),
+instead of Bolt's 10 ms poll for it: for comparing what the two apps' code costs once neither is capped
+by the poll (`bench.run --bare-acks prompt`).
+
 Run: ``SLACK_SIGNING_SECRET=... SLACK_API_URL=http://127.0.0.1:PORT/api/ python -m bench.bare_app --port N [--respond]``
 """
 
@@ -40,6 +44,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 
 from bot import ids
+from bot.app import use_prompt_acks
 from bot.responder import ResponseUrlClient
 from bot.server import serve_http
 
@@ -88,6 +93,7 @@ class BareRuntime:
         listener_threads: int = 16,
         executor: Executor | None = None,
         respond: bool = False,
+        prompt_acks: bool = False,
     ) -> None:
         self.executor = executor or ThreadPoolExecutor(
             max_workers=listener_threads, thread_name_prefix="bare-listener"
@@ -98,6 +104,8 @@ class BareRuntime:
             process_before_response=False,
             listener_executor=self.executor,
         )
+        if prompt_acks:
+            use_prompt_acks(self.app)
         self.app.command("/tandem")(_ack)
         # As Tandem's Messenger builds it (SLACK_TIMEOUT defaults to 10 s).
         self.responses = ResponseUrlClient(timeout=10.0) if respond else None
@@ -124,6 +132,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="after acking a block action, POST a reply to its response_url (as Tandem must)",
     )
+    parser.add_argument(
+        "--prompt-acks",
+        action="store_true",
+        help="wake request threads by the ack (Tandem's runner) instead of Bolt's 10 ms poll",
+    )
     args = parser.parse_args(argv)
 
     signing_secret = os.environ.get("SLACK_SIGNING_SECRET", "")
@@ -138,7 +151,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=log_level.upper())
 
     serve_http(
-        lambda: BareRuntime(signing_secret, api_url, token, respond=args.respond),
+        lambda: BareRuntime(
+            signing_secret, api_url, token, respond=args.respond, prompt_acks=args.prompt_acks
+        ),
         host=args.host,
         port=args.port,
         workers=args.workers,
