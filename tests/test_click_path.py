@@ -7,8 +7,11 @@ import time
 from typing import Any
 
 import pytest
+from slack_bolt.listener_matcher.builtins import BuiltinListenerMatcher
 from sqlalchemy import func, select
 
+from bot import ids
+from bot.app import PayloadMatcher
 from bot.usecases import pulses as pulse_usecases
 from db.models import PulseBallot, PulseQuestion
 from jobs import pulses as pulse_jobs
@@ -85,3 +88,17 @@ def test_a_click_on_sqlite_waits_for_its_turn_then_is_stored_and_answered(
 def _ballots(app: RunningApp) -> int:
     with app.services.database.read() as session:
         return session.scalar(select(func.count()).select_from(PulseBallot)) or 0
+
+
+def test_tandems_listeners_are_matched_on_the_payload_without_building_every_argument(
+    running_app: RunningApp,
+) -> None:
+    app = running_app.runtime.app
+    assert app is not None
+    matchers = [m for listener in app._listeners for m in listener.matchers]
+    assert not [m for m in matchers if type(m) is BuiltinListenerMatcher and m.arg_names == ["body"]]
+    assert sum(isinstance(m, PayloadMatcher) for m in matchers) >= 20
+    # The last action registered is still found (the help message's "Got it" comes after many).
+    assert running_app.slack.block_action(ids.ACTION_HELP_DISMISS, value="dismiss").status_code == 200
+    running_app.drain()
+    assert [r["delete_original"] for r in running_app.fake.responses()] == [True]
