@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -61,8 +60,24 @@ def test_clicks_during_the_refresh_interval_do_not_wake_the_count_refresher(
     assert refreshed[0] == 1 and sorted(refreshed[1:]) == [1, 2]
 
 
+class _WatchedLock:
+    """The clicks' lock, telling the test when a click asks for it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.asked = threading.Event()
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            self.asked.set()
+        self.lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock.release()
+
+
 def test_a_click_on_sqlite_waits_for_its_turn_then_is_stored_and_answered(
-    running_app: RunningApp, is_postgres: bool
+    running_app: RunningApp, is_postgres: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if is_postgres:
         pytest.skip("clicks take turns for SQLite's one write lock; PostgreSQL has none to share")
@@ -70,14 +85,12 @@ def test_a_click_on_sqlite_waits_for_its_turn_then_is_stored_and_answered(
     for user in MARKETING + IT:
         people.person(user, timezone=AWAKE_AT_REMINDER)
     world = start_pulse(running_app)
-    turns = pulse_usecases._CLICKS_IN_TURN
+    turns = _WatchedLock()
+    monkeypatch.setattr(pulse_usecases, "_CLICKS_IN_TURN", turns)
     with turns:  # another click of this process is being stored
         assert world.click("U_M1", PulseQuestion.PARTNER, 4).status_code == 200  # acked at once
-        deadline = time.monotonic() + 10
-        while turns._next_ticket < 2:  # the click queued behind it, in the lock (not SQLite's busy loop)
-            assert time.monotonic() < deadline, "the click never asked for its turn"
-            time.sleep(0.01)
-        assert _ballots(running_app) == 0
+        assert turns.asked.wait(10), "the click never asked for its turn"
+        assert _ballots(running_app) == 0  # it waits in the lock, not in SQLite's busy handler
         assert running_app.fake.responses() == []
     running_app.drain()
     assert _ballots(running_app) == 1

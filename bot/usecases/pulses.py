@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from collections.abc import Mapping
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -59,7 +60,7 @@ from db.models import Pulse, PulseQuestion, Ritual, RitualStatus, Side, Workspac
 from db.people import forget_person, ritual_people, set_reminders, set_side
 from db.pulses import AnswerStatus
 from db.rituals import next_time
-from db.session import ANONYMITY_TABLES, FifoLock
+from db.session import ANONYMITY_TABLES
 from db.workspaces import ensure_workspace
 
 log = logging.getLogger(__name__)
@@ -272,11 +273,14 @@ class AnswerReply:
     message: bytes | dict[str, object]
 
 
-# Clicks on SQLite take turns for the file's one write lock here, first come first served, instead of
-# in SQLite's busy handler: there a waiting thread sleeps in steps of 1 to 100 ms however soon the lock
-# is free again, holding a pooled connection (and, past the pool's five, opening one per click), while
-# the listener threads that every new click's ack needs are all taken. Measured in bench/README.md.
-_CLICKS_IN_TURN = FifoLock()
+# Clicks on SQLite take turns for the file's one write lock here instead of in SQLite's busy handler:
+# there a waiting thread sleeps in steps of 1 to 100 ms however soon the lock is free again, holding a
+# pooled connection (and, past the pool's five, opening one per click). A plain lock rather than
+# `db.session.FifoLock`, which wakes every waiter at each release (notify_all: up to fifteen GIL round
+# trips per click under load); its order is not strictly first come first served, which clicks do not
+# need (the latest action_ts wins). A holder waits at most SQLite's busy timeout for other processes'
+# writers. See bench/README.md.
+_CLICKS_IN_TURN: AbstractContextManager[object] = threading.Lock()
 
 
 def answer(services: Services, actor: Actor, click: AnswerClick) -> AnswerReply:
