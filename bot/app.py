@@ -5,14 +5,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
 from slack_bolt import Ack, App
 from slack_bolt.listener import Listener
 from slack_bolt.listener.thread_runner import ThreadListenerRunner
-from slack_bolt.listener_matcher import ListenerMatcher
 from slack_bolt.listener_matcher.builtins import BuiltinListenerMatcher
 from slack_bolt.logger.messages import warning_did_not_call_ack
 from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
@@ -144,17 +142,21 @@ def use_prompt_acks(app: App) -> None:
     )
 
 
-class PayloadMatcher(ListenerMatcher):
+class PayloadMatcher(BuiltinListenerMatcher):
     """One of Bolt's built-in matchers (`app.action("id")`, `app.command("/tandem")`, ...: a function
     of the payload alone), called with the payload.
 
     Bolt calls each built-in matcher through its argument injection, which builds every argument a
     listener could ask for (the payload's action, view, shortcut..., and say/respond/complete/...) for
     each listener it tries: about 20 µs per listener, in registration order, before the one that
-    matches. The help message's "Got it" comes after eight others (bench/README.md)."""
+    matches. The help message's "Got it" comes after eight others (bench/README.md). Still a
+    `BuiltinListenerMatcher` (the same function, names and logger), so whatever reads Bolt's matchers
+    (tests/test_manifest.py) sees what Bolt built."""
 
-    def __init__(self, func: Callable[..., Any]) -> None:
-        self.func = func
+    def __init__(self, builtin: BuiltinListenerMatcher) -> None:
+        self.func = builtin.func
+        self.arg_names = builtin.arg_names
+        self.logger = builtin.logger
 
     def matches(self, req: BoltRequest, resp: BoltResponse) -> bool:
         return bool(self.func(req.body))
@@ -164,7 +166,7 @@ def lean_matchers(app: App) -> None:
     """Replace `app`'s built-in payload matchers by `PayloadMatcher`s (the same functions)."""
     for listener in app._listeners:
         listener.matchers = [
-            PayloadMatcher(m.func) if type(m) is BuiltinListenerMatcher and m.arg_names == ["body"] else m
+            PayloadMatcher(m) if type(m) is BuiltinListenerMatcher and m.arg_names == ["body"] else m
             for m in listener.matchers
         ]
 
