@@ -149,7 +149,7 @@ class PayloadMatcher(BuiltinListenerMatcher):
     Bolt calls each built-in matcher through its argument injection, which builds every argument a
     listener could ask for (the payload's action, view, shortcut..., and say/respond/complete/...) for
     each listener it tries: about 20 µs per listener, in registration order, before the one that
-    matches. The help message's "Got it" comes after eight others (bench/README.md). Still a
+    matches. The help message's "Got it" comes after six others (bench/README.md). Still a
     `BuiltinListenerMatcher` (the same function, names and logger), so whatever reads Bolt's matchers
     (tests/test_manifest.py) sees what Bolt built."""
 
