@@ -1,16 +1,16 @@
-"""Where the CPU goes: one scenario through Tandem's WSGI app and through the bare app, in this process.
+"""Where the CPU goes: one scenario through Tandem's WSGI app and through the bare apps, in this process.
 
     python -m bench.cpu_profile [--scenario help] [--requests 2000] [--top 25]
 
-`bench.run` measures the servers from outside; this looks inside. It builds both WSGI apps here (Tandem
-through `bot.app.create_app` and `bot.web.TandemWSGI`, as `Runtime` does; the bare one from
-`bench.bare_app`) and calls them directly with the scenario's signed requests, one after another, with
+`bench.run` measures the servers from outside; this looks inside. It builds the WSGI apps here (Tandem
+through `bot.app.create_app` and `bot.web.TandemWSGI`, as `Runtime` does; the bare one and the
+bare-respond one from `bench.bare_app`) and calls them directly with the scenario's signed requests, one after another, with
 no HTTP server in between. Bolt's listener executor is replaced by one that runs each listener inline,
 so the whole request (middleware, listener, ack, post-ack work such as respond()) runs on this thread,
 where `time.thread_time()` counts its CPU and `cProfile` sees every call. What is left out is the same
-for both apps: gunicorn's HTTP parsing, the thread hand-off, and Bolt's 10 ms wait-for-ack poll.
+for every app: gunicorn's HTTP parsing, the thread hand-off, and Bolt's 10 ms wait-for-ack poll.
 
-It prints CPU per request for both (`time.thread_time()`, without the profiler) and the difference,
+It prints CPU per request for each (`time.thread_time()`, without the profiler) and the differences,
 then each app's most expensive functions by cumulative time per request under cProfile. cProfile's
 clock is wall time (a CPU-time clock costs a system call per event and distorts the picture more), so a
 call that waits on the fake Slack, such as respond(), shows its waiting too; the fake runs on its own
@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.bare_app import BareRuntime
-from bench.scenarios import SCENARIOS, BenchContext, Scenario
+from bench.scenarios import BENCH_SECRET_KEY, SCENARIOS, BenchContext, Scenario
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import BuiltRequest, SlackRequests
 
@@ -71,6 +71,9 @@ def tandem_wsgi(fake: FakeSlack, workdir: Path) -> tuple[WSGIApp, Callable[[], N
         slack_signing_secret=SIGNING_SECRET,
         slack_api_url=fake.base_url,
         database_url=database_url(workdir),
+        # The key `bench.run` gives `tandem serve`: the pulse scenario's check names ballots with it,
+        # and without it a key file would be generated into the current directory.
+        tandem_secret_key=BENCH_SECRET_KEY,
         log_level="WARNING",
     )
     database = Database(settings.database_url)
@@ -83,8 +86,10 @@ def tandem_wsgi(fake: FakeSlack, workdir: Path) -> tuple[WSGIApp, Callable[[], N
     return runtime.wsgi, runtime.close
 
 
-def bare_wsgi(fake: FakeSlack) -> tuple[WSGIApp, Callable[[], None]]:
-    runtime = BareRuntime(SIGNING_SECRET, fake.base_url, BOT_TOKEN, executor=InlineExecutor())
+def bare_wsgi(fake: FakeSlack, *, respond: bool = False) -> tuple[WSGIApp, Callable[[], None]]:
+    runtime = BareRuntime(
+        SIGNING_SECRET, fake.base_url, BOT_TOKEN, executor=InlineExecutor(), respond=respond
+    )
     return runtime.wsgi, runtime.close
 
 
@@ -162,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             name: SlackRequests(
                 f"http://{name}.invalid", SIGNING_SECRET, default_response_url=fake.response_url("bench")
             )
-            for name in ("tandem", "bare")
+            for name in ("tandem", "bare", "bare-respond")
         }
         context = BenchContext(
             fake_url=fake.url,
@@ -183,6 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, make in (
             ("tandem", lambda: tandem_wsgi(fake, Path(tmp))),
             ("bare", lambda: bare_wsgi(fake)),
+            ("bare-respond", lambda: bare_wsgi(fake, respond=True)),
         ):
             app, close = make()
             try:
@@ -202,10 +208,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print(f"scenario {scenario.name}: {scenario.summary}; {args.requests} requests per app, in-process\n")
     for name, (plain, profiled, _) in results.items():
-        print(f"{name:<7} CPU per request: {plain * 1e6:7.0f} us  (under cProfile: {profiled * 1e6:.0f} us)")
-    if "tandem" in results and "bare" in results:
-        extra = results["tandem"][0] - results["bare"][0]
-        print(f"tandem - bare:           {extra * 1e6:7.0f} us per request")
+        print(f"{name:<12} CPU per request: {plain * 1e6:7.0f} us  (under cProfile: {profiled * 1e6:.0f} us)")
+    for baseline in ("bare", "bare-respond"):
+        if "tandem" in results and baseline in results:
+            extra = results["tandem"][0] - results[baseline][0]
+            print(f"{'tandem - ' + baseline + ':':<30} {extra * 1e6:7.0f} us per request")
     if verdict is not None:
         print(f"check on Tandem's database: {verdict.message}")
     for name, (_, _, table) in results.items():

@@ -8,6 +8,8 @@ Adding a scenario is adding one `Scenario` to `SCENARIOS`:
 - `tandem_calls` says which calls Tandem makes to the fake Slack *after* acknowledging each request
   (e.g. ``{"response_url": 1}``). After every Tandem phase the harness waits for them and reports how
   many arrived, so a scenario cannot look fast by silently dropping its post-ack work.
+- `respond_calls`: the same for the `bare-respond` baseline (`bench.bare_app --respond`), which answers
+  every block action's response_url once and acks commands only.
 - `setup(context)` (optional) runs once, after both servers are up and before the scenario's first
   request: seed Tandem's database (`context.database_url`) or the fake, e.g. a pulse to click on.
 - `fresh_requests`: every request may be sent only once (a click carries an increasing `action_ts`,
@@ -80,6 +82,7 @@ class Scenario:
     summary: str
     build: Callable[[SlackRequests], BuiltRequest]
     tandem_calls: Mapping[str, int] = field(default_factory=dict)
+    respond_calls: Mapping[str, int] = field(default_factory=dict)
     setup: Callable[[BenchContext], None] | None = None
     fresh_requests: bool = False
     sent: Callable[[str, int], None] | None = None
@@ -329,6 +332,7 @@ SCENARIOS: dict[str, Scenario] = {
             'signed block action "help_dismiss" (Tandem acks, then respond(delete_original) to the fake)',
             _help_dismiss_click,
             tandem_calls={"response_url": 1},
+            respond_calls={"response_url": 1},
         ),
         Scenario(
             "pulse",
@@ -336,6 +340,7 @@ SCENARIOS: dict[str, Scenario] = {
             "records the answer in SQLite, then replies to the response_url with an ephemeral confirmation)",
             PULSE.build,
             tandem_calls={"response_url": 1},
+            respond_calls={"response_url": 1},
             setup=PULSE.setup,
             fresh_requests=True,
             sent=PULSE.sent,

@@ -61,8 +61,13 @@ class CountRefresher:
 
     def mark(self, pulse_id: int) -> None:
         with self._cond:
+            # Wake the thread only when the set was empty: that is when it may be waiting for work. While
+            # it waits out its interval, waking it for every click (a busy pulse's every click) only made
+            # it take the GIL back from the clicks and go to sleep again (bench/README.md).
+            wake = not self._dirty
             self._dirty.add(pulse_id)
-            self._cond.notify()
+            if wake:
+                self._cond.notify()
 
     def _run(self) -> None:
         while True:
