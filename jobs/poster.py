@@ -7,8 +7,8 @@ the channel whose next slot comes first, so a busy channel never holds up the ot
 workspace has a gate (`WorkspaceGate`) that spaces its posts at its rate and holds them all back
 while Slack has said "not before" (a 429): one workspace being rate-limited never slows another.
 
-A channel's next slot is `interval` after Slack answered its previous message (see
-PER_CHANNEL_INTERVAL); a send tells the poster when that was with `answered()`, that nothing went
+A channel's next slot is `interval` after its previous message started, and never before Slack
+answered that one (see PER_CHANNEL_INTERVAL); a send tells the poster when that was with `answered()`, that nothing went
 out with `nothing_sent()`, or that Slack refused it with a 429 with `rate_limited(retry_after)`:
 the same send then runs again once the workspace's Retry-After has passed (a 429 is Slack's clear
 "not posted", so repeating it cannot duplicate anything). Otherwise the slot counts from the end of
@@ -27,11 +27,13 @@ from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
-# Seconds from Slack's answer to one message to the start of the next into the same channel. The
-# first message reached Slack before its answer came back, and the next cannot reach Slack before
-# it is sent, so two messages never arrive within this many seconds of each other, whatever the
-# network or the GIL do to either. (Spacing the starts instead, by 1.05 s, measured 0.985 s between
-# arrivals under load: a thread can wait tens of milliseconds for the GIL after its slot.)
+# Seconds between the starts of two messages into the same channel; and a channel never has two in
+# flight: the next starts no sooner than Slack's answer to the one before. Slack's rule is "about one
+# message a second per channel, short bursts allowed", so starts a second apart keep within it
+# (arrivals measured 0.985 s apart at worst under load, when a thread waited for the GIL); counting
+# the second from Slack's *answer* instead, as Tandem once did, added a round trip per message, and
+# a channel with 20 check-ins due took 20 x 1.1 s at 100 ms latency instead of 19 s. A 429 is the
+# backstop: it is Slack's clear "not posted", and holds back only its workspace (see below).
 PER_CHANNEL_INTERVAL = 1.0
 
 # chat.postMessage's workspace-wide limit: the one figure Slack gives is on the method's page, "several
@@ -220,7 +222,7 @@ class ChannelPoster:
                 self._work.notify()  # more is due: hand it to another worker
             return channel, job
 
-    def _finish(self, channel: str, job: _Job, ended: float) -> Callable[[], None] | None:
+    def _finish(self, channel: str, job: _Job, started: float, ended: float) -> Callable[[], None] | None:
         """Account for a send that ended; returns what to run (outside the lock) to give back a
         send that was refused for now while the poster stops."""
         answered, nothing_sent, retry_after = (
@@ -244,10 +246,10 @@ class ChannelPoster:
             self._schedule(channel, job.workspace, ended)
             return None
         if answered is not None:
-            self._next_slot[channel] = answered + self.interval
+            self._next_slot[channel] = max(started + self.interval, answered)
         elif not nothing_sent:
             # The send did not say: it may have posted, and it ended after any answer.
-            self._next_slot[channel] = ended + self.interval
+            self._next_slot[channel] = max(started + self.interval, ended)
         self._pending -= 1
         self._settle(channel, job, ended)
         return None
@@ -279,6 +281,7 @@ class ChannelPoster:
             self._local.answered = None
             self._local.nothing_sent = False
             self._local.retry_after = None
+            started = time.monotonic()
             try:
                 job.send()
             except Exception:
@@ -286,7 +289,7 @@ class ChannelPoster:
             finally:
                 ended = time.monotonic()
                 with self._lock:
-                    give_back = self._finish(channel, job, ended)
+                    give_back = self._finish(channel, job, started, ended)
             if give_back is not None:
                 _give_back(give_back)
 
@@ -294,7 +297,7 @@ class ChannelPoster:
 
     def answered(self) -> None:
         """Called by a send when Slack answered its message (or gave up on it): the channel's next
-        message may start `interval` from now."""
+        message may start from now, and `interval` after this one started."""
         self._local.answered = time.monotonic()
 
     def nothing_sent(self) -> None:

@@ -35,7 +35,7 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -346,6 +346,8 @@ class FakeSlack:
         self._failures: dict[str, deque[_Failure]] = {}
         self._flaky: dict[str, list[_Flaky]] = {}
         self._flaky_rng = random.Random(0)
+        self._flaky_in_a_row: dict[str, int] = {}  # method: most faults in a row for one call's params
+        self._flaky_streaks: dict[tuple[str, str], int] = {}
         # Every fault `flaky` injected: (the call, the status answered, whether the work was done first).
         self.injected: list[tuple[Call, int, bool]] = []
         self._server: _Server | None = None
@@ -541,8 +543,13 @@ class FakeSlack:
         stored: bool = False,
         retry_after: int | None = None,
         seed: int | None = None,
+        in_a_row: int | None = None,
     ) -> None:
         """Answer a share (``rate``, 0..1) of the calls to ``method`` with ``status``, at random.
+
+        ``in_a_row`` caps how many calls with the same parameters in a row may draw a fault (any
+        rule's): with it, a caller that retries that often always gets through in the end, so a test
+        of recovery does not fail one run in a few when chance lands every try of one post on a fault.
 
         ``stored=True`` does the work first (a ``chat.postMessage`` stores its message) and then answers
         the error, as a gateway or an overloaded Slack may; ``stored=False`` answers before doing
@@ -556,17 +563,26 @@ class FakeSlack:
             if seed is not None:
                 self._flaky_rng = random.Random(seed)
             self._flaky.setdefault(method, []).append(_Flaky(rate, status, stored, retry_after))
+            if in_a_row is not None:
+                self._flaky_in_a_row[method] = in_a_row
 
-    def _draw_flaky(self, method: str) -> _Flaky | None:
+    def _draw_flaky(self, method: str, params: Mapping[str, Any]) -> _Flaky | None:
         with self._lock:
             rules = self._flaky.get(method)
             if not rules:
+                return None
+            cap = self._flaky_in_a_row.get(method)
+            key = (method, json.dumps(params, sort_keys=True, default=str))
+            if cap is not None and self._flaky_streaks.get(key, 0) >= cap:
+                self._flaky_streaks.pop(key, None)
                 return None
             draw, edge = self._flaky_rng.random(), 0.0
             for rule in rules:
                 edge += rule.rate
                 if draw < edge:
+                    self._flaky_streaks[key] = self._flaky_streaks.get(key, 0) + 1
                     return rule
+            self._flaky_streaks.pop(key, None)
         return None
 
     def clear_failures(self) -> None:
@@ -574,6 +590,8 @@ class FakeSlack:
         with self._lock:
             self._failures.clear()
             self._flaky.clear()
+            self._flaky_in_a_row.clear()
+            self._flaky_streaks.clear()
 
     def _take_failure(self, method: str, wildcard: bool, token: str | None = None) -> _Failure | None:
         with self._lock:
@@ -727,7 +745,7 @@ class FakeSlack:
         failure = self._take_failure(method, wildcard=True, token=token)
         if failure is not None:
             return self._failure_response(failure)
-        flaky = self._draw_flaky(method)
+        flaky = self._draw_flaky(method, params)
         if flaky is not None and not flaky.stored:
             return self._flaky_response(flaky, method, params, token, arrived, path)
 

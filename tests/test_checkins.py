@@ -418,9 +418,11 @@ def test_one_message_per_second_per_channel(
     assert len(posts(slack, "C2")) == 4 and len(posts(slack, "C3")) == 2
     for channel in ("C2", "C3"):
         starts, answers = messenger.starts[channel], messenger.answers[channel]
-        # Each post starts at least the interval after Slack answered the one before it, so the
-        # two can never reach Slack closer together than that.
-        assert all(start - answered >= 0.2 for answered, start in zip(answers, starts[1:], strict=False))
+        # Each post starts the interval after the one before it started (give or take the database
+        # work a send does before it calls Slack), and never before Slack answered that one: a
+        # channel never has two messages in flight.
+        assert all(b - a >= 0.2 * 0.9 for a, b in itertools.pairwise(starts))
+        assert all(start >= answered for answered, start in zip(answers, starts[1:], strict=False))
     # Channels do not wait for each other: C3's first post did not queue behind C2's four (it went
     # out before C2's last, which had to wait three intervals).
     assert messenger.starts["C3"][0] < messenger.starts["C2"][-1]

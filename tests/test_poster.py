@@ -334,7 +334,8 @@ def test_one_message_a_second_per_channel_holds_across_workspaces_and_their_gate
     for token in (TOKEN_A, TOKEN_B):
         arrivals = [c.at for c in posts(slack, token)]
         assert len(arrivals) == 3
-        # The next message into a channel starts `interval` after Slack answered the previous one.
-        assert min(b - a for a, b in itertools.pairwise(arrivals)) >= 0.3
+        # The next message into a channel starts `interval` after the previous one started (and not
+        # before Slack answered it): arrivals are that far apart, give or take the fake's jitter.
+        assert min(b - a for a, b in itertools.pairwise(arrivals)) >= 0.3 * 0.9
     # The two channels were served side by side, not one after the other.
     assert posts(slack, TOKEN_B)[0].at < posts(slack, TOKEN_A)[-1].at
