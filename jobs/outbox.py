@@ -61,6 +61,7 @@ class CheckinOutbox:
                     clock=self.clock,
                     grace=self.grace,
                     answered=self.poster.answered,
+                    sending=self.poster.sending,
                     nothing_sent=self.poster.nothing_sent,
                 )
             except RateLimited as later:

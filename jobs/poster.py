@@ -281,6 +281,7 @@ class ChannelPoster:
             self._local.answered = None
             self._local.nothing_sent = False
             self._local.retry_after = None
+            self._local.started = None
             started = time.monotonic()
             try:
                 job.send()
@@ -289,11 +290,16 @@ class ChannelPoster:
             finally:
                 ended = time.monotonic()
                 with self._lock:
-                    give_back = self._finish(channel, job, started, ended)
+                    give_back = self._finish(channel, job, self._local.started or started, ended)
             if give_back is not None:
                 _give_back(give_back)
 
     # -- what a send says about itself ------------------------------------------------------------
+
+    def sending(self) -> None:
+        """Called by a send right before its message goes to Slack (after any database work): the
+        channel's next message starts `interval` from then. Without it, from when the send began."""
+        self._local.started = time.monotonic()
 
     def answered(self) -> None:
         """Called by a send when Slack answered its message (or gave up on it): the channel's next

@@ -559,6 +559,7 @@ def deliver(
     clock: Callable[[], dt.datetime],
     grace: dt.timedelta,
     answered: Callable[[], None] = lambda: None,
+    sending: Callable[[], None] = lambda: None,
     nothing_sent: Callable[[], None] = lambda: None,
 ) -> str | None:
     """Post one prepared check-in so that it reaches its channel exactly once, and record the outcome;
@@ -572,8 +573,9 @@ def deliver(
     Tandem may not read gets "uncertain": never re-posted, never announced as failed. Only a refusal
     (Slack's clear no) is recorded as failed.
 
-    `answered` is called as soon as Slack answered (or the post failed), `nothing_sent` when nothing
-    was sent to the channel at all: the channel's pacing counts from them (jobs/poster.py). A 429 is
+    `sending` is called right before each post goes to Slack, `answered` as soon as Slack answered
+    (or the post failed), `nothing_sent` when nothing was sent to the channel at all: the channel's
+    pacing counts from them (jobs/poster.py). A 429 is
     not waited out here: it raises RateLimited, and the caller delivers the check-in it carries again
     after Retry-After (a 429 is Slack's clear "not posted": repeating it cannot duplicate anything).
     """
@@ -622,6 +624,7 @@ def deliver(
                         )
                 nothing_sent()
                 return None
+        sending()  # the channel's next message is spaced from here, not from the database work above
         try:
             ts = services.messenger.post(
                 checkin.team_id,
