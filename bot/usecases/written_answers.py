@@ -346,6 +346,11 @@ def post_answers(
     there is nothing to post (no round, nobody asked, or another process took it)."""
     if scheduled_at is None:
         return False  # `/tandem now`: no round is prepared for a check-in at an unplanned second
+    # Most check-ins have no written round: a read says so without queueing for the write lock
+    # (every check-in of a burst passes here).
+    with services.database.read() as session:
+        if written_db.round_at(session, ritual_id, scheduled_at) is None:
+            return False
     now = services.clock.now()
     with services.database.begin() as session:
         written = written_db.round_at(session, ritual_id, scheduled_at)
