@@ -810,29 +810,36 @@ def form_from_state_for_rebuild(state_values: Mapping[str, Any]) -> SetupForm:
         timezone=zone if isinstance(zone, str) and zone else defaults.timezone,
         marketing=_users(s, ids.BLOCK_SETUP_MARKETING, ids.ACTION_SETUP_MARKETING),
         it=_users(s, ids.BLOCK_SETUP_IT, ids.ACTION_SETUP_IT),
-        themes=_themes(_selected_values(s, ids.BLOCK_SETUP_THEMES, ids.ACTION_SETUP_THEMES)),
-        pulse_enabled=_checked(
+        **_options(s, defaults),
+    )
+
+
+def _options(s: Mapping[str, Any], defaults: SetupForm) -> dict[str, Any]:
+    """The setup form's settings after its schedule and members, read alike by both parsers."""
+    return {
+        "themes": _themes(_selected_values(s, ids.BLOCK_SETUP_THEMES, ids.ACTION_SETUP_THEMES)),
+        "pulse_enabled": _checked(
             s, ids.BLOCK_SETUP_PULSE, ids.ACTION_SETUP_PULSE, _PULSE, defaults.pulse_enabled
         ),
-        pulse_anonymous=_checked(
+        "pulse_anonymous": _checked(
             s, ids.BLOCK_SETUP_ANONYMOUS, ids.ACTION_SETUP_ANONYMOUS, _ANONYMOUS, defaults.pulse_anonymous
         ),
-        pulse_window_hours=_window(s) or defaults.pulse_window_hours,
-        pulse_comments=_checked(s, ids.BLOCK_SETUP_COMMENTS, ids.ACTION_SETUP_COMMENTS, _COMMENTS, False),
-        pairing_weeks=_pairing_weeks(s),
-        pairing_trios=_checked(
+        "pulse_window_hours": _window(s) or defaults.pulse_window_hours,
+        "pulse_comments": _checked(s, ids.BLOCK_SETUP_COMMENTS, ids.ACTION_SETUP_COMMENTS, _COMMENTS, False),
+        "pairing_weeks": _pairing_weeks(s),
+        "pairing_trios": _checked(
             s, ids.BLOCK_SETUP_PAIRING_TRIOS, ids.ACTION_SETUP_PAIRING_TRIOS, _TRIOS, False
         ),
-        leads_digest=_checked(
+        "leads_digest": _checked(
             s,
             ids.BLOCK_SETUP_LEADS_DIGEST,
             ids.ACTION_SETUP_LEADS_DIGEST,
             _LEADS_DIGEST,
             defaults.leads_digest,
         ),
-        written_answers=_checked(s, ids.BLOCK_SETUP_WRITTEN, ids.ACTION_SETUP_WRITTEN, _WRITTEN, False),
-        written_lead_hours=_written_lead(s) or DEFAULT_LEAD_HOURS,
-    )
+        "written_answers": _checked(s, ids.BLOCK_SETUP_WRITTEN, ids.ACTION_SETUP_WRITTEN, _WRITTEN, False),
+        "written_lead_hours": _written_lead(s) or DEFAULT_LEAD_HOURS,
+    }
 
 
 def _window(state: Mapping[str, Any]) -> int | None:
@@ -936,28 +943,7 @@ def parse_setup_state(state_values: Mapping[str, Any], *, today: dt.date) -> tup
         timezone=zone,
         marketing=marketing,
         it=it,
-        themes=_themes(_selected_values(s, ids.BLOCK_SETUP_THEMES, ids.ACTION_SETUP_THEMES)),
-        pulse_enabled=_checked(
-            s, ids.BLOCK_SETUP_PULSE, ids.ACTION_SETUP_PULSE, _PULSE, defaults.pulse_enabled
-        ),
-        pulse_anonymous=_checked(
-            s, ids.BLOCK_SETUP_ANONYMOUS, ids.ACTION_SETUP_ANONYMOUS, _ANONYMOUS, defaults.pulse_anonymous
-        ),
-        pulse_window_hours=window or defaults.pulse_window_hours,
-        pulse_comments=_checked(s, ids.BLOCK_SETUP_COMMENTS, ids.ACTION_SETUP_COMMENTS, _COMMENTS, False),
-        pairing_weeks=_pairing_weeks(s),
-        pairing_trios=_checked(
-            s, ids.BLOCK_SETUP_PAIRING_TRIOS, ids.ACTION_SETUP_PAIRING_TRIOS, _TRIOS, False
-        ),
-        leads_digest=_checked(
-            s,
-            ids.BLOCK_SETUP_LEADS_DIGEST,
-            ids.ACTION_SETUP_LEADS_DIGEST,
-            _LEADS_DIGEST,
-            defaults.leads_digest,
-        ),
-        written_answers=_checked(s, ids.BLOCK_SETUP_WRITTEN, ids.ACTION_SETUP_WRITTEN, _WRITTEN, False),
-        written_lead_hours=_written_lead(s) or DEFAULT_LEAD_HOURS,
+        **_options(s, defaults),
     )
     errors.update(_cadence_errors(form, today=today, known=errors))
     return form, errors
