@@ -414,3 +414,8 @@ def first_ritual_per_channel(session: Session) -> list[ChannelRitual]:
         .order_by(ranked.c.workspace_id, ranked.c.channel_id)
     )
     return [ChannelRitual(*row) for row in rows]
+
+
+def status_of(session: Session, ritual_id: int) -> RitualStatus | None:
+    """The ritual's status (None if it does not exist): one column, no ORM object loaded."""
+    return session.scalar(select(Ritual.status).where(Ritual.id == ritual_id))

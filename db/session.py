@@ -7,8 +7,10 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
@@ -16,6 +18,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Long enough to ride out a scheduler burst, short enough that a stuck lock surfaces as an error.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -106,6 +110,10 @@ class FifoLock:
                 self._cond.wait()
             self._owner, self._depth = me, 1
 
+    def held_here(self) -> bool:
+        """True when this thread holds the lock."""
+        return self._owner == threading.get_ident()
+
     def __exit__(self, *exc: object) -> None:
         with self._cond:
             self._depth -= 1
@@ -113,6 +121,27 @@ class FifoLock:
                 self._owner = None
                 self._serving += 1
                 self._cond.notify_all()
+
+
+@dataclass(eq=False)
+class _Ticket:
+    """One thread's share of a group commit (`Database.together`)."""
+
+    work: Callable[[Session], Any]
+    wake: threading.Event = field(default_factory=threading.Event)
+    lead: bool = False  # woken (or arrived first) to run the group, not because its work is done
+    done: bool = False
+    result: Any = None
+    error: BaseException | None = None
+
+
+class _Group:
+    """The units of work waiting to be committed together, and whether a thread is running a group."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.waiting: list[_Ticket] = []
+        self.running = False
 
 
 class _Residue:
@@ -138,6 +167,8 @@ class Database:
         # Shared with that twin. Pending from the start: a process killed after a close committed
         # but before its residue was erased leaves it behind, so the first pass after a start erases.
         self._residue = _Residue(pending=set(ANONYMITY_TABLES))
+        # Shared with that twin too: one group commit per database (`together`).
+        self._group = _Group()
         self.erase_wait = ERASE_WAIT_SECONDS
 
     def writes_in_turn(self) -> Database:
@@ -174,6 +205,79 @@ class Database:
         """One unit of work: commits when the block ends, rolls back if it raises."""
         with self._write_turn(), self.sessions.begin() as session:
             yield session
+
+    def together(self, work: Callable[[Session], T]) -> T:
+        """Run `work` in a unit of work shared with the other threads asking at the same moment, and
+        return what it returned once that unit of work is committed (a group commit).
+
+        For small, hot writes many threads make at once: the poster's threads take a check-in's lease
+        right before its post and record its ts right after, two write transactions a check-in. On
+        SQLite every one of them queues for the file's one write lock, so 10,000 check-ins due in one
+        minute were 20,000 transactions in a row, and the preparer's batches waited behind them
+        (bench/README.md, "burst10k"). Here the first thread to arrive runs every unit of work that is
+        waiting in one transaction, while the next ones gather for the transaction after it; on
+        PostgreSQL the same saves a commit (a WAL flush) per write.
+
+        `work` must do database work only, through the session it gets: it may run on another thread,
+        and it is run again, alone, when a unit of work it shared raised (an error in one never undoes
+        another). It returns only after its transaction committed, so a caller may act on the write (a
+        lease taken) at once. Inside a unit of work of its own (which holds the write turn), it runs alone.
+        """
+        if self._write_turns is not None and self._write_turns.held_here():
+            with self.begin() as session:
+                return work(session)
+        group = self._group
+        ticket = _Ticket(work)
+        with group.lock:
+            group.waiting.append(ticket)
+            if not group.running:
+                group.running = ticket.lead = True
+        if not ticket.lead:
+            ticket.wake.wait()
+        if not ticket.done:  # this thread runs the group waiting now, its own work included
+            with group.lock:
+                batch, group.waiting = group.waiting, []
+            try:
+                self._commit_together(batch)
+            finally:
+                with group.lock:
+                    if group.waiting:
+                        successor = group.waiting[0]
+                        successor.lead = True
+                        successor.wake.set()
+                    else:
+                        group.running = False
+        if ticket.error is not None:
+            raise ticket.error
+        return ticket.result
+
+    def _commit_together(self, batch: list[_Ticket]) -> None:
+        try:
+            try:
+                with self.begin() as session:
+                    results = [ticket.work(session) for ticket in batch]
+            except Exception:
+                if len(batch) == 1:
+                    raise
+                # One of them failed and took the others' writes with it: each again, alone.
+                log.warning("a group commit of %d units of work failed; each runs alone", len(batch))
+                for ticket in batch:
+                    try:
+                        with self.begin() as session:
+                            ticket.result = ticket.work(session)
+                    except Exception as exc:
+                        ticket.error = exc
+            else:
+                for ticket, result in zip(batch, results, strict=True):
+                    ticket.result = result
+        except BaseException as exc:
+            for ticket in batch:
+                ticket.error = ticket.error or exc
+            raise
+        finally:
+            for ticket in batch:
+                ticket.done = True
+                ticket.wake.set()
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:

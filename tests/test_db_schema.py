@@ -9,13 +9,15 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
-from sqlalchemy import MetaData, inspect, select, text
+from sqlalchemy import MetaData, event, inspect, select, text
+from sqlalchemy.exc import IntegrityError
 
 from db.base import Base
 from db.migrate import pending
@@ -183,6 +185,98 @@ def test_writes_in_turn_are_served_first_come_first_served(tmp_path: Path) -> No
 def test_writes_need_no_turns_on_postgresql(database: Database, is_postgres: bool) -> None:
     turns = database.writes_in_turn()
     assert (turns is database) == is_postgres
+
+
+def _count_commits(database: Database) -> list[int]:
+    commits = [0]
+
+    @event.listens_for(database.engine, "commit")
+    def counted(_conn: object) -> None:
+        commits[0] += 1
+
+    return commits
+
+
+def test_units_of_work_asked_for_together_share_commits_and_each_gets_its_result(
+    database: Database,
+) -> None:
+    # The poster's threads take a lease before each post and record its ts after: 10,000 check-ins
+    # due at once were 20,000 transactions queued for SQLite's one write lock (bench/README.md).
+    turns = database.writes_in_turn()
+    commits = _count_commits(database)
+    gate = threading.Barrier(24)
+    results: dict[int, object] = {}
+
+    def add(n: int) -> None:
+        gate.wait(10)
+        def work(session: Any) -> int:
+            session.add(Workspace(team_id=f"T_G{n}"))
+            time.sleep(0.005)  # while one group's transaction runs, the threads arriving gather
+            return n * n
+
+        results[n] = turns.together(work)
+        # Committed when it returns: another connection sees the row at once.
+        with database.read() as session:
+            assert session.scalar(select(Workspace.id).where(Workspace.team_id == f"T_G{n}")) is not None
+
+    threads = [threading.Thread(target=add, args=(n,)) for n in range(24)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert results == {n: n * n for n in range(24)}
+    assert 1 <= commits[0] < 24  # some of them shared a commit
+
+
+def test_a_unit_of_work_that_fails_in_a_group_undoes_nothing_of_the_others(database: Database) -> None:
+    turns = database.writes_in_turn()
+    with database.begin() as session:
+        session.add(Workspace(team_id="T_THERE"))
+    release = threading.Event()
+    outcomes: dict[str, object] = {}
+
+    def hold(session: object) -> None:
+        release.wait(10)  # the first group runs this alone while the next ones gather behind it
+
+    def add(team: str) -> None:
+        try:
+            outcomes[team] = turns.together(lambda session: session.add(Workspace(team_id=team)))
+        except Exception as exc:
+            outcomes[team] = exc
+
+    def duplicate(session: Any) -> None:
+        session.add(Workspace(team_id="T_THERE"))
+        session.flush()  # the team id is taken: this one raises
+
+    first = threading.Thread(target=turns.together, args=(hold,))
+    first.start()
+    deadline = time.monotonic() + 10
+    while not turns._group.running:
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+    threads = [threading.Thread(target=add, args=(team,)) for team in ("T_A", "T_B")]
+    threads.append(threading.Thread(target=lambda: outcomes.__setitem__("dup", _raises(turns, duplicate))))
+    for thread in threads:
+        thread.start()
+    while len(turns._group.waiting) < 3:
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+    release.set()
+    for thread in [first, *threads]:
+        thread.join(20)
+    assert outcomes["T_A"] is None and outcomes["T_B"] is None
+    assert isinstance(outcomes["dup"], IntegrityError)
+    with database.read() as session:
+        teams = session.scalars(select(Workspace.team_id).where(Workspace.team_id.in_(["T_A", "T_B"])))
+        assert sorted(teams) == ["T_A", "T_B"]
+
+
+def _raises(turns: Database, work: Any) -> BaseException | None:
+    try:
+        turns.together(work)
+    except Exception as exc:
+        return exc
+    return None
 
 
 def _schema(url: str) -> dict[str, object]:

@@ -52,7 +52,7 @@ from db.models import Commitment, CustomPrompt, OccurrenceStatus, Ritual, Ritual
 from db.prompt_library import BUILTIN_PROMPTS, Prompt, Theme, choose_next_prompt
 from db.prompts import workspace_prompts, workspace_prompts_of
 from db.reports import WEAK, PulsePoint, pulse_points, spot_of, theme_measures
-from db.rituals import cadence_of, load_ritual, load_rituals, member_ids
+from db.rituals import cadence_of, load_ritual, load_rituals, member_ids, status_of
 from db.session import Database
 from db.steering import choose_theme
 from db.wins import latest_wins_since, wins_between
@@ -580,12 +580,16 @@ def deliver(
     after Retry-After (a 429 is Slack's clear "not posted": repeating it cannot duplicate anything).
     """
     database = services.database
-    # It may have waited in its channel's queue: a ritual paused or deleted meanwhile posts nothing.
-    with database.begin() as session:
-        ritual = session.get(Ritual, checkin.ritual_id)
-        stopped = ritual is None or ritual.status is not RitualStatus.ACTIVE
-        status = "deleted" if ritual is None else ritual.status.value
+
+    def take_lease(session: Session) -> tuple[str, int | None]:
+        # It may have waited in its channel's queue: a ritual paused or deleted meanwhile posts nothing.
+        status = status_of(session, checkin.ritual_id)
         lease = occurrences.take_lease(session, checkin.occurrence_id, lease=checkin.lease, now=clock())
+        return ("deleted" if status is None else status.value), lease
+
+    # The poster's threads take their leases (and record their posts) in shared transactions.
+    status, lease = database.together(take_lease)
+    stopped = status != RitualStatus.ACTIVE.value
     if lease is None:
         log.info("check-in %s not posted here: it has an outcome or another owner", checkin.occurrence_id)
         nothing_sent()
@@ -693,8 +697,8 @@ def deliver(
 def _record_posted(
     database: Database, checkin: PreparedCheckin, lease: int, ts: str, clock: Callable[[], dt.datetime]
 ) -> None:
-    with database.begin() as session:
-        occurrences.mark_posted(
+    database.together(
+        lambda session: occurrences.mark_posted(
             session,
             checkin.occurrence_id,
             channel_id=checkin.channel_id,
@@ -703,6 +707,7 @@ def _record_posted(
             now=clock(),
             lease=lease,
         )
+    )
     if checkin.scheduled_at is not None:
         SCHEDULER_LAG.observe(max(0.0, (clock() - checkin.scheduled_at).total_seconds()))
 
