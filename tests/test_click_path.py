@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -11,7 +12,6 @@ from sqlalchemy import func, select
 
 from bot import ids
 from bot.app import PayloadMatcher
-from bot.usecases import pulses as pulse_usecases
 from db.models import PulseBallot, PulseQuestion
 from jobs import pulses as pulse_jobs
 from jobs.pulses import CountRefresher
@@ -60,38 +60,36 @@ def test_clicks_during_the_refresh_interval_do_not_wake_the_count_refresher(
     assert refreshed[0] == 1 and sorted(refreshed[1:]) == [1, 2]
 
 
-class _WatchedLock:
-    """The clicks' lock, telling the test when a click asks for it."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.asked = threading.Event()
-
-    def __enter__(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            self.asked.set()
-        self.lock.acquire()
-
-    def __exit__(self, *exc: object) -> None:
-        self.lock.release()
-
-
-def test_a_click_on_sqlite_waits_for_its_turn_then_is_stored_and_answered(
-    running_app: RunningApp, is_postgres: bool, monkeypatch: pytest.MonkeyPatch
+def test_a_click_waits_for_the_group_commit_in_progress_then_is_stored_and_answered(
+    running_app: RunningApp,
 ) -> None:
-    if is_postgres:
-        pytest.skip("clicks take turns for SQLite's one write lock; PostgreSQL has none to share")
+    # Clicks arriving together share a transaction (Database.together): one waits for the group
+    # being committed, in the queue rather than in SQLite's busy handler, and is stored after it.
     people = World(running_app.services.database, running_app.clock)
     for user in MARKETING + IT:
         people.person(user, timezone=AWAKE_AT_REMINDER)
     world = start_pulse(running_app)
-    turns = _WatchedLock()
-    monkeypatch.setattr(pulse_usecases, "_CLICKS_IN_TURN", turns)
-    with turns:  # another click of this process is being stored
+    database = running_app.services.database
+    release, running = threading.Event(), threading.Event()
+
+    def hold(session: object) -> None:
+        running.set()
+        release.wait(10)
+
+    holder = threading.Thread(target=database.together, args=(hold,))
+    holder.start()
+    assert running.wait(10)
+    try:
         assert world.click("U_M1", PulseQuestion.PARTNER, 4).status_code == 200  # acked at once
-        assert turns.asked.wait(10), "the click never asked for its turn"
-        assert _ballots(running_app) == 0  # it waits in the lock, not in SQLite's busy handler
+        deadline = time.monotonic() + 10
+        while not database._group.waiting:
+            assert time.monotonic() < deadline, "the click never asked to be committed"
+            time.sleep(0.005)
+        assert _ballots(running_app) == 0
         assert running_app.fake.responses() == []
+    finally:
+        release.set()
+        holder.join(10)
     running_app.drain()
     assert _ballots(running_app) == 1
     (reply,) = running_app.fake.responses()

@@ -209,6 +209,7 @@ def test_units_of_work_asked_for_together_share_commits_and_each_gets_its_result
 
     def add(n: int) -> None:
         gate.wait(10)
+
         def work(session: Any) -> int:
             session.add(Workspace(team_id=f"T_G{n}"))
             time.sleep(0.005)  # while one group's transaction runs, the threads arriving gather

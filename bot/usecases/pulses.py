@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 from collections.abc import Mapping
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -279,16 +277,6 @@ class AnswerReply:
     message: bytes | dict[str, object]
 
 
-# Clicks on SQLite take turns for the file's one write lock here instead of in SQLite's busy handler:
-# there a waiting thread sleeps in steps of 1 to 100 ms however soon the lock is free again, holding a
-# pooled connection (and, past the pool's five, opening one per click). A plain lock rather than
-# `db.session.FifoLock`, which wakes every waiter at each release (notify_all: up to fifteen GIL round
-# trips per click under load); its order is not strictly first come first served, which clicks do not
-# need (the latest action_ts wins). A holder waits at most SQLite's busy timeout for other processes'
-# writers. See bench/README.md.
-_CLICKS_IN_TURN: AbstractContextManager[object] = threading.Lock()
-
-
 def answer(services: Services, actor: Actor, click: AnswerClick) -> AnswerReply:
     """Store one click on a pulse of the actor's workspace (any other pulse id stores nothing).
 
@@ -299,11 +287,13 @@ def answer(services: Services, actor: Actor, click: AnswerClick) -> AnswerReply:
     pulse_id, question, score = click.pulse_id, click.question, click.score
     # Decide inside the unit of work, reply after it: the caller's POST to Slack never runs while
     # the transaction (on SQLite, the write lock every other click waits for) is open.
-    turn = _CLICKS_IN_TURN if services.database.backend == "sqlite" else nullcontext()
+    # Clicks arriving together share one transaction and its commit (`Database.together`): on SQLite
+    # they would otherwise queue one by one for the file's one write lock, each paying for its own
+    # BEGIN IMMEDIATE and COMMIT. Each click's ballot is still written before its reply says so.
     try:
-        with turn, services.database.connect() as conn:
-            outcome = pulse_db.record_answer(
-                conn,
+        outcome = services.database.together(
+            lambda session: pulse_db.record_answer(
+                session.connection(),
                 pulse_id,
                 team_id=actor.team_id,
                 user_id=actor.user_id,
@@ -314,6 +304,7 @@ def answer(services: Services, actor: Actor, click: AnswerClick) -> AnswerReply:
                 keys=services.voter_keys,
                 choose_side=click.side,
             )
+        )
     except pulse_db.PulseError as exc:
         log.warning("an answer to pulse %s could not be stored: %s", pulse_id, exc)
         return AnswerReply(None, ephemeral_reply(ANSWER_NOT_SAVED))
