@@ -172,17 +172,23 @@ class RemoteFake:
         self.proc.wait(timeout=10)
 
 
-def burst(rituals: int = 1000, channels: int = 50, workspaces: int = 1, latency: float = 0.1) -> None:
+def burst(
+    rituals: int = 1000,
+    channels: int = 50,
+    workspaces: int = 1,
+    latency: float = 0.1,
+    postgres: str | None = None,
+) -> None:
     fake = RemoteFake(latency)
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            _burst(fake, Path(tmp), rituals, channels, workspaces, latency)
+        with tempfile.TemporaryDirectory() as tmp, _database(Path(tmp), postgres) as url:
+            _burst(fake, url, rituals, channels, workspaces, latency)
     finally:
         fake.close()
 
 
-def _burst(fake: RemoteFake, tmp: Path, rituals: int, channels: int, workspaces: int, latency: float) -> None:
-    database = Database(f"sqlite:///{tmp / 'burst.db'}")
+def _burst(fake: RemoteFake, url: str, rituals: int, channels: int, workspaces: int, latency: float) -> None:
+    database = Database(url)
     upgrade(database.engine)
     # Due at the start of the next wall-clock minute that leaves time to set up.
     due = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=75)).replace(second=0, microsecond=0)
@@ -195,6 +201,7 @@ def _burst(fake: RemoteFake, tmp: Path, rituals: int, channels: int, workspaces:
         tz="UTC",
         weekday=due.weekday(),
     )
+    analyze(database)  # PostgreSQL: as autovacuum keeps a live database (see `prepare`)
     settings = load_settings(
         _env_file=None,
         slack_bot_token="xoxb-bench",
@@ -533,16 +540,19 @@ if __name__ == "__main__":
     parser.add_argument("which", choices=["burst", "burst10k", "prepare", "startup", "share", "fake"])
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--rituals", type=int)
-    parser.add_argument("--postgres", help="a PostgreSQL server URL (prepare, share)")
+    parser.add_argument(
+        "--postgres",
+        help="a PostgreSQL server URL (burst, burst10k, prepare: instead of SQLite; share: needed)",
+    )
     parser.add_argument("--profile", action="store_true", help="prepare: print cProfile's top functions")
     args = parser.parse_args()
     if args.which == "fake":
         serve_fake(args.latency)
     elif args.which == "burst":
-        burst(rituals=args.rituals or 1000, channels=50, latency=args.latency)
+        burst(rituals=args.rituals or 1000, channels=50, latency=args.latency, postgres=args.postgres)
     elif args.which == "burst10k":
         n = args.rituals or 10_000
-        burst(rituals=n, channels=n, workspaces=max(1, n // 10), latency=args.latency)
+        burst(rituals=n, channels=n, workspaces=max(1, n // 10), latency=args.latency, postgres=args.postgres)
     elif args.which == "prepare":
         prepare(rituals=args.rituals or 10_000, postgres=args.postgres, profile=args.profile)
     elif args.which == "startup":
