@@ -252,10 +252,18 @@ class Database:
         return ticket.result
 
     def _commit_together(self, batch: list[_Ticket]) -> None:
+        settled: list[_Ticket] = []  # tickets whose outcome is known (a result committed, or an error)
         try:
             try:
                 with self.begin() as session:
                     results = [ticket.work(session) for ticket in batch]
+            except OperationalError as exc:
+                # The database as a whole failed (locked past the busy timeout, gone, cancelled): each
+                # alone would meet the same, and running them one by one would make the last wait
+                # for every timeout in turn.
+                for ticket in batch:
+                    ticket.error = exc
+                    settled.append(ticket)
             except Exception:
                 if len(batch) == 1:
                     raise
@@ -267,12 +275,15 @@ class Database:
                             ticket.result = ticket.work(session)
                     except Exception as exc:
                         ticket.error = exc
+                    settled.append(ticket)
             else:
                 for ticket, result in zip(batch, results, strict=True):
                     ticket.result = result
+                    settled.append(ticket)
         except BaseException as exc:
             for ticket in batch:
-                ticket.error = ticket.error or exc
+                if ticket not in settled:
+                    ticket.error = exc
             raise
         finally:
             for ticket in batch:

@@ -17,7 +17,7 @@ from alembic.runtime.migration import MigrationContext
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import MetaData, event, inspect, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from db.base import Base
 from db.migrate import pending
@@ -270,6 +270,50 @@ def test_a_unit_of_work_that_fails_in_a_group_undoes_nothing_of_the_others(datab
     with database.read() as session:
         teams = session.scalars(select(Workspace.team_id).where(Workspace.team_id.in_(["T_A", "T_B"])))
         assert sorted(teams) == ["T_A", "T_B"]
+
+
+def test_a_database_failure_in_a_group_fails_each_of_its_units_of_work_once(database: Database) -> None:
+    # Locked past the busy timeout, or gone: each unit of work alone would meet the same, so they are
+    # not run again one by one (the last would wait for every timeout in turn).
+    turns = database.writes_in_turn()
+    release = threading.Event()
+    runs: list[str] = []
+    outcomes: dict[str, object] = {}
+
+    def hold(session: object) -> None:
+        release.wait(10)
+
+    def work(name: str) -> Any:
+        def run(session: Any) -> None:
+            runs.append(name)
+            if name == "locked":
+                raise OperationalError("UPDATE …", {}, Exception("database is locked"))
+            session.add(Workspace(team_id=f"T_{name}"))
+
+        return run
+
+    first = threading.Thread(target=turns.together, args=(hold,))
+    first.start()
+    deadline = time.monotonic() + 10
+    while not turns._group.running:
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+    threads = [
+        threading.Thread(target=lambda n=name: outcomes.__setitem__(n, _raises(turns, work(n))))
+        for name in ("a", "locked", "b")
+    ]
+    for thread in threads:
+        thread.start()
+    while len(turns._group.waiting) < 3:
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+    release.set()
+    for thread in [first, *threads]:
+        thread.join(20)
+    assert all(isinstance(outcomes[n], OperationalError) for n in ("a", "locked", "b"))
+    assert runs.count("locked") == 1 and len(runs) == len(set(runs))  # none run again alone
+    with database.read() as session:
+        assert session.scalar(select(Workspace.id).where(Workspace.team_id.in_(["T_a", "T_b"]))) is None
 
 
 def _raises(turns: Database, work: Any) -> BaseException | None:
