@@ -220,13 +220,7 @@ def _burst(fake: RemoteFake, url: str, rituals: int, channels: int, workspaces: 
         f"{rituals} rituals over {channels} channels of {workspaces} workspaces due at {due:%H:%M:%S} UTC; "
         f"Web API latency {latency * 1000:.0f} ms (fake in its own process)"
     )
-    while dt.datetime.now(dt.UTC) < due:
-        time.sleep(0.2)
-    # The due minute on the monotonic clock the fake records arrivals with.
-    due_mono = time.monotonic() - (time.time() - due.timestamp())
-    deadline = time.monotonic() + 180
-    while fake.ask("count") < rituals and time.monotonic() < deadline:
-        time.sleep(0.2)
+    due_mono = await_posts(fake, due, rituals)
     runtime.close()
     posts = fake.ask("posts")
     report_posts(posts, due_mono, rituals, channels)
@@ -246,6 +240,18 @@ def _burst(fake: RemoteFake, url: str, rituals: int, channels: int, workspaces: 
             f"the last {span:.2f} s after it ({count / max(span, 1e-9):.0f} per second)"
         )
     database.dispose()
+
+
+def await_posts(fake: RemoteFake, due: dt.datetime, rituals: int) -> float:
+    """Wait for the due minute, then until the fake holds `rituals` posts (at most 3 minutes); the due
+    minute on the monotonic clock the fake records arrivals with."""
+    while dt.datetime.now(dt.UTC) < due:
+        time.sleep(0.2)
+    due_mono = time.monotonic() - (time.time() - due.timestamp())
+    deadline = time.monotonic() + 180
+    while fake.ask("count") < rituals and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return due_mono
 
 
 def report_posts(posts: list[list[Any]], due_mono: float, rituals: int, channels: int) -> None:
@@ -507,12 +513,7 @@ def share(postgres: str, rituals: int = 2000, latency: float = 0.1) -> None:
             print(
                 f"{rituals} rituals in {rituals} channels due at {due:%H:%M:%S} UTC; two schedulers on PostgreSQL"
             )
-            while dt.datetime.now(dt.UTC) < due:
-                time.sleep(0.2)
-            due_mono = time.monotonic() - (time.time() - due.timestamp())
-            deadline = time.monotonic() + 180
-            while fake.ask("count") < rituals and time.monotonic() < deadline:
-                time.sleep(0.2)
+            due_mono = await_posts(fake, due, rituals)
             time.sleep(2)  # anything posted twice would arrive now
             for proc in procs:
                 proc.terminate()

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -229,25 +230,20 @@ def test_units_of_work_asked_for_together_share_commits_and_each_gets_its_result
     assert 1 <= commits[0] < 24  # some of them shared a commit
 
 
-def test_a_unit_of_work_that_fails_in_a_group_undoes_nothing_of_the_others(database: Database) -> None:
-    turns = database.writes_in_turn()
-    with database.begin() as session:
-        session.add(Workspace(team_id="T_THERE"))
+def _in_one_group(turns: Database, works: dict[str, Callable[[Any], Any]]) -> dict[str, object]:
+    """Run `works` through `turns.together` from threads of their own, all gathered behind one group
+    being committed so that they make up the next group together; what each returned or raised."""
     release = threading.Event()
     outcomes: dict[str, object] = {}
 
     def hold(session: object) -> None:
         release.wait(10)  # the first group runs this alone while the next ones gather behind it
 
-    def add(team: str) -> None:
+    def run(name: str) -> None:
         try:
-            outcomes[team] = turns.together(lambda session: session.add(Workspace(team_id=team)))
+            outcomes[name] = turns.together(works[name])
         except Exception as exc:
-            outcomes[team] = exc
-
-    def duplicate(session: Any) -> None:
-        session.add(Workspace(team_id="T_THERE"))
-        session.flush()  # the team id is taken: this one raises
+            outcomes[name] = exc
 
     first = threading.Thread(target=turns.together, args=(hold,))
     first.start()
@@ -255,16 +251,31 @@ def test_a_unit_of_work_that_fails_in_a_group_undoes_nothing_of_the_others(datab
     while not turns._group.running:
         assert time.monotonic() < deadline
         time.sleep(0.001)
-    threads = [threading.Thread(target=add, args=(team,)) for team in ("T_A", "T_B")]
-    threads.append(threading.Thread(target=lambda: outcomes.__setitem__("dup", _raises(turns, duplicate))))
+    threads = [threading.Thread(target=run, args=(name,)) for name in works]
     for thread in threads:
         thread.start()
-    while len(turns._group.waiting) < 3:
+    while len(turns._group.waiting) < len(works):
         assert time.monotonic() < deadline
         time.sleep(0.001)
     release.set()
     for thread in [first, *threads]:
         thread.join(20)
+    return outcomes
+
+
+def test_a_unit_of_work_that_fails_in_a_group_undoes_nothing_of_the_others(database: Database) -> None:
+    turns = database.writes_in_turn()
+    with database.begin() as session:
+        session.add(Workspace(team_id="T_THERE"))
+
+    def add(team: str) -> Callable[[Any], None]:
+        return lambda session: session.add(Workspace(team_id=team))
+
+    def duplicate(session: Any) -> None:
+        session.add(Workspace(team_id="T_THERE"))
+        session.flush()  # the team id is taken: this one raises
+
+    outcomes = _in_one_group(turns, {"T_A": add("T_A"), "T_B": add("T_B"), "dup": duplicate})
     assert outcomes["T_A"] is None and outcomes["T_B"] is None
     assert isinstance(outcomes["dup"], IntegrityError)
     with database.read() as session:
@@ -276,14 +287,9 @@ def test_a_database_failure_in_a_group_fails_each_of_its_units_of_work_once(data
     # Locked past the busy timeout, or gone: each unit of work alone would meet the same, so they are
     # not run again one by one (the last would wait for every timeout in turn).
     turns = database.writes_in_turn()
-    release = threading.Event()
     runs: list[str] = []
-    outcomes: dict[str, object] = {}
 
-    def hold(session: object) -> None:
-        release.wait(10)
-
-    def work(name: str) -> Any:
+    def work(name: str) -> Callable[[Any], None]:
         def run(session: Any) -> None:
             runs.append(name)
             if name == "locked":
@@ -292,36 +298,11 @@ def test_a_database_failure_in_a_group_fails_each_of_its_units_of_work_once(data
 
         return run
 
-    first = threading.Thread(target=turns.together, args=(hold,))
-    first.start()
-    deadline = time.monotonic() + 10
-    while not turns._group.running:
-        assert time.monotonic() < deadline
-        time.sleep(0.001)
-    threads = [
-        threading.Thread(target=lambda n=name: outcomes.__setitem__(n, _raises(turns, work(n))))
-        for name in ("a", "locked", "b")
-    ]
-    for thread in threads:
-        thread.start()
-    while len(turns._group.waiting) < 3:
-        assert time.monotonic() < deadline
-        time.sleep(0.001)
-    release.set()
-    for thread in [first, *threads]:
-        thread.join(20)
+    outcomes = _in_one_group(turns, {name: work(name) for name in ("a", "locked", "b")})
     assert all(isinstance(outcomes[n], OperationalError) for n in ("a", "locked", "b"))
     assert runs.count("locked") == 1 and len(runs) == len(set(runs))  # none run again alone
     with database.read() as session:
         assert session.scalar(select(Workspace.id).where(Workspace.team_id.in_(["T_a", "T_b"]))) is None
-
-
-def _raises(turns: Database, work: Any) -> BaseException | None:
-    try:
-        turns.together(work)
-    except Exception as exc:
-        return exc
-    return None
 
 
 def _schema(url: str) -> dict[str, object]:
